@@ -1,0 +1,235 @@
+"""Parent side: quarantine untrusted photo bytes in decoder children forked by a warm zygote."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from core.photos import errors, wire
+from core.photos.answer import read_answer
+from core.photos.errors import PhotoRejected
+from core.photos.models import DEFAULT_LIMITS, PhotoLimits, ProcessedPhoto
+from core.photos.sniff import describe_refused, sniff
+from core.photos.zygote import widen_pipe
+
+_ROOT: Final = str(Path(__file__).resolve().parents[2])
+_BOOT: Final = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from core.photos.zygote import main; main()"
+)
+# Only what the decoder needs: never the service's secrets (bot token, database URL, vault key).
+_ENV: Final = {
+    "PATH": os.defpath,
+    "LC_ALL": "C.UTF-8",
+    "OPENBLAS_NUM_THREADS": "1",  # numpy's BLAS threads would eat the child's address space
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+_START_TIMEOUT: Final = 60.0
+_SLACK: Final = 5.0
+_MAX_RESPONSE: Final = 256 * 1024 * 1024
+
+
+class _Zygote:
+    """One zygote process and its pipes; used by one thread at a time."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-I", "-c", _BOOT, _ROOT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=_ENV,
+            cwd="/",
+            close_fds=True,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._in, self._out = self._proc.stdin.fileno(), self._proc.stdout.fileno()
+        widen_pipe(self._in)
+        try:
+            header, _ = wire.read_frame(
+                self._out, deadline=time.monotonic() + _START_TIMEOUT, max_bytes=wire.MAX_HEADER
+            )
+        except wire.FrameError:
+            self.close()
+            raise
+        if header.get("ready") is not True:
+            self.close()
+            raise wire.FrameError("zygote did not start")
+
+    @property
+    def pid(self) -> int:
+        """The zygote's process id."""
+        return self._proc.pid
+
+    def ask(self, frame: bytes, *, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+        """Send one request frame and wait for its response."""
+        wire.write_all(self._in, frame)
+        return wire.read_frame(
+            self._out, deadline=time.monotonic() + timeout, max_bytes=_MAX_RESPONSE
+        )
+
+    def close(self) -> None:
+        """Stop the zygote: EOF on stdin, then a kill if it lingers."""
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream is not None:
+                stream.close()
+        try:
+            self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _admit(data: bytes, limits: PhotoLimits) -> str:
+    """Refuse before any decoding what is empty, oversized or not a supported type."""
+    if not data:
+        raise PhotoRejected(errors.EMPTY)
+    if len(data) > limits.max_input_bytes:
+        raise PhotoRejected(errors.TOO_LARGE, "This file is too large to process.")
+    kind = sniff(data)
+    if kind is None:
+        raise errors.unsupported(describe_refused(data))
+    return kind
+
+
+class PhotoProcessor:
+    """A small pool of decoder zygotes; safe to share between threads."""
+
+    def __init__(self, *, workers: int = 1) -> None:
+        self._idle: queue.SimpleQueue[_Zygote | None] = queue.SimpleQueue()
+        self._all: list[_Zygote] = []
+        self._lock = threading.Lock()
+        for _ in range(workers):
+            self._idle.put(None)  # a slot; its zygote starts on first use
+
+    def warm_up(self) -> None:
+        """Start one zygote now, so the first photo does not pay Pillow's import time."""
+        self._idle.put(self._acquire())
+
+    def zygote_pids(self) -> list[int]:
+        """Process ids of the running zygotes (for monitoring and tests)."""
+        with self._lock:
+            return [zygote.pid for zygote in self._all]
+
+    def _acquire(self) -> _Zygote:
+        zygote = self._idle.get()
+        if zygote is not None:
+            return zygote
+        try:
+            zygote = _Zygote()
+        except (OSError, wire.FrameError) as exc:
+            self._idle.put(None)
+            raise PhotoRejected(errors.UNAVAILABLE) from exc
+        with self._lock:
+            self._all.append(zygote)
+        return zygote
+
+    def _discard(self, zygote: _Zygote) -> None:
+        with self._lock:
+            if zygote in self._all:
+                self._all.remove(zygote)
+        zygote.close()
+        self._idle.put(None)
+
+    def _ask(self, frame: bytes, *, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+        """One round trip, retried once on a fresh zygote: a dead zygote isn't the photo's fault."""
+        for attempt in (1, 2):
+            zygote = self._acquire()
+            try:
+                answer = zygote.ask(frame, timeout=timeout)
+            except (OSError, wire.FrameError) as exc:
+                self._discard(zygote)  # its stream is out of step or it died: start afresh
+                if attempt == 2:
+                    raise PhotoRejected(errors.UNAVAILABLE) from exc
+                continue
+            self._idle.put(zygote)
+            return answer
+        raise AssertionError("unreachable")
+
+    def process(
+        self,
+        data: bytes,
+        *,
+        max_display: int = 2048,
+        max_thumb: int = 512,
+        limits: PhotoLimits = DEFAULT_LIMITS,
+    ) -> ProcessedPhoto:
+        """Decode untrusted bytes in a limited child; raise PhotoRejected on any failure."""
+        kind = _admit(data, limits)
+        request = {
+            "kind": kind,
+            "max_display": max_display,
+            "max_thumb": max_thumb,
+            "cpu_seconds": limits.cpu_seconds,
+            "memory_bytes": limits.memory_bytes,
+            "wall_seconds": limits.wall_seconds,
+            "max_pixels": limits.max_pixels,
+        }
+        header, blobs = self._ask(wire.pack(request, data), timeout=limits.wall_seconds + _SLACK)
+        return read_answer(data, header, blobs)
+
+    def close(self) -> None:
+        """Stop every zygote this processor started."""
+        with self._lock:
+            zygotes, self._all = self._all, []
+        for zygote in zygotes:
+            zygote.close()
+
+    def __enter__(self) -> PhotoProcessor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_default: PhotoProcessor | None = None
+_default_lock = threading.Lock()
+
+
+def default_processor() -> PhotoProcessor:
+    """The process-wide processor, started on first use and stopped at exit."""
+    global _default  # noqa: PLW0603 - one lazily built pool per process
+    with _default_lock:
+        if _default is None:
+            _default = PhotoProcessor(workers=max(1, min(4, os.cpu_count() or 1)))
+            atexit.register(_default.close)
+        return _default
+
+
+def process_photo(
+    data: bytes,
+    *,
+    max_display: int = 2048,
+    max_thumb: int = 512,
+    limits: PhotoLimits = DEFAULT_LIMITS,
+    processor: PhotoProcessor | None = None,
+) -> ProcessedPhoto:
+    """Sanitise one untrusted photo in a resource-limited subprocess (blocking)."""
+    chosen = processor or default_processor()
+    return chosen.process(data, max_display=max_display, max_thumb=max_thumb, limits=limits)
+
+
+async def process_photo_async(
+    data: bytes,
+    *,
+    max_display: int = 2048,
+    max_thumb: int = 512,
+    limits: PhotoLimits = DEFAULT_LIMITS,
+    processor: PhotoProcessor | None = None,
+) -> ProcessedPhoto:
+    """Like process_photo, on a worker thread so the event loop keeps running."""
+    return await asyncio.to_thread(
+        process_photo,
+        data,
+        max_display=max_display,
+        max_thumb=max_thumb,
+        limits=limits,
+        processor=processor,
+    )
