@@ -1,0 +1,1 @@
+"""The domain: cases, tips, photos, geo, faces, scoring, alerts. Never imports aiogram or fastapi."""

@@ -1,0 +1,1 @@
+"""Tipline's composition root and command line: builds everything once and starts it."""

@@ -1,0 +1,1 @@
+"""FastAPI: dashboard, public web form, REST API and the Telegram webhook endpoint. Thin."""

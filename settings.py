@@ -1,0 +1,53 @@
+"""Tipline settings: read from TIPLINE_* environment variables and .env, built once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/tipline.db"
+TELEGRAM_API = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    """Every knob of Tipline; the names are a contract other tools drive Tipline through."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TIPLINE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    bot_token: SecretStr | None = None
+    telegram_api_base: str = TELEGRAM_API
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    media_dir: Path = Path("./var/media")
+    var_dir: Path = Path("./var")
+    redis_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    vault_key: SecretStr | None = None
+    production: bool = False
+    log_level: str = "INFO"
+
+    @field_validator(
+        "bot_token", "webhook_secret", "vault_key", "redis_url", "webhook_url", mode="before"
+    )
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        """An empty variable means 'not set', as in most shells' `VAR=` idiom."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def backend(self) -> str:
+        """The database backend name: 'sqlite' or 'postgresql'."""
+        return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the embedded SQLite database is in use."""
+        return self.backend == "sqlite"

@@ -1,0 +1,257 @@
+"""SQLAlchemy models: the first cut of Tipline's data (grow it through migrations)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.refs import new_ref
+from storage.types import UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so every constraint has a stable name."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Timestamped:
+    """created_at / updated_at, evaluated per row (never once at import)."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Case(Timestamped, Base):
+    """A missing person."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_ref)
+    status: Mapped[str] = mapped_column(String(20), default="submitted", index=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    nicknames: Mapped[str] = mapped_column(Text, default="")
+    sex: Mapped[str | None] = mapped_column(String(20))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text, default="")
+    last_seen_at: Mapped[datetime | None]
+    last_seen_place: Mapped[str | None] = mapped_column(String(300))
+    last_seen_lat: Mapped[float | None] = mapped_column(Float)
+    last_seen_lon: Mapped[float | None] = mapped_column(Float)
+    police_ref: Mapped[str | None] = mapped_column(String(100))
+    languages: Mapped[str] = mapped_column(String(100), default="")
+
+
+class CasePhoto(Base):
+    """A photo of a missing person; only our sanitised copies are ever shown."""
+
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    original_sha256: Mapped[str] = mapped_column(String(64))
+    display_sha256: Mapped[str | None] = mapped_column(String(64))
+    thumb_sha256: Mapped[str | None] = mapped_column(String(64))
+    phash: Mapped[int | None] = mapped_column(BigInteger)
+    taken_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Tipster(Base):
+    """A pseudonymous member of the public; their real identity lives in the vault."""
+
+    __tablename__ = "tipsters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(40), unique=True)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    promising_count: Mapped[int] = mapped_column(Integer, default=0)
+    spam_count: Mapped[int] = mapped_column(Integer, default=0)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TipsterIdentity(Base):
+    """The identity vault: encrypted contact details, found by a keyed hash, never shown."""
+
+    __tablename__ = "tipster_identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tipster_id: Mapped[int] = mapped_column(
+        ForeignKey("tipsters.id", ondelete="CASCADE"), unique=True
+    )
+    lookup_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Tip(Timestamped, Base):
+    """What someone saw, when and where."""
+
+    __tablename__ = "tips"
+    __table_args__ = (Index("ix_tips_lat_lon", "lat", "lon"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_ref)
+    tipster_id: Mapped[int | None] = mapped_column(ForeignKey("tipsters.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    seen_at: Mapped[datetime | None]
+    seen_at_precision: Mapped[str | None] = mapped_column(String(20))
+    place_text: Mapped[str | None] = mapped_column(String(300))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    location_source: Mapped[str | None] = mapped_column(String(20))
+    location_precision_m: Mapped[float | None] = mapped_column(Float)
+    contact_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    score: Mapped[float | None] = mapped_column(Float, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TipPhoto(Base):
+    """A file attached to a tip: quarantined until the photo worker has sanitised it."""
+
+    __tablename__ = "tip_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="photo")
+    status: Mapped[str] = mapped_column(String(20), default="quarantined", index=True)
+    source_ref: Mapped[str | None] = mapped_column(String(200))
+    mime_type: Mapped[str | None] = mapped_column(String(100))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
+    display_sha256: Mapped[str | None] = mapped_column(String(64))
+    thumb_sha256: Mapped[str | None] = mapped_column(String(64))
+    phash: Mapped[int | None] = mapped_column(BigInteger)
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    exif_lon: Mapped[float | None] = mapped_column(Float)
+    exif_taken_at: Mapped[datetime | None]
+    camera: Mapped[str | None] = mapped_column(String(200))
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffUser(Base):
+    """A moderator, senior moderator, police liaison, admin or auditor."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(30))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Append-only record of every sensitive act: who, role, what, which object, when, why."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    actor_role: Mapped[str] = mapped_column(String(30))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_ref: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class InboxUpdate(Base):
+    """A raw Telegram update, committed before it is acknowledged (durable admission)."""
+
+    __tablename__ = "inbox_updates"
+    __table_args__ = (Index("ix_inbox_updates_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """An outbound message written in the same transaction as the decision that causes it."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(320))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class Subscription(Base):
+    """A family member linked to a case, or a volunteer opted in to alerts for an area."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_lat_lon", "lat", "lon"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    tipster_id: Mapped[int] = mapped_column(ForeignKey("tipsters.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    radius_km: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FsmState(Base):
+    """Persistent conversation state for the bot (aiogram FSM), so a draft survives a restart."""
+
+    __tablename__ = "fsm_states"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

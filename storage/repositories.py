@@ -1,0 +1,245 @@
+"""Repositories: a fixed vocabulary (get, get_by_ref, list_*, add). They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    AuditEvent,
+    Case,
+    InboxUpdate,
+    StaffUser,
+    Tip,
+    TipPhoto,
+    Tipster,
+    TipsterIdentity,
+)
+from storage.types import utcnow
+
+
+class TipRepository:
+    """Tips and their attached files."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, tip: Tip) -> Tip:
+        """Stage a new tip and give it its id."""
+        self.session.add(tip)
+        await self.session.flush()
+        return tip
+
+    async def get(self, tip_id: int) -> Tip | None:
+        """A tip by internal id."""
+        return await self.session.get(Tip, tip_id)
+
+    async def get_by_ref(self, ref: str) -> Tip | None:
+        """A tip by its public reference."""
+        return await self.session.scalar(select(Tip).where(Tip.ref == ref))
+
+    async def list_by_tipster(self, *, tipster_id: int, limit: int = 20) -> Sequence[Tip]:
+        """A tipster's own tips, newest first."""
+        stmt = (
+            select(Tip)
+            .where(Tip.tipster_id == tipster_id)
+            .order_by(Tip.created_at.desc())
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def count_since(self, *, tipster_id: int, since: datetime) -> int:
+        """How many tips a tipster sent since a moment (for rate limits)."""
+        stmt = select(func.count(Tip.id)).where(
+            Tip.tipster_id == tipster_id, Tip.created_at >= since
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def add_photo(self, photo: TipPhoto) -> TipPhoto:
+        """Attach a file to a tip (quarantined until processed)."""
+        self.session.add(photo)
+        await self.session.flush()
+        return photo
+
+    async def list_photos(self, *, tip_id: int) -> Sequence[TipPhoto]:
+        """The files of a tip in arrival order."""
+        stmt = select(TipPhoto).where(TipPhoto.tip_id == tip_id).order_by(TipPhoto.id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def list_quarantined_photos(self, *, limit: int = 50) -> Sequence[TipPhoto]:
+        """Files waiting for the photo worker."""
+        stmt = (
+            select(TipPhoto)
+            .where(TipPhoto.status == "quarantined")
+            .order_by(TipPhoto.id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+
+class TipsterRepository:
+    """Pseudonymous tipsters and the identity vault rows that point to them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, tipster: Tipster) -> Tipster:
+        """Stage a new tipster."""
+        self.session.add(tipster)
+        await self.session.flush()
+        return tipster
+
+    async def get(self, tipster_id: int) -> Tipster | None:
+        """A tipster by id."""
+        return await self.session.get(Tipster, tipster_id)
+
+    async def get_by_lookup_hash(self, lookup_hash: str) -> Tipster | None:
+        """The tipster whose vault entry has this keyed hash."""
+        stmt = (
+            select(Tipster)
+            .join(TipsterIdentity, TipsterIdentity.tipster_id == Tipster.id)
+            .where(TipsterIdentity.lookup_hash == lookup_hash)
+        )
+        return await self.session.scalar(stmt)
+
+    async def get_identity(self, *, tipster_id: int) -> TipsterIdentity | None:
+        """The vault row of a tipster (still encrypted)."""
+        stmt = select(TipsterIdentity).where(TipsterIdentity.tipster_id == tipster_id)
+        return await self.session.scalar(stmt)
+
+    async def add_identity(self, identity: TipsterIdentity) -> TipsterIdentity:
+        """Stage a vault row."""
+        self.session.add(identity)
+        await self.session.flush()
+        return identity
+
+
+class CaseRepository:
+    """Missing-person cases."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, case: Case) -> Case:
+        """Stage a new case."""
+        self.session.add(case)
+        await self.session.flush()
+        return case
+
+    async def get(self, case_id: int) -> Case | None:
+        """A case by id."""
+        return await self.session.get(Case, case_id)
+
+    async def get_by_ref(self, ref: str) -> Case | None:
+        """A case by its public code."""
+        return await self.session.scalar(select(Case).where(Case.ref == ref))
+
+    async def list_public(self, *, limit: int = 100) -> Sequence[Case]:
+        """Cases the public may see (verified and active), newest first."""
+        stmt = (
+            select(Case)
+            .where(Case.status.in_(("verified", "active")))
+            .order_by(Case.created_at.desc())
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+
+class InboxRepository:
+    """Raw Telegram updates awaiting processing."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_many(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> int:
+        """Insert updates, ignoring update_ids already admitted; returns how many were new."""
+        if not updates:
+            return 0
+        rows = [{"update_id": uid, "payload": payload} for uid, payload in updates]
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        now = utcnow()
+        for row in rows:
+            row.update(status="pending", attempts=0, received_at=now, next_attempt_at=now)
+        stmt = insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"])
+        result = await self.session.execute(stmt.returning(InboxUpdate.id), rows)
+        return len(result.all())
+
+    async def list_due(self, *, now: datetime, limit: int = 100) -> Sequence[InboxUpdate]:
+        """Pending updates whose next attempt is due, in update order."""
+        stmt = (
+            select(InboxUpdate)
+            .where(InboxUpdate.status == "pending", InboxUpdate.next_attempt_at <= now)
+            .order_by(InboxUpdate.update_id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def list_dead(self, *, limit: int = 100) -> Sequence[InboxUpdate]:
+        """Updates parked after repeated failures, for admins."""
+        stmt = (
+            select(InboxUpdate)
+            .where(InboxUpdate.status == "dead")
+            .order_by(InboxUpdate.update_id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def max_update_id(self) -> int | None:
+        """The highest update_id admitted so far (where polling resumes)."""
+        return await self.session.scalar(select(func.max(InboxUpdate.update_id)))
+
+    async def mark_done(self, *, inbox_id: int) -> None:
+        """Record that an update was processed."""
+        stmt = (
+            update(InboxUpdate)
+            .where(InboxUpdate.id == inbox_id)
+            .values(status="done", processed_at=utcnow())
+        )
+        await self.session.execute(stmt)
+
+
+class StaffRepository:
+    """Staff accounts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, user: StaffUser) -> StaffUser:
+        """Stage a new staff account."""
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def get_by_email(self, email: str) -> StaffUser | None:
+        """A staff account by e-mail (case-insensitive)."""
+        stmt = select(StaffUser).where(func.lower(StaffUser.email) == email.lower())
+        return await self.session.scalar(stmt)
+
+    async def count(self) -> int:
+        """How many staff accounts exist."""
+        return int(await self.session.scalar(select(func.count(StaffUser.id))) or 0)
+
+
+class AuditRepository:
+    """The append-only audit trail: there is no update or delete here on purpose."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, event: AuditEvent) -> AuditEvent:
+        """Append an event."""
+        self.session.add(event)
+        await self.session.flush()
+        return event
+
+    async def list_recent(self, *, limit: int = 100) -> Sequence[AuditEvent]:
+        """The newest events first."""
+        stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+        return (await self.session.scalars(stmt)).all()

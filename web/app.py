@@ -1,0 +1,58 @@
+"""The web application factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.health import database_health
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+@dataclass(slots=True)
+class WebContext:
+    """What the composition root hands to the web layer."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    head_revision: str
+    bot_mode: str
+
+
+def create_app(context: WebContext) -> FastAPI:
+    """Build the FastAPI app around an already-built context."""
+    app = FastAPI(title="Tipline", version="0.1.0", docs_url="/api/docs", redoc_url=None)
+    app.state.context = context
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), "static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def landing(request: Request) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(request, "landing.html", {"bot_mode": context.bot_mode})
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        try:
+            health = await database_health(context.engine, head=context.head_revision)
+        except Exception as exc:
+            body = {"status": "unavailable", "database": {"error": type(exc).__name__}}
+            return JSONResponse(body, status_code=503)
+        body = {
+            "status": "ok" if health.at_head else "degraded",
+            "database": {
+                "backend": health.backend,
+                "revision": health.revision,
+                "head": health.head,
+                "at_head": health.at_head,
+            },
+            "bot": context.bot_mode,
+        }
+        return JSONResponse(body, status_code=200 if health.at_head else 503)
+
+    return app
