@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
 from typing import Any
 
 from core.photos import errors
 from core.photos.errors import PhotoRejected
 from core.photos.models import ExifEvidence, ProcessedPhoto
+
+log = logging.getLogger(__name__)
+_REASONS = frozenset({errors.TOO_LARGE, errors.TIMEOUT, errors.DAMAGED, errors.CRASHED})
 
 
 def _evidence(raw: Any) -> ExifEvidence:
@@ -48,17 +52,26 @@ def _size(value: Any) -> tuple[int, int]:
     raise PhotoRejected(errors.CRASHED)
 
 
-def read_answer(data: bytes, header: dict[str, Any], blobs: list[bytes]) -> ProcessedPhoto:
+def _is_jpeg(blob: bytes) -> bool:
+    return blob.startswith(b"\xff\xd8\xff") and blob.endswith(b"\xff\xd9")
+
+
+def read_answer(
+    data: bytes, header: dict[str, Any], blobs: list[bytes], *, kind: str
+) -> ProcessedPhoto:
     """Turn a response frame into a ProcessedPhoto, or raise the rejection it carries."""
     if header.get("ok") is not True:
         reason = header.get("reason")
-        known = reason in (errors.TOO_LARGE, errors.TIMEOUT, errors.DAMAGED, errors.CRASHED)
-        raise PhotoRejected(reason if known and isinstance(reason, str) else errors.CRASHED)
+        code = reason if isinstance(reason, str) and reason in _REASONS else errors.CRASHED
+        log.info("photo rejected by decoder: %s (%.64r)", code, header.get("detail"))
+        raise PhotoRejected(code)
+    if len(blobs) != 2 or not all(_is_jpeg(blob) for blob in blobs):
+        raise PhotoRejected(errors.CRASHED)  # whatever we serve later must be our own JPEG
     try:
         display_w, display_h = _size(header.get("display_size"))
         thumb_w, thumb_h = _size(header.get("thumb_size"))
         return ProcessedPhoto(
-            kind=str(header["kind"]),
+            kind=kind,
             width=int(header["width"]),
             height=int(header["height"]),
             sha256=hashlib.sha256(data).hexdigest(),

@@ -51,7 +51,9 @@ class _Zygote:
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._in, self._out = self._proc.stdin.fileno(), self._proc.stdout.fileno()
+        self._closed = False
         widen_pipe(self._in)
+        os.set_blocking(self._in, False)  # so a wedged zygote cannot block us past a deadline
         try:
             header, _ = wire.read_frame(
                 self._out, deadline=time.monotonic() + _START_TIMEOUT, max_bytes=wire.MAX_HEADER
@@ -70,13 +72,15 @@ class _Zygote:
 
     def ask(self, frame: bytes, *, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         """Send one request frame and wait for its response."""
-        wire.write_all(self._in, frame)
-        return wire.read_frame(
-            self._out, deadline=time.monotonic() + timeout, max_bytes=_MAX_RESPONSE
-        )
+        if self._closed:  # the fd numbers may already belong to someone else
+            raise wire.FrameError("zygote closed")
+        deadline = time.monotonic() + timeout
+        wire.write_all(self._in, frame, deadline=deadline)
+        return wire.read_frame(self._out, deadline=deadline, max_bytes=_MAX_RESPONSE)
 
     def close(self) -> None:
         """Stop the zygote: EOF on stdin, then a kill if it lingers."""
+        self._closed = True
         for stream in (self._proc.stdin, self._proc.stdout):
             if stream is not None:
                 stream.close()
@@ -106,12 +110,13 @@ class PhotoProcessor:
         self._idle: queue.SimpleQueue[_Zygote | None] = queue.SimpleQueue()
         self._all: list[_Zygote] = []
         self._lock = threading.Lock()
+        self._closed = False
         for _ in range(workers):
             self._idle.put(None)  # a slot; its zygote starts on first use
 
     def warm_up(self) -> None:
         """Start one zygote now, so the first photo does not pay Pillow's import time."""
-        self._idle.put(self._acquire())
+        self._release(self._acquire())
 
     def zygote_pids(self) -> list[int]:
         """Process ids of the running zygotes (for monitoring and tests)."""
@@ -120,6 +125,9 @@ class PhotoProcessor:
 
     def _acquire(self) -> _Zygote:
         zygote = self._idle.get()
+        if self._closed:
+            self._idle.put(None)  # wake the next waiter, who will find us closed too
+            raise PhotoRejected(errors.UNAVAILABLE)
         if zygote is not None:
             return zygote
         try:
@@ -131,12 +139,21 @@ class PhotoProcessor:
             self._all.append(zygote)
         return zygote
 
-    def _discard(self, zygote: _Zygote) -> None:
+    def _release(self, zygote: _Zygote) -> None:
+        if self._closed:
+            self._discard(zygote)  # close() ran while this one was busy
+        else:
+            self._idle.put(zygote)
+
+    def _forget(self, zygote: _Zygote) -> None:
         with self._lock:
             if zygote in self._all:
                 self._all.remove(zygote)
         zygote.close()
-        self._idle.put(None)
+
+    def _discard(self, zygote: _Zygote) -> None:
+        self._forget(zygote)
+        self._idle.put(None)  # its slot: a fresh zygote starts on next use
 
     def _ask(self, frame: bytes, *, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         """One round trip, retried once on a fresh zygote: a dead zygote isn't the photo's fault."""
@@ -149,7 +166,7 @@ class PhotoProcessor:
                 if attempt == 2:
                     raise PhotoRejected(errors.UNAVAILABLE) from exc
                 continue
-            self._idle.put(zygote)
+            self._release(zygote)
             return answer
         raise AssertionError("unreachable")
 
@@ -173,14 +190,21 @@ class PhotoProcessor:
             "max_pixels": limits.max_pixels,
         }
         header, blobs = self._ask(wire.pack(request, data), timeout=limits.wall_seconds + _SLACK)
-        return read_answer(data, header, blobs)
+        return read_answer(data, header, blobs, kind=kind)
 
     def close(self) -> None:
-        """Stop every zygote this processor started."""
-        with self._lock:
-            zygotes, self._all = self._all, []
-        for zygote in zygotes:
-            zygote.close()
+        """Stop the idle zygotes now and busy ones when their photo is done; no new work."""
+        self._closed = True
+        idle = []
+        while True:
+            try:
+                idle.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        for zygote in idle:
+            if zygote is not None:
+                self._forget(zygote)
+        self._idle.put(None)  # lets anyone blocked in _acquire see that we are closed
 
     def __enter__(self) -> PhotoProcessor:
         return self

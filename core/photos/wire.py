@@ -31,11 +31,25 @@ def pack(header: dict[str, Any], *blobs: bytes) -> bytes:
     return b"".join((_PREFIX.pack(MAGIC, len(head), len(blobs)), lengths, head, *blobs))
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """Write every byte to a blocking file descriptor."""
+def _wait(fd: int, *, writing: bool, deadline: float | None) -> None:
+    """Block until fd is ready, or raise FrameError once the deadline has passed."""
+    left = None if deadline is None else deadline - time.monotonic()
+    if left is not None and left <= 0:
+        raise FrameError("timed out")
+    ready = select.select([], [fd], [], left) if writing else select.select([fd], [], [], left)
+    if not any(ready):
+        raise FrameError("timed out")
+
+
+def write_all(fd: int, data: bytes, *, deadline: float | None = None) -> None:
+    """Write every byte (fd may be non-blocking), or raise FrameError past the deadline."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            _wait(fd, writing=True, deadline=deadline)
+            continue
         view = view[written:]
 
 
@@ -45,9 +59,7 @@ def read_exact(fd: int, size: int, *, deadline: float | None) -> bytes:
     remaining = size
     while remaining:
         if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise FrameError("timed out")
+            _wait(fd, writing=False, deadline=deadline)
         chunk = os.read(fd, min(remaining, 1 << 20))
         if not chunk:
             raise FrameError("end of stream")

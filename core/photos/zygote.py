@@ -43,14 +43,22 @@ def _preload() -> None:
     Image.init()
 
 
+def _set_limit(kind: int, soft: int, hard: int) -> None:
+    """Lower a limit, never asking for more than the hard limit we inherited."""
+    inherited = resource.getrlimit(kind)[1]
+    if inherited != resource.RLIM_INFINITY:
+        soft, hard = min(soft, inherited), min(hard, inherited)
+    resource.setrlimit(kind, (soft, hard))
+
+
 def _limit_self(request: dict[str, Any]) -> None:
     """Apply per-photo limits inside the child, before it touches any untrusted byte."""
     cpu = int(request["cpu_seconds"])
     memory = int(request["memory_bytes"])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, then SIGKILL
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a core dump would be a copy of the photo
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # the child writes no files
+    _set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)  # SIGXCPU at the soft limit, SIGKILL after
+    _set_limit(resource.RLIMIT_AS, memory, memory)
+    _set_limit(resource.RLIMIT_CORE, 0, 0)  # a core dump would be a copy of the photo
+    _set_limit(resource.RLIMIT_FSIZE, 0, 0)  # the child writes no files
 
 
 def _child_main(request: dict[str, Any], data: bytes, out_fd: int) -> None:

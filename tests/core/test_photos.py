@@ -285,15 +285,23 @@ def test_the_zygote_gets_none_of_the_service_environment(
             assert b"very-secret" not in environ.read()
 
 
+def test_a_child_cannot_smuggle_html_in_place_of_a_display_copy() -> None:
+    header = {"ok": True, "display_size": [1, 1], "thumb_size": [1, 1], "width": 1, "height": 1}
+    header |= {"phash": 0, "evidence": {}}
+    with pytest.raises(PhotoRejected):
+        read_answer(b"x", header, [corpus.html_bytes(), corpus.html_bytes()], kind="jpeg")
+
+
 def test_a_malformed_answer_from_the_child_is_a_rejection_not_a_crash() -> None:
     for header in (
         {"ok": True},
         {"ok": True, "display_size": [1], "thumb_size": [1, 1]},
         {"ok": False, "reason": "../../etc"},
         {"ok": "yes"},
+        {"ok": True, "display_size": [1, 1], "thumb_size": [1, 1], "width": 1, "height": 1},
     ):
         with pytest.raises(PhotoRejected) as caught:
-            read_answer(b"x", header, [])
+            read_answer(b"x", header, [], kind="jpeg")
         assert caught.value.reason_code == errors.CRASHED
 
 
@@ -327,3 +335,28 @@ async def test_async_processing_leaves_the_event_loop_free(processor: PhotoProce
     beat.cancel()
     assert photo.display_width == 2048
     assert ticks >= 3
+
+
+def test_a_closed_processor_refuses_work_and_leaves_no_zygote() -> None:
+    pool = PhotoProcessor(workers=2)
+    pool.warm_up()
+    (pid,) = pool.zygote_pids()
+    pool.close()
+    pool.close()
+    assert pool.zygote_pids() == []
+    with pytest.raises(PhotoRejected) as caught:
+        pool.process(corpus.plain_jpeg())
+    assert caught.value.reason_code == errors.UNAVAILABLE
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):  # reaped by close(); give the kernel a moment to forget it
+            os.kill(pid, 0)
+            time.sleep(0.01)
+
+
+def test_two_workers_process_photos_in_parallel_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with PhotoProcessor(workers=2) as pool, ThreadPoolExecutor(4) as threads:
+        photos = list(threads.map(lambda _: pool.process(corpus.plain_jpeg()), range(8)))
+        assert len(pool.zygote_pids()) <= 2
+    assert {photo.display_width for photo in photos} == {400}
