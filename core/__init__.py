@@ -1,1 +1,1 @@
-"""The domain: cases, tips, photos, geo, faces, scoring, alerts. Never imports aiogram or fastapi."""
+"""The domain: cases, tips, photos, geo, faces, scoring, alerts. Never imports aiogram/fastapi."""

@@ -36,7 +36,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
     )
 
 

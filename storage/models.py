@@ -37,7 +37,7 @@ class Base(DeclarativeBase):
     """Declarative base with a naming convention, so every constraint has a stable name."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}  # noqa: RUF012
 
 
 class Timestamped:

@@ -18,7 +18,9 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated database URL, one per backend for the whole session."""
     with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
         migrate.upgrade(url)

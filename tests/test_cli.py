@@ -1,0 +1,205 @@
+"""The command line as a new user meets it: clear errors, exit status 2, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.databases import fresh_database
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env.update(
+        TIPLINE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'tipline.db'}",
+        TIPLINE_VAR_DIR=str(tmp_path),
+        TIPLINE_MEDIA_DIR=str(tmp_path / "media"),
+        TIPLINE_WEB_PORT=str(_free_port()),
+    )
+    env.update(extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tipline(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tipline", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    env = _env(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tipline", "run"],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{env['TIPLINE_WEB_PORT']}/healthz"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1]
+    yield proc, env
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_help_lists_every_command(tmp_path: Path):
+    result = tipline("--help", env=_env(tmp_path))
+    assert result.returncode == 0
+    for command in ("run", "db", "user", "vault"):
+        assert command in result.stdout
+    sub = tipline("db", "--help", env=_env(tmp_path))
+    assert "upgrade" in sub.stdout and "check" in sub.stdout
+
+
+def test_run_migrates_sqlite_and_answers_healthz(running):
+    _proc, env = running
+    body = httpx.get(f"http://127.0.0.1:{env['TIPLINE_WEB_PORT']}/healthz").json()
+    assert body["status"] == "ok"
+    assert body["database"]["backend"] == "sqlite"
+    assert body["database"]["revision"] == body["database"]["head"]
+    assert body["bot"] == "disabled"
+    assert (Path(env["TIPLINE_VAR_DIR"]) / "vault.key").stat().st_mode & 0o077 == 0
+
+
+def test_second_run_on_same_sqlite_file_fails_at_once(running):
+    _, env = running
+    other_port = dict(env, TIPLINE_WEB_PORT=str(_free_port()))
+    assert_clean_failure(tipline("run", env=other_port, timeout=30), "already using")
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        env = _env(tmp_path, TIPLINE_WEB_PORT=str(sock.getsockname()[1]))
+        assert_clean_failure(
+            tipline("run", env=env, timeout=30), "cannot listen", "TIPLINE_WEB_PORT"
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("nonsense", "is not a database URL"),
+        ("mysql://root@127.0.0.1/test", "supports sqlite+aiosqlite"),
+        ("postgresql+asyncpg://root@127.0.0.1:1/none", "cannot reach the database"),
+    ],
+)
+def test_bad_database_url_is_one_line_and_exit_2(tmp_path: Path, url: str, needle: str):
+    env = _env(tmp_path, TIPLINE_DATABASE_URL=url, TIPLINE_VAULT_KEY=_key())
+    assert_clean_failure(tipline("run", env=env), needle)
+    assert_clean_failure(tipline("db", "check", env=env), needle)
+
+
+def test_postgres_is_never_migrated_implicitly(tmp_path: Path):
+    with fresh_database("postgresql", tmp_path) as url:
+        env = _env(tmp_path, TIPLINE_DATABASE_URL=url, TIPLINE_VAULT_KEY=_key())
+        assert_clean_failure(tipline("run", env=env), "tipline db upgrade")
+        assert tipline("db", "upgrade", env=env).returncode == 0
+        check = tipline("db", "check", env=env)
+        assert check.returncode == 0, check.stderr
+        assert "schema matches" in check.stdout
+
+
+def test_user_add_prompts_for_password_and_refuses_bad_role(tmp_path: Path):
+    env = _env(tmp_path)
+    assert tipline("db", "upgrade", env=env).returncode == 0
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tipline",
+            "user",
+            "add",
+            "--role",
+            "admin",
+            "--email",
+            "a@example.org",
+        ],
+        env=env,
+        cwd=ROOT,
+        input="correct horse battery\ncorrect horse battery\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "created admin a@example.org" in ok.stdout
+    bad = tipline(
+        "user",
+        "add",
+        "--role",
+        "king",
+        "--email",
+        "b@example.org",
+        "--password",
+        "long enough password",
+        env=env,
+    )
+    assert_clean_failure(bad, "unknown staff role")
+    again = tipline(
+        "user",
+        "add",
+        "--role",
+        "admin",
+        "--email",
+        "A@example.org",
+        "--password",
+        "long enough password",
+        env=env,
+    )
+    assert_clean_failure(again, "already exists")
+
+
+def test_invalid_vault_key_is_refused(tmp_path: Path):
+    env = _env(tmp_path, TIPLINE_VAULT_KEY="not-a-key")
+    assert_clean_failure(tipline("run", env=env), "TIPLINE_VAULT_KEY")
+
+
+def _key() -> str:
+    from core.vault import Vault
+
+    return Vault.new_key()
