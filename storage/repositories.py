@@ -157,16 +157,25 @@ class InboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_many(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> int:
-        """Insert updates, ignoring update_ids already admitted; returns how many were new."""
+    async def add_many(self, updates: Sequence[tuple[int, int | None, dict[str, Any]]]) -> int:
+        """Insert (update_id, chat_id, payload) rows, ignoring update_ids already admitted."""
         if not updates:
             return 0
-        rows = [{"update_id": uid, "payload": payload} for uid, payload in updates]
+        now = utcnow()
+        rows: list[dict[str, Any]] = [
+            {
+                "update_id": u,
+                "chat_id": c,
+                "payload": p,
+                "status": "pending",
+                "attempts": 0,
+                "received_at": now,
+                "next_attempt_at": now,
+            }
+            for u, c, p in updates
+        ]
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        now = utcnow()
-        for row in rows:
-            row.update(status="pending", attempts=0, received_at=now, next_attempt_at=now)
         stmt = insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"])
         result = await self.session.execute(stmt.returning(InboxUpdate.id), rows)
         return len(result.all())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import socket
 import sys
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import uvicorn
 
+from core.geo import build_geocoder
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
@@ -36,24 +39,33 @@ def run(settings: Settings) -> None:
     lock = lock_instance(settings)
     sock = bind_socket(settings.web_host, settings.web_port)
     try:
-        load_vault_key(settings)
+        vault_key = load_vault_key(settings)
         prepare_database(settings)
-        asyncio.run(_serve(settings, sock))
+        asyncio.run(_serve(settings, sock, vault_key))
     finally:
         sock.close()
         if lock is not None:
             lock.close()
 
 
-async def _serve(settings: Settings, sock: socket.socket) -> None:
+def derive_secret(vault_key: str, purpose: str) -> bytes:
+    """A per-purpose secret derived from the vault key (CSRF tokens, callback tokens)."""
+    return hmac.new(vault_key.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> None:
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
     mode = bot_mode(settings)
+    settings.media_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     context = WebContext(
         engine=engine,
         sessions=sessions,
         head_revision=migrate.head_revision(settings.database_url),
         bot_mode=mode,
+        media_dir=settings.media_dir,
+        secret=derive_secret(vault_key, "web"),
+        geocoder=build_geocoder(user_agent="tipline"),
     )
     app = create_app(context)
     config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)

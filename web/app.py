@@ -11,7 +11,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.geo import GeocodingService
 from core.health import database_health
+from core.inbox import AdmissionBatcher
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -24,6 +26,11 @@ class WebContext:
     sessions: async_sessionmaker[AsyncSession]
     head_revision: str
     bot_mode: str
+    media_dir: Path
+    secret: bytes
+    geocoder: GeocodingService
+    admission: AdmissionBatcher | None = None
+    webhook_secret: str | None = None
 
 
 def create_app(context: WebContext) -> FastAPI:

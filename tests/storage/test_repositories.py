@@ -43,8 +43,8 @@ async def test_naive_datetime_is_refused(session):
 async def test_inbox_admits_each_update_id_once(sessions):
     async with sessions() as session:
         repo = InboxRepository(session)
-        assert await repo.add_many([(1, {"update_id": 1}), (2, {"update_id": 2})]) == 2
-        assert await repo.add_many([(2, {"update_id": 2}), (3, {"update_id": 3})]) == 1
+        assert await repo.add_many([(1, 5, {"update_id": 1}), (2, 5, {"update_id": 2})]) == 2
+        assert await repo.add_many([(2, 5, {"update_id": 2}), (3, None, {"update_id": 3})]) == 1
         await session.commit()
     async with sessions() as session:
         rows = (await session.scalars(select(InboxUpdate).order_by(InboxUpdate.update_id))).all()

@@ -1,0 +1,44 @@
+"""Translations: user-facing texts live in locales/<lang>/LC_MESSAGES/tipline.po, keyed by id."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DEFAULT_LANGUAGE = "en"
+SUPPORTED = ("en", "zh-Hans")
+
+
+@lru_cache(maxsize=8)
+def catalog(language: str) -> dict[str, str]:
+    """All texts of one language, read once from its .po file."""
+    path = LOCALES_DIR / language / "LC_MESSAGES" / "tipline.po"
+    with path.open("rb") as handle:
+        parsed = read_po(handle, locale=language.replace("-", "_"))
+    return {str(m.id): str(m.string) for m in parsed if m.id and m.string}
+
+
+class Texts:
+    """Texts of one language, falling back to English for anything not yet translated."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in SUPPORTED else DEFAULT_LANGUAGE
+        self._own = catalog(self.language)
+        self._fallback = catalog(DEFAULT_LANGUAGE)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The text for key, with {placeholders} filled in."""
+        template = self._own.get(key) or self._fallback.get(key)
+        if template is None:
+            raise KeyError(f"no text '{key}' in locales/{DEFAULT_LANGUAGE}")
+        return template.format(**values) if values else template
+
+
+def placeholders(template: str) -> set[str]:
+    """The {names} a template expects (used by the tests that compare languages)."""
+    return {name for _, name, _, _ in Formatter().parse(template) if name}

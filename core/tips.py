@@ -1,0 +1,193 @@
+"""Tips: submitting one (exactly once), its public status, and additions by its tipster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.drafts import Attachment, Draft, DraftPlace
+from core.errors import InvalidInput, NotFound
+from storage.models import Case, Tip, TipPhoto
+from storage.refs import normalise_ref
+from storage.repositories import CaseRepository, TipRepository
+from storage.types import utcnow
+
+# What a tipster may learn about their tip: never details of the investigation.
+PUBLIC_STATUS = {
+    "received": "received",
+    "under_review": "under_review",
+    "needs_info": "under_review",
+    "promising": "passed_on",
+    "urgent": "passed_on",
+    "forwarded": "passed_on",
+    "duplicate": "closed",
+    "not_relevant": "closed",
+    "spam": "closed",
+    "closed": "closed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TipReceipt:
+    """What the tipster is told after submitting."""
+
+    ref: str
+    created: bool
+    files: int
+
+
+@dataclass(frozen=True, slots=True)
+class PublicStatus:
+    """A tip's status as its tipster may see it."""
+
+    ref: str
+    status: str
+    submitted_at: datetime
+
+
+def _photo_rows(tip_id: int, attachments: list[Attachment]) -> list[TipPhoto]:
+    return [
+        TipPhoto(
+            tip_id=tip_id,
+            kind=a.kind,
+            source_ref=a.source_ref,
+            mime_type=a.mime_type,
+            size_bytes=a.size,
+            status="quarantined",
+        )
+        for a in attachments
+    ]
+
+
+def _place_columns(place: DraftPlace | None) -> dict[str, Any]:
+    if place is None:
+        return {}
+    return {
+        "place_text": place.label or place.text,
+        "lat": place.lat,
+        "lon": place.lon,
+        "location_source": place.source,
+        "location_precision_m": place.precision_m,
+    }
+
+
+async def _case_id(session: AsyncSession, case_ref: str | None) -> int | None:
+    if not case_ref:
+        return None
+    case = await CaseRepository(session).get_by_ref(case_ref)
+    return case.id if case is not None and case.status in ("verified", "active") else None
+
+
+async def submit_tip(
+    session: AsyncSession,
+    *,
+    draft: Draft,
+    channel: str,
+    source_key: str,
+    tipster_id: int | None,
+    language: str,
+) -> TipReceipt:
+    """Store a tip and its files exactly once per source_key; commits."""
+    if not draft.is_submittable:
+        raise InvalidInput("a tip needs what you saw, a place or a photo")
+    repo = TipRepository(session)
+    existing = await session.scalar(select(Tip).where(Tip.source_key == source_key))
+    if existing is not None:
+        return TipReceipt(ref=existing.ref, created=False, files=len(draft.attachments))
+    tip = await repo.add(
+        Tip(
+            channel=channel,
+            source_key=source_key,
+            tipster_id=tipster_id,
+            text=draft.text,
+            case_id=await _case_id(session, draft.case_ref),
+            seen_at=draft.seen_at,
+            seen_at_precision=draft.when,
+            contact_allowed=draft.contact_allowed,
+            language=language,
+            details={"case_unknown": draft.case_unknown},
+            **_place_columns(draft.place),
+        )
+    )
+    session.add_all(_photo_rows(tip.id, draft.attachments))
+    await session.commit()
+    return TipReceipt(ref=tip.ref, created=True, files=len(draft.attachments))
+
+
+async def _own_tip(session: AsyncSession, *, ref: str, tipster_id: int | None) -> Tip:
+    tip = await TipRepository(session).get_by_ref(normalise_ref(ref))
+    # A stranger learns nothing, not even whether the reference exists.
+    if tip is None or tip.tipster_id is None or tip.tipster_id != tipster_id:
+        raise NotFound("no tip of yours has this reference")
+    return tip
+
+
+async def tip_status(session: AsyncSession, *, ref: str, tipster_id: int | None) -> PublicStatus:
+    """The public status of a tipster's own tip; NotFound for anyone else."""
+    tip = await _own_tip(session, ref=ref, tipster_id=tipster_id)
+    return PublicStatus(
+        ref=tip.ref,
+        status=PUBLIC_STATUS.get(tip.status, "under_review"),
+        submitted_at=tip.created_at,
+    )
+
+
+async def web_tip_status(session: AsyncSession, *, ref: str) -> PublicStatus:
+    """The public status of a web-form tip: its reference is the tipster's only key."""
+    tip = await TipRepository(session).get_by_ref(normalise_ref(ref))
+    if tip is None or tip.channel != "web":
+        raise NotFound("no web tip has this reference")
+    return PublicStatus(
+        ref=tip.ref,
+        status=PUBLIC_STATUS.get(tip.status, "under_review"),
+        submitted_at=tip.created_at,
+    )
+
+
+async def add_to_tip(
+    session: AsyncSession,
+    *,
+    ref: str,
+    tipster_id: int,
+    text: str = "",
+    place: DraftPlace | None = None,
+    attachments: list[Attachment] | None = None,
+) -> Tip:
+    """Add text, a place or files to one's own tip; commits."""
+    tip = await _own_tip(session, ref=ref, tipster_id=tipster_id)
+    additions = list(tip.details.get("additions", []))
+    entry: dict[str, Any] = {"at": utcnow().isoformat()}
+    if text.strip():
+        entry["text"] = text.strip()
+    if place is not None:
+        if tip.lat is None and tip.place_text is None:
+            for column, value in _place_columns(place).items():
+                setattr(tip, column, value)
+        entry["place"] = place.model_dump(exclude_none=True)
+    additions.append(entry)
+    tip.details = {**tip.details, "additions": additions}
+    session.add_all(_photo_rows(tip.id, attachments or []))
+    await session.commit()
+    return tip
+
+
+async def list_case_choices(session: AsyncSession, *, query: str, limit: int = 5) -> list[Case]:
+    """Public cases matching a name or code, for the tipster to pick from."""
+    cleaned = query.strip()
+    if not cleaned:
+        return []
+    by_ref = await CaseRepository(session).get_by_ref(normalise_ref(cleaned))
+    if by_ref is not None and by_ref.status in ("verified", "active"):
+        return [by_ref]
+    pattern = f"%{cleaned.lower()}%"
+    stmt = (
+        select(Case)
+        .where(Case.status.in_(("verified", "active")))
+        .where(Case.full_name.ilike(pattern) | Case.nicknames.ilike(pattern))
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
