@@ -1,0 +1,1 @@
+"""The Telegram process: Bot and Dispatcher, middlewares, durable admission, inbox processing."""

@@ -65,7 +65,7 @@ def read_evidence(image: Image.Image) -> dict[str, Any]:
         exif = image.getexif()
         gps = dict(exif.get_ifd(ExifTags.IFD.GPSInfo))
         sub = dict(exif.get_ifd(ExifTags.IFD.Exif))
-    except Exception:
+    except Exception:  # noqa: BLE001 - hostile EXIF of any shape means no evidence
         return {}
     orientation = exif.get(ExifTags.Base.Orientation, 1)
     position = _gps(gps)

@@ -87,7 +87,7 @@ def _child_main(request: dict[str, Any], data: bytes, out_fd: int) -> None:
         frame = wire.pack(header, display, thumb)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         frame = wire.pack({"ok": False, "reason": errors.TOO_LARGE})
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a damaged photo
         frame = wire.pack({"ok": False, "reason": errors.DAMAGED, "detail": type(exc).__name__})
     wire.write_all(out_fd, frame)
 
@@ -130,7 +130,7 @@ def _fork_child(request: dict[str, Any], data: bytes) -> tuple[int, int]:
         try:
             os.close(read_fd)
             _child_main(request, data, write_fd)
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - the forked child must never unwind
             code = _ERROR_EXIT
         os._exit(code)
     os.close(write_fd)

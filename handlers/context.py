@@ -1,0 +1,29 @@
+"""What every handler can rely on, injected per update by the bot's middlewares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.geo import GeocodingService
+from core.limits import MemoryRateLimiter, RateLimiter
+from core.vault import Vault
+
+
+@dataclass(slots=True)
+class Limits:
+    """Abuse limits per tipster."""
+
+    tips_per_window: int = 5
+    tips_window_seconds: float = 600
+    messages_per_minute: int = 30
+
+
+@dataclass(slots=True)
+class BotServices:
+    """Long-lived services the handlers use (built once by the composition root)."""
+
+    vault: Vault
+    geocoder: GeocodingService
+    bot_username: str = "tipline_bot"
+    limits: Limits = field(default_factory=Limits)
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)

@@ -1,0 +1,117 @@
+"""Drive the real bot (Dispatcher, middlewares, inbox processor) against the fake Telegram server.
+
+Tests read like transcripts:
+
+    await chat.send(fake.command(CHAT, "start"))
+    assert "report a sighting" in chat.last_text(CHAT).lower()
+    await chat.press(CHAT, "Report a sighting")
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot, Dispatcher, Router
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.factory import create_dispatcher
+from bot.fsm import SqlStorage
+from bot.processor import InboxProcessor
+from core.inbox import admit
+from handlers.context import BotServices
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram_state import Call
+
+SENDING = ("sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup", "copyMessage")
+
+
+@dataclass
+class Transcript:
+    """A conversation with the bot through the inbox, as a tipster would have it."""
+
+    fake: FakeTelegram
+    bot: Bot
+    dispatcher: Dispatcher
+    processor: InboxProcessor
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def send(self, update: dict[str, Any]) -> list[Call]:
+        """Admit an update to the inbox, process everything due, return the bot's new calls."""
+        before = len(self.fake.calls())
+        async with self.sessions() as session:
+            await admit(session, [update])
+        while await self.processor.run_once():
+            pass
+        return self.fake.calls()[before:]
+
+    def messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """Everything the bot sent or edited in a chat, oldest first."""
+        return [c.params for c in self.fake.calls(chat_id=chat_id) if c.method in SENDING and c.ok]
+
+    def last_text(self, chat_id: int) -> str:
+        """The text (or caption) of the bot's latest message in a chat."""
+        for params in reversed(self.messages(chat_id)):
+            text = params.get("text") or params.get("caption")
+            if text:
+                return str(text)
+        raise AssertionError(f"the bot has said nothing in chat {chat_id}")
+
+    def buttons(self, chat_id: int) -> list[tuple[str, str]]:
+        """(label, callback data) of the inline keyboard on the bot's latest message with one."""
+        for params in reversed(self.messages(chat_id)):
+            markup = params.get("reply_markup")
+            if isinstance(markup, str):
+                markup = json.loads(markup)
+            if markup and "inline_keyboard" in markup:
+                return [
+                    (b["text"], b.get("callback_data", ""))
+                    for row in markup["inline_keyboard"]
+                    for b in row
+                ]
+        return []
+
+    async def press(self, chat_id: int, label: str, **user: Any) -> list[Call]:
+        """Press the inline button whose label contains `label` on the latest keyboard."""
+        for params, message_id in self._keyboards(chat_id):
+            for text, data in params:
+                if label.lower() in text.lower():
+                    update = self.fake.callback_query(chat_id, message_id, data, **user)
+                    return await self.send(update)
+        raise AssertionError(f"no button {label!r} in chat {chat_id}: {self.buttons(chat_id)}")
+
+    def _keyboards(self, chat_id: int) -> list[tuple[list[tuple[str, str]], int]]:
+        found = []
+        for call in reversed(self.fake.calls(chat_id=chat_id)):
+            if call.method not in SENDING or not call.ok:
+                continue
+            markup = call.params.get("reply_markup")
+            if isinstance(markup, str):
+                markup = json.loads(markup)
+            if not markup or "inline_keyboard" not in markup:
+                continue
+            message_id = call.params.get("message_id") or (call.result or {}).get("message_id")
+            rows = [
+                (b["text"], b.get("callback_data", ""))
+                for r in markup["inline_keyboard"]
+                for b in r
+            ]
+            found.append((rows, int(message_id)))
+        return found
+
+
+def build_transcript(
+    *,
+    fake: FakeTelegram,
+    sessions: async_sessionmaker[AsyncSession],
+    services: BotServices,
+    routers: list[Router],
+) -> Transcript:
+    """Wire the real bot stack to the fake server and a test database."""
+    bot = fake.bot()
+    dispatcher = create_dispatcher(storage=SqlStorage(sessions), services=services, routers=routers)
+    processor = InboxProcessor(sessions=sessions, dispatcher=dispatcher, bot=bot)
+    return Transcript(
+        fake=fake, bot=bot, dispatcher=dispatcher, processor=processor, sessions=sessions
+    )
