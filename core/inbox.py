@@ -66,14 +66,15 @@ class AdmissionBatcher:
         *,
         max_batch: int = 500,
         max_delay: float = 0.002,
+        wakeup: asyncio.Event | None = None,
     ) -> None:
         self._sessions = sessions
+        self._wakeup_processor = wakeup
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.admitted = asyncio.Event()
 
     async def admit(self, update: dict[str, Any]) -> None:
         """Return once the update is committed; raise if the commit failed."""
@@ -118,4 +119,5 @@ class AdmissionBatcher:
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
-        self.admitted.set()
+        if self._wakeup_processor is not None:
+            self._wakeup_processor.set()

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
+from typing import Any
 
 import uvicorn
 
 from core.geo import build_geocoder
+from core.vault import Vault
+from handlers.context import BotServices
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
+from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
 
 log = logging.getLogger("tipline")
-
-Loop = Callable[[], Awaitable[None]]
 
 
 def bot_mode(settings: Settings) -> str:
@@ -36,9 +37,14 @@ def bot_mode(settings: Settings) -> str:
 def run(settings: Settings) -> None:
     """Check, migrate (SQLite only) and start everything in this process until a signal."""
     validate_database_url(settings.database_url)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     lock = lock_instance(settings)
     sock = bind_socket(settings.web_host, settings.web_port)
     try:
+        if bot_mode(settings) == "webhook":
+            webhook_secret(settings)
         vault_key = load_vault_key(settings)
         prepare_database(settings)
         asyncio.run(_serve(settings, sock, vault_key))
@@ -58,6 +64,7 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     sessions = create_sessionmaker(engine)
     mode = bot_mode(settings)
     settings.media_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    geocoder = build_geocoder(user_agent="tipline")
     context = WebContext(
         engine=engine,
         sessions=sessions,
@@ -65,25 +72,47 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         bot_mode=mode,
         media_dir=settings.media_dir,
         secret=derive_secret(vault_key, "web"),
-        geocoder=build_geocoder(user_agent="tipline"),
+        geocoder=geocoder,
     )
+    telegram = None
+    loops: list[Coroutine[Any, Any, None]] = []
+    if mode != "disabled":
+        services = BotServices(vault=Vault(vault_key), geocoder=geocoder)
+        telegram = build_telegram(settings, sessions, services)
+        context.admission = telegram.admission
+        context.webhook_secret = webhook_secret(settings) if mode == "webhook" else None
+        loops.extend(telegram.loops)
     app = create_app(context)
     config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
     server = uvicorn.Server(config)
     host, port = sock.getsockname()[:2]
     print(f"Tipline web on http://{host}:{port} (database: {settings.backend})", file=sys.stderr)
-    if mode == "disabled":
-        print(
-            "Telegram bot disabled: TIPLINE_BOT_TOKEN is not set (web form and dashboard run).",
-            file=sys.stderr,
-        )
-    background: list[asyncio.Task[None]] = []
+    print(_bot_line(mode), file=sys.stderr)
+    background = [asyncio.create_task(_supervised(loop)) for loop in loops]
     try:
         await server.serve(sockets=[sock])
     finally:
         for task in background:
             task.cancel()
-        for task in background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*background, return_exceptions=True)
+        if telegram is not None:
+            await telegram.close()
         await engine.dispose()
+
+
+def _bot_line(mode: str) -> str:
+    if mode == "disabled":
+        return "Telegram bot disabled: TIPLINE_BOT_TOKEN is not set (web form and dashboard run)."
+    if mode == "webhook":
+        return "Telegram bot in webhook mode: updates arrive at POST /telegram/webhook."
+    return "Telegram bot in long-polling mode."
+
+
+async def _supervised(loop: Coroutine[Any, Any, None]) -> None:
+    """Run a background loop; a crash is logged loudly instead of vanishing with the task."""
+    try:
+        await loop
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background loop %s crashed", getattr(loop, "__qualname__", loop))

@@ -20,7 +20,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 vault_app = typer.Typer(help="Identity vault keys.", no_args_is_help=True)
+webhook_app = typer.Typer(help="Telegram webhook mode.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(webhook_app, name="webhook")
 app.add_typer(user_app, name="user")
 app.add_typer(vault_app, name="vault")
 
@@ -136,6 +138,24 @@ def vault_new_key() -> None:
     from core.vault import Vault
 
     print(Vault.new_key())
+
+
+@webhook_app.command("set")
+def webhook_set() -> None:
+    """Register TIPLINE_WEBHOOK_URL (with the secret) with Telegram."""
+    from aiogram.exceptions import TelegramAPIError
+    from aiohttp import ClientError
+
+    from tipline.telegram import register_webhook
+
+    settings = load_settings()
+    try:
+        url = asyncio.run(register_webhook(settings))
+    except StartupError as exc:
+        fail(str(exc))
+    except (TelegramAPIError, ClientError, OSError) as exc:
+        fail(f"Telegram refused or could not be reached: {exc}")
+    print(f"webhook set: Telegram delivers updates to {url}")
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ def current_revision(url: str) -> str | None:
     """The schema revision, or a StartupError naming why the database cannot be reached."""
     try:
         return migrate.current_revision_sync(url)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any driver error becomes one clear line
         safe = make_url(url).render_as_string(hide_password=True)
         raise StartupError(
             f"cannot reach the database at {safe}: {type(exc).__name__}: {exc}. "

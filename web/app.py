@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.geo import GeocodingService
 from core.health import database_health
 from core.inbox import AdmissionBatcher
+from web.telegram import router as telegram_router
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -47,7 +48,7 @@ def create_app(context: WebContext) -> FastAPI:
     async def healthz() -> JSONResponse:
         try:
             health = await database_health(context.engine, head=context.head_revision)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - health reports any failure
             body = {"status": "unavailable", "database": {"error": type(exc).__name__}}
             return JSONResponse(body, status_code=503)
         body = {
@@ -62,4 +63,5 @@ def create_app(context: WebContext) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if health.at_head else 503)
 
+    app.include_router(telegram_router)
     return app

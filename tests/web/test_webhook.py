@@ -1,0 +1,111 @@
+"""Webhook admission: 200 only after the commit, 401 on a wrong secret, 400 on junk, 503 when down."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from core.geo import build_geocoder
+from core.inbox import AdmissionBatcher
+from storage.db import create_engine, create_sessionmaker
+from storage.models import InboxUpdate
+from web.app import WebContext, create_app
+
+SECRET = "s" * 40
+HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+def _context(engine, sessions, tmp_path: Path) -> WebContext:
+    return WebContext(
+        engine=engine,
+        sessions=sessions,
+        head_revision="head",
+        bot_mode="webhook",
+        media_dir=tmp_path,
+        secret=b"k" * 32,
+        geocoder=build_geocoder(user_agent="t"),
+        admission=AdmissionBatcher(sessions),
+        webhook_secret=SECRET,
+    )
+
+
+@pytest.fixture
+async def client(engine, sessions, tmp_path):
+    context = _context(engine, sessions, tmp_path)
+    transport = httpx.ASGITransport(app=create_app(context))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield client
+    await context.admission.close()
+
+
+def _update(update_id: int) -> dict:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 7, "type": "private"},
+            "text": "hello",
+        },
+    }
+
+
+async def test_update_is_committed_before_200_and_admitted_once(client, sessions):
+    first = await client.post("/telegram/webhook", json=_update(11), headers=HEADERS)
+    assert first.status_code == 200
+    async with sessions() as session:
+        rows = (await session.scalars(select(InboxUpdate))).all()
+    assert [(r.update_id, r.chat_id, r.status) for r in rows] == [(11, 7, "pending")]
+    again = await client.post("/telegram/webhook", json=_update(11), headers=HEADERS)
+    assert again.status_code == 200
+    async with sessions() as session:
+        assert len((await session.scalars(select(InboxUpdate))).all()) == 1
+
+
+async def test_concurrent_updates_share_commits_and_all_land(client, sessions):
+    results = await asyncio.gather(
+        *(
+            client.post("/telegram/webhook", json=_update(100 + i), headers=HEADERS)
+            for i in range(200)
+        )
+    )
+    assert {r.status_code for r in results} == {200}
+    async with sessions() as session:
+        ids = (await session.scalars(select(InboxUpdate.update_id))).all()
+    assert sorted(ids) == list(range(100, 300))
+
+
+@pytest.mark.parametrize("secret", ["", "wrong", SECRET[:-1], SECRET + "x"])
+async def test_wrong_secret_is_401_and_nothing_stored(client, sessions, secret):
+    response = await client.post(
+        "/telegram/webhook", json=_update(1), headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+    )
+    assert response.status_code == 401
+    async with sessions() as session:
+        assert (await session.scalars(select(InboxUpdate))).all() == []
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b"[1,2]", b'{"update_id": "7"}', b'{"update_id": -1}', b"\xff\xfe"]
+)
+async def test_malformed_body_is_400(client, body):
+    response = await client.post("/telegram/webhook", content=body, headers=HEADERS)
+    assert response.status_code == 400
+
+
+async def test_database_down_is_503_so_telegram_retries(tmp_path):
+    engine = create_engine("postgresql+asyncpg://root@127.0.0.1:1/none")
+    sessions = create_sessionmaker(engine)
+    context = _context(engine, sessions, tmp_path)
+    transport = httpx.ASGITransport(app=create_app(context))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post("/telegram/webhook", json=_update(5), headers=HEADERS)
+        health = await client.get("/healthz")
+    assert response.status_code == 503
+    assert health.status_code == 503
+    await context.admission.close()
+    await engine.dispose()

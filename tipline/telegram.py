@@ -1,0 +1,131 @@
+"""Wiring of the Telegram side: bot, dispatcher, inbox processor, polling or webhook admission."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.factory import create_bot, create_dispatcher
+from bot.fsm import SqlStorage
+from bot.polling import DurablePoller
+from bot.processor import InboxProcessor
+from core.inbox import AdmissionBatcher
+from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from handlers import build_routers
+from handlers.context import BotServices
+from settings import Settings
+from tipline.startup import StartupError
+
+log = logging.getLogger("tipline.telegram")
+MIN_WEBHOOK_SECRET = 32
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+@dataclass(slots=True)
+class TelegramSide:
+    """The running pieces of the Telegram side."""
+
+    bot: Bot
+    processor: InboxProcessor
+    admission: AdmissionBatcher | None = None
+    loops: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Release connections."""
+        if self.admission is not None:
+            await self.admission.close()
+        await self.bot.session.close()
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The webhook secret, required (32+ characters) to start in webhook mode."""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if len(secret) < MIN_WEBHOOK_SECRET:
+        raise StartupError(
+            f"webhook mode needs TIPLINE_WEBHOOK_SECRET of at least {MIN_WEBHOOK_SECRET} "
+            "characters (letters, digits, _ and -); e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`"
+        )
+    return secret
+
+
+def _fsm_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
+    if settings.redis_url:
+        return RedisStorage.from_url(settings.redis_url)
+    return SqlStorage(sessions)
+
+
+def _limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        return RedisRateLimiter(Redis.from_url(settings.redis_url))
+    return MemoryRateLimiter()
+
+
+def build_telegram(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], services: BotServices
+) -> TelegramSide:
+    """Build the bot and the loops that feed it, for polling or webhook mode."""
+    assert settings.bot_token is not None
+    token = settings.bot_token.get_secret_value()
+    bot = create_bot(token=token, api_base=settings.telegram_api_base)
+    services.limiter = _limiter(settings)
+    dispatcher = create_dispatcher(
+        storage=_fsm_storage(settings, sessions), services=services, routers=build_routers()
+    )
+    processor = InboxProcessor(sessions=sessions, dispatcher=dispatcher, bot=bot)
+    side = TelegramSide(bot=bot, processor=processor)
+    side.loops.append(processor.run_forever())
+    if settings.webhook_url:
+        webhook_secret(settings)
+        side.admission = AdmissionBatcher(sessions, wakeup=processor.wakeup)
+    else:
+        poller = DurablePoller(
+            sessions=sessions,
+            token=token,
+            api_base=settings.telegram_api_base,
+            wakeup=processor.wakeup,
+        )
+        side.loops.append(_poll(bot, poller))
+    return side
+
+
+async def _poll(bot: Bot, poller: DurablePoller) -> None:
+    """Drop any webhook (getUpdates refuses to run beside one), then poll durably."""
+    while True:
+        try:
+            await bot.delete_webhook(drop_pending_updates=False)
+            break
+        except Exception as exc:  # noqa: BLE001 - Telegram unreachable: keep trying, web runs on
+            log.warning("cannot reach the Bot API (%s); retrying in 10s", exc)
+            await asyncio.sleep(10)
+    await poller.run_forever()
+
+
+async def register_webhook(settings: Settings) -> str:
+    """Tell Telegram where to deliver updates (`tipline webhook set`)."""
+    if not settings.bot_token or not settings.webhook_url:
+        raise StartupError("set TIPLINE_BOT_TOKEN and TIPLINE_WEBHOOK_URL first")
+    secret = webhook_secret(settings)
+    bot = create_bot(
+        token=settings.bot_token.get_secret_value(), api_base=settings.telegram_api_base
+    )
+    try:
+        await bot.set_webhook(
+            url=settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+    finally:
+        await bot.session.close()
+    return settings.webhook_url
