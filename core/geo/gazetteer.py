@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
 
+from core.geo import sources
 from core.geo.build import build_tables
 from core.geo.distance import validate_point
 from core.geo.names import (
@@ -52,6 +54,8 @@ class Place:
     precision_km: float
     geonameid: int | None
     alternate_match: bool
+    timezone: str | None = None
+    """The city's IANA time zone (e.g. "Asia/Shanghai"); None for regions and countries."""
 
     @property
     def address(self) -> str:
@@ -76,14 +80,20 @@ class Place:
             "population": self.population,
             "precision_km": self.precision_km,
             "alternate_match": self.alternate_match,
+            "timezone": self.timezone,
         }
 
 
 class Gazetteer:
     """Name and nearest-city lookups over the tables built from the bundled GeoNames data."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(
+        self, tables: Tables, *, timezones: Callable[[], Mapping[int, str]] | None = None
+    ) -> None:
         self._t = tables
+        self._timezone_source = timezones
+        self._timezones: Mapping[int, str] | None = None
+        self._timezone_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._t.names)
@@ -203,10 +213,20 @@ class Gazetteer:
 
         return sorted(hits, key=rank)
 
+    def _timezone(self, geonameid: int) -> str | None:
+        if self._timezone_source is None:
+            return None
+        if self._timezones is None:
+            with self._timezone_lock:
+                if self._timezones is None:
+                    self._timezones = self._timezone_source()
+        return self._timezones.get(geonameid)
+
     def _place(self, hit: int) -> Place:
         t, row = self._t, hit >> 1
         kind, country, area = t.kinds[row], t.country_ids[row], t.area_ids[row]
         in_region = kind != COUNTRY and bool(t.area_admin1_codes[area])
+        geonameid = t.geonameids[row] or None
         return Place(
             name=t.names[row],
             kind=_KINDS[kind],
@@ -218,8 +238,9 @@ class Gazetteer:
             longitude=t.longitudes[row],
             population=t.populations[row],
             precision_km=round(t.precision_km[row], 1),
-            geonameid=t.geonameids[row] or None,
+            geonameid=geonameid,
             alternate_match=bool(hit & 1),
+            timezone=self._timezone(geonameid) if kind == CITY and geonameid else None,
         )
 
 
@@ -233,6 +254,16 @@ def _parts_of(query: str | None) -> list[str]:
     return split_parts(query)
 
 
+def city_timezones(min_population: int) -> dict[int, str]:
+    """Return {geonameid: IANA time zone} for the cities of one bundled dataset."""
+    zones: dict[str, str] = {}  # one str object per zone, not one per city
+    found: dict[int, str] = {}
+    for city in sources.iter_cities(sources.cities_file(min_population)):
+        if zone := city.get("timezone"):
+            found[int(city["geonameid"])] = zones.setdefault(zone, zone)
+    return found
+
+
 _lock = threading.Lock()
 _loaded: dict[int, Gazetteer] = {}
 
@@ -241,5 +272,9 @@ def load_gazetteer(*, min_population: int = DEFAULT_MIN_POPULATION) -> Gazetteer
     """Return the process-wide gazetteer, building it on first use (about a second)."""
     with _lock:
         if min_population not in _loaded:
-            _loaded[min_population] = Gazetteer(build_tables(min_population=min_population))
+            _loaded[min_population] = Gazetteer(
+                build_tables(min_population=min_population),
+                # The zones load with the first lookup (a third of a second), not with the tables.
+                timezones=partial(city_timezones, min_population),
+            )
         return _loaded[min_population]
