@@ -158,7 +158,10 @@ class TipPhoto(Base):
     exif_lat: Mapped[float | None] = mapped_column(Float)
     exif_lon: Mapped[float | None] = mapped_column(Float)
     exif_taken_at: Mapped[datetime | None]
+    # The camera's wall-clock time when the photo recorded no UTC offset (evidence, not UTC).
+    exif_local_time: Mapped[str | None] = mapped_column(String(32))
     camera: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reject_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -12,17 +12,22 @@ from collections.abc import Coroutine
 from typing import Any
 
 import uvicorn
+from aiogram import Bot
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files import telegram_fetcher
 from core.geo import build_geocoder
 from core.vault import Vault
 from handlers.context import BotServices
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
+from storage.photostore import PhotoStore, open_photo_stores
 from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
+from workers.photos import PhotoWorker
 
 log = logging.getLogger("tipline")
 
@@ -82,6 +87,9 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         context.admission = telegram.admission
         context.webhook_secret = webhook_secret(settings) if mode == "webhook" else None
         loops.extend(telegram.loops)
+    loops.append(
+        _photo_worker(settings, sessions, telegram.bot if telegram else None).run_forever()
+    )
     app = create_app(context)
     config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
     server = uvicorn.Server(config)
@@ -98,6 +106,17 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         if telegram is not None:
             await telegram.close()
         await engine.dispose()
+
+
+def _photo_worker(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], bot: Bot | None
+) -> PhotoWorker:
+    return PhotoWorker(
+        sessions=sessions,
+        stores=open_photo_stores(settings.media_dir),
+        quarantine=PhotoStore(settings.media_dir / "quarantine"),
+        fetch=telegram_fetcher(bot),
+    )
 
 
 def _bot_line(mode: str) -> str:

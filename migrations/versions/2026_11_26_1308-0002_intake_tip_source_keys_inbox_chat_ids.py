@@ -21,6 +21,12 @@ def upgrade() -> None:
     with op.batch_alter_table("inbox_updates", schema=None) as batch_op:
         batch_op.add_column(sa.Column("chat_id", sa.BigInteger(), nullable=True))
 
+    with op.batch_alter_table("tip_photos", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("exif_local_time", sa.String(length=32), nullable=True))
+        batch_op.add_column(
+            sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
+        )
+
     with op.batch_alter_table("tips", schema=None) as batch_op:
         batch_op.add_column(sa.Column("source_key", sa.String(length=100), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_tips_source_key"), ["source_key"])
@@ -33,6 +39,10 @@ def downgrade() -> None:
     with op.batch_alter_table("tips", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_tips_source_key"), type_="unique")
         batch_op.drop_column("source_key")
+
+    with op.batch_alter_table("tip_photos", schema=None) as batch_op:
+        batch_op.drop_column("attempts")
+        batch_op.drop_column("exif_local_time")
 
     with op.batch_alter_table("inbox_updates", schema=None) as batch_op:
         batch_op.drop_column("chat_id")

@@ -1,4 +1,4 @@
-"""Webhook admission: 200 only after the commit, 401 on a wrong secret, 400 on junk, 503 when down."""
+"""Webhook admission: 200 only after commit; 401 wrong secret; 400 junk; 503 when the DB is down."""
 
 from __future__ import annotations
 

@@ -1,0 +1,65 @@
+"""The photo worker turns quarantined files into clean copies plus evidence, or a clear refusal."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.files import telegram_fetcher
+from storage.models import Tip, TipPhoto
+from storage.photostore import PhotoStore, open_photo_stores
+from tests.core import photo_corpus
+from tests.fakes.telegram import FakeTelegram
+from workers.photos import PhotoWorker
+
+
+async def _tip_with(session, files: list[tuple[str, str]]) -> int:
+    tip = Tip(channel="telegram", text="seen")
+    session.add(tip)
+    await session.flush()
+    session.add_all(TipPhoto(tip_id=tip.id, kind=kind, source_ref=ref) for kind, ref in files)
+    await session.commit()
+    return tip.id
+
+
+async def test_quarantined_files_become_clean_copies_and_evidence(sessions, tmp_media):
+    quarantine = PhotoStore(tmp_media / "quarantine")
+    stores = open_photo_stores(tmp_media)
+    hostile = quarantine.put(photo_corpus.pdf_bytes())
+    exif_photo = photo_corpus.jpeg_with_everything()
+    async with FakeTelegram(rate_limits=None) as fake:
+        update = fake.photo_message(42, exif_photo)
+        file_id = update["message"]["photo"][-1]["file_id"]
+        web_photo = quarantine.put(photo_corpus.plain_jpeg())
+        async with sessions() as session:
+            tip_id = await _tip_with(
+                session,
+                [
+                    ("photo", f"telegram:{file_id}"),
+                    ("photo", f"quarantine:{web_photo}"),
+                    ("photo", f"quarantine:{hostile}"),
+                    ("photo", "telegram:no-such-file"),
+                ],
+            )
+        bot = fake.bot()
+        worker = PhotoWorker(
+            sessions=sessions, stores=stores, quarantine=quarantine, fetch=telegram_fetcher(bot)
+        )
+        assert await worker.run_once() == 4
+        await bot.session.close()
+    async with sessions() as session:
+        rows = (
+            await session.scalars(
+                select(TipPhoto).where(TipPhoto.tip_id == tip_id).order_by(TipPhoto.id)
+            )
+        ).all()
+    telegram_row, web_row, pdf_row, missing_row = rows
+    assert [r.status for r in rows] == ["processed", "processed", "rejected", "rejected"]
+    assert pdf_row.reject_reason == "unsupported_type"
+    assert missing_row.reject_reason.startswith("telegram:")
+    assert telegram_row.exif_lat is not None and telegram_row.camera
+    display = stores.display.get(telegram_row.display_sha256)
+    assert b"Exif" not in display and display.startswith(b"\xff\xd8")
+    assert stores.originals.get(telegram_row.original_sha256) == exif_photo
+    assert not quarantine.exists(web_photo)
+    assert -(2**63) <= web_row.phash < 2**63
+    assert await worker.run_once() == 0

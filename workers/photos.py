@@ -1,0 +1,114 @@
+"""The photo worker: fetch quarantined files, sanitise them in a sandbox, store clean copies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.evidence import apply_processed
+from core.photos import PhotoRejected, process_photo_async
+from storage.models import TipPhoto
+from storage.photostore import PhotoStore, PhotoStores
+from storage.repositories import TipRepository
+
+log = logging.getLogger("tipline.photos")
+
+Fetch = Callable[[str], Awaitable[bytes]]
+PHOTO_KINDS = frozenset({"photo", "document"})
+TRANSIENT = frozenset({"unavailable"})
+
+
+class FetchFailed(Exception):
+    """The file could not be fetched; `permanent` says whether retrying can help."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class PhotoWorker:
+    """Processes quarantined tip files; retries transient failures a few times."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        stores: PhotoStores,
+        quarantine: PhotoStore,
+        fetch: Fetch,
+        max_attempts: int = 5,
+        idle_interval: float = 2.0,
+    ) -> None:
+        self.sessions = sessions
+        self.stores = stores
+        self.quarantine = quarantine
+        self.fetch = fetch
+        self.max_attempts = max_attempts
+        self.idle_interval = idle_interval
+
+    async def run_forever(self) -> None:
+        """Process until cancelled."""
+        while True:
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("photo round failed; retrying")
+                done = 0
+            if not done:
+                await asyncio.sleep(self.idle_interval)
+
+    async def run_once(self) -> int:
+        """Process every quarantined file due now; returns how many were handled."""
+        async with self.sessions() as session:
+            rows = await TipRepository(session).list_quarantined_photos(limit=20)
+            for row in rows:
+                await self._handle(row)
+                await session.commit()
+            return len(rows)
+
+    async def _handle(self, row: TipPhoto) -> None:
+        row.attempts += 1
+        try:
+            data = await self._bytes(row.source_ref or "")
+            if row.kind in PHOTO_KINDS:
+                await self._sanitise(row, data)
+            else:
+                # Videos and voice notes are kept as evidence; they are never shown or sent.
+                row.original_sha256 = self.stores.originals.put(data)
+                row.size_bytes = len(data)
+                row.status = "stored"
+        except PhotoRejected as exc:
+            self._fail(row, exc.reason_code, permanent=exc.reason_code not in TRANSIENT)
+        except FetchFailed as exc:
+            self._fail(row, exc.reason, permanent=exc.permanent)
+        else:
+            self._forget_quarantine(row.source_ref or "")
+
+    async def _sanitise(self, row: TipPhoto, data: bytes) -> None:
+        photo = await process_photo_async(data)
+        self.stores.originals.put(data)
+        display = self.stores.display.put(photo.display)
+        thumb = self.stores.thumbnails.put(photo.thumbnail)
+        apply_processed(row, photo, display=display, thumb=thumb)
+
+    async def _bytes(self, source_ref: str) -> bytes:
+        if source_ref.startswith("quarantine:"):
+            try:
+                return self.quarantine.get(source_ref.removeprefix("quarantine:"))
+            except (OSError, ValueError) as exc:
+                raise FetchFailed("missing", permanent=True) from exc
+        return await self.fetch(source_ref)
+
+    def _forget_quarantine(self, source_ref: str) -> None:
+        if source_ref.startswith("quarantine:"):
+            self.quarantine.delete(source_ref.removeprefix("quarantine:"))
+
+    def _fail(self, row: TipPhoto, reason: str, *, permanent: bool) -> None:
+        if permanent or row.attempts >= self.max_attempts:
+            row.status = "rejected"
+        row.reject_reason = reason
+        log.info("tip file %s not processed: %s", row.id, reason)
