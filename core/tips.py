@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.drafts import Attachment, Draft, DraftPlace
-from core.errors import InvalidInput, NotFound
+from core.drafts import MAX_TEXT, Attachment, Draft, DraftPlace
+from core.errors import InvalidInput, NotFound, RateLimited
 from storage.models import Case, Tip, TipPhoto
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository, TipRepository
@@ -75,6 +75,17 @@ def _place_columns(place: DraftPlace | None) -> dict[str, Any]:
     }
 
 
+def _details(draft: Draft) -> dict[str, Any]:
+    details: dict[str, Any] = {"case_unknown": draft.case_unknown}
+    if draft.place is not None and (draft.place.text or draft.place.timezone):
+        # The venue or the words the tipster typed, and the zone seen_at was read in.
+        details["place"] = draft.place.model_dump(exclude_none=True)
+    if any(a.unique_id for a in draft.attachments):
+        # tip_photos has no column for it yet; the photo worker can dedupe on it.
+        details["file_unique_ids"] = {a.source_ref: a.unique_id for a in draft.attachments}
+    return details
+
+
 async def _case_id(session: AsyncSession, case_ref: str | None) -> int | None:
     if not case_ref:
         return None
@@ -109,13 +120,45 @@ async def submit_tip(
             seen_at_precision=draft.when,
             contact_allowed=draft.contact_allowed,
             language=language,
-            details={"case_unknown": draft.case_unknown},
+            details=_details(draft),
             **_place_columns(draft.place),
         )
     )
     session.add_all(_photo_rows(tip.id, draft.attachments))
     await session.commit()
     return TipReceipt(ref=tip.ref, created=True, files=len(draft.attachments))
+
+
+async def submit_tip_within_limit(
+    session: AsyncSession,
+    *,
+    draft: Draft,
+    channel: str,
+    source_key: str,
+    tipster_id: int,
+    language: str,
+    max_tips: int,
+    window_seconds: float,
+) -> TipReceipt:
+    """submit_tip, unless the tipster already sent max_tips in the window (RateLimited); commits.
+
+    A repeat of a submitted draft (double tap, reprocessed update) gets its receipt back even
+    when that tip was the one that reached the limit.
+    """
+    existing = await session.scalar(select(Tip.ref).where(Tip.source_key == source_key))
+    if existing is not None:
+        return TipReceipt(ref=existing, created=False, files=len(draft.attachments))
+    since = utcnow() - timedelta(seconds=window_seconds)
+    if await TipRepository(session).count_since(tipster_id=tipster_id, since=since) >= max_tips:
+        raise RateLimited("too many tips in a short time; please wait a few minutes")
+    return await submit_tip(
+        session,
+        draft=draft,
+        channel=channel,
+        source_key=source_key,
+        tipster_id=tipster_id,
+        language=language,
+    )
 
 
 async def _own_tip(session: AsyncSession, *, ref: str, tipster_id: int | None) -> Tip:
@@ -134,6 +177,21 @@ async def tip_status(session: AsyncSession, *, ref: str, tipster_id: int | None)
         status=PUBLIC_STATUS.get(tip.status, "under_review"),
         submitted_at=tip.created_at,
     )
+
+
+async def list_tip_statuses(
+    session: AsyncSession, *, tipster_id: int, limit: int = 5
+) -> list[PublicStatus]:
+    """A tipster's latest tips with their public status, newest first."""
+    tips = await TipRepository(session).list_by_tipster(tipster_id=tipster_id, limit=limit)
+    return [
+        PublicStatus(
+            ref=tip.ref,
+            status=PUBLIC_STATUS.get(tip.status, "under_review"),
+            submitted_at=tip.created_at,
+        )
+        for tip in tips
+    ]
 
 
 async def web_tip_status(session: AsyncSession, *, ref: str) -> PublicStatus:
@@ -173,6 +231,17 @@ async def add_to_tip(
     session.add_all(_photo_rows(tip.id, attachments or []))
     await session.commit()
     return tip
+
+
+async def record_answer(session: AsyncSession, *, ref: str, tipster_id: int, text: str) -> None:
+    """Keep a tipster's answer to a moderator's question on their own tip; commits."""
+    cleaned = text.strip()[:MAX_TEXT]
+    if not cleaned:
+        raise InvalidInput("an answer needs some text")
+    tip = await _own_tip(session, ref=ref, tipster_id=tipster_id)
+    answers = [*tip.details.get("answers", []), {"at": utcnow().isoformat(), "text": cleaned}]
+    tip.details = {**tip.details, "answers": answers}
+    await session.commit()
 
 
 async def list_case_choices(session: AsyncSession, *, query: str, limit: int = 5) -> list[Case]:
