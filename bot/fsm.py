@@ -25,10 +25,14 @@ class SqlStorage(BaseStorage):
 
     async def _row(self, session: AsyncSession, key: StorageKey) -> FsmState:
         name = self._keys.build(key)
-        row = await session.get(FsmState, name)
+        # Pending rows are not in the identity map until flushed (the processor does not
+        # autoflush, to keep SQLite write locks short), so remember them per session.
+        pending: dict[str, FsmState] = session.info.setdefault("fsm_rows", {})
+        row = pending.get(name) or await session.get(FsmState, name)
         if row is None:
             row = FsmState(key=name, state=None, data={})
             session.add(row)
+        pending[name] = row
         return row
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
@@ -48,7 +52,8 @@ class SqlStorage(BaseStorage):
         name = self._keys.build(key)
         session = current_session.get()
         if session is not None:
-            return await session.get(FsmState, name)
+            pending = session.info.get("fsm_rows", {})
+            return pending.get(name) or await session.get(FsmState, name)
         async with self._sessions() as own:
             return await own.get(FsmState, name)
 

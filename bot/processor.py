@@ -92,6 +92,9 @@ class InboxProcessor:
 
     async def _process(self, row: Due) -> None:
         async with self.sessions() as session:
+            # No autoflush: writes reach the database at commit, so a SQLite write lock is never
+            # held across a call to Telegram.
+            session.sync_session.autoflush = False
             token = current_session.set(session)
             try:
                 event = Update.model_validate(row.payload, context={"bot": self.bot})

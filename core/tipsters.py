@@ -30,7 +30,7 @@ async def get_or_create_tipster(
     identity: dict[str, Any],
     language: str,
 ) -> Tipster:
-    """Find a tipster by keyed hash of their channel id, or create one; never commits."""
+    """Find a tipster by keyed hash of their channel id, or create one (and commit it)."""
     repo = TipsterRepository(session)
     lookup = vault.lookup_hash(channel, external_id)
     tipster = await repo.get_by_lookup_hash(lookup)
@@ -41,6 +41,7 @@ async def get_or_create_tipster(
     await repo.add_identity(
         TipsterIdentity(tipster_id=tipster.id, lookup_hash=lookup, ciphertext=vault.seal(record))
     )
+    await session.commit()
     return tipster
 
 

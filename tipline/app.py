@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import uvicorn
+import uvloop
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -52,7 +53,7 @@ def run(settings: Settings) -> None:
             webhook_secret(settings)
         vault_key = load_vault_key(settings)
         prepare_database(settings)
-        asyncio.run(_serve(settings, sock, vault_key))
+        uvloop.run(_serve(settings, sock, vault_key))
     finally:
         sock.close()
         if lock is not None:

@@ -1,0 +1,281 @@
+"""Intake through the webhook endpoint against the fake Bot API, in one run:
+
+(a) a bare aiogram echo bot (aiogram's own webhook handler): the baseline;
+(b) Tipline's durable admission alone (commit to the inbox, then 200), SQLite and PostgreSQL;
+(c) `tipline run` in webhook mode doing the whole text-tip conversation.
+
+Prints updates/s, p50/p99 latency, ratios to (a), and peak RSS of each server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import common  # noqa: F401 - puts the project on sys.path
+import psutil
+from common import peak_rss_mib, percentile
+from conversation import CONVERSATION_STEPS, run_conversation
+
+from storage import migrate
+from tests.databases import fresh_database
+from tests.fakes.telegram import FakeTelegram
+from tests.processes import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "b" * 40
+TOKEN = "123456:BENCH-token"
+HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+SENDING = {"sendMessage", "editMessageText", "sendPhoto", "editMessageReplyMarkup"}
+CHATS = 50
+ECHO_MESSAGES = 16
+ADMISSION_UPDATES = 6000
+ADMISSION_CONCURRENCY = 64
+OPEN_LOOP_RATE = 500
+OPEN_LOOP_SECONDS = 6
+
+
+class Replies:
+    """Counts the bot's messages per chat on the fake server and wakes whoever waits for one."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self.counts: dict[int, int] = {}
+        self.events: dict[int, asyncio.Event] = {}
+        original = fake._record
+
+        def record(call: Any) -> None:
+            original(call)
+            if call.method in SENDING and call.ok:
+                chat = int(str(call.params.get("chat_id")))
+                self.counts[chat] = self.counts.get(chat, 0) + 1
+                if chat in self.events:
+                    self.events[chat].set()
+
+        fake._record = record  # type: ignore[method-assign]
+
+    async def wait(self, chat: int, count: int) -> None:
+        """Wait (up to 30 s) until the bot has sent `count` messages to chat."""
+        deadline = time.monotonic() + 30
+        while self.counts.get(chat, 0) < count:
+            event = self.events[chat] = asyncio.Event()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"chat {chat}: no reply")
+            await asyncio.wait_for(event.wait(), remaining)
+
+
+class Server:
+    """A server process, its URL, and its peak RSS sampled while it works."""
+
+    def __init__(self, args: list[str], port: int, env: dict[str, str] | None = None) -> None:
+        self.args, self.port, self.env = args, port, env
+        self.url = f"http://127.0.0.1:{port}/telegram/webhook"
+        self.peak_rss = 0.0
+
+    async def __aenter__(self) -> Server:
+        log = open(tempfile.mktemp(suffix=".log"), "w")  # noqa: SIM115, ASYNC230
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.args, cwd=ROOT, env=self.env, stdout=log, stderr=log
+        )
+        self._sampler = asyncio.create_task(self._sample())
+        for _ in range(600):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return self
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.args} (log {log.name})")
+
+    async def _sample(self) -> None:
+        while True:
+            try:
+                proc = psutil.Process(self.proc.pid)
+                rss = sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+                self.peak_rss = max(self.peak_rss, rss / 2**20)
+            except psutil.Error:
+                pass
+            await asyncio.sleep(0.2)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._sampler.cancel()
+        self.proc.terminate()
+        await self.proc.wait()
+
+
+async def post(http: aiohttp.ClientSession, url: str, update: dict[str, Any]) -> float:
+    """POST an update; return the latency to a 200."""
+    start = time.perf_counter()
+    async with http.post(url, json=update, headers=HEADERS) as response:
+        if response.status != 200:
+            raise RuntimeError(f"webhook answered {response.status}")
+    return time.perf_counter() - start
+
+
+def report(name: str, count: int, elapsed: float, latencies: list[float], rss: float) -> float:
+    rate = count / elapsed
+    print(
+        f"{name:44s} {rate:8.0f} updates/s  p50 {percentile(latencies, 50) * 1000:6.1f} ms  "
+        f"p99 {percentile(latencies, 99) * 1000:6.1f} ms  server RSS {rss:5.0f} MiB"
+    )
+    return rate
+
+
+async def echo_baseline(fake: FakeTelegram, replies: Replies) -> float:
+    port = free_port()
+    args = [
+        sys.executable,
+        "bench/intake_servers.py",
+        "echo",
+        "--port",
+        str(port),
+        "--api",
+        fake.base_url,
+    ]
+    async with Server(args, port) as server, aiohttp.ClientSession() as http:
+        latencies: list[float] = []
+
+        async def chat(chat_id: int) -> None:
+            for i in range(ECHO_MESSAGES):
+                before = replies.counts.get(chat_id, 0)
+                start = time.perf_counter()
+                await post(http, server.url, fake.text_message(chat_id, f"echo {i}"))
+                await replies.wait(chat_id, before + 1)
+                latencies.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(chat(10_000 + c) for c in range(CHATS)))
+        elapsed = time.perf_counter() - start
+        return report(
+            "(a) bare aiogram echo bot", CHATS * ECHO_MESSAGES, elapsed, latencies, server.peak_rss
+        )
+
+
+async def admission_alone(fake: FakeTelegram, backend: str, tmp: Path) -> tuple[float, float]:
+    database = fresh_database(backend, tmp)
+    url = await asyncio.to_thread(database.__enter__)
+    try:
+        await asyncio.to_thread(migrate.upgrade, url)
+        return await _admission(fake, backend, url)
+    finally:
+        await asyncio.to_thread(database.__exit__, None, None, None)
+
+
+async def _admission(fake: FakeTelegram, backend: str, url: str) -> tuple[float, float]:
+    port = free_port()
+    args = [
+        sys.executable,
+        "bench/intake_servers.py",
+        "admission",
+        "--port",
+        str(port),
+        "--database-url",
+        url,
+    ]
+    async with Server(args, port) as server, aiohttp.ClientSession() as http:
+        updates = [fake.text_message(20_000 + i % 1000, "x") for i in range(ADMISSION_UPDATES)]
+        queue = iter(updates)
+        latencies: list[float] = []
+
+        async def worker() -> None:
+            for update in queue:
+                latencies.append(await post(http, server.url, update))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(ADMISSION_CONCURRENCY)))
+        rate = report(
+            f"(b) durable admission, {backend}, closed loop",
+            len(updates),
+            time.perf_counter() - start,
+            latencies,
+            server.peak_rss,
+        )
+        p99 = await open_loop(fake, http, server)
+    return rate, p99
+
+
+async def open_loop(fake: FakeTelegram, http: aiohttp.ClientSession, server: Server) -> float:
+    total = OPEN_LOOP_RATE * OPEN_LOOP_SECONDS
+    updates = [fake.text_message(30_000 + i % 1000, "y") for i in range(total)]
+    latencies: list[float] = []
+    start = time.perf_counter()
+    tasks = []
+    for i, update in enumerate(updates):
+        delay = start + i / OPEN_LOOP_RATE - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post(http, server.url, update)))
+    latencies = list(await asyncio.gather(*tasks))
+    p99 = percentile(latencies, 99)
+    print(
+        f"    open loop at {OPEN_LOOP_RATE}/s for {OPEN_LOOP_SECONDS}s: "
+        f"p50 {percentile(latencies, 50) * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms"
+    )
+    return p99
+
+
+async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) -> float:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env.update(
+        TIPLINE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp / 'conversation.db'}",
+        TIPLINE_VAR_DIR=str(tmp),
+        TIPLINE_MEDIA_DIR=str(tmp / "media"),
+        TIPLINE_WEB_PORT=str(port),
+        TIPLINE_BOT_TOKEN=TOKEN,
+        TIPLINE_LOG_LEVEL="WARNING",
+        TIPLINE_TELEGRAM_API_BASE=fake.base_url,
+        TIPLINE_WEBHOOK_SECRET=SECRET,
+        TIPLINE_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
+    )
+    args = [sys.executable, "-m", "tipline", "run"]
+    async with Server(args, port, env) as server, aiohttp.ClientSession() as http:
+        latencies: list[float] = []
+
+        async def send(chat_id: int, update: dict[str, Any]) -> None:
+            before = replies.counts.get(chat_id, 0)
+            start = time.perf_counter()
+            await post(http, server.url, update)
+            await replies.wait(chat_id, before + 1)
+            latencies.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(run_conversation(fake, 40_000 + c, send) for c in range(CHATS)))
+        elapsed = time.perf_counter() - start
+        return report(
+            "(c) tipline run, whole text-tip conversation",
+            CHATS * CONVERSATION_STEPS,
+            elapsed,
+            latencies,
+            server.peak_rss,
+        )
+
+
+async def main() -> None:
+    print(f"intake through the webhook; {CHATS} chats; machine: {os.cpu_count()} cores")
+    async with FakeTelegram(token=TOKEN, rate_limits=None, record_calls=False) as fake:
+        replies = Replies(fake)
+        with tempfile.TemporaryDirectory() as tmp:
+            bare = await echo_baseline(fake, replies)
+            sqlite_rate, sqlite_p99 = await admission_alone(fake, "sqlite", Path(tmp))
+            pg_rate, _ = await admission_alone(fake, "postgresql", Path(tmp))
+            whole = await whole_conversation(fake, replies, Path(tmp))
+    print(
+        f"ratios to (a): admission sqlite {sqlite_rate / bare:.2f}, admission postgresql "
+        f"{pg_rate / bare:.2f}, whole conversation {whole / bare:.2f}"
+    )
+    print(
+        f"aims: admission >= 2000/s on SQLite ({sqlite_rate:.0f}), conversation >= 0.5 of (a) "
+        f"({whole / bare:.2f}), p99 < 50 ms at 500/s ({sqlite_p99 * 1000:.1f} ms)"
+    )
+    print(f"driver peak RSS {peak_rss_mib():.0f} MiB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,85 @@
+"""Servers for bench/intake.py: a bare aiogram echo bot, and Tipline's admission alone.
+
+python bench/intake_servers.py echo --port P --api BASE
+python bench/intake_servers.py admission --port P --database-url URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SECRET = "b" * 40
+TOKEN = "123456:BENCH-token"
+
+
+def echo(port: int, api: str) -> None:
+    """A bare aiogram bot that echoes every text, behind aiogram's own aiohttp webhook handler."""
+    from aiogram import Dispatcher
+    from aiogram.types import Message
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+    from aiohttp import web
+
+    from bot.factory import create_bot
+
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    bot = create_bot(token=TOKEN, api_base=api)
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def reply(message: Message) -> None:
+        await message.answer(message.text or "?")
+
+    app = web.Application()
+    SimpleRequestHandler(dispatcher, bot, secret_token=SECRET).register(app, "/telegram/webhook")
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def admission(port: int, database_url: str) -> None:
+    """Tipline's webhook endpoint with durable admission and nothing behind it."""
+    import uvicorn
+    import uvloop
+
+    from core.geo import build_geocoder
+    from core.inbox import AdmissionBatcher
+    from storage.db import create_engine, create_sessionmaker
+    from web.app import WebContext, create_app
+
+    engine = create_engine(database_url)
+    sessions = create_sessionmaker(engine)
+    context = WebContext(
+        engine=engine,
+        sessions=sessions,
+        head_revision="bench",
+        bot_mode="webhook",
+        media_dir=Path("/tmp"),
+        secret=b"x" * 32,
+        geocoder=build_geocoder(user_agent="bench"),
+        admission=AdmissionBatcher(sessions),
+        webhook_secret=SECRET,
+    )
+    config = uvicorn.Config(
+        create_app(context), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    uvloop.run(uvicorn.Server(config).serve())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["echo", "admission"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--api", default="")
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    if args.kind == "echo":
+        echo(args.port, args.api)
+    else:
+        admission(args.port, args.database_url)
+
+
+if __name__ == "__main__":
+    main()
