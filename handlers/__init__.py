@@ -10,7 +10,29 @@ from aiogram import Router
 
 
 def build_routers() -> list[Router]:
-    """Every router of the bot, in the order they are tried."""
-    from handlers import limits, start
+    """Every router of the bot, in the order they are tried.
 
-    return [limits.build_router(), start.build_router()]
+    Commands come before the report's steps, so /cancel or /status work on any step; the
+    fallback comes last and answers whatever no one else took.
+    """
+    from handlers import (
+        answers,
+        fallback,
+        language,
+        limits,
+        report,
+        report_steps,
+        start,
+        status,
+    )
+
+    return [
+        limits.build_router(),
+        start.build_router(),
+        language.build_router(),
+        status.build_router(),
+        answers.build_router(),
+        report.build_router(),
+        report_steps.build_router(),
+        fallback.build_router(),
+    ]

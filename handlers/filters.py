@@ -25,3 +25,65 @@ class OverLimit(Filter):
     async def __call__(self, event: TelegramObject, over_limit: bool = False, **_: Any) -> bool:
         """The middleware's verdict."""
         return over_limit
+
+
+def _is_command(message: Message) -> bool:
+    entities = message.entities or []
+    return any(e.type == "bot_command" and e.offset == 0 for e in entities)
+
+
+class PlainText(Filter):
+    """A text message that is not a /command."""
+
+    async def __call__(self, event: TelegramObject) -> bool:
+        """True for text without a leading bot command."""
+        return isinstance(event, Message) and bool(event.text) and not _is_command(event)
+
+
+class HasPlace(Filter):
+    """A location pin, live location or venue."""
+
+    async def __call__(self, event: TelegramObject) -> bool:
+        """True when the message carries a point."""
+        return isinstance(event, Message) and (
+            event.location is not None or event.venue is not None
+        )
+
+
+class HasMedia(Filter):
+    """A photo, video, video note, voice note or document."""
+
+    async def __call__(self, event: TelegramObject) -> bool:
+        """True when the message carries a file we may keep."""
+        if not isinstance(event, Message):
+            return False
+        files = (event.photo, event.video, event.video_note, event.voice, event.document)
+        return any(f is not None for f in files)
+
+
+class HasContact(Filter):
+    """A shared contact card."""
+
+    async def __call__(self, event: TelegramObject) -> bool:
+        """True for a contact."""
+        return isinstance(event, Message) and event.contact is not None
+
+
+class CaseLink(Filter):
+    """A /start deep link from a case poster (t.me/bot?start=case_CODE); after CommandStart."""
+
+    async def __call__(self, event: TelegramObject, command: Any = None, **_: Any) -> bool:
+        """True when the start payload names a case."""
+        args = getattr(command, "args", None) or ""
+        return args.lower().startswith("case_")
+
+
+class ActionIs(Filter):
+    """Callback data whose action is this one; after a CallbackData filter."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    async def __call__(self, event: TelegramObject, callback_data: Any = None, **_: Any) -> bool:
+        """True for the action."""
+        return getattr(callback_data, "action", None) == self.action

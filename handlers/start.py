@@ -1,23 +1,103 @@
-"""/start: the tipster's front door."""
+"""/start (with a poster's case deep link), the main menu, /help and /cancel."""
 
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import CommandStart
-from aiogram.types import Message
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.cases import get_public_case
 from core.i18n import Texts
-from handlers.filters import PrivateChat
+from handlers.filters import ActionIs, CaseLink, PrivateChat
+from handlers.keyboards import Menu, main_menu
+from handlers.status import show_my_tips
+from handlers.talk import CaseChoice
+from handlers.turn import Turn
+from storage.models import Tipster
+
+CASE_PREFIX = "case_"
 
 
 async def start(message: Message, texts: Texts) -> None:
     """Offer the main choices."""
-    await message.answer(texts("start.welcome"))
+    await message.answer(texts("start.welcome"), reply_markup=main_menu(texts))
+
+
+async def start_for_case(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+) -> None:
+    """A poster's link t.me/bot?start=case_CODE: a report about that case."""
+    code = (command.args or "")[len(CASE_PREFIX) :]
+    turn = await Turn.of(message, state, texts)
+    await turn.begin(session)
+    case = await get_public_case(session, code=code)
+    if case is None:
+        turn.draft.case_unknown, turn.draft.case_ref = True, None
+        note = texts("report.case_not_found", code=code[:20])
+    else:
+        turn.draft.case_ref, turn.draft.case_unknown = case.ref, False
+        turn.talk.cases = [CaseChoice(ref=case.ref, name=case.full_name)]
+        note = texts("report.case_picked", case=f"{case.full_name} ({case.ref})")
+    turn.talk.mark("case")
+    await turn.advance(note=note)
+
+
+async def menu_report(
+    query: CallbackQuery, state: FSMContext, texts: Texts, session: AsyncSession
+) -> None:
+    """Report a sighting (or carry on with the one in progress)."""
+    await query.answer()
+    turn = await Turn.of(query, state, texts)
+    started = await turn.begin(session)
+    if started:
+        await turn.advance()
+    else:
+        await turn.stay(note=texts("note.report_continues"))
+
+
+async def menu_check(
+    query: CallbackQuery, texts: Texts, session: AsyncSession, tipster: Tipster | None
+) -> None:
+    """Check a tip: the tipster's recent tips."""
+    await query.answer()
+    if query.message is not None and query.bot is not None and tipster is not None:
+        await show_my_tips(query.bot, query.message.chat.id, texts, session, tipster)
+
+
+async def menu_about(query: CallbackQuery, texts: Texts) -> None:
+    """About Tipline and privacy."""
+    await query.answer()
+    if query.bot is not None:
+        await query.bot.send_message(query.from_user.id, texts("about.text"))
+
+
+async def show_help(message: Message, texts: Texts) -> None:
+    """What the bot understands."""
+    await message.answer(texts("help.text"))
+
+
+async def cancel(message: Message, state: FSMContext, texts: Texts) -> None:
+    """Cancel whatever is going on; nothing is sent."""
+    turn = await Turn.of(message, state, texts)
+    await turn.cancel()
 
 
 def build_router() -> Router:
-    """The /start router (private chats only)."""
+    """/start, the menu, /help and /cancel (private chats only)."""
     router = Router(name="start")
     router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
+    router.message.register(start_for_case, CommandStart(deep_link=True), CaseLink())
     router.message.register(start, CommandStart())
+    router.message.register(show_help, Command("help"))
+    router.message.register(cancel, Command("cancel"))
+    router.callback_query.register(menu_report, Menu.filter(), ActionIs("report"))
+    router.callback_query.register(menu_check, Menu.filter(), ActionIs("check"))
+    router.callback_query.register(menu_about, Menu.filter(), ActionIs("about"))
     return router

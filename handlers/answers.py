@@ -1,0 +1,67 @@
+"""A moderator's question about a tip (button ans:REF): the tipster's next text answers it."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import NotFound
+from core.i18n import Texts
+from core.tips import record_answer, tip_status
+from handlers.filters import PlainText, PrivateChat
+from handlers.keyboards import Answer, finish
+from handlers.states import Answering
+from handlers.turn import Turn
+from storage.models import Tipster
+
+
+async def start_answer(
+    query: CallbackQuery,
+    *,
+    callback_data: Answer,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+) -> None:
+    """Wait for the answer (only to one's own tip; the report in progress is kept)."""
+    await query.answer()
+    turn = await Turn.of(query, state, texts)
+    try:
+        found = await tip_status(session, ref=callback_data.ref, tipster_id=tipster.id)
+    except NotFound:
+        await turn.say(texts("status.not_found"))
+        return
+    await turn.suspend(found.ref)
+    await state.set_state(Answering.tip)
+    await turn.say(texts("answer.ask", ref=found.ref), finish(texts))
+
+
+async def answer_text(
+    message: Message, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+) -> None:
+    """The answer lands on the tip; staff see the tipster's pseudonym only."""
+    turn = await Turn.of(message, state, texts)
+    ref = turn.talk.target_ref
+    if ref is None:
+        await turn.resume(note=texts("report.stale_button"))
+        return
+    try:
+        await record_answer(session, ref=ref, tipster_id=tipster.id, text=message.text or "")
+    except NotFound:
+        await turn.resume(note=texts("status.not_found"))
+        return
+    await turn.resume(note=texts("answer.saved", ref=ref))
+
+
+def build_router() -> Router:
+    """Answers to moderators (private chats only)."""
+    router = Router(name="answers")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
+    router.callback_query.register(start_answer, Answer.filter())
+    router.message.register(answer_text, PlainText(), StateFilter(Answering.tip))
+    return router

@@ -1,0 +1,32 @@
+"""Conversation states: the report's steps, adding to a sent tip, answering a moderator."""
+
+from __future__ import annotations
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class Report(StatesGroup):
+    """A sighting report, step by step (input out of order is still taken)."""
+
+    case = State()
+    what = State()
+    when = State()
+    when_time = State()
+    when_day = State()
+    where = State()
+    where_pick = State()
+    media = State()
+    contact = State()
+    confirm = State()
+
+
+class Adding(StatesGroup):
+    """/add REF: what the tipster sends goes onto their sent tip until Done."""
+
+    tip = State()
+
+
+class Answering(StatesGroup):
+    """A moderator asked something; the tipster's next text is the answer."""
+
+    tip = State()

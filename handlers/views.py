@@ -1,0 +1,162 @@
+"""What each step says and which buttons it shows (render only: no I/O, no decisions)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+
+from aiogram.types import InlineKeyboardMarkup
+
+from core.drafts import MAX_ATTACHMENTS, Draft
+from core.i18n import Texts
+from handlers.keyboards import Confirm, Pick, button, markup, nav_row
+from handlers.talk import Talk
+
+SUMMARY_TEXT = 1500
+"""The description is cut to this in the summary, so the message stays far below 4096."""
+
+View = tuple[str, InlineKeyboardMarkup]
+
+
+def _case(talk: Talk, texts: Texts) -> View:
+    choices = [[button(f"{c.name} ({c.ref})", Pick(step="case", value=c.ref))] for c in talk.cases]
+    return texts("report.ask_case"), markup(
+        *choices,
+        [button(texts("button.case_near"), Pick(step="case", value="near"))],
+        [button(texts("button.case_unknown"), Pick(step="case", value="unknown"))],
+        nav_row(texts, "case", back=False),
+    )
+
+
+def _what(talk: Talk, texts: Texts) -> View:
+    draft = talk.draft or Draft()
+    skip = "button.next" if draft.text or draft.attachments else "button.skip"
+    return texts("report.ask_what"), markup(
+        nav_row(texts, "what", back=talk.offer_cases, skip=skip)
+    )
+
+
+def _when(talk: Talk, texts: Texts) -> View:
+    return texts("report.ask_when"), markup(
+        [button(texts("button.when_now"), Pick(step="when", value="now"))],
+        [
+            button(texts("button.when_today"), Pick(step="when", value="today")),
+            button(texts("button.when_day"), Pick(step="when", value="day")),
+        ],
+        nav_row(texts, "when", skip="button.when_unknown"),
+    )
+
+
+def _when_time(talk: Talk, texts: Texts) -> View:
+    return texts("report.ask_time"), markup(nav_row(texts, "when"))
+
+
+def _when_day(talk: Talk, texts: Texts) -> View:
+    return texts("report.ask_day"), markup(nav_row(texts, "when"))
+
+
+def _where(talk: Talk, texts: Texts) -> View:
+    return texts("report.ask_where"), markup(nav_row(texts, "where", skip="button.skip"))
+
+
+def _where_pick(talk: Talk, texts: Texts) -> View:
+    typed = talk.typed_place or ""
+    choices = [
+        [button(place.label or typed, Pick(step="where", value=str(index)))]
+        for index, place in enumerate(talk.places)
+    ]
+    keep = [button(texts("button.keep_typed", place=typed), Pick(step="where", value="keep"))]
+    if not talk.places:
+        return texts("report.place_not_found", place=typed), markup(
+            keep, nav_row(texts, "where", skip="button.skip")
+        )
+    again = [button(texts("button.none_of_these"), Pick(step="where", value="none"))]
+    return texts("report.did_you_mean"), markup(*choices, again, keep, nav_row(texts, "where"))
+
+
+def _media(talk: Talk, texts: Texts) -> View:
+    draft = talk.draft or Draft()
+    text = texts("report.ask_media", limit=MAX_ATTACHMENTS)
+    if draft.attachments and talk.album is None:  # an album's count is only known at its end
+        count = texts("report.media_count", count=len(draft.attachments), limit=MAX_ATTACHMENTS)
+        text = f"{text}\n\n{count}"
+    skip = "button.done" if draft.attachments else "button.skip"
+    return text, markup(nav_row(texts, "media", skip=skip))
+
+
+def _contact(talk: Talk, texts: Texts) -> View:
+    return texts("report.ask_contact"), markup(
+        [button(texts("button.contact_no"), Pick(step="contact", value="no"))],
+        [button(texts("button.contact_yes"), Pick(step="contact", value="yes"))],
+        nav_row(texts, "contact"),
+    )
+
+
+def _confirm(talk: Talk, texts: Texts) -> View:
+    draft = talk.draft or Draft()
+    text = "\n\n".join([texts("summary.title"), summary(draft, talk, texts), texts("summary.ask")])
+    send = [button(texts("button.send"), Confirm(draft=draft.draft_id))]
+    return text, markup(send, nav_row(texts, "confirm"))
+
+
+VIEWS: dict[str, Callable[[Talk, Texts], View]] = {
+    "case": _case,
+    "what": _what,
+    "when": _when,
+    "when_time": _when_time,
+    "when_day": _when_day,
+    "where": _where,
+    "where_pick": _where_pick,
+    "media": _media,
+    "contact": _contact,
+    "confirm": _confirm,
+}
+
+
+def view(name: str, talk: Talk, texts: Texts) -> View:
+    """The question of a step (or sub-step) and its buttons."""
+    return VIEWS[name](talk, texts)
+
+
+def _when_line(draft: Draft, texts: Texts) -> str:
+    if draft.when == "now":
+        return texts("summary.when_now")
+    if draft.seen_at is None or draft.when not in ("today", "day"):
+        return texts("summary.when_unknown")
+    zone = draft.zone
+    local = draft.seen_at.astimezone(zone or UTC)
+    moment = local.strftime("%Y-%m-%d %H:%M" if draft.seen_time else "%Y-%m-%d")
+    if zone is not None and draft.place is not None:
+        return texts("summary.when_local", moment=moment, zone=draft.place.timezone)
+    return texts("summary.when_utc", moment=moment)
+
+
+def _where_line(draft: Draft, texts: Texts) -> str:
+    place = draft.place
+    if place is None:
+        return texts("summary.where_none")
+    if place.lat is not None and place.lon is not None and place.source != "typed":
+        near = place.label or f"{place.lat:.4f}, {place.lon:.4f}"
+        return texts("summary.where_point", place=place.text or near, near=near)
+    return texts("summary.where", place=place.label or place.text or "")
+
+
+def summary(draft: Draft, talk: Talk, texts: Texts) -> str:
+    """The draft as the tipster will check it before sending."""
+    what = draft.text
+    if len(what) > SUMMARY_TEXT:
+        what = what[:SUMMARY_TEXT] + "…"
+    case = next((c for c in talk.cases if c.ref == draft.case_ref), None)
+    lines = []
+    if draft.case_ref:
+        lines.append(
+            texts("summary.case", case=f"{case.name} ({case.ref})" if case else draft.case_ref)
+        )
+    elif draft.case_unknown:
+        lines.append(texts("summary.case_unknown"))
+    lines.append(texts("summary.what", text=what) if what else texts("summary.what_none"))
+    lines.append(_when_line(draft, texts))
+    lines.append(_where_line(draft, texts))
+    lines.append(texts("summary.files", count=len(draft.attachments)))
+    lines.append(texts("summary.contact_yes" if draft.contact_allowed else "summary.contact_no"))
+    return "\n".join(lines)
