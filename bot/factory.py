@@ -28,5 +28,6 @@ def create_dispatcher(
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     dispatcher = Dispatcher(storage=storage)
     dispatcher.update.outer_middleware(ContextMiddleware(services))
-    dispatcher.include_routers(*routers)
+    if routers:
+        dispatcher.include_routers(*routers)
     return dispatcher

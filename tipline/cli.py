@@ -21,6 +21,8 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 vault_app = typer.Typer(help="Identity vault keys.", no_args_is_help=True)
 webhook_app = typer.Typer(help="Telegram webhook mode.", no_args_is_help=True)
+inbox_app = typer.Typer(help="The inbox of Telegram updates.", no_args_is_help=True)
+app.add_typer(inbox_app, name="inbox")
 app.add_typer(db_app, name="db")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(user_app, name="user")
@@ -156,6 +158,54 @@ def webhook_set() -> None:
     except (TelegramAPIError, ClientError, OSError) as exc:
         fail(f"Telegram refused or could not be reached: {exc}")
     print(f"webhook set: Telegram delivers updates to {url}")
+
+
+def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+    """Run `work(session)` against the configured database."""
+    from storage.db import create_engine, create_sessionmaker
+
+    try:
+        validate_database_url(settings.database_url)
+        current_revision(settings.database_url)
+    except StartupError as exc:
+        fail(str(exc))
+
+    async def go():  # type: ignore[no-untyped-def]
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+@inbox_app.command("dead")
+def inbox_dead() -> None:
+    """List updates parked after repeated failures (their content is not shown)."""
+    from core.inbox_admin import inbox_counts, list_dead
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        return await inbox_counts(session), await list_dead(session)
+
+    counts, dead = _with_session(load_settings(), work)
+    print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "the inbox is empty")
+    for item in dead:
+        print(f"{item.update_id}\t{item.kind}\t{item.attempts} attempts\t{item.last_error}")
+
+
+@inbox_app.command("retry")
+def inbox_retry(
+    update_ids: Annotated[
+        list[int] | None, typer.Argument(help="Update ids; all when omitted.")
+    ] = None,
+) -> None:
+    """Send dead updates round again (after fixing what made them fail)."""
+    from core.inbox_admin import retry_dead
+
+    count = _with_session(load_settings(), lambda s: retry_dead(s, update_ids=update_ids))
+    print(f"{count} update(s) queued again")
 
 
 def main() -> None:

@@ -1,0 +1,111 @@
+"""The inbox: failing updates are retried, then parked as dead, and later updates still flow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from sqlalchemy import select, update
+
+from core.inbox import admit
+from core.inbox_admin import inbox_counts, list_dead, retry_dead
+from storage.models import InboxUpdate
+from storage.types import utcnow
+from tests.bot.harness import build_transcript
+
+CHAT = 3003
+
+
+def _router(calls: list[str]) -> Router:
+    router = Router()
+
+    @router.message(Command("boom"))
+    async def boom(message: Message) -> None:
+        calls.append("boom")
+        raise RuntimeError("handler bug")
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        calls.append(message.text or "")
+        await message.answer(f"echo {message.text}")
+
+    return router
+
+
+async def _make_due(sessions) -> None:
+    async with sessions() as session:
+        await session.execute(
+            update(InboxUpdate).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+
+
+async def test_failing_update_is_retried_then_parked_and_the_chat_moves_on(
+    fake, sessions, services
+):
+    calls: list[str] = []
+    chat = build_transcript(
+        fake=fake, sessions=sessions, services=services, routers=[_router(calls)]
+    )
+    chat.processor.max_attempts = 3
+    async with sessions() as session:
+        await admit(session, [fake.text_message(CHAT, "/boom"), fake.text_message(CHAT, "after")])
+    for _ in range(3):
+        await chat.processor.run_once()
+        # The later update of the same chat waits behind the failing one.
+        assert "after" not in calls
+        await _make_due(sessions)
+    assert calls == ["boom", "boom", "boom"]
+    while await chat.processor.run_once():
+        pass
+    assert calls[-1] == "after"
+    assert chat.last_text(CHAT) == "echo after"
+    async with sessions() as session:
+        dead = await list_dead(session)
+        assert [(d.kind, d.attempts) for d in dead] == [("message", 3)]
+        assert "RuntimeError: handler bug" in dead[0].last_error
+        assert await inbox_counts(session) == {"dead": 1, "done": 1}
+        assert await retry_dead(session) == 1
+        status = await session.scalar(
+            select(InboxUpdate.status).where(InboxUpdate.update_id == dead[0].update_id)
+        )
+        assert status == "pending"
+    await chat.bot.session.close()
+
+
+async def test_other_chats_are_not_held_up_by_a_failing_chat(fake, sessions, services):
+    calls: list[str] = []
+    chat = build_transcript(
+        fake=fake, sessions=sessions, services=services, routers=[_router(calls)]
+    )
+    async with sessions() as session:
+        await admit(
+            session, [fake.text_message(CHAT, "/boom"), fake.text_message(CHAT + 1, "hello")]
+        )
+    await chat.processor.run_once()
+    assert chat.last_text(CHAT + 1) == "echo hello"
+    await chat.bot.session.close()
+
+
+async def test_unparseable_update_is_parked_at_once(fake, sessions, services):
+    chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[])
+    async with sessions() as session:
+        await admit(session, [{"update_id": 99, "message": {"text": "no chat, no date"}}])
+    await chat.processor.run_once()
+    async with sessions() as session:
+        dead = await list_dead(session)
+    assert [d.update_id for d in dead] == [99]
+    assert dead[0].attempts == 1 and "ValidationError" in dead[0].last_error
+    await chat.bot.session.close()
+
+
+async def test_unknown_update_types_are_done_not_dead(fake, sessions, services):
+    chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[])
+    async with sessions() as session:
+        await admit(session, [fake.update_of_unknown_type()])
+    await chat.processor.run_once()
+    async with sessions() as session:
+        assert await inbox_counts(session) == {"done": 1}
+    await chat.bot.session.close()

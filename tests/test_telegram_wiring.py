@@ -1,0 +1,77 @@
+"""The composition of the Telegram side: FSM storage and limiter follow the configuration."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from bot.fsm import SqlStorage
+from core.limits import RedisRateLimiter
+from core.vault import Vault
+from handlers.context import BotServices
+from settings import Settings
+from tests.bot.conftest import geocoder
+from tests.databases import IN_CI
+from tipline.startup import StartupError
+from tipline.telegram import build_telegram, webhook_secret
+
+REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+KEY = StorageKey(bot_id=1, chat_id=2, user_id=2)
+
+
+async def _require_redis() -> None:
+    try:
+        await Redis.from_url(REDIS_URL).ping()
+    except (RedisConnectionError, OSError):
+        if IN_CI:
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}", pytrace=False)
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(bot_token="1:x", telegram_api_base="http://127.0.0.1:1", **values)
+
+
+def _services() -> BotServices:
+    return BotServices(vault=Vault(Vault.new_key()), geocoder=geocoder())
+
+
+async def test_database_fsm_storage_by_default(sessions):
+    side = build_telegram(_settings(), sessions, _services())
+    assert isinstance(side.processor.dispatcher.storage, SqlStorage)
+    await side.close()
+
+
+async def test_redis_holds_drafts_and_limits_when_configured(sessions):
+    await _require_redis()
+    services = _services()
+    side = build_telegram(_settings(redis_url=REDIS_URL), sessions, services)
+    storage = side.processor.dispatcher.storage
+    assert isinstance(storage, RedisStorage)
+    assert isinstance(services.limiter, RedisRateLimiter)
+    await storage.set_state(KEY, "Report:what")
+    await storage.set_data(KEY, {"draft": {"text": "a boy in a red coat"}})
+    again = RedisStorage.from_url(REDIS_URL)
+    assert await again.get_state(KEY) == "Report:what"
+    assert (await again.get_data(KEY))["draft"]["text"] == "a boy in a red coat"
+    await storage.set_state(KEY, None)
+    await storage.set_data(KEY, {})
+    assert [await services.limiter.hit("t", limit=2, window=5) for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    await Redis.from_url(REDIS_URL).delete("tipline:rl:t")
+    await again.close()
+    await side.close()
+
+
+def test_webhook_mode_refuses_a_short_secret():
+    with pytest.raises(StartupError, match="at least 32"):
+        webhook_secret(_settings(webhook_url="https://x/telegram/webhook", webhook_secret="short"))
+    assert webhook_secret(_settings(webhook_secret="z" * 32)) == "z" * 32
