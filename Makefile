@@ -16,7 +16,7 @@ $(BOOT)/bin/uv:
 	  $(PYTHON) -m venv $(BOOT) && $(BOOT)/bin/pip install -q "uv>=0.5"; }
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	@touch $@
 
 sync: $(VENV)/.synced

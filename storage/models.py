@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -136,7 +137,22 @@ class Tip(Timestamped, Base):
     contact_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(10), default="en")
     score: Mapped[float | None] = mapped_column(Float, index=True)
+    score_parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("tip_clusters.id"), index=True)
+    evaluated_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TipCluster(Timestamped, Base):
+    """Tips that agree (same photo, same words, same place and time): shown as one queue row."""
+
+    __tablename__ = "tip_clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_ref)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    size: Mapped[int] = mapped_column(Integer, default=1)
+    independent_sources: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class TipPhoto(Base):
@@ -163,6 +179,40 @@ class TipPhoto(Base):
     camera: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reject_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaceEmbedding(Base):
+    """A 128-d face descriptor from a case photo or a tip photo (float32 bytes)."""
+
+    __tablename__ = "face_embeddings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_photo_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_photos.id", ondelete="CASCADE"), index=True
+    )
+    tip_photo_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tip_photos.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    box: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaceMatch(Base):
+    """How alike a tip face and a case face are, for a moderator to judge (never automatic)."""
+
+    __tablename__ = "face_matches"
+    __table_args__ = (UniqueConstraint("tip_face_id", "case_face_id", name="uq_face_matches_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_face_id: Mapped[int] = mapped_column(ForeignKey("face_embeddings.id", ondelete="CASCADE"))
+    case_face_id: Mapped[int] = mapped_column(ForeignKey("face_embeddings.id", ondelete="CASCADE"))
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    similarity: Mapped[float] = mapped_column(Float)
+    distance: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

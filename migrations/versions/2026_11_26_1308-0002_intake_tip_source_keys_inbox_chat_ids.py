@@ -23,9 +23,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("tip_photos", schema=None) as batch_op:
         batch_op.add_column(sa.Column("exif_local_time", sa.String(length=32), nullable=True))
-        batch_op.add_column(
-            sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
-        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
 
     with op.batch_alter_table("tips", schema=None) as batch_op:
         batch_op.add_column(sa.Column("source_key", sa.String(length=100), nullable=True))
