@@ -140,6 +140,9 @@ class Tip(Timestamped, Base):
     score_parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("tip_clusters.id"), index=True)
     evaluated_at: Mapped[datetime | None]
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    claim_expires_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
@@ -226,8 +229,93 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(30))
     password_hash: Mapped[str] = mapped_column(String(200))
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The last TOTP time-step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in staff member's server-side session (only a hash of its id is stored)."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    # Password checked, second factor not yet: such a session can only finish signing in.
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class StaffInvite(Base):
+    """A one-time set-up link: the first admin's, or one an admin made for a new colleague."""
+
+    __tablename__ = "staff_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Decision(Base):
+    """A moderator's decision on a tip; a tip has at most one open decision per kind of outcome."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    outcome: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TipNote(Base):
+    """A private note staff keep on a tip (never shown to the tipster or the family)."""
+
+    __tablename__ = "tip_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RevealRequest(Base):
+    """A senior moderator asks to see a tipster's identity; a second one approves or refuses."""
+
+    __tablename__ = "reveal_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tipster_id: Mapped[int] = mapped_column(ForeignKey("tipsters.id", ondelete="CASCADE"))
+    tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id", ondelete="SET NULL"))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
+class CallbackToken(Base):
+    """Opaque server-side callback data for moderator buttons in Telegram (never trusted as is)."""
+
+    __tablename__ = "callback_tokens"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    action: Mapped[str] = mapped_column(String(40))
+    tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
 
 
 class AuditEvent(Base):
