@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 
 from alembic import context
 from sqlalchemy import Connection, pool
@@ -11,6 +12,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from storage.models import Base
 
 config = context.config
+# Indexes with DESC columns cannot be compared through reflection; migrations own them.
+EXPRESSION_INDEXES = frozenset({"ix_tips_queue"})
+warnings.filterwarnings("ignore", message=r".*ix_tips_queue.*")
+
+
+def _include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
+
+
 target_metadata = Base.metadata
 
 
@@ -31,6 +43,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         target_metadata=target_metadata,
         render_as_batch=backend.startswith("sqlite"),
         compare_type=True,
+        include_object=_include_object,
         literal_binds=connection is None,
     )
 

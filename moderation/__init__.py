@@ -1,0 +1,1 @@
+"""The review domain: policy, sign-in, queue and claims, decisions, reveals. No aiogram/FastAPI."""

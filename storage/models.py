@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -117,7 +118,10 @@ class Tip(Timestamped, Base):
     """What someone saw, when and where."""
 
     __tablename__ = "tips"
-    __table_args__ = (Index("ix_tips_lat_lon", "lat", "lon"),)
+    __table_args__ = (
+        Index("ix_tips_lat_lon", "lat", "lon"),
+        Index("ix_tips_queue", text("urgent DESC"), text("score DESC"), "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_ref)
@@ -136,7 +140,8 @@ class Tip(Timestamped, Base):
     location_precision_m: Mapped[float | None] = mapped_column(Float)
     contact_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(10), default="en")
-    score: Mapped[float | None] = mapped_column(Float, index=True)
+    # 0 until the evidence worker has scored the tip; the queue ranks by (urgent, score, age).
+    score: Mapped[float] = mapped_column(Float, index=True, default=0.0, server_default="0")
     score_parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("tip_clusters.id"), index=True)
     evaluated_at: Mapped[datetime | None]
