@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.geo import GeocodingService
 from core.health import database_health
 from core.inbox import AdmissionBatcher
+from web.report import router as report_router
 from web.telegram import router as telegram_router
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -64,4 +65,5 @@ def create_app(context: WebContext) -> FastAPI:
         return JSONResponse(body, status_code=200 if health.at_head else 503)
 
     app.include_router(telegram_router)
+    app.include_router(report_router)
     return app
