@@ -14,7 +14,7 @@ from core.tips import record_answer, tip_status
 from handlers.filters import PlainText, PrivateChat
 from handlers.keyboards import Answer, finish
 from handlers.states import Answering
-from handlers.turn import Turn
+from handlers.turn import Turn, acknowledge
 from storage.models import Tipster
 
 
@@ -28,7 +28,7 @@ async def start_answer(
     tipster: Tipster,
 ) -> None:
     """Wait for the answer (only to one's own tip; the report in progress is kept)."""
-    await query.answer()
+    await acknowledge(query)
     turn = await Turn.of(query, state, texts)
     try:
         found = await tip_status(session, ref=callback_data.ref, tipster_id=tipster.id)

@@ -11,6 +11,7 @@ from core.i18n import Texts
 from core.tipsters import set_language
 from handlers.filters import PrivateChat
 from handlers.keyboards import Lang, languages
+from handlers.turn import acknowledge
 from storage.models import Tipster
 
 
@@ -23,7 +24,7 @@ async def switch(
     query: CallbackQuery, callback_data: Lang, session: AsyncSession, tipster: Tipster | None
 ) -> None:
     """Remember the choice and confirm it in the new language."""
-    await query.answer()
+    await acknowledge(query)
     if tipster is None or query.bot is None:
         return
     await set_language(session, tipster=tipster, language=callback_data.code)

@@ -16,7 +16,7 @@ from core.tips import submit_tip_within_limit
 from handlers.context import BotServices
 from handlers.filters import PrivateChat
 from handlers.keyboards import Confirm, Nav, Pick
-from handlers.turn import PARENT, Turn, step_of, view_of
+from handlers.turn import PARENT, Turn, acknowledge, step_of, view_of
 from storage.models import Tipster
 
 
@@ -36,7 +36,7 @@ async def on_nav(
     query: CallbackQuery, callback_data: Nav, state: FSMContext, texts: Texts, raw_state: str | None
 ) -> None:
     """Back, skip or cancel; a button from an earlier step does nothing."""
-    await query.answer()
+    await acknowledge(query)
     turn = await Turn.of(query, state, texts)
     if callback_data.action == "cancel":
         await turn.cancel()
@@ -109,7 +109,7 @@ async def on_pick(
     raw_state: str | None,
 ) -> None:
     """A choice on the current step."""
-    await query.answer()
+    await acknowledge(query)
     turn = await Turn.of(query, state, texts)
     pick = PICKS.get(callback_data.step)
     if pick is None or turn.talk.draft is None or step_of(raw_state) != callback_data.step:
@@ -130,7 +130,7 @@ async def on_confirm(
     services: BotServices,
 ) -> None:
     """Send the tip once: a second tap, or a retried update, gets the same reference."""
-    await query.answer()
+    await acknowledge(query)
     turn = await Turn.of(query, state, texts)
     draft = turn.talk.draft
     if turn.talk.last_draft == callback_data.draft and turn.talk.last_ref:

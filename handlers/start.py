@@ -14,7 +14,7 @@ from handlers.filters import ActionIs, CaseLink, PrivateChat
 from handlers.keyboards import Menu, main_menu
 from handlers.status import show_my_tips
 from handlers.talk import CaseChoice
-from handlers.turn import Turn
+from handlers.turn import Turn, acknowledge
 from storage.models import Tipster
 
 CASE_PREFIX = "case_"
@@ -52,7 +52,7 @@ async def menu_report(
     query: CallbackQuery, state: FSMContext, texts: Texts, session: AsyncSession
 ) -> None:
     """Report a sighting (or carry on with the one in progress)."""
-    await query.answer()
+    await acknowledge(query)
     turn = await Turn.of(query, state, texts)
     started = await turn.begin(session)
     if started:
@@ -65,14 +65,14 @@ async def menu_check(
     query: CallbackQuery, texts: Texts, session: AsyncSession, tipster: Tipster | None
 ) -> None:
     """Check a tip: the tipster's recent tips."""
-    await query.answer()
+    await acknowledge(query)
     if query.message is not None and query.bot is not None and tipster is not None:
         await show_my_tips(query.bot, query.message.chat.id, texts, session, tipster)
 
 
 async def menu_about(query: CallbackQuery, texts: Texts) -> None:
     """About Tipline and privacy."""
-    await query.answer()
+    await acknowledge(query)
     if query.bot is not None:
         await query.bot.send_message(query.from_user.id, texts("about.text"))
 

@@ -19,7 +19,7 @@ from handlers.keyboards import AddDone, finish
 from handlers.media import attachment_of
 from handlers.report_steps import place_of
 from handlers.states import Adding, Answering
-from handlers.turn import Turn
+from handlers.turn import Turn, acknowledge
 from storage.models import Tipster
 
 
@@ -140,7 +140,7 @@ async def add_media(
 
 async def add_done(query: CallbackQuery, state: FSMContext, texts: Texts) -> None:
     """Done adding (or answering): back to where the tipster was."""
-    await query.answer()
+    await acknowledge(query)
     turn = await Turn.of(query, state, texts)
     ref = turn.talk.target_ref
     await turn.resume(note=texts("add.done", ref=ref) if ref else texts("report.stale_button"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -32,6 +34,12 @@ STATES: dict[str, State] = {
     "confirm": Report.confirm,
 }
 PARENT = {"when_time": "when", "when_day": "when", "where_pick": "where"}
+
+
+async def acknowledge(query: CallbackQuery) -> None:
+    """Stop the button's spinner; a retried update finds the query already answered or too old."""
+    with contextlib.suppress(TelegramBadRequest):
+        await query.answer()
 
 
 def view_of(raw_state: str | None) -> str | None:
