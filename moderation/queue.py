@@ -1,0 +1,199 @@
+"""The review queue: ranked by urgency and lead score, clusters as one row, claims with leases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from core.errors import NotFound
+from storage.models import Case, Tip, TipCluster
+from storage.types import utcnow
+
+OPEN_STATUSES = ("received", "under_review", "needs_info")
+CLAIM_LEASE = timedelta(minutes=10)
+PAGE = 50
+
+
+class ClaimConflict(Exception):
+    """Somebody else holds the tip."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """What a moderator narrows the queue to."""
+
+    case_ref: str | None = None
+    status: str | None = None
+    channel: str | None = None
+    cluster_ref: str | None = None
+    area: tuple[float, float, float, float] | None = None  # min_lat, max_lat, min_lon, max_lon
+    limit: int = PAGE
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One line of the queue (a whole cluster shows as its best tip with a count)."""
+
+    tip_id: int
+    ref: str
+    status: str
+    urgent: bool
+    score: float
+    channel: str
+    created_at: datetime
+    preview: str
+    place: str | None
+    case_ref: str | None
+    cluster_ref: str | None
+    cluster_size: int
+    claimed_by: int | None
+
+
+def _not_cluster_head() -> ColumnElement[bool]:
+    other = aliased(Tip)
+    better = or_(
+        other.urgent > Tip.urgent,
+        and_(other.urgent == Tip.urgent, other.score > Tip.score),
+        and_(other.urgent == Tip.urgent, other.score == Tip.score, other.id < Tip.id),
+    )
+    return exists().where(
+        other.cluster_id == Tip.cluster_id, other.status.in_(OPEN_STATUSES), better
+    )
+
+
+def _filtered(stmt: Select[Any], filters: QueueFilter) -> Select[Any]:
+    status = [filters.status] if filters.status else list(OPEN_STATUSES)
+    stmt = stmt.where(Tip.status.in_(status))
+    if filters.case_ref:
+        stmt = stmt.join(Case, Case.id == Tip.case_id).where(Case.ref == filters.case_ref)
+    if filters.channel:
+        stmt = stmt.where(Tip.channel == filters.channel)
+    if filters.cluster_ref:
+        stmt = stmt.join(TipCluster, TipCluster.id == Tip.cluster_id).where(
+            TipCluster.ref == filters.cluster_ref
+        )
+    elif filters.status is None:
+        stmt = stmt.where(or_(Tip.cluster_id.is_(None), ~_not_cluster_head()))
+    if filters.area:
+        min_lat, max_lat, min_lon, max_lon = filters.area
+        stmt = stmt.where(Tip.lat.between(min_lat, max_lat), Tip.lon.between(min_lon, max_lon))
+    return stmt
+
+
+async def list_queue(session: AsyncSession, *, filters: QueueFilter) -> list[QueueRow]:
+    """The queue page: urgent first, then by lead score, oldest first."""
+    stmt = _filtered(select(Tip), filters).order_by(
+        Tip.urgent.desc(), Tip.score.desc(), Tip.created_at
+    )
+    tips = (await session.scalars(stmt.limit(filters.limit).offset(filters.offset))).all()
+    return await _rows(session, [t for t in tips])
+
+
+async def _rows(session: AsyncSession, tips: list[Tip]) -> list[QueueRow]:
+    case_ids = {t.case_id for t in tips if t.case_id}
+    cluster_ids = {t.cluster_id for t in tips if t.cluster_id}
+    cases: dict[int, str] = {}
+    if case_ids:
+        found = await session.execute(select(Case.id, Case.ref).where(Case.id.in_(case_ids)))
+        cases = {case_id: ref for case_id, ref in found.all()}
+    clusters = (
+        {
+            c.id: c
+            for c in (
+                await session.scalars(select(TipCluster).where(TipCluster.id.in_(cluster_ids)))
+            ).all()
+        }
+        if cluster_ids
+        else {}
+    )
+    return [
+        QueueRow(
+            tip_id=t.id,
+            ref=t.ref,
+            status=t.status,
+            urgent=t.urgent,
+            score=t.score,
+            channel=t.channel,
+            created_at=t.created_at,
+            preview=t.text[:160],
+            place=t.place_text,
+            case_ref=cases.get(t.case_id) if t.case_id else None,
+            cluster_ref=clusters[t.cluster_id].ref if t.cluster_id in clusters else None,
+            cluster_size=clusters[t.cluster_id].size if t.cluster_id in clusters else 1,
+            claimed_by=t.claimed_by,
+        )
+        for t in tips
+    ]
+
+
+def _claimable(staff_id: int, now: datetime) -> ColumnElement[bool]:
+    return or_(Tip.claimed_by.is_(None), Tip.claimed_by == staff_id, Tip.claim_expires_at < now)
+
+
+async def claim(session: AsyncSession, *, tip_id: int, staff_id: int) -> datetime:
+    """Claim (or renew) one tip for a lease; ClaimConflict when another holds it. Commits."""
+    now = utcnow()
+    expires = now + CLAIM_LEASE
+    result = await session.execute(
+        update(Tip)
+        .where(Tip.id == tip_id, Tip.status.in_(OPEN_STATUSES), _claimable(staff_id, now))
+        .values(claimed_by=staff_id, claim_expires_at=expires)
+    )
+    await session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        if await session.get(Tip, tip_id) is None:
+            raise NotFound("no such tip")
+        raise ClaimConflict("another moderator is reviewing this tip")
+    return expires
+
+
+async def claim_next(session: AsyncSession, *, staff_id: int) -> int | None:
+    """Claim the highest-ranked unclaimed open tip; its id, or None when the queue is clear."""
+    for _ in range(5):
+        now = utcnow()
+        candidate = (
+            select(Tip.id)
+            .where(
+                Tip.status.in_(OPEN_STATUSES),
+                _claimable(staff_id, now),
+                or_(
+                    Tip.claimed_by.is_(None), Tip.claimed_by != staff_id, Tip.claim_expires_at < now
+                ),
+            )
+            .order_by(Tip.urgent.desc(), Tip.score.desc(), Tip.created_at)
+            .limit(1)
+        )
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            candidate = candidate.with_for_update(skip_locked=True)
+        tip_id = await session.scalar(candidate)
+        if tip_id is None:
+            await session.commit()
+            return None
+        try:
+            await claim(session, tip_id=tip_id, staff_id=staff_id)
+        except ClaimConflict:
+            continue
+        return tip_id
+    return None
+
+
+async def release(session: AsyncSession, *, tip_id: int, staff_id: int) -> None:
+    """Give a claimed tip back to the queue. Commits."""
+    await session.execute(
+        update(Tip)
+        .where(Tip.id == tip_id, Tip.claimed_by == staff_id)
+        .values(claimed_by=None, claim_expires_at=None)
+    )
+    await session.commit()
+
+
+async def queue_count(session: AsyncSession) -> int:
+    """How many open tips there are."""
+    stmt = select(func.count(Tip.id)).where(Tip.status.in_(OPEN_STATUSES))
+    return int(await session.scalar(stmt) or 0)
