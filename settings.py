@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     vault_key: SecretStr | None = None
     production: bool = False
     log_level: str = "INFO"
+    public_url: str | None = None
+    moderators_chat_id: int | None = None
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    face_threshold: float = Field(default=0.6, gt=0, le=2)
+    photo_retention_days: int | None = Field(default=None, ge=1)
 
     @field_validator(
         "bot_token", "webhook_secret", "vault_key", "redis_url", "webhook_url", mode="before"
@@ -46,6 +51,11 @@ class Settings(BaseSettings):
     def backend(self) -> str:
         """The database backend name: 'sqlite' or 'postgresql'."""
         return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the web app (for links in messages and posters)."""
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,6 +20,7 @@ from bot.files import telegram_fetcher
 from core.geo import build_geocoder
 from core.vault import Vault
 from handlers.context import BotServices
+from moderation.invites import first_admin_invite
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
@@ -97,6 +98,7 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     host, port = sock.getsockname()[:2]
     print(f"Tipline web on http://{host}:{port} (database: {settings.backend})", file=sys.stderr)
     print(_bot_line(mode), file=sys.stderr)
+    await _announce_first_admin(settings, sessions)
     background = [asyncio.create_task(_supervised(loop)) for loop in loops]
     try:
         await server.serve(sockets=[sock])
@@ -118,6 +120,20 @@ def _photo_worker(
         quarantine=PhotoStore(settings.media_dir / "quarantine"),
         fetch=telegram_fetcher(bot),
     )
+
+
+async def _announce_first_admin(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """With no staff yet, print a one-time set-up link (there are no default passwords)."""
+    async with sessions() as session:
+        token = await first_admin_invite(session)
+    if token:
+        print(
+            f"No staff accounts yet. Set up the first admin within 48 hours at this one-time "
+            f"link: {settings.base_url}/setup/{token}",
+            file=sys.stderr,
+        )
 
 
 def _bot_line(mode: str) -> str:
