@@ -236,6 +236,8 @@ class StaffUser(Base):
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The last TOTP time-step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # The Telegram user who presses this account's buttons in the moderators' group (see /link).
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
