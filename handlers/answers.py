@@ -8,7 +8,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.tips import record_answer, tip_status
 from handlers.filters import PlainText, PrivateChat
@@ -53,6 +53,9 @@ async def answer_text(
         await record_answer(session, ref=ref, tipster_id=tipster.id, text=message.text or "")
     except NotFound:
         await turn.resume(note=texts("status.not_found"))
+        return
+    except InvalidInput:
+        await turn.say(texts("answer.ask", ref=ref), finish(texts))
         return
     await turn.resume(note=texts("answer.saved", ref=ref))
 

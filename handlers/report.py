@@ -9,10 +9,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.drafts import Draft
 from core.errors import InvalidInput, RateLimited
 from core.i18n import Texts
 from core.places import typed_as_given
-from core.tips import submit_tip_within_limit
+from core.tips import TipReceipt, submit_tip_within_limit
 from handlers.context import BotServices
 from handlers.filters import PrivateChat
 from handlers.keyboards import Confirm, Nav, Pick
@@ -118,6 +119,27 @@ async def on_pick(
     await pick(turn, callback_data.value)
 
 
+async def _submit(
+    turn: Turn, draft: Draft, session: AsyncSession, tipster: Tipster, services: BotServices
+) -> TipReceipt | None:
+    try:
+        return await submit_tip_within_limit(
+            session,
+            draft=draft,
+            channel="telegram",
+            source_key=f"telegram:{turn.chat_id}:{draft.draft_id}",
+            tipster_id=tipster.id,
+            language=tipster.language,
+            max_tips=services.limits.tips_per_window,
+            window_seconds=services.limits.tips_window_seconds,
+        )
+    except RateLimited:
+        await turn.say(turn.texts("report.too_many_tips"))
+    except InvalidInput:
+        await turn.ask("what", note=turn.texts("report.nothing_to_send"))
+    return None
+
+
 async def on_confirm(
     query: CallbackQuery,
     *,
@@ -132,34 +154,19 @@ async def on_confirm(
     """Send the tip once: a second tap, or a retried update, gets the same reference."""
     await acknowledge(query)
     turn = await Turn.of(query, state, texts)
-    draft = turn.talk.draft
-    if turn.talk.last_draft == callback_data.draft and turn.talk.last_ref:
-        await turn.say(texts("report.sent", ref=turn.talk.last_ref))
+    talk, draft = turn.talk, turn.talk.draft
+    if talk.last_draft == callback_data.draft and talk.last_ref:
+        await turn.say(texts("report.sent", ref=talk.last_ref))
         return
     if draft is None or draft.draft_id != callback_data.draft or view_of(raw_state) != "confirm":
         await turn.say(texts("report.stale_button"))
         return
-    try:
-        receipt = await submit_tip_within_limit(
-            session,
-            draft=draft,
-            channel="telegram",
-            source_key=f"telegram:{turn.chat_id}:{draft.draft_id}",
-            tipster_id=tipster.id,
-            language=tipster.language,
-            max_tips=services.limits.tips_per_window,
-            window_seconds=services.limits.tips_window_seconds,
-        )
-    except RateLimited:
-        await turn.say(texts("report.too_many_tips"))
-        return
-    except InvalidInput:
-        await turn.ask("what", note=texts("report.nothing_to_send"))
-        return
-    turn.talk.forget_draft()
-    turn.talk.last_draft, turn.talk.last_ref = draft.draft_id, receipt.ref
-    await state.set_state(None)
-    await turn.say(texts("report.sent", ref=receipt.ref))
+    receipt = await _submit(turn, draft, session, tipster, services)
+    if receipt is not None:
+        talk.forget_draft()
+        talk.last_draft, talk.last_ref = draft.draft_id, receipt.ref
+        await state.set_state(None)
+        await turn.say(texts("report.sent", ref=receipt.ref))
 
 
 def build_router() -> Router:

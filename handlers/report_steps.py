@@ -95,7 +95,9 @@ async def on_first_text(
     await turn.begin(session)
     turn.draft.append_text(_text(message))
     turn.talk.mark("what")
-    await turn.advance(note=texts("note.report_started"))
+    last = turn.talk.last_ref  # "thanks!" after sending is not a new sighting: say how to add
+    started = texts("note.report_started_after", ref=last) if last else None
+    await turn.advance(note=started or texts("note.report_started"))
 
 
 async def place_of(message: Message, services: BotServices) -> DraftPlace:
@@ -166,27 +168,19 @@ async def on_media(
     turn = await Turn.of(message, state, texts)
     await turn.begin(session)
     name = await turn.current()
-    talk, album = turn.talk, message.media_group_id
     turn.draft.append_text(message.caption or "")
-    if not turn.draft.add_attachment(found):
-        if album and talk.full_album == album:
-            await turn.keep()
-            return
-        talk.full_album = album
-        await turn.stay(note=texts("note.files_full", limit=MAX_ATTACHMENTS))
-        return
-    if album and talk.album == album:
+    key = turn.take_file(found)
+    if key is None:
         await turn.keep()
         return
-    talk.album = album
+    note = texts(key, count=len(turn.draft.attachments), limit=MAX_ATTACHMENTS)
     if found.kind == "voice" and name in (None, "what"):
-        talk.mark("what")
-    count = len(turn.draft.attachments)
-    note = texts("note.album_saved" if album else "note.file_saved", count=count)
-    if name is None or (found.kind == "voice" and name == "what"):
+        turn.talk.mark("what")  # a voice note is the description
         await turn.advance(note=note)
-    else:
-        await turn.stay(note=None if name == "media" and not album else note)
+    elif name is None:
+        await turn.advance(note=note)
+    else:  # on the photo step the count is in the question itself
+        await turn.stay(note=None if name == "media" and key == "note.file_saved" else note)
 
 
 def build_router() -> Router:

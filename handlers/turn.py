@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cases import has_public_cases
-from core.drafts import Draft
+from core.drafts import Attachment, Draft
 from core.i18n import Texts
 from handlers.states import Report
 from handlers.talk import Talk, load, save
@@ -136,12 +136,28 @@ class Turn:
         name = await self.current()
         await self.ask(name or self.next_step(), note=note)
 
+    def take_file(self, attachment: Attachment) -> str | None:
+        """Add a file to the draft: the note key to answer with, or None (rest of an album)."""
+        talk, album = self.talk, attachment.media_group_id
+        if not self.draft.add_attachment(attachment):
+            if album and talk.full_album == album:
+                return None
+            talk.full_album = album
+            return "note.files_full"
+        if album and talk.album == album:
+            return None
+        talk.album = album
+        return "note.album_saved" if album else "note.file_saved"
+
     async def keep(self) -> None:
         """Store the talk without saying anything (the rest of an album)."""
         await save(self.state, self.talk)
 
     async def cancel(self) -> None:
-        """Drop the draft and any /add or answer in progress; nothing is sent."""
+        """Stop an /add or answer (the report waits), else drop the draft; nothing is sent."""
+        if self.talk.target_ref is not None:
+            await self.resume(note=self.texts("add.stopped", ref=self.talk.target_ref))
+            return
         had_draft = self.talk.draft is not None
         self.talk.forget_draft()
         self.talk.target_ref, self.talk.resume = None, None

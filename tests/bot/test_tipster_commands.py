@@ -189,3 +189,18 @@ async def test_groups_get_nothing_even_mid_conversation_input(chat, fake):
     await chat.send(fake.sticker_message(group))
     assert chat.messages(group) == []
     assert await all_tips(chat.sessions) == []
+
+
+async def test_cancel_during_add_stops_adding_and_keeps_the_report(chat, fake):
+    ref = await _sent_tip(chat, fake)
+    await chat.send(fake.text_message(CHAT, "thanks!"))
+    reply_after_thanks = chat.last_text(CHAT)
+    assert f"send /add {ref}" in reply_after_thanks
+    await chat.send(fake.command(CHAT, "add", ref))
+    await chat.send(fake.command(CHAT, "cancel"))
+    reply = chat.last_text(CHAT)
+    assert f"Nothing more will be added to {ref}" in reply and "When did you see this?" in reply
+    assert await fsm_state(chat.sessions, CHAT) == "Report:when"
+    await chat.send(fake.command(CHAT, "cancel"))
+    assert "Cancelled. Nothing was sent." in chat.last_text(CHAT)
+    assert len(await all_tips(chat.sessions)) == 1
