@@ -36,7 +36,9 @@ def _added_note(turn: Turn, text: str) -> str:
     return turn.texts("note.text_added" if kept else "note.text_cut")
 
 
-async def on_case_text(message: Message, state: FSMContext, texts: Texts, session: AsyncSession):
+async def on_case_text(
+    message: Message, state: FSMContext, texts: Texts, session: AsyncSession
+) -> None:
     """A name or code: offer the public cases that match."""
     turn = await Turn.of(message, state, texts)
     cases = await list_case_choices(session, query=_text(message)[:100])
