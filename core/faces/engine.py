@@ -28,10 +28,11 @@ DESCRIPTOR_MODEL: Final = "dlib_face_recognition_resnet_model_v1.dat"
 # Detection runs on a copy no longer than this; HOG finds faces from ~80 px, so from about 5% of
 # the longest side. Copies at most half as long are upsampled once instead (old, small photos).
 DETECT_SIDE: Final = 1600
-# dlib's HOG score cut-off (its own default). Raising it drops false faces (insignia scored 0.1 to
-# 0.45 in our test images) but also turned, real faces (0.55): a missed child costs more than a row
-# a moderator dismisses, and false faces sit far (> 0.65) from real ones anyway.
-MIN_SCORE: Final = 0.0
+# dlib's HOG score below which a detection is dropped. On our test images a false "face" (a suit
+# insignia) scored 0.1 to 0.45 and real faces 0.7 to 1.5 (0.55 turned 12°). A false face is worse
+# than a dismissable row: the same insignia in two photos "matched" at distance 0.22 (think of a
+# school uniform's crest), so the cut-off stays above every false face we saw.
+MIN_SCORE: Final = 0.5
 MAX_SIDE: Final = 4096  # display copies are ≤ 2048 px; anything larger did not come from us
 OFF_MESSAGE: Final = "face matching is off: install the 'faces' extra"
 
@@ -158,7 +159,9 @@ def _clip(rect: Any, scale: float, width: int, height: int) -> Box | None:
     return Box(x=left, y=top, w=right - left, h=bottom - top)
 
 
-def load_face_engine(*, models: Path | None = None) -> FaceEngine | None:
+def load_face_engine(
+    *, models: Path | None = None, detect_side: int = DETECT_SIDE, min_score: float = MIN_SCORE
+) -> FaceEngine | None:
     """The dlib engine, or None (with one log line) when the 'faces' extra is not installed."""
     try:
         import dlib
@@ -180,6 +183,8 @@ def load_face_engine(*, models: Path | None = None) -> FaceEngine | None:
             detector=dlib.get_frontal_face_detector(),
             predictor=dlib.shape_predictor(str(shape_file)),
             encoder=dlib.face_recognition_model_v1(str(descriptor_file)),
+            detect_side=detect_side,
+            min_score=min_score,
         )
     except RuntimeError as exc:  # a truncated or corrupt model file
         log.warning("%s (models could not be loaded: %s)", OFF_MESSAGE, exc)
