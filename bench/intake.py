@@ -10,6 +10,7 @@ Prints updates/s, p50/p99 latency, ratios to (a), and peak RSS of each server pr
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -33,7 +34,7 @@ SECRET = "b" * 40
 TOKEN = "123456:BENCH-token"
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 SENDING = {"sendMessage", "editMessageText", "sendPhoto", "editMessageReplyMarkup"}
-CHATS = 50
+CHATS = int(os.environ.get("BENCH_CHATS", "50"))
 ECHO_MESSAGES = 16
 ADMISSION_UPDATES = 6000
 ADMISSION_CONCURRENCY = 64
@@ -47,17 +48,35 @@ class Replies:
     def __init__(self, fake: FakeTelegram) -> None:
         self.counts: dict[int, int] = {}
         self.events: dict[int, asyncio.Event] = {}
+        self.keyboards: dict[int, tuple[int, list[tuple[str, str]]]] = {}
         original = fake._record
 
         def record(call: Any) -> None:
             original(call)
             if call.method in SENDING and call.ok:
                 chat = int(str(call.params.get("chat_id")))
+                self._remember_keyboard(chat, call)
                 self.counts[chat] = self.counts.get(chat, 0) + 1
                 if chat in self.events:
                     self.events[chat].set()
 
         fake._record = record  # type: ignore[method-assign]
+
+    def _remember_keyboard(self, chat: int, call: Any) -> None:
+        markup = call.params.get("reply_markup")
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        if not markup or "inline_keyboard" not in markup:
+            return
+        message_id = call.params.get("message_id") or (call.result or {}).get("message_id")
+        buttons = [
+            (b["text"], b.get("callback_data", "")) for r in markup["inline_keyboard"] for b in r
+        ]
+        self.keyboards[chat] = (int(message_id), buttons)
+
+    def keyboard(self, chat: int) -> tuple[int, list[tuple[str, str]]]:
+        """The latest inline keyboard the bot showed in a chat."""
+        return self.keyboards[chat]
 
     async def wait(self, chat: int, count: int) -> None:
         """Wait (up to 30 s) until the bot has sent `count` messages to chat."""
@@ -246,7 +265,9 @@ async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) ->
             latencies.append(time.perf_counter() - start)
 
         start = time.perf_counter()
-        await asyncio.gather(*(run_conversation(fake, 40_000 + c, send) for c in range(CHATS)))
+        await asyncio.gather(
+            *(run_conversation(fake, 40_000 + c, send, replies.keyboard) for c in range(CHATS))
+        )
         elapsed = time.perf_counter() - start
         return report(
             "(c) tipline run, whole text-tip conversation",

@@ -57,6 +57,30 @@ class FakeTelegramProcess:
         """Build an update and push it (to getUpdates, or to the webhook when one is set)."""
         return self.control(f"build/{builder}", kwargs)  # type: ignore[no-any-return]
 
+    def keyboard(self, chat_id: int) -> tuple[int, list[tuple[str, str]]]:
+        """(message_id, [(label, callback data)]) of the bot's latest inline keyboard in a chat."""
+        calls = self.control(f"calls?chat_id={chat_id}")["calls"]
+        for call in reversed(calls):
+            markup = call["params"].get("reply_markup")
+            if isinstance(markup, str):
+                markup = json.loads(markup)
+            if call.get("result") and markup and "inline_keyboard" in markup:
+                buttons = [
+                    (b["text"], b.get("callback_data", ""))
+                    for row in markup["inline_keyboard"]
+                    for b in row
+                ]
+                return int(call["result"]["message_id"]), buttons
+        raise AssertionError(f"no keyboard in chat {chat_id}")
+
+    def press(self, chat_id: int, label: str) -> None:
+        """Press the button whose label contains `label` on the latest keyboard."""
+        message_id, buttons = self.keyboard(chat_id)
+        data = next((d for text, d in buttons if label.lower() in text.lower()), None)
+        if data is None:
+            raise AssertionError(f"no button {label!r} in {buttons}")
+        self.build("callback_query", chat_id=chat_id, message_id=message_id, data=data)
+
     def sent_texts(self, chat_id: int) -> list[str]:
         """Texts the bot sent to a chat."""
         return list(self.control(f"sent_texts?chat_id={chat_id}"))
@@ -116,7 +140,7 @@ class TiplineProcess:
             text=True,
         )
         self.url = f"http://127.0.0.1:{env['TIPLINE_WEB_PORT']}"
-        wait_until(self._healthy, what=f"tipline run to answer /healthz ({self.log})")
+        wait_until(self._healthy, timeout=180, what=f"tipline run to answer /healthz ({self.log})")
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:

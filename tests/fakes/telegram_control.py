@@ -95,6 +95,7 @@ def _call_json(index: int, call: Any) -> dict[str, Any]:
         "time": call.time,
         "status": call.status,
         "error": call.error,
+        "result": call.result,
     }
 
 
