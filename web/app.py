@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -11,10 +11,19 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.errors import NotFound
 from core.geo import GeocodingService
 from core.health import database_health
 from core.inbox import AdmissionBatcher
+from core.limits import MemoryRateLimiter, RateLimiter
+from core.vault import Vault
+from moderation.tip_access import AccessDenied
+from storage.photostore import PhotoStores
+from web.dashboard import router as dashboard_router
+from web.dashboard.deps import route_actions
+from web.dashboard.views import HANDLERS, denied, not_found
 from web.report import router as report_router
+from web.security import SecurityHeaders
 from web.telegram import router as telegram_router
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -33,6 +42,12 @@ class WebContext:
     geocoder: GeocodingService
     admission: AdmissionBatcher | None = None
     webhook_secret: str | None = None
+    # The dashboard: TOTP secrets are sealed with the vault; sign-in throttling; photo stores.
+    vault: Vault | None = None
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    photos: PhotoStores | None = None
+    map_tile_url: str = ""
+    public_url: str | None = None
 
 
 def create_app(context: WebContext) -> FastAPI:
@@ -66,4 +81,12 @@ def create_app(context: WebContext) -> FastAPI:
 
     app.include_router(telegram_router)
     app.include_router(report_router)
+    app.include_router(dashboard_router)
+    for error, handler in HANDLERS.items():
+        app.add_exception_handler(error, handler)
+    app.add_exception_handler(AccessDenied, denied)
+    app.add_exception_handler(NotFound, not_found)
+    app.add_middleware(SecurityHeaders, tile_url=context.map_tile_url)
+    # Every dashboard route names one policy action; the policy tests read this registry.
+    app.state.route_actions = route_actions(app)
     return app

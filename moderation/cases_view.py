@@ -1,0 +1,104 @@
+"""The dashboard's case pages: the list, and one case's sightings on a map and a timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import record
+from core.errors import NotFound
+from core.roles import Role
+from moderation.policy import can
+from moderation.tip_access import PASSED_ON, may_view_tip
+from moderation.tips_view import PlaceView, place_view
+from storage.models import Case, StaffUser, Tip
+from storage.refs import normalise_ref
+from storage.repositories import CaseRepository
+
+MAX_TIPS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    """A line of the case list."""
+
+    case: Case
+    tips: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """One of the case's tips as a point in time and (if given) space."""
+
+    tip: Tip
+    when: datetime
+    place: PlaceView
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """The case page."""
+
+    case: Case
+    sightings: list[Sighting]
+    area: dict[str, float] | None
+
+
+def _visible_statuses(role: str) -> tuple[str, ...] | None:
+    return tuple(PASSED_ON) if role == Role.POLICE_LIAISON else None
+
+
+async def list_cases(session: AsyncSession, *, staff: StaffUser) -> list[CaseRow]:
+    """Every case, newest first, with how many of its tips the caller may see."""
+    if not can(staff.role, "case.view"):
+        raise PermissionError("your role may not see cases")
+    counted = select(Tip.case_id, func.count(Tip.id)).where(Tip.case_id.is_not(None))
+    statuses = _visible_statuses(staff.role)
+    if statuses:
+        counted = counted.where(Tip.status.in_(statuses))
+    counts = dict((await session.execute(counted.group_by(Tip.case_id))).tuples().all())
+    cases = (await session.scalars(select(Case).order_by(Case.created_at.desc()))).all()
+    return [CaseRow(case=c, tips=counts.get(c.id, 0)) for c in cases]
+
+
+def _area(tips: list[Tip]) -> dict[str, float] | None:
+    """The probable area, when the evidence worker stored one in a tip's score parts."""
+    for tip in sorted(tips, key=lambda t: t.evaluated_at or t.created_at, reverse=True):
+        area: Any = tip.score_parts.get("area")
+        if isinstance(area, dict) and {"lat", "lon", "radius_km"} <= area.keys():
+            return {k: float(area[k]) for k in ("lat", "lon", "radius_km")}
+    return None
+
+
+async def view_case(session: AsyncSession, *, staff: StaffUser, ref: str) -> CaseView:
+    """One case with its sightings in time order, places by the caller's role; audited. Commits."""
+    if not can(staff.role, "case.view"):
+        raise PermissionError("your role may not see cases")
+    case = await CaseRepository(session).get_by_ref(normalise_ref(ref))
+    if case is None:
+        raise NotFound("no such case")
+    stmt = select(Tip).where(Tip.case_id == case.id).order_by(Tip.created_at).limit(MAX_TIPS)
+    tips = [t for t in (await session.scalars(stmt)).all() if may_view_tip(staff.role, t)]
+    sightings = sorted(
+        (
+            Sighting(tip=t, when=t.seen_at or t.created_at, place=place_view(staff.role, t))
+            for t in tips
+        ),
+        key=lambda s: s.when,
+    )
+    fields = ["precise_location"] if any(s.place.precise for s in sightings) else []
+    await record(
+        session,
+        actor_id=staff.id,
+        actor_role=staff.role,
+        action="case.view",
+        object_type="case",
+        object_ref=case.ref,
+        detail={"fields": fields},
+    )
+    await session.commit()
+    return CaseView(case=case, sightings=sightings, area=_area(tips))

@@ -1,0 +1,11 @@
+"""The moderators' dashboard: server-rendered pages over the moderation use cases."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from web.dashboard import cases, queue, signin, tips
+
+router = APIRouter(include_in_schema=False)
+for part in (signin.router, queue.router, tips.router, cases.router):
+    router.include_router(part)

@@ -1,0 +1,31 @@
+"""GET /cases and GET /cases/{ref}: the cases, and one case's sightings on a map and a timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from moderation.cases_view import list_cases, view_case
+from web.dashboard.deps import Staff, require
+from web.dashboard.views import page
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/cases", response_class=HTMLResponse)
+async def cases(request: Request, staff: Annotated[Staff, require("case.view")]) -> Response:
+    """Every case with how many of its tips this role may see."""
+    rows = await list_cases(staff.db, staff=staff.user)
+    return page(request, "dash/cases.html", staff, rows=rows)
+
+
+@router.get("/cases/{ref}", response_class=HTMLResponse)
+async def case_page(
+    ref: str, request: Request, staff: Annotated[Staff, require("case.view")]
+) -> Response:
+    """A case's sightings in time order, on a map when places are known."""
+    view = await view_case(staff.db, staff=staff.user, ref=ref)
+    return page(request, "dash/case.html", staff, view=view, case=view.case)
