@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     moderators_chat_id: int | None = None
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     face_threshold: float = Field(default=0.6, gt=0, le=2)
+    faces: bool = True
     photo_retention_days: int | None = Field(default=None, ge=1)
 
     @field_validator(

@@ -17,6 +17,7 @@ from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.files import telegram_fetcher
+from core.faces import load_face_engine
 from core.geo import build_geocoder
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.vault import Vault
@@ -30,6 +31,7 @@ from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
+from workers.faces import FaceWorker
 from workers.photos import PhotoWorker
 
 log = logging.getLogger("tipline")
@@ -138,6 +140,26 @@ def _photo_worker(
         quarantine=PhotoStore(settings.media_dir / "quarantine"),
         fetch=telegram_fetcher(bot),
     )
+
+
+async def _face_loops(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> list[Coroutine[Any, Any, None]]:
+    """The face worker, when the 'faces' extra is installed and face matching is on."""
+    if not settings.faces:
+        print("Face matching is off (TIPLINE_FACES=false).", file=sys.stderr)
+        return []
+    engine = await asyncio.to_thread(load_face_engine)
+    if engine is None:
+        print("Face matching is off: install the 'faces' extra.", file=sys.stderr)
+        return []
+    worker = FaceWorker(
+        sessions=sessions,
+        engine=engine,
+        stores=open_photo_stores(settings.media_dir),
+        threshold=settings.face_threshold,
+    )
+    return [worker.run_forever()]
 
 
 async def _announce_first_admin(

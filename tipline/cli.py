@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Annotated, NoReturn
 
@@ -210,4 +211,6 @@ def inbox_retry(
 
 def main() -> None:
     """Entry point of the `tipline` script."""
+    # One BLAS thread: face search is memory-bound, and BLAS threads fight the event loop's core.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     app()
