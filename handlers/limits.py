@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
 from core.i18n import Texts
@@ -16,8 +19,9 @@ async def message_over_limit(message: Message, texts: Texts, notify_limit: bool)
 
 
 async def press_over_limit(query: CallbackQuery, texts: Texts) -> None:
-    """Answer the press so the client stops spinning."""
-    await query.answer(texts("limits.slow_down"))
+    """Answer the press so the client stops spinning (a retried update finds it answered)."""
+    with contextlib.suppress(TelegramBadRequest):
+        await query.answer(texts("limits.slow_down"))
 
 
 def build_router() -> Router:
