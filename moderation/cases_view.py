@@ -60,7 +60,8 @@ async def list_cases(session: AsyncSession, *, staff: StaffUser) -> list[CaseRow
     statuses = _visible_statuses(staff.role)
     if statuses:
         counted = counted.where(Tip.status.in_(statuses))
-    counts = dict((await session.execute(counted.group_by(Tip.case_id))).tuples().all())
+    rows = (await session.execute(counted.group_by(Tip.case_id))).all()
+    counts = {case_id: count for case_id, count in rows}
     cases = (await session.scalars(select(Case).order_by(Case.created_at.desc()))).all()
     return [CaseRow(case=c, tips=counts.get(c.id, 0)) for c in cases]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -134,14 +134,19 @@ def _actions_of(dependant: Dependant) -> list[str]:
 
 
 def route_actions(app: FastAPI) -> dict[tuple[str, str], str]:
-    """(method, path) -> the policy action each dashboard route declares; checks there is one."""
+    """(method, path) -> the policy action each dashboard route declares; checks there is one.
+
+    Walks included routers too (FastAPI keeps them as a tree since 0.137: app.routes alone
+    would show none of the dashboard's routes, and a policy test over it would pass vacuously).
+    """
     registry: dict[tuple[str, str], str] = {}
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or context.path is None:
             continue
         actions = _actions_of(route.dependant)
         if len(actions) > 1:
-            raise ValueError(f"{route.path} declares {len(actions)} actions; give it one")
-        for method in (route.methods or ()) if actions else ():
-            registry[(method, route.path)] = actions[0]
+            raise ValueError(f"{context.path} declares {len(actions)} actions; give it one")
+        for method in (context.methods or ()) if actions else ():
+            registry[(method, context.path)] = actions[0]
     return registry

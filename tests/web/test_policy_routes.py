@@ -1,0 +1,246 @@
+"""The policy table, enforced on every route: generated from moderation.policy.POLICY.
+
+1. Every route of the real app is either public (listed here, on purpose) or declares one policy
+   action through `require(...)`; a route that does neither fails this test by name.
+2. For every (role, dashboard route), a signed-in member of that role gets 2xx/3xx when the
+   policy allows the route's action and 403 when it does not; a refusal is audited as
+   access.denied and changes nothing else.
+
+Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import func, select
+from starlette.routing import Mount
+
+from moderation.policy import POLICY, can
+from storage.models import AuditEvent, Decision, StaffSession, Tip, TipNote
+from tests.web import dashboard_world as world
+from web.app import WebContext, create_app
+from web.dashboard.deps import route_actions
+
+# Routes anyone may reach without signing in. Adding to this set is a security decision.
+PUBLIC = {
+    "/",
+    "/healthz",
+    "/report",
+    "/status",
+    "/login",
+    "/login/code",
+    "/setup/{token}",
+    "/telegram/webhook",
+    "/static",
+    "/api/docs",
+    "/docs/oauth2-redirect",
+    "/openapi.json",
+}
+
+
+def _app_routes() -> tuple[list[tuple[str, str]], dict[tuple[str, str], str]]:
+    context = WebContext(
+        engine=None,  # type: ignore[arg-type] - routes are read, never called
+        sessions=None,  # type: ignore[arg-type]
+        head_revision="head",
+        bot_mode="disabled",
+        media_dir=Path("/nonexistent"),
+        secret=world.SECRET,
+        geocoder=None,  # type: ignore[arg-type]
+    )
+    app = create_app(context)
+    routes = []
+    # Included routers are a tree since FastAPI 0.137: iter_route_contexts walks all of it.
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, Mount):
+            routes.append(("*", route.path))
+        else:
+            routes.extend((method, route.path) for method in sorted(route.methods or ()))
+    return routes, route_actions(app)
+
+
+ROUTES, ACTIONS = _app_routes()
+
+
+def test_the_route_walk_sees_the_whole_app():
+    # A walk that misses included routers would make every other test here pass vacuously.
+    for route in (("GET", "/report"), ("GET", "/login"), ("GET", "/queue"), ("GET", "/tips/{ref}")):
+        assert route in ROUTES
+    assert ACTIONS[("GET", "/queue")] == "queue.view"
+    assert len(ACTIONS) >= 13
+
+
+def test_every_route_is_public_or_declares_one_policy_action():
+    unguarded = [
+        f"{method} {path}"
+        for method, path in ROUTES
+        if path not in PUBLIC and (method, path) not in ACTIONS and method != "HEAD"
+    ]
+    assert not unguarded, f"routes with no policy action (add require(...)): {unguarded}"
+    assert all(action in POLICY for action in ACTIONS.values())
+    assert not [route for route in ACTIONS if route[1] in PUBLIC], "a public route is guarded"
+
+
+@dataclass
+class Request:
+    """What to send to one route, made against a fresh world."""
+
+    url: str
+    data: dict[str, str] | None = None
+
+
+Sample = Callable[[Any, world.Signed, Any], Awaitable[Request]]
+
+
+async def _vetted_tip(session):
+    return await world.tip(session, status="promising")
+
+
+async def _queue(session, signed, stores):
+    return Request("/queue")
+
+
+async def _claim_next(session, signed, stores):
+    await world.tip(session)
+    return Request("/queue/claim-next", {})
+
+
+async def _bulk(session, signed, stores):
+    group = await world.cluster(session, [await world.tip(session), await world.tip(session)])
+    return Request(f"/clusters/{group.ref}/decide", {"outcome": "not_relevant"})
+
+
+async def _tip(session, signed, stores):
+    return Request(f"/tips/{(await _vetted_tip(session)).ref}")
+
+
+async def _decide(session, signed, stores):
+    return Request(f"/tips/{(await world.tip(session)).ref}/decide", {"outcome": "not_relevant"})
+
+
+async def _note(session, signed, stores):
+    return Request(f"/tips/{(await _vetted_tip(session)).ref}/notes", {"text": "checked"})
+
+
+async def _release(session, signed, stores):
+    return Request(f"/tips/{(await world.tip(session)).ref}/release", {})
+
+
+async def _display(session, signed, stores):
+    photo = await world.photo(session, stores, await _vetted_tip(session), 10)
+    return Request(f"/media/display/{photo.row.display_sha256}")
+
+
+async def _original(session, signed, stores):
+    photo = await world.photo(session, stores, await _vetted_tip(session), 20)
+    return Request(f"/media/original/{photo.row.original_sha256}")
+
+
+async def _cases(session, signed, stores):
+    return Request("/cases")
+
+
+async def _case(session, signed, stores):
+    return Request(f"/cases/{(await world.case(session)).ref}")
+
+
+async def _account(session, signed, stores):
+    return Request("/account")
+
+
+async def _logout(session, signed, stores):
+    return Request("/logout", {})
+
+
+# One sample request per dashboard route; a new route fails test_every_route_has_a_sample.
+SAMPLES: dict[tuple[str, str], Sample] = {
+    ("GET", "/queue"): _queue,
+    ("POST", "/queue/claim-next"): _claim_next,
+    ("POST", "/clusters/{ref}/decide"): _bulk,
+    ("GET", "/tips/{ref}"): _tip,
+    ("POST", "/tips/{ref}/decide"): _decide,
+    ("POST", "/tips/{ref}/notes"): _note,
+    ("POST", "/tips/{ref}/release"): _release,
+    ("GET", "/media/display/{sha}"): _display,
+    ("GET", "/media/original/{sha}"): _original,
+    ("GET", "/cases"): _cases,
+    ("GET", "/cases/{ref}"): _case,
+    ("GET", "/account"): _account,
+    ("POST", "/logout"): _logout,
+}
+
+
+def test_every_dashboard_route_has_a_sample_request():
+    missing = sorted(f"{m} {p}" for m, p in ACTIONS if (m, p) not in SAMPLES and m != "HEAD")
+    assert not missing, f"add a sample request to SAMPLES for: {missing}"
+
+
+CASES = [
+    pytest.param(role, method, path, id=f"{role}-{method}-{path}")
+    for (method, path) in sorted(ACTIONS)
+    if method != "HEAD"
+    for role in world.ROLES
+]
+
+
+@pytest.fixture
+def context(engine, sessions, tmp_path):
+    return world.build_context(engine, sessions, tmp_path / "media")
+
+
+@pytest.fixture
+async def client(context):
+    async for client in world.client_for(context):
+        yield client
+
+
+async def _state(sessions) -> tuple[Any, ...]:
+    """Everything a refused request must leave as it was."""
+    async with sessions() as session:
+        tips = (
+            await session.execute(select(Tip.id, Tip.status, Tip.claimed_by).order_by(Tip.id))
+        ).all()
+        return (
+            [tuple(t) for t in tips],
+            await session.scalar(select(func.count(Decision.id))),
+            await session.scalar(select(func.count(TipNote.id))),
+            await session.scalar(
+                select(func.count(StaffSession.id)).where(StaffSession.ended_at.is_(None))
+            ),
+            await session.scalar(
+                select(func.count(AuditEvent.id)).where(AuditEvent.action != "access.denied")
+            ),
+        )
+
+
+@pytest.mark.parametrize(("role", "method", "path"), CASES)
+async def test_each_role_reaches_exactly_the_routes_the_policy_allows(
+    client, sessions, context, role, method, path
+):
+    action = ACTIONS[(method, path)]
+    async with sessions() as session:
+        signed = await world.sign_in_as(session, role)
+        request = await SAMPLES[(method, path)](session, signed, context.photos)
+    before = await _state(sessions)
+    world.use(client, signed)
+    if request.data is None:
+        response = await client.get(request.url)
+    else:
+        response = await client.post(request.url, data={**request.data, "csrf": signed.csrf})
+
+    if can(role, action):
+        assert 200 <= response.status_code < 400, (role, action, response.text[:300])
+        return
+    assert response.status_code == 403, (role, action, response.status_code)
+    assert await _state(sessions) == before
+    async with sessions() as session:
+        denied = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied"))
+        ).all()
+    assert [(e.actor_id, e.detail["wanted"]) for e in denied] == [(signed.user.id, action)]
