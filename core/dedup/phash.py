@@ -5,9 +5,10 @@ with r = 4q + a) one of the first a + 1 chunks differs in at most q bits, or one
 most q - 1. So a search probes each chunk's table at every value within that radius (137 probes of
 a 16-bit chunk at radius 2) and checks the few thousand candidates with one XOR + popcount.
 
-Each chunk table is a CSR layout: positions sorted by chunk value, plus 65,537 offsets. Additions go
-to a small buffer that is searched by brute force and folded into the tables when it grows; removals
-are tombstones. 1M hashes cost about 38 MB.
+Each chunk table is a CSR layout: positions sorted by chunk value, a copy of the hashes in that
+order (so a probe reads contiguous memory), and 65,537 offsets. Additions go to a small buffer that
+is searched by brute force and folded into the tables when it grows; removals are tombstones.
+1M hashes cost 64 MiB of arrays (bench/dedup.py).
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ class PhashIndex:
         self._hashes: U64 = np.empty(0, dtype=np.uint64)
         self._keys: I64 = np.empty(0, dtype=np.int64)
         self._alive: npt.NDArray[np.bool_] = np.empty(0, dtype=bool)
-        self._by_key: npt.NDArray[np.uint32] = np.empty(0, dtype=np.uint32)
         self._order: list[npt.NDArray[np.uint32]] = []
         self._sorted: list[U64] = []
         self._offsets: list[npt.NDArray[np.int64]] = []
@@ -109,7 +109,7 @@ class PhashIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held by the index arrays (the buffer's Python objects not counted)."""
-        arrays = [self._hashes, self._keys, self._alive, self._by_key]
+        arrays = [self._hashes, self._keys, self._alive]
         arrays += [*self._order, *self._sorted, *self._offsets]
         return sum(a.nbytes for a in arrays)
 
@@ -194,11 +194,9 @@ class PhashIndex:
         return self._buffer_arrays
 
     def _position(self, key: int) -> int | None:
-        at = int(np.searchsorted(self._keys, key, sorter=self._by_key))
-        if at < len(self._by_key):
-            position = int(self._by_key[at])
-            if self._keys[position] == key and self._alive[position]:
-                return position
+        at = int(np.searchsorted(self._keys, key))  # positions are in key order
+        if at < len(self._keys) and self._keys[at] == key and self._alive[at]:
+            return at
         return None
 
     def _kill(self, key: int) -> None:
@@ -208,10 +206,11 @@ class PhashIndex:
             self._dead += 1
 
     def _rebuild(self, keys: I64, hashes: U64) -> None:
-        self._keys = np.ascontiguousarray(keys, dtype=np.int64)
-        self._hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+        by_key = np.argsort(keys, kind="stable")
+        self._keys = np.ascontiguousarray(keys[by_key], dtype=np.int64)
+        self._hashes = np.ascontiguousarray(hashes[by_key], dtype=np.uint64)
         self._alive = np.ones(len(keys), dtype=bool)
-        self._by_key = np.argsort(self._keys, kind="stable").astype(np.uint32)
+        del by_key
         self._dead = 0
         self._order, self._sorted, self._offsets = [], [], []
         for chunk in range(CHUNKS):
