@@ -31,6 +31,7 @@ from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
+from workers.evidence import EvidenceWorker
 from workers.faces import FaceWorker
 from workers.photos import PhotoWorker
 
@@ -103,6 +104,8 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     loops.append(
         _photo_worker(settings, sessions, telegram.bot if telegram else None).run_forever()
     )
+    loops.extend(await _face_loops(settings, sessions))
+    loops.append(EvidenceWorker(sessions=sessions).run_forever())
     app = create_app(context)
     config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
     server = uvicorn.Server(config)
