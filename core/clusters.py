@@ -225,7 +225,9 @@ async def join_cluster(
     target = min(clusters, key=lambda c: c.id) if clusters else await _new_cluster(session, case_id)
     merged = await _absorb(session, target, [c for c in clusters if c is not target])
     newcomers = [*loose, tip.id] if tip.cluster_id != target.id else loose
-    await session.execute(update(Tip).where(Tip.id.in_(newcomers)).values(cluster_id=target.id))
+    if newcomers:
+        stmt = update(Tip).where(Tip.id.in_(newcomers)).values(cluster_id=target.id)
+        await session.execute(stmt)
     tip.cluster_id = target.id
     if target.case_id is None:
         target.case_id = case_id

@@ -265,3 +265,35 @@ async def test_a_restarted_worker_catches_up_with_photos_added_while_it_was_down
     restarted = EvidenceWorker(sessions=sessions)
     assert await restarted.run_once() == 1
     assert await restarted.run_once() == 0
+
+
+async def test_a_failed_evaluation_leaves_no_cluster_and_the_worker_gives_up_after_three(
+    sessions, monkeypatch
+):
+    now = utcnow()
+    async with sessions() as session:
+        a, b = Tipster(pseudonym="a"), Tipster(pseudonym="b")
+        session.add_all([a, b])
+        await session.flush()
+        first = await _tip(session, tipster=a, seen_at=now - timedelta(hours=1), photo=PHOTO)
+    worker = EvidenceWorker(sessions=sessions)
+    assert await worker.run_once() == 1  # the first tip, alone
+    async with sessions() as session:
+        second = await _tip(session, tipster=b, seen_at=now - timedelta(hours=1), photo=PHOTO)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("scoring broke after the cluster was written")
+
+    monkeypatch.setattr("core.evaluate._store", broken)
+    assert [await worker.run_once() for _ in range(4)] == [0, 0, 0, 0]
+    async with sessions() as session:
+        tip = await session.get(Tip, second)
+        assert tip.evaluated_at is None and tip.cluster_id is None
+        assert (await session.get(Tip, first)).cluster_id is None
+        assert await session.scalar(select(func.count(TipCluster.id))) == 0
+    monkeypatch.undo()
+    assert await worker.run_once() == 0  # given up until restart
+    assert await EvidenceWorker(sessions=sessions).run_once() == 1
+    async with sessions() as session:
+        clusters = {(await session.get(Tip, t)).cluster_id for t in (first, second)}
+        assert len(clusters) == 1 and None not in clusters
