@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.i18n import Texts
+from core.outbox import enqueue, telegram_text, tipster_recipient
 from core.photos import ProcessedPhoto
-from storage.models import TipPhoto
+from storage.models import Tip, TipPhoto, Tipster
 
 MAX_SIGNED_64 = 2**63
 
@@ -33,3 +37,33 @@ def apply_processed(row: TipPhoto, photo: ProcessedPhoto, *, display: str, thumb
     camera = " ".join(p for p in (evidence.camera_make, evidence.camera_model) if p)
     row.camera = camera[:200] or None
     row.reject_reason = None
+
+
+REFUSAL_TEXTS = {
+    "unsupported_type": "photo.refused.type",
+    "too_large": "photo.refused.too_large",
+    "damaged": "photo.refused.damaged",
+    "empty": "photo.refused.damaged",
+    "timeout": "photo.refused.too_large",
+    "crashed": "photo.refused.damaged",
+}
+
+
+async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -> bool:
+    """Queue a clear message to the Telegram tipster whose file we could not use (no commit)."""
+    tip = await session.get(Tip, photo.tip_id)
+    if tip is None or tip.tipster_id is None or tip.channel != "telegram":
+        return False
+    tipster = await session.get(Tipster, tip.tipster_id)
+    if tipster is None or tipster.blocked:
+        return False
+    texts = Texts(tipster.language)
+    reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
+    payload = telegram_text(texts("photo.refused", ref=tip.ref, reason=reason))
+    return await enqueue(
+        session,
+        channel="telegram",
+        recipient=tipster_recipient(tipster.id),
+        payload=payload,
+        key=f"photo-refused:{photo.id}",
+    )

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.evidence import apply_processed
+from core.evidence import apply_processed, tell_sender_photo_refused
 from core.photos import PhotoRejected, process_photo_async
 from storage.models import TipPhoto
 from storage.photostore import PhotoStore, PhotoStores
@@ -66,11 +66,11 @@ class PhotoWorker:
         async with self.sessions() as session:
             rows = await TipRepository(session).list_quarantined_photos(limit=20)
             for row in rows:
-                await self._handle(row)
+                await self._handle(session, row)
                 await session.commit()
             return len(rows)
 
-    async def _handle(self, row: TipPhoto) -> None:
+    async def _handle(self, session: AsyncSession, row: TipPhoto) -> None:
         row.attempts += 1
         try:
             data = await self._bytes(row.source_ref or "")
@@ -82,9 +82,11 @@ class PhotoWorker:
                 row.size_bytes = len(data)
                 row.status = "stored"
         except PhotoRejected as exc:
-            self._fail(row, exc.reason_code, permanent=exc.reason_code not in TRANSIENT)
+            await self._fail(
+                session, row, exc.reason_code, permanent=exc.reason_code not in TRANSIENT
+            )
         except FetchFailed as exc:
-            self._fail(row, exc.reason, permanent=exc.permanent)
+            await self._fail(session, row, exc.reason, permanent=exc.permanent)
         else:
             self._forget_quarantine(row.source_ref or "")
 
@@ -107,8 +109,12 @@ class PhotoWorker:
         if source_ref.startswith("quarantine:"):
             self.quarantine.delete(source_ref.removeprefix("quarantine:"))
 
-    def _fail(self, row: TipPhoto, reason: str, *, permanent: bool) -> None:
-        if permanent or row.attempts >= self.max_attempts:
-            row.status = "rejected"
+    async def _fail(
+        self, session: AsyncSession, row: TipPhoto, reason: str, *, permanent: bool
+    ) -> None:
         row.reject_reason = reason
         log.info("tip file %s not processed: %s", row.id, reason)
+        if permanent or row.attempts >= self.max_attempts:
+            row.status = "rejected"
+            # The refusal commits with the row's new status (transactional outbox).
+            await tell_sender_photo_refused(session, photo=row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.files import telegram_fetcher
-from storage.models import Tip, TipPhoto
+from storage.models import OutboxMessage, Tip, TipPhoto, Tipster
 from storage.photostore import PhotoStore, open_photo_stores
 from tests.core import photo_corpus
 from tests.fakes.telegram import FakeTelegram
@@ -63,3 +63,32 @@ async def test_quarantined_files_become_clean_copies_and_evidence(sessions, tmp_
     assert not quarantine.exists(web_photo)
     assert -(2**63) <= web_row.phash < 2**63
     assert await worker.run_once() == 0
+    async with sessions() as session:
+        notices = (await session.scalars(select(OutboxMessage))).all()
+    # The tip has no tipster here, so nobody is told; see the test below for a tipster.
+    assert notices == []
+
+
+async def test_a_tipster_is_told_clearly_when_a_file_is_refused(sessions, tmp_media):
+    quarantine = PhotoStore(tmp_media / "quarantine")
+    pdf = quarantine.put(photo_corpus.pdf_bytes())
+    async with sessions() as session:
+        person = Tipster(pseudonym="T-TEST", language="en")
+        session.add(person)
+        await session.flush()
+        tip = Tip(channel="telegram", text="seen", tipster_id=person.id)
+        session.add(tip)
+        await session.flush()
+        session.add(TipPhoto(tip_id=tip.id, kind="photo", source_ref=f"quarantine:{pdf}"))
+        await session.commit()
+    worker = PhotoWorker(
+        sessions=sessions,
+        stores=open_photo_stores(tmp_media),
+        quarantine=quarantine,
+        fetch=telegram_fetcher(None),
+    )
+    await worker.run_once()
+    async with sessions() as session:
+        [notice] = (await session.scalars(select(OutboxMessage))).all()
+    assert notice.recipient == f"tipster:{person.id}"
+    assert tip.ref in notice.payload["text"] and "not a photo we can read" in notice.payload["text"]
