@@ -34,6 +34,7 @@ from web.app import WebContext, create_app
 from workers.evidence import EvidenceWorker
 from workers.faces import FaceWorker
 from workers.photos import PhotoWorker
+from workers.retention import RetentionWorker
 
 log = logging.getLogger("tipline")
 
@@ -105,6 +106,15 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         _photo_worker(settings, sessions, telegram.bot if telegram else None).run_forever()
     )
     loops.extend(await _face_loops(settings, sessions))
+    if settings.photo_retention_days:
+        loops.append(
+            RetentionWorker(
+                sessions=sessions,
+                originals=open_photo_stores(settings.media_dir).originals,
+                quarantine=PhotoStore(settings.media_dir / "quarantine"),
+                days=settings.photo_retention_days,
+            ).run_forever()
+        )
     loops.append(EvidenceWorker(sessions=sessions).run_forever())
     app = create_app(context)
     config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
