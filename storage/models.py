@@ -405,3 +405,76 @@ class FsmState(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FamilyLink(Base):
+    """A one-time code a senior moderator gives a family: /start family_CODE links them to a case."""
+
+    __tablename__ = "family_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="SET NULL")
+    )
+
+
+class PoliceRecipient(Base):
+    """Where a case's evidence packets go: an e-mail address or a webhook URL of the police."""
+
+    __tablename__ = "police_recipients"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "address", name="uq_police_recipients_case_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # email | webhook
+    address: Mapped[str] = mapped_column(String(500))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Forward(Base):
+    """A lead passed on once per audience: a vetted summary to the family, a packet to police."""
+
+    __tablename__ = "forwards"
+    __table_args__ = (UniqueConstraint("tip_id", "audience", name="uq_forwards_tip_audience"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    audience: Mapped[str] = mapped_column(String(10))  # family | police
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    # Family only: what the moderator wrote or approved; never the tip's own text or a point.
+    summary: Mapped[str] = mapped_column(Text, default="")
+    coarse_place: Mapped[str | None] = mapped_column(String(200))
+    include_photo_sha: Mapped[str | None] = mapped_column(String(64))
+    # Police only: the evidence packet as it stood when forwarded (every retry sends the same).
+    packet: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FamilyFeedback(Base):
+    """A family member's one-tap answer to a lead: mine, not mine, not sure (latest counts)."""
+
+    __tablename__ = "family_feedback"
+    __table_args__ = (
+        UniqueConstraint("forward_id", "subscription_id", name="uq_family_feedback_forward_sub"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    forward_id: Mapped[int] = mapped_column(ForeignKey("forwards.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    answer: Mapped[str] = mapped_column(String(10))  # mine | not_mine | unsure
+    at: Mapped[datetime] = mapped_column(default=utcnow)
