@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/tipline.db"
 TELEGRAM_API = "https://api.telegram.org"
@@ -37,6 +38,17 @@ class Settings(BaseSettings):
     face_threshold: float = Field(default=0.6, gt=0, le=2)
     faces: bool = True
     photo_retention_days: int | None = Field(default=None, ge=1)
+    # Forwarding leads: SMTP for police packets and on-call e-mail, who is paged for urgent
+    # leads, and the key that signs police webhook bodies (docs/forwarding.md).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "tipline@localhost"
+    smtp_starttls: bool = True
+    oncall_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oncall_chat_id: int | None = None
+    police_webhook_secret: SecretStr | None = None
 
     @field_validator(
         "bot_token", "webhook_secret", "vault_key", "redis_url", "webhook_url", mode="before"
@@ -46,6 +58,24 @@ class Settings(BaseSettings):
         """An empty variable means 'not set', as in most shells' `VAR=` idiom."""
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator(
+        "smtp_host", "smtp_user", "smtp_password", "police_webhook_secret", mode="before"
+    )
+    @classmethod
+    def _blank_smtp_is_none(cls, value: object) -> object:
+        """An empty variable means 'not set'."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("oncall_emails", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """TIPLINE_ONCALL_EMAILS=a@x.org,b@y.org (blank: nobody)."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @property
