@@ -226,8 +226,8 @@ async def join_cluster(
     merged = await _absorb(session, target, [c for c in clusters if c is not target])
     newcomers = [*loose, tip.id] if tip.cluster_id != target.id else loose
     if newcomers:
-        stmt = update(Tip).where(Tip.id.in_(newcomers)).values(cluster_id=target.id)
-        await session.execute(stmt)
+        move = update(Tip).where(Tip.id.in_(newcomers)).values(cluster_id=target.id)
+        await session.execute(move)
     tip.cluster_id = target.id
     if target.case_id is None:
         target.case_id = case_id
