@@ -27,3 +27,5 @@ class BotServices:
     bot_username: str = "tipline_bot"
     limits: Limits = field(default_factory=Limits)
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    # The moderators' supergroup (settings.moderators_chat_id); None turns its buttons off.
+    moderators_chat_id: int | None = None
