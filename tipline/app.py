@@ -22,6 +22,7 @@ from core.geo import build_geocoder
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.vault import Vault
 from handlers.context import BotServices
+from moderation.cards import CardSettings
 from moderation.invites import first_admin_invite
 from settings import Settings
 from storage import migrate
@@ -33,6 +34,7 @@ from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
 from workers.evidence import EvidenceWorker
 from workers.faces import FaceWorker
+from workers.moderator_cards import ModeratorCards
 from workers.photos import PhotoWorker
 from workers.retention import RetentionWorker
 
@@ -97,7 +99,9 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     telegram = None
     loops: list[Coroutine[Any, Any, None]] = []
     if mode != "disabled":
-        services = BotServices(vault=vault, geocoder=geocoder)
+        services = BotServices(
+            vault=vault, geocoder=geocoder, moderators_chat_id=settings.moderators_chat_id
+        )
         telegram = build_telegram(settings, sessions, services)
         context.admission = telegram.admission
         context.webhook_secret = webhook_secret(settings) if mode == "webhook" else None
@@ -106,6 +110,9 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         _photo_worker(settings, sessions, telegram.bot if telegram else None).run_forever()
     )
     loops.extend(await _face_loops(settings, sessions))
+    if settings.moderators_chat_id is not None and telegram is not None:
+        cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
+        loops.append(ModeratorCards(sessions=sessions, settings=cards).run_forever())
     if settings.photo_retention_days:
         loops.append(
             RetentionWorker(
