@@ -1,0 +1,289 @@
+"""A moderator's shift in a real browser: `tipline run` (uvicorn, SQLite via the migrations) and
+headless Chromium through Playwright. Sign in with password and TOTP, work the queue with the
+keyboard, decide tips with keys, and check the database changed.
+
+Needs /usr/bin/chromium (Debian's `chromium` package; `playwright install` is not used). Skips
+without it locally; fails under CI=true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from core.staff import hash_password
+from core.vault import Vault
+from moderation.auth import seal_totp
+from storage import migrate
+from storage.db import create_engine, create_sessionmaker
+from storage.models import Case, Decision, OutboxMessage, StaffUser, Tip, TipCluster, Tipster
+from storage.types import utcnow
+from tests.databases import IN_CI
+from tests.processes import TiplineProcess, tipline_env
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+EMAIL, PASSWORD = "mod@example.org", "a long test passphrase"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def _require_browser() -> None:
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        missing = "the playwright package is not installed (uv sync --group dev)"
+    else:
+        missing = "" if CHROMIUM.exists() else f"{CHROMIUM} is missing (apt-get install chromium)"
+    if not missing:
+        return
+    if IN_CI:
+        pytest.fail(missing, pytrace=False)
+    pytest.skip(missing)
+
+
+async def _seed(url: str, vault_key: str, secret: str) -> dict[str, str]:
+    """A moderator with TOTP, a case and a few tips; returns the tips' references by name."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            session.add(
+                StaffUser(
+                    email=EMAIL,
+                    role="moderator",
+                    password_hash=hash_password(PASSWORD),
+                    totp_secret=seal_totp(Vault(vault_key), secret),
+                )
+            )
+            case = Case(
+                full_name="Li Wei",
+                status="verified",
+                last_seen_at=utcnow() - timedelta(hours=6),
+                last_seen_place="Xi'an railway station",
+                last_seen_lat=34.2778,
+                last_seen_lon=108.9631,
+            )
+            tipster = Tipster(pseudonym="T-K7Q2-9XRA", promising_count=2)
+            session.add_all([case, tipster])
+            await session.flush()
+            colleague = StaffUser(email="ana@example.org", role="moderator", password_hash="-")
+            session.add(colleague)
+            await session.flush()
+            specs = {
+                "urgent": (
+                    5.0,
+                    True,
+                    "Girl in a red coat crying at the bus stop, a man pulling her",
+                ),
+                "best": (80.0, False, "Saw her at the Bell Tower metro exit with a blue backpack"),
+                "middle": (50.0, False, "A child like the poster, walking south on Nanda Street"),
+                "held": (30.0, False, "Same coat as the poster, at the Drum Tower food street"),
+                "low": (20.0, False, "Maybe her at the market last week, not sure"),
+                "echo1": (15.0, False, "Child in red walking south on Nanda Street with a man"),
+                "echo2": (10.0, False, "Red coat girl on Nanda St, heading south"),
+            }
+            tips = {
+                name: _tip(case, tipster, score, urgent, text, n)
+                for n, (name, (score, urgent, text)) in enumerate(specs.items())
+            }
+            session.add_all(tips.values())
+            cluster = TipCluster(case_id=case.id, size=3, independent_sources=3)
+            session.add(cluster)
+            await session.flush()
+            for name in ("middle", "echo1", "echo2"):
+                tips[name].cluster_id = cluster.id
+            tips["held"].claimed_by = colleague.id
+            tips["held"].claim_expires_at = utcnow() + timedelta(minutes=10)
+            await session.commit()
+            return {name: tip.ref for name, tip in tips.items()}
+    finally:
+        await engine.dispose()
+
+
+def _tip(case: Case, tipster: Tipster, score: float, urgent: bool, text: str, n: int) -> Tip:
+    """A tip as the evidence worker leaves it: scored, with its parts (so the worker skips it)."""
+    parts = [
+        {"name": "base", "points": 20, "reason": "Every tip starts at 20 points."},
+        {
+            "name": "travel",
+            "points": 15,
+            "reason": "Plausible on foot: 2 km from the last-seen place, 5 hours later.",
+            "data": {"distance_km": 2.1, "hours": 5.0, "mode": "on foot"},
+        },
+    ]
+    return Tip(
+        score_parts={"version": 1, "score": score, "parts": parts, "flags": []},
+        evaluated_at=utcnow(),
+        channel="telegram",
+        text=text,
+        score=score,
+        urgent=urgent,
+        case_id=case.id,
+        tipster_id=tipster.id,
+        contact_allowed=True,
+        place_text="Xi'an, Shaanxi, China",
+        lat=34.2612 - 0.004 * n,
+        lon=108.9424 + 0.003 * (n % 3),
+        location_source="pin",
+        seen_at=utcnow() - timedelta(hours=5 - 0.5 * n),
+    )
+
+
+async def _rows(url: str) -> dict[str, tuple[str, list[str]]]:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = {}
+            for tip in (await session.scalars(select(Tip))).all():
+                outcomes = (
+                    await session.scalars(select(Decision.outcome).where(Decision.tip_id == tip.id))
+                ).all()
+                result[tip.ref] = (tip.status, list(outcomes))
+            outbox = (await session.scalars(select(OutboxMessage.payload))).all()
+            result["outbox"] = ("", [str(p) for p in outbox])
+            return result
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[TiplineProcess, dict[str, str], pyotp.TOTP, str]]:
+    """`tipline run` on a migrated, seeded SQLite file; map tiles off (no network in tests)."""
+    _require_browser()
+    vault_key = Vault.new_key()
+    env = tipline_env(tmp_path, TIPLINE_VAULT_KEY=vault_key, TIPLINE_MAP_TILE_URL="")
+    url = env["TIPLINE_DATABASE_URL"]
+    migrate.upgrade(url)
+    secret = pyotp.random_base32()
+    refs = asyncio.run(_seed(url, vault_key, secret))
+    process = TiplineProcess(env)
+    try:
+        yield process, refs, pyotp.TOTP(secret), url
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def page(server) -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        context = await browser.new_context(viewport={"width": 1400, "height": 900})
+        page = await context.new_page()
+        page.console_errors = []  # type: ignore[attr-defined]
+        page.on(
+            "console",
+            lambda m: m.type == "error" and page.console_errors.append(m.text),  # type: ignore[attr-defined]
+        )
+        page.on(
+            "response",
+            lambda r: r.status == 404 and page.console_errors.append(f"404 {r.url}"),  # type: ignore[attr-defined]
+        )
+        try:
+            yield page
+        finally:
+            await browser.close()
+
+
+def _selected_ref(page) -> object:
+    return page.eval_on_selector("tr.queue-row.selected", "row => row.dataset.ref")
+
+
+@pytest.mark.slow
+async def test_a_moderator_signs_in_and_works_the_queue_with_the_keyboard(server, page, tmp_path):
+    from playwright.async_api import expect
+
+    process, refs, totp, url = server
+    await page.goto(process.url + "/queue")
+    assert page.url.endswith("/login")
+    await page.fill("#email", EMAIL)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/login/code")
+    await page.fill("#code", totp.now())
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/queue")
+
+    order = await page.eval_on_selector_all("tr.queue-row", "rows => rows.map(r => r.dataset.ref)")
+    assert order == [refs[n] for n in ("urgent", "best", "middle", "held", "low")]
+    await expect(page.locator(f'tr[data-ref="{refs["middle"]}"]')).to_contain_text("3 tips")
+    await expect(page.locator(f'tr[data-ref="{refs["held"]}"]')).to_contain_text("ana@example.org")
+    assert await _selected_ref(page) == refs["urgent"]
+    await page.keyboard.press("j")
+    await page.keyboard.press("j")
+    assert await _selected_ref(page) == refs["middle"]
+    await page.keyboard.press("k")
+    assert await _selected_ref(page) == refs["best"]
+    screenshot = tmp_path / "dashboard-queue.png"
+    await page.screenshot(path=str(screenshot), full_page=True)
+
+    # Enter opens the selected tip (and claims it); ? shows the help; s twice marks it spam.
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"**/tips/{refs['best']}")
+    await expect(page.locator(".claim.mine")).to_be_visible()
+    await page.keyboard.press("?")
+    await expect(page.locator("#help")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#help")).to_be_hidden()
+    await page.keyboard.press("s")
+    await expect(page.locator("#armed")).to_contain_text("Press s again")
+    assert page.url.endswith(f"/tips/{refs['best']}")  # one press decides nothing
+    await page.keyboard.press("s")
+    await page.wait_for_url("**/queue?decided=*")
+    await expect(page.locator(".notice")).to_contain_text(f"Tip {refs['best']}: spam")
+
+    tip_screenshot = tmp_path / "dashboard-tip.png"
+    await page.goto(f"{process.url}/tips/{refs['middle']}")
+    await page.screenshot(path=str(tip_screenshot), full_page=True)
+    await page.goto(f"{process.url}/queue")
+
+    # c claims the next tip (the urgent one); i focuses the question, Ctrl+Enter asks it.
+    await page.keyboard.press("c")
+    await page.wait_for_url(f"**/tips/{refs['urgent']}")
+    await page.keyboard.press("i")
+    await expect(page.locator("#question")).to_be_focused()
+    await page.keyboard.type("Which way did they go?")
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_url("**/queue?decided=*")
+
+    # d asks for the other tip's reference, then decides "duplicate".
+    await page.goto(f"{process.url}/tips/{refs['low']}")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(refs["middle"])))
+    await page.keyboard.press("d")
+    await page.wait_for_url("**/queue?decided=*")
+
+    # The case page: its sightings on the map (Leaflet, no tiles here) and in a timeline.
+    await page.click(f'tr[data-ref="{refs["middle"]}"] a[href^="/cases/"]')
+    await expect(page.locator("#case-map .leaflet-interactive")).to_have_count(8)
+    await expect(page.locator("table.timeline tbody tr")).to_have_count(7)
+    case_screenshot = tmp_path / "dashboard-case.png"
+    await page.screenshot(path=str(case_screenshot), full_page=True)
+
+    if os.environ.get("TIPLINE_SAVE_SCREENSHOTS"):  # refresh docs/img after a look at them
+        DOCS_IMG.mkdir(exist_ok=True)
+        for shot in (screenshot, tip_screenshot, case_screenshot):
+            (DOCS_IMG / shot.name).write_bytes(shot.read_bytes())
+    rows = await _rows(url)
+    assert rows[refs["best"]] == ("spam", ["spam"])
+    assert rows[refs["urgent"]] == ("needs_info", ["needs_info"])
+    assert rows[refs["low"]] == ("duplicate", ["duplicate"])
+    assert rows[refs["middle"]] == ("received", [])
+    assert any("Which way did they go?" in payload for payload in rows["outbox"][1])
+    assert page.console_errors == []  # no CSP violation, no script error
