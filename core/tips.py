@@ -229,6 +229,7 @@ async def add_to_tip(
     additions.append(entry)
     tip.details = {**tip.details, "additions": additions}
     session.add_all(_photo_rows(tip.id, attachments or []))
+    tip.evaluated_at = None  # the evidence worker scores it again
     await session.commit()
     return tip
 

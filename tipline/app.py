@@ -165,21 +165,25 @@ def _photo_worker(
 async def _face_loops(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> list[Coroutine[Any, Any, None]]:
-    """The face worker, when the 'faces' extra is installed and face matching is on."""
+    """The face worker, when face matching is on (models load in the background)."""
     if not settings.faces:
         print("Face matching is off (TIPLINE_FACES=false).", file=sys.stderr)
         return []
+    return [_run_faces(settings, sessions)]
+
+
+async def _run_faces(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     engine = await asyncio.to_thread(load_face_engine)
     if engine is None:
-        print("Face matching is off: install the 'faces' extra.", file=sys.stderr)
-        return []
+        log.warning("face matching is off: install the 'faces' extra")
+        return
     worker = FaceWorker(
         sessions=sessions,
         engine=engine,
         stores=open_photo_stores(settings.media_dir),
         threshold=settings.face_threshold,
     )
-    return [worker.run_forever()]
+    await worker.run_forever()
 
 
 async def _announce_first_admin(
