@@ -13,6 +13,7 @@ from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.outbox import enqueue, telegram_text, tipster_recipient
 from core.tips import PUBLIC_STATUS
+from moderation.forwarding import FamilyLead, check_family_lead, forward_on_decision
 from moderation.policy import can
 from moderation.queue import OPEN_STATUSES, ClaimConflict
 from storage.models import Decision, StaffUser, Tip, Tipster
@@ -90,12 +91,18 @@ async def decide(
     note: str = "",
     question: str = "",
     duplicate_of: str | None = None,
+    family: FamilyLead | None = None,
 ) -> Decided:
-    """Decide a tip once: status, audit, tipster record and messages commit together."""
+    """Decide a tip once: status, audit, tipster record and messages commit together.
+
+    A promising or urgent lead is forwarded in the same commit (moderation/forwarding.py):
+    police packets, on-call pages, and the family lead when `family` carries its summary."""
     _check(staff, outcome, question=question, duplicate_of=duplicate_of)
     tip = await TipRepository(session).get_by_ref(tip_ref)
     if tip is None:
         raise NotFound("no such tip")
+    if family is not None and outcome in (Outcome.PROMISING, Outcome.URGENT):
+        family = await check_family_lead(session, tip=tip, lead=family)
     tipster = await session.get(Tipster, tip.tipster_id) if tip.tipster_id else None
     if outcome is Outcome.NEEDS_INFO and (tipster is None or not tip.contact_allowed):
         raise InvalidInput("the tipster did not agree to be contacted; we cannot ask them")
@@ -119,6 +126,14 @@ async def decide(
         outcome=outcome,
         question=question,
         decision_id=decision.id,
+    )
+    await forward_on_decision(
+        session,
+        tip=tip,
+        staff=staff,
+        decision_id=decision.id,
+        outcome=outcome.value,
+        family=family,
     )
     await record(
         session,

@@ -1,0 +1,299 @@
+"""Forwarding rules: what a promising or urgent decision passes on, to whom, once each.
+
+- promising: the family gets a vetted lead once a moderator wrote or approved its summary (on
+  the decision, or later with forward_to_family); police get the evidence packet at once.
+- urgent: police get the packet at once and the on-call staff are paged; the family gets the
+  lead on the same terms as a promising one (a summary written or approved by a moderator).
+
+Everything here writes rows in the caller's transaction: `decide` commits the decision and its
+outbound messages together. Each forward is one `forwards` row per (tip, audience), audited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import record
+from core.errors import InvalidInput, NotFound
+from core.i18n import Texts
+from moderation.families import FAMILY, Feedback, feedback_counts, record_feedback, send_family_lead
+from moderation.police import forward_to_police, page_oncall
+from moderation.policy import can
+from storage.models import Case, Decision, Forward, OutboxMessage, StaffUser, Tip, TipPhoto, Tipster
+from storage.refs import normalise_ref
+from storage.repositories import TipRepository
+
+PASSED_ON = ("promising", "urgent")
+MIN_SUMMARY, MAX_SUMMARY = 10, 600  # a photo caption holds 1,024 characters with the frame
+MAX_PLACE = 120
+# Decimal degrees (34.2612, 108,9424) or a degree sign: a point has no place in a family lead.
+_COORDINATES = re.compile(r"\d{1,3}[.,]\d{3,}|°")
+_STAFF_TEXTS = Texts("en")
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyLead:
+    """What a moderator wrote or approved for the family: never the tip's own words or a point."""
+
+    summary: str
+    coarse_place: str = ""
+    include_photo_sha: str | None = None
+
+
+def suggested_place(tip: Tip) -> str | None:
+    """The coarse label of the tip's place (a city from the gazetteer), if it has one.
+
+    A typed place that matched no city is the tipster's own words ("behind the school on 5th"):
+    it is never suggested."""
+    place = (tip.details or {}).get("place") or {}
+    if place.get("label"):
+        return str(place["label"])
+    if tip.place_text and tip.place_text != place.get("text"):
+        return tip.place_text
+    return None
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+async def check_family_lead(session: AsyncSession, *, tip: Tip, lead: FamilyLead) -> FamilyLead:
+    """The lead, cleaned; InvalidInput when it would tell the family more than it may."""
+    if tip.case_id is None:
+        raise InvalidInput("link the tip to a case before forwarding it to a family")
+    summary, place = lead.summary.strip(), " ".join(lead.coarse_place.split())
+    place = place or suggested_place(tip) or ""
+    if not MIN_SUMMARY <= len(summary) <= MAX_SUMMARY:
+        raise InvalidInput(f"write a summary of {MIN_SUMMARY} to {MAX_SUMMARY} characters")
+    if not place or len(place) > MAX_PLACE:
+        raise InvalidInput(
+            f"give a coarse place (a city or district, up to {MAX_PLACE} characters)"
+        )
+    if _COORDINATES.search(summary) or _COORDINATES.search(place):
+        raise InvalidInput("no coordinates for families: name the city or district instead")
+    raw = _flat(tip.text or "")
+    if len(raw) >= 20 and raw in _flat(summary):
+        raise InvalidInput("write the summary in your own words, not the tip's text")
+    tipster = await session.get(Tipster, tip.tipster_id) if tip.tipster_id else None
+    if tipster is not None and tipster.pseudonym.casefold() in summary.casefold():
+        raise InvalidInput("the family never learns who sent a tip")
+    sha = lead.include_photo_sha or None
+    if sha is not None:
+        photo = await session.scalar(
+            select(TipPhoto.id).where(
+                TipPhoto.tip_id == tip.id,
+                TipPhoto.display_sha256 == sha,
+                TipPhoto.status == "processed",
+            )
+        )
+        if photo is None:
+            raise InvalidInput("choose one of this tip's processed photos")
+    return FamilyLead(summary=summary, coarse_place=place, include_photo_sha=sha)
+
+
+async def _audit(
+    session: AsyncSession, staff: StaffUser, action: str, tip: Tip, **detail: Any
+) -> None:
+    await record(
+        session,
+        actor_id=staff.id,
+        actor_role=staff.role,
+        action=action,
+        object_type="tip",
+        object_ref=tip.ref,
+        detail=detail,
+    )
+
+
+async def _to_family(
+    session: AsyncSession, *, tip: Tip, staff: StaffUser, decision_id: int | None, lead: FamilyLead
+) -> Forward:
+    case = await session.get(Case, tip.case_id) if tip.case_id else None
+    if case is None:
+        raise InvalidInput("link the tip to a case before forwarding it to a family")
+    forward = Forward(
+        tip_id=tip.id,
+        case_id=case.id,
+        audience=FAMILY,
+        decision_id=decision_id,
+        summary=lead.summary,
+        coarse_place=lead.coarse_place,
+        include_photo_sha=lead.include_photo_sha,
+        created_by=staff.id,
+    )
+    session.add(forward)
+    await session.flush()
+    queued, muted = await send_family_lead(session, forward=forward, tip=tip, case=case)
+    await _audit(
+        session,
+        staff,
+        "forward.family",
+        tip,
+        forward_id=forward.id,
+        case_ref=case.ref,
+        queued=queued,
+        muted=muted,
+        photo=lead.include_photo_sha is not None,
+    )
+    return forward
+
+
+async def _to_police(
+    session: AsyncSession, *, tip: Tip, staff: StaffUser, decision_id: int, urgent: bool
+) -> int:
+    forward, queued = await forward_to_police(
+        session, tip=tip, staff=staff, decision_id=decision_id, urgent=urgent
+    )
+    await _audit(session, staff, "forward.police", tip, forward_id=forward.id, recipients=queued)
+    return queued
+
+
+async def _page_urgent(
+    session: AsyncSession, *, tip: Tip, staff: StaffUser, decision_id: int, recipients: int
+) -> None:
+    case = await session.get(Case, tip.case_id) if tip.case_id else None
+    text = _STAFF_TEXTS(
+        "police.page_urgent",
+        tip=tip.ref,
+        case=f"{case.full_name} ({case.ref})" if case else "-",
+        score=f"{tip.score:.0f}",
+        recipients=recipients,
+    )
+    subject = _STAFF_TEXTS("police.page_urgent_subject", tip=tip.ref)
+    key = f"decision:{decision_id}:oncall"
+    await page_oncall(session, key=key, subject=subject, text=text, link=f"/tips/{tip.ref}")
+    await _audit(session, staff, "forward.oncall", tip, decision_id=decision_id)
+
+
+async def forward_on_decision(
+    session: AsyncSession,
+    *,
+    tip: Tip,
+    staff: StaffUser,
+    decision_id: int,
+    outcome: str,
+    family: FamilyLead | None,
+) -> None:
+    """What a promising or urgent decision passes on; in the decision's transaction."""
+    if outcome not in PASSED_ON:
+        return
+    await session.refresh(tip)  # the decision's UPDATE bypassed the loaded object
+    urgent = outcome == "urgent"
+    if family is not None:
+        await _to_family(session, tip=tip, staff=staff, decision_id=decision_id, lead=family)
+    recipients = await _to_police(
+        session, tip=tip, staff=staff, decision_id=decision_id, urgent=urgent
+    )
+    if urgent:
+        await _page_urgent(
+            session, tip=tip, staff=staff, decision_id=decision_id, recipients=recipients
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyForwarded:
+    """A lead forwarded to a family after its decision."""
+
+    forward_id: int
+    tip_ref: str
+
+
+async def forward_to_family(
+    session: AsyncSession, *, staff: StaffUser, tip_ref: str, lead: FamilyLead
+) -> FamilyForwarded:
+    """Forward a promising or urgent lead to the case's family, once. Commits; audited."""
+    if not staff.active or not can(staff.role, "tip.decide"):
+        raise PermissionError("only a moderator may forward a lead to a family")
+    tip = await TipRepository(session).get_by_ref(normalise_ref(tip_ref))
+    if tip is None:
+        raise NotFound("no such tip")
+    await session.refresh(tip)
+    if tip.status not in PASSED_ON:
+        raise InvalidInput("only a promising or urgent lead goes to the family")
+    if await family_forward(session, tip_id=tip.id) is not None:
+        raise InvalidInput("this lead was already forwarded to the family")
+    lead = await check_family_lead(session, tip=tip, lead=lead)
+    decision_id = await session.scalar(
+        select(Decision.id)
+        .where(Decision.tip_id == tip.id, Decision.outcome.in_(PASSED_ON))
+        .order_by(Decision.id.desc())
+        .limit(1)
+    )
+    forward = await _to_family(session, tip=tip, staff=staff, decision_id=decision_id, lead=lead)
+    await session.commit()
+    return FamilyForwarded(forward_id=forward.id, tip_ref=tip.ref)
+
+
+async def family_forward(session: AsyncSession, *, tip_id: int) -> Forward | None:
+    """The tip's family forward, if it was made."""
+    stmt = select(Forward).where(Forward.tip_id == tip_id, Forward.audience == FAMILY)
+    return await session.scalar(stmt)
+
+
+# --- feedback ----------------------------------------------------------------------------------
+
+
+async def answer_lead(
+    session: AsyncSession, *, tipster: Tipster, forward_id: int, answer: str
+) -> Feedback:
+    """A family member's one-tap answer; "that's my child" pages the on-call staff. Commits."""
+    feedback = await record_feedback(session, tipster=tipster, forward_id=forward_id, answer=answer)
+    if feedback.changed and feedback.answer == "mine":
+        tip = await session.get(Tip, feedback.tip_id)
+        ref = tip.ref if tip else "-"
+        await page_oncall(
+            session,
+            key=f"feedback:{forward_id}:{tipster.id}:mine",
+            subject=_STAFF_TEXTS("police.page_family_mine_subject", tip=ref),
+            text=_STAFF_TEXTS("police.page_family_mine", tip=ref, case=feedback.case_ref),
+            link=f"/tips/{ref}",
+        )
+    await session.commit()
+    return feedback
+
+
+# --- what staff see ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardView:
+    """A forward of a tip with how its deliveries went and what the family answered."""
+
+    forward: Forward
+    deliveries: Sequence[OutboxMessage]
+    feedback: dict[str, int] = field(default_factory=dict)
+
+
+async def deliveries(session: AsyncSession, *, forward_id: int) -> Sequence[OutboxMessage]:
+    """The outbox rows of one forward (sent, pending, or dead with a reason)."""
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.idempotency_key.like(f"forward:{int(forward_id)}:%")
+    )
+    return (await session.scalars(stmt.order_by(OutboxMessage.id))).all()
+
+
+async def forwards_of(
+    session: AsyncSession, *, tip_id: int | None = None, case_id: int | None = None
+) -> list[ForwardView]:
+    """The forwards of a tip or a case, newest first, with deliveries and family answers."""
+    stmt = select(Forward)
+    if tip_id is not None:
+        stmt = stmt.where(Forward.tip_id == tip_id)
+    if case_id is not None:
+        stmt = stmt.where(Forward.case_id == case_id)
+    views = []
+    for forward in (await session.scalars(stmt.order_by(Forward.id.desc()).limit(200))).all():
+        counts = (
+            await feedback_counts(session, forward_id=forward.id)
+            if forward.audience == FAMILY
+            else {}
+        )
+        rows = await deliveries(session, forward_id=forward.id)
+        views.append(ForwardView(forward=forward, deliveries=rows, feedback=counts))
+    return views

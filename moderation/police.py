@@ -1,0 +1,334 @@
+"""Police: recipients per case, evidence packets to them, on-call pages, the liaison's download.
+
+A senior moderator sets where a case's packets go: e-mail addresses and/or webhook URLs. A lead
+forwarded to police becomes one `forwards` row holding the packet document as it stood, and one
+outbox row per active recipient (`police:<recipient id>` on the `email` or `webhook` channel);
+the senders read the address and the files at send time. Urgent leads also page the on-call
+staff through one `oncall` row that OnCallPager fans out to the chat and e-mails in settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.audit import record
+from core.errors import InvalidInput, NotFound
+from core.outbox import Outcome, Outgoing, chat_recipient, enqueue, telegram_text
+from core.packets import build_packet, packet_zip, read_files, zip_name
+from moderation.policy import can
+from moderation.tip_access import visible_tip
+from storage.models import Case, Forward, PoliceRecipient, StaffUser, Tip
+from storage.photostore import PhotoStores
+from storage.refs import normalise_ref
+from storage.types import utcnow
+
+POLICE = "police"
+KINDS = ("email", "webhook")
+ONCALL = "oncall"
+_EMAIL = re.compile(r"[^@\s<>,;\"']+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_RECIPIENT = re.compile(r"police:([1-9][0-9]*)")
+MAX_ADDRESS = 500
+
+
+# --- recipients --------------------------------------------------------------------------------
+
+
+def _allow_manage(staff: StaffUser) -> None:
+    if not staff.active or not can(staff.role, "case.manage"):
+        raise PermissionError("only a senior moderator may set where a case's leads go")
+
+
+def check_address(kind: str, address: str) -> str:
+    """A clean e-mail address, or a webhook URL (https; plain http only to this machine)."""
+    address = address.strip()
+    if kind not in KINDS:
+        raise InvalidInput("choose e-mail or webhook")
+    if not address or len(address) > MAX_ADDRESS:
+        raise InvalidInput(f"give an address of at most {MAX_ADDRESS} characters")
+    if kind == "email":
+        if _EMAIL.fullmatch(address) is None:
+            raise InvalidInput("this is not an e-mail address")
+        return address
+    parts = urlsplit(address)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username:
+        raise InvalidInput("give the webhook as an https:// URL without a password in it")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise InvalidInput("evidence travels over https only (plain http is for localhost tests)")
+    return address
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _case(session: AsyncSession, case_ref: str) -> Case:
+    case = await session.scalar(select(Case).where(Case.ref == normalise_ref(case_ref)))
+    if case is None:
+        raise NotFound("no such case")
+    return case
+
+
+async def add_recipient(
+    session: AsyncSession, *, staff: StaffUser, case_ref: str, kind: str, address: str, label: str
+) -> PoliceRecipient:
+    """Send this case's packets here too (reactivates a former one). Commits; audited."""
+    _allow_manage(staff)
+    address = check_address(kind, address)
+    case = await _case(session, case_ref)
+    row = await session.scalar(
+        select(PoliceRecipient).where(
+            PoliceRecipient.case_id == case.id,
+            PoliceRecipient.kind == kind,
+            PoliceRecipient.address == address,
+        )
+    )
+    if row is None:
+        row = PoliceRecipient(case_id=case.id, kind=kind, address=address, created_by=staff.id)
+        session.add(row)
+    row.active, row.label = True, label.strip()[:200]
+    await session.flush()
+    await _audit_recipient(session, staff, "police.recipient_added", case.ref, row)
+    await session.commit()
+    return row
+
+
+async def deactivate_recipient(
+    session: AsyncSession, *, staff: StaffUser, case_ref: str, recipient_id: int
+) -> PoliceRecipient:
+    """Stop sending here; deliveries not yet made are refused at send time. Commits; audited."""
+    _allow_manage(staff)
+    case = await _case(session, case_ref)
+    row = await session.get(PoliceRecipient, recipient_id)
+    if row is None or row.case_id != case.id:
+        raise NotFound("no such recipient for this case")
+    row.active = False
+    await _audit_recipient(session, staff, "police.recipient_removed", case.ref, row)
+    await session.commit()
+    return row
+
+
+async def _audit_recipient(
+    session: AsyncSession, staff: StaffUser, action: str, case_ref: str, row: PoliceRecipient
+) -> None:
+    await record(
+        session,
+        actor_id=staff.id,
+        actor_role=staff.role,
+        action=action,
+        object_type="case",
+        object_ref=case_ref,
+        detail={"recipient_id": row.id, "kind": row.kind, "address": row.address},
+    )
+
+
+async def list_recipients(
+    session: AsyncSession, *, case_id: int, active_only: bool = False
+) -> Sequence[PoliceRecipient]:
+    """A case's police recipients, oldest first."""
+    stmt = select(PoliceRecipient).where(PoliceRecipient.case_id == case_id)
+    if active_only:
+        stmt = stmt.where(PoliceRecipient.active.is_(True))
+    return (await session.scalars(stmt.order_by(PoliceRecipient.id))).all()
+
+
+def police_recipient(recipient_id: int) -> str:
+    """The outbox recipient of a police recipient row."""
+    return f"police:{int(recipient_id)}"
+
+
+async def resolve_recipient(
+    sessions: async_sessionmaker[AsyncSession], recipient: str, *, kind: str
+) -> PoliceRecipient | Outcome:
+    """The live recipient row behind `police:<id>`, or the permanent outcome saying why not."""
+    match = _RECIPIENT.fullmatch(recipient)
+    if match is None:
+        return Outcome.permanent(f"unknown recipient {recipient!r}")
+    async with sessions() as session:
+        row = await session.get(PoliceRecipient, int(match.group(1)))
+    if row is None or row.kind != kind:
+        return Outcome.permanent("the police recipient no longer exists")
+    if not row.active:
+        return Outcome.permanent("the police recipient was removed before this was sent")
+    return row
+
+
+# --- packets -----------------------------------------------------------------------------------
+
+
+async def forward_to_police(
+    session: AsyncSession, *, tip: Tip, staff: StaffUser, decision_id: int | None, urgent: bool
+) -> tuple[Forward, int]:
+    """The lead's packet to every active recipient of its case; (forward, queued). No commit."""
+    existing = await session.scalar(
+        select(Forward).where(Forward.tip_id == tip.id, Forward.audience == POLICE)
+    )
+    if existing is not None:
+        return existing, 0
+    forward = Forward(
+        tip_id=tip.id,
+        case_id=tip.case_id,
+        audience=POLICE,
+        decision_id=decision_id,
+        created_by=staff.id,
+        created_at=utcnow(),
+    )
+    session.add(forward)
+    await session.flush()
+    info = {
+        "reason": "urgent" if urgent else "promising",
+        "forwarded_at": forward.created_at.isoformat(),
+        "forwarded_by_role": staff.role,
+        "decision_id": decision_id,
+    }
+    forward.packet = await build_packet(
+        session,
+        tip=tip,
+        packet_id=f"{tip.ref}.F{forward.id}",
+        generated_at=forward.created_at,
+        forward=info,
+    )
+    recipients = (
+        await list_recipients(session, case_id=tip.case_id, active_only=True)
+        if (tip.case_id)
+        else []
+    )
+    for row in recipients:
+        await enqueue(
+            session,
+            channel=row.kind,
+            recipient=police_recipient(row.id),
+            payload={"kind": "police_packet", "forward_id": forward.id, "urgent": urgent},
+            key=f"forward:{forward.id}:police:{row.id}",
+        )
+    return forward, len(recipients)
+
+
+async def load_packet(
+    sessions: async_sessionmaker[AsyncSession], forward_id: int
+) -> dict[str, Any] | None:
+    """The packet document a police forward was made with (None when the forward is gone)."""
+    async with sessions() as session:
+        forward = await session.get(Forward, forward_id)
+    if forward is None or forward.audience != POLICE or not forward.packet:
+        return None
+    return dict(forward.packet)
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A packet ZIP for the police liaison."""
+
+    filename: str
+    data: bytes
+
+
+async def download_packet(
+    session: AsyncSession, *, staff: StaffUser, tip_ref: str, stores: PhotoStores
+) -> Download:
+    """The packet as it stands now, as a ZIP, for a lead passed on to police. Commits; audited."""
+    if not staff.active or not can(staff.role, "packet.download"):
+        raise PermissionError("only a police liaison may download evidence packets")
+    tip = await visible_tip(session, staff=staff, ref=tip_ref, action="packet.download")
+    now = utcnow()
+    document = await build_packet(
+        session, tip=tip, packet_id=f"{tip.ref}.D{now:%Y%m%d%H%M%S}", generated_at=now
+    )
+    files = await asyncio.to_thread(read_files, document, stores)
+    data = await asyncio.to_thread(packet_zip, document, files)
+    await record(
+        session,
+        actor_id=staff.id,
+        actor_role=staff.role,
+        action="packet.download",
+        object_type="tip",
+        object_ref=tip.ref,
+        detail={
+            "packet_id": document["packet_id"],
+            "zip_sha256": hashlib.sha256(data).hexdigest(),
+            "files": len(files),
+        },
+    )
+    await session.commit()
+    return Download(filename=zip_name(document), data=data)
+
+
+# --- on-call pages -----------------------------------------------------------------------------
+
+
+async def page_oncall(
+    session: AsyncSession, *, key: str, subject: str, text: str, link: str | None = None
+) -> None:
+    """Page the on-call staff (chat and e-mails from settings, resolved at send). No commit.
+
+    `link` is a dashboard path (/tips/REF); the pager prefixes the public address."""
+    payload: dict[str, Any] = {"kind": "page", "subject": subject, "text": text}
+    if link:
+        payload["link"] = link
+    await enqueue(session, channel=ONCALL, recipient=ONCALL, payload=payload, key=key)
+
+
+class OnCallPager:
+    """The `oncall` channel's sender: turns one page into a Telegram and e-mail rows of its own.
+
+    The fan-out commits the new rows under keys derived from the page's key, so a retried page
+    never pages anyone twice; with nobody configured the page is parked dead, never dropped."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        chat_id: int | None,
+        emails: Sequence[str],
+        base_url: str = "",
+    ) -> None:
+        self.sessions = sessions
+        self.chat_id = chat_id
+        self.emails = list(emails)
+        self.base_url = base_url.rstrip("/")
+
+    async def send(self, message: Outgoing) -> Outcome:
+        """Fan the page out; permanent when nobody is on call."""
+        if self.chat_id is None and not self.emails:
+            return Outcome.permanent(
+                "nobody to page: set TIPLINE_ONCALL_CHAT_ID and/or TIPLINE_ONCALL_EMAILS"
+            )
+        subject = str(message.payload.get("subject") or "Tipline page")
+        text = str(message.payload.get("text") or subject)
+        link = message.payload.get("link")
+        if link and self.base_url:
+            text = f"{text}\n{self.base_url}{link}"
+        async with self.sessions() as session:
+            if self.chat_id is not None:
+                await enqueue(
+                    session,
+                    channel="telegram",
+                    recipient=chat_recipient(self.chat_id),
+                    payload=telegram_text(text[:4000]),
+                    key=f"{message.key}:tg"[:100],
+                )
+            for address in self.emails:
+                digest = hashlib.sha256(address.encode()).hexdigest()[:16]
+                await enqueue(
+                    session,
+                    channel="email",
+                    recipient=f"email:{address}",
+                    payload={"kind": "page", "subject": subject, "text": text},
+                    key=f"{message.key[:70]}:mail:{digest}",
+                )
+            await session.commit()
+        return Outcome.sent()
