@@ -1,0 +1,276 @@
+"""The outbox relay: sends due outbox rows once each, within Telegram's limits, with retries.
+
+Each round claims the oldest due row of each recipient that may receive now (a short
+transaction sets status 'sending' and a lease), sends them concurrently, and records each
+outcome in its own short transaction right after the send. Crash between send and mark: the
+lease expires and the row is sent again (same idempotency key). See docs/outbox.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import math
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.outbox import (
+    DEAD,
+    PENDING,
+    SENDING,
+    SENT,
+    Outcome,
+    Outgoing,
+    Sender,
+    is_group,
+    list_dead,
+    requeue_dead,
+    subscribe,
+)
+from storage.models import OutboxMessage
+from storage.types import utcnow
+from workers.buckets import Buckets, Clock, Limits
+
+__all__ = ["Limits", "Relay", "Retry", "list_dead", "requeue_dead"]
+
+log = logging.getLogger("tipline.outbox")
+OM = OutboxMessage
+_CLAIMED = (OM.id, OM.idempotency_key, OM.channel, OM.recipient, OM.payload, OM.attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Exponential backoff for transient failures: base, 2x base, 4x base… up to cap."""
+
+    max_attempts: int = 8
+    base: float = 2.0
+    cap: float = 600.0
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failed attempt."""
+        return float(min(self.cap, self.base * 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    message: Outgoing
+    lease_until: datetime
+
+
+class Relay:
+    """Sends the outbox; on PostgreSQL several relays may run at once (SKIP LOCKED claims)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        senders: Mapping[str, Sender],
+        limits: Limits | None = None,
+        retry: Retry | None = None,
+        clock: Clock = time.monotonic,
+        lease: float = 120.0,
+        send_timeout: float = 60.0,
+        max_in_flight: int = 64,
+        tick: float = 0.1,
+        idle_interval: float = 1.0,
+    ) -> None:
+        if lease <= send_timeout:
+            raise ValueError("the lease must outlast a send, or a slow send could go twice")
+        self.sessions = sessions
+        self.senders = dict(senders)
+        self.buckets = Buckets(limits or Limits(), clock)
+        self.retry = retry or Retry()
+        self.lease = lease
+        self.send_timeout = send_timeout
+        self.max_in_flight = max_in_flight
+        self.tick = tick
+        self.idle_interval = idle_interval
+        self.wakeup = asyncio.Event()
+        subscribe(self.wakeup)
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._retry_at = math.inf  # when the soonest row we put back becomes due (relay clock)
+
+    async def run_forever(self) -> None:
+        """Send until cancelled; on cancel, in-flight sends finish and are recorded first."""
+        try:
+            while True:
+                try:
+                    await self._pump()
+                except Exception:
+                    log.exception("outbox round failed; retrying")
+                    await asyncio.sleep(self.idle_interval)
+                await self._pause()
+        finally:
+            await self.close()
+
+    async def run_once(self) -> int:
+        """One round: claim what may go now, send it, record the outcomes; returns how many."""
+        started = await self._pump()
+        await self.close()
+        return started
+
+    async def close(self) -> None:
+        """Wait for in-flight sends (each bounded by send_timeout) to finish and be recorded."""
+        tasks = list(self._in_flight.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.send_timeout + 10)
+
+    # --- rounds --------------------------------------------------------------------------------
+
+    async def _pump(self) -> int:
+        self.wakeup.clear()  # before the claim: a commit during the round rings again
+        room = min(self.buckets.room(), self.max_in_flight - len(self._in_flight))
+        if room <= 0:
+            return 0
+        busy = set(self._in_flight) | set(self.buckets.not_ready())
+        claims = await self._claim(room, busy)
+        for claim in claims:
+            recipient = claim.message.recipient
+            self.buckets.take(recipient, group=is_group(recipient))
+            task = asyncio.create_task(self._deliver(claim))
+            self._in_flight[recipient] = task
+            task.add_done_callback(functools.partial(self._finished, recipient))
+        return len(claims)
+
+    def _finished(self, recipient: str, _task: asyncio.Task[None]) -> None:
+        if len(self._in_flight) >= self.max_in_flight:
+            self.wakeup.set()  # a slot is free again
+        self._in_flight.pop(recipient, None)
+
+    async def _pause(self) -> None:
+        waits = [self.idle_interval, *self.buckets.not_ready().values()]
+        now = self.buckets.clock()
+        if self._retry_at <= now:
+            self._retry_at = math.inf  # the round that just ran had its chance
+        else:
+            waits.append(self._retry_at - now)
+        if self.buckets.room() == 0:
+            # Nothing may go before the next token; a bell now would only make us spin.
+            await asyncio.sleep(max(self.tick, self.buckets.overall_wait()))
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wakeup.wait(), max(self.tick, min(waits)))
+
+    async def _claim(self, room: int, busy: Collection[str]) -> list[_Claim]:
+        now = utcnow()
+        async with self.sessions() as session:
+            # A plain read first: an idle relay never takes the (SQLite) write lock.
+            # More candidates than room: a relay that finds some taken by another takes the next.
+            heads = list((await session.scalars(self._heads(room * 4, busy, now))).all())
+            if not heads:
+                return []
+            lease_until = now + timedelta(seconds=self.lease)
+            stmt = (
+                update(OM)
+                .where(OM.id.in_(self._still_due(heads, room, now)))
+                .values(status=SENDING, next_attempt_at=lease_until)
+                .returning(*_CLAIMED)
+                .execution_options(synchronize_session=False)
+            )
+            rows = (await session.execute(stmt)).all()
+            await session.commit()
+        return [_Claim(Outgoing(*row), lease_until) for row in sorted(rows)]
+
+    def _heads(self, limit: int, busy: Collection[str], now: datetime) -> Select[int]:
+        """The oldest unsent row of each free recipient, when it is due, oldest first.
+
+        Rows being sent count, so a recipient has one message in flight across all relays and
+        its messages go in id order. A window function, not `id IN (SELECT min(id) … GROUP BY)`:
+        without fresh statistics PostgreSQL plans that as a quadratic nested loop."""
+        unsent = OM.status.in_((PENDING, SENDING)), OM.channel.in_(list(self.senders))
+        place = func.row_number().over(partition_by=OM.recipient, order_by=OM.id)
+        ranked = select(OM.id, OM.next_attempt_at, place.label("place")).where(*unsent)
+        if busy:
+            ranked = ranked.where(OM.recipient.not_in(list(busy)))
+        heads = ranked.subquery()
+        return (
+            select(heads.c.id)
+            .where(heads.c.place == 1, heads.c.next_attempt_at <= now)
+            .order_by(heads.c.id)
+            .limit(limit)
+        )
+
+    @staticmethod
+    def _still_due(ids: list[int], room: int, now: datetime) -> Select[int]:
+        """Up to `room` of those rows that nobody claimed meanwhile (PostgreSQL: skip rows that
+        another relay is claiming)."""
+        return (
+            select(OM.id)
+            .where(OM.id.in_(ids), OM.status.in_((PENDING, SENDING)), OM.next_attempt_at <= now)
+            .order_by(OM.id)
+            .limit(room)
+            .with_for_update(skip_locked=True)
+        )
+
+    # --- one message ---------------------------------------------------------------------------
+
+    async def _deliver(self, claim: _Claim) -> None:
+        message = claim.message
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                outcome = await self.senders[message.channel].send(message)
+        except TimeoutError:
+            outcome = Outcome.transient(f"no answer within {self.send_timeout:g} s")
+        except Exception as exc:  # a sender bug must not lose the row
+            log.warning("sender failed on outbox %s", message.id, exc_info=True)
+            outcome = Outcome.transient(f"sender error: {type(exc).__name__}")
+        if outcome.kind == "flood":
+            recipient = message.recipient
+            self.buckets.pause(recipient, outcome.retry_after, group=is_group(recipient))
+        await self._record(claim, outcome)
+
+    async def _record(self, claim: _Claim, outcome: Outcome) -> None:
+        message = claim.message
+        values = self._verdict(message, outcome)
+        stmt = update(OM).where(OM.id == message.id).values(**values)
+        if outcome.kind != "sent":
+            # Only while our lease holds: never undo another relay's later success.
+            stmt = stmt.where(OM.status == SENDING, OM.next_attempt_at == claim.lease_until)
+        for attempt in range(3):
+            try:
+                async with self.sessions() as session:
+                    await session.execute(stmt.execution_options(synchronize_session=False))
+                    await session.commit()
+                return
+            except Exception:  # noqa: BLE001 - retried; the lease covers a lost mark
+                log.warning("could not record outbox %s (try %s)", message.id, attempt + 1)
+                await asyncio.sleep(0.5 * 2**attempt)
+        log.error(
+            "outbox %s outcome %s unrecorded; it goes again after its lease",
+            message.id,
+            outcome.kind,
+        )
+
+    def _retry_in(self, seconds: float) -> timedelta:
+        # Wake up for it (a little after its due time in the database, which uses another clock).
+        self._retry_at = min(self._retry_at, self.buckets.clock() + seconds + 0.01)
+        return timedelta(seconds=seconds)
+
+    def _verdict(self, message: Outgoing, outcome: Outcome) -> dict[str, Any]:
+        now = utcnow()
+        attempts = message.attempts + 1
+        if outcome.kind == "sent":
+            return {"status": SENT, "sent_at": now, "attempts": attempts, "last_error": None}
+        if outcome.kind == "flood":  # not a failed attempt
+            wait = self._retry_in(outcome.retry_after)
+            return {"status": PENDING, "next_attempt_at": now + wait, "last_error": outcome.reason}
+        if outcome.kind == "transient" and attempts < self.retry.max_attempts:
+            wait = self._retry_in(self.retry.delay(attempts))
+            log.info("outbox %s attempt %s failed; retrying in %s", message.id, attempts, wait)
+            return {
+                "status": PENDING,
+                "attempts": attempts,
+                "next_attempt_at": now + wait,
+                "last_error": outcome.reason[:1000],
+            }
+        reason = outcome.reason if outcome.kind == "permanent" else f"gave up: {outcome.reason}"
+        log.warning("outbox %s to %s parked as dead: %s", message.id, message.recipient, reason)
+        return {"status": DEAD, "attempts": attempts, "last_error": reason[:1000]}
