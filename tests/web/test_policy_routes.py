@@ -22,7 +22,15 @@ from sqlalchemy import func, select
 from starlette.routing import Mount
 
 from moderation.policy import POLICY, can
-from storage.models import AuditEvent, Decision, StaffSession, Tip, TipNote
+from storage.models import (
+    AuditEvent,
+    Decision,
+    RevealRequest,
+    StaffSession,
+    Tip,
+    TipNote,
+    TipsterIdentity,
+)
 from tests.web import dashboard_world as world
 from web.app import WebContext, create_app
 from web.dashboard.deps import route_actions
@@ -73,7 +81,7 @@ def test_the_route_walk_sees_the_whole_app():
     for route in (("GET", "/report"), ("GET", "/login"), ("GET", "/queue"), ("GET", "/tips/{ref}")):
         assert route in ROUTES
     assert ACTIONS[("GET", "/queue")] == "queue.view"
-    assert len(ACTIONS) >= 13
+    assert len(ACTIONS) >= 19
 
 
 def test_every_route_is_public_or_declares_one_policy_action():
@@ -102,60 +110,103 @@ async def _vetted_tip(session):
     return await world.tip(session, status="promising")
 
 
-async def _queue(session, signed, stores):
+async def _queue(session, signed, context):
     return Request("/queue")
 
 
-async def _claim_next(session, signed, stores):
+async def _claim_next(session, signed, context):
     await world.tip(session)
     return Request("/queue/claim-next", {})
 
 
-async def _bulk(session, signed, stores):
+async def _bulk(session, signed, context):
     group = await world.cluster(session, [await world.tip(session), await world.tip(session)])
     return Request(f"/clusters/{group.ref}/decide", {"outcome": "not_relevant"})
 
 
-async def _tip(session, signed, stores):
+async def _tip(session, signed, context):
     return Request(f"/tips/{(await _vetted_tip(session)).ref}")
 
 
-async def _decide(session, signed, stores):
+async def _decide(session, signed, context):
     return Request(f"/tips/{(await world.tip(session)).ref}/decide", {"outcome": "not_relevant"})
 
 
-async def _note(session, signed, stores):
+async def _note(session, signed, context):
     return Request(f"/tips/{(await _vetted_tip(session)).ref}/notes", {"text": "checked"})
 
 
-async def _release(session, signed, stores):
+async def _release(session, signed, context):
     return Request(f"/tips/{(await world.tip(session)).ref}/release", {})
 
 
-async def _display(session, signed, stores):
-    photo = await world.photo(session, stores, await _vetted_tip(session), 10)
+async def _display(session, signed, context):
+    photo = await world.photo(session, context.photos, await _vetted_tip(session), 10)
     return Request(f"/media/display/{photo.row.display_sha256}")
 
 
-async def _original(session, signed, stores):
-    photo = await world.photo(session, stores, await _vetted_tip(session), 20)
+async def _original(session, signed, context):
+    photo = await world.photo(session, context.photos, await _vetted_tip(session), 20)
     return Request(f"/media/original/{photo.row.original_sha256}")
 
 
-async def _cases(session, signed, stores):
+async def _cases(session, signed, context):
     return Request("/cases")
 
 
-async def _case(session, signed, stores):
+async def _case(session, signed, context):
     return Request(f"/cases/{(await world.case(session)).ref}")
 
 
-async def _account(session, signed, stores):
+async def _account(session, signed, context):
     return Request("/account")
 
 
-async def _logout(session, signed, stores):
+async def _logout(session, signed, context):
     return Request("/logout", {})
+
+
+async def _ask_reveal(session, signed, context):
+    tipster = await world.tipster(session)
+    tip = await world.tip(session, status="promising", tipster_id=tipster.id)
+    return Request(f"/tips/{tip.ref}/reveal", {"reason": "the family says she phoned this number"})
+
+
+async def _reveals(session, signed, context):
+    return Request("/reveals")
+
+
+async def _pending_reveal(session, context) -> int:
+    """A request by another senior moderator for a tipster with a sealed identity."""
+    asker = await world.staff(session, "senior_moderator")
+    tipster = await world.tipster(session)
+    session.add(
+        TipsterIdentity(
+            tipster_id=tipster.id,
+            lookup_hash=context.vault.lookup_hash("telegram", str(tipster.id)),
+            ciphertext=context.vault.seal({"chat_id": 42, "username": "seen_it"}),
+        )
+    )
+    row = RevealRequest(tipster_id=tipster.id, requested_by=asker.id, reason="x" * 30)
+    session.add(row)
+    await session.commit()
+    return row.id
+
+
+async def _approve(session, signed, context):
+    return Request(f"/reveals/{await _pending_reveal(session, context)}/approve", {})
+
+
+async def _refuse(session, signed, context):
+    return Request(f"/reveals/{await _pending_reveal(session, context)}/refuse", {"reason": "no"})
+
+
+async def _audit(session, signed, context):
+    return Request("/audit?action=signin")
+
+
+async def _export(session, signed, context):
+    return Request("/audit/export", {"action": "tip.view"})
 
 
 # One sample request per dashboard route; a new route fails test_every_route_has_a_sample.
@@ -173,6 +224,12 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/cases/{ref}"): _case,
     ("GET", "/account"): _account,
     ("POST", "/logout"): _logout,
+    ("POST", "/tips/{ref}/reveal"): _ask_reveal,
+    ("GET", "/reveals"): _reveals,
+    ("POST", "/reveals/{request_id}/approve"): _approve,
+    ("POST", "/reveals/{request_id}/refuse"): _refuse,
+    ("GET", "/audit"): _audit,
+    ("POST", "/audit/export"): _export,
 }
 
 
@@ -216,6 +273,7 @@ async def _state(sessions) -> tuple[Any, ...]:
             await session.scalar(
                 select(func.count(AuditEvent.id)).where(AuditEvent.action != "access.denied")
             ),
+            (await session.execute(select(RevealRequest.id, RevealRequest.status))).all(),
         )
 
 
@@ -226,7 +284,7 @@ async def test_each_role_reaches_exactly_the_routes_the_policy_allows(
     action = ACTIONS[(method, path)]
     async with sessions() as session:
         signed = await world.sign_in_as(session, role)
-        request = await SAMPLES[(method, path)](session, signed, context.photos)
+        request = await SAMPLES[(method, path)](session, signed, context)
     before = await _state(sessions)
     world.use(client, signed)
     if request.data is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.dashboard import cases, queue, signin, tips
+from web.dashboard import audit, cases, queue, reveals, signin, tips
 
 router = APIRouter(include_in_schema=False)
-for part in (signin.router, queue.router, tips.router, cases.router):
+for part in (signin.router, queue.router, tips.router, cases.router, reveals.router, audit.router):
     router.include_router(part)

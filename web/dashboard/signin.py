@@ -36,10 +36,15 @@ router = APIRouter(include_in_schema=False)
 
 
 def landing(role: str) -> str:
-    """Where a staff member starts: the queue, else the cases, else their account."""
-    if can(role, "queue.view"):
-        return "/queue"
-    return "/cases" if can(role, "case.view") else "/account"
+    """Where a staff member starts: the queue, else the cases, the audit trail, their account."""
+    for path, action in (
+        ("/queue", "queue.view"),
+        ("/cases", "case.view"),
+        ("/audit", "audit.view"),
+    ):
+        if can(role, action):
+            return path
+    return "/account"
 
 
 def _public_page(request: Request, template: str, *, status: int = 200, **values: Any) -> Response:

@@ -19,6 +19,8 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templa
 NAV = (
     ("/queue", "Queue", "queue.view"),
     ("/cases", "Cases", "case.view"),
+    ("/reveals", "Reveals", "identity.approve_reveal"),
+    ("/audit", "Audit", "audit.view"),
     ("/account", "Account", "account.self"),
 )
 
