@@ -109,7 +109,7 @@ async def _seed(url: str, vault_key: str, secret: str) -> dict[str, str]:
             tips["held"].claimed_by = colleague.id
             tips["held"].claim_expires_at = utcnow() + timedelta(minutes=10)
             await session.commit()
-            return {name: tip.ref for name, tip in tips.items()}
+            return {name: tip.ref for name, tip in tips.items()} | {"cluster": cluster.ref}
     finally:
         await engine.dispose()
 
@@ -252,6 +252,18 @@ async def test_a_moderator_signs_in_and_works_the_queue_with_the_keyboard(server
     tip_screenshot = tmp_path / "dashboard-tip.png"
     await page.goto(f"{process.url}/tips/{refs['middle']}")
     await page.screenshot(path=str(tip_screenshot), full_page=True)
+    # A note goes in through htmx: the list updates in place and the box empties.
+    await page.fill("#notes textarea[name=text]", "Called the metro office: footage kept")
+    await page.click("#notes button[type=submit]")
+    await expect(page.locator("#notes-list")).to_contain_text("footage kept")
+    await expect(page.locator("#notes textarea[name=text]")).to_have_value("")
+    assert page.url.endswith(f"/tips/{refs['middle']}")
+    await page.goto(f"{process.url}/queue")
+    # Filters swap the table through htmx and keep the address bar in step.
+    await page.fill("input[name=cluster]", refs["cluster"])
+    await page.click("#filters button[type=submit]")
+    await expect(page.locator("tr.queue-row")).to_have_count(3)
+    assert f"cluster={refs['cluster']}" in page.url
     await page.goto(f"{process.url}/queue")
 
     # c claims the next tip (the urgent one); i focuses the question, Ctrl+Enter asks it.
