@@ -70,7 +70,7 @@ def stores(tmp_media):
     return open_photo_stores(tmp_media)
 
 
-async def _world(session, stores, *, recipients=True):
+async def forwarding_world(session, stores, *, recipients=True):
     senior = await factories.staff(session, "senior_moderator")
     mod = await factories.staff(session, "moderator")
     case = Case(full_name="Li Na", status="verified", police_ref="XA-2026-17")
@@ -127,7 +127,7 @@ async def _world(session, stores, *, recipients=True):
     return senior, mod, case, person, tip, photo
 
 
-async def _family(session, senior, case, chat_ids):
+async def family_members(session, senior, case, chat_ids):
     """Family members linked through real one-time codes."""
     members = []
     for _ in chat_ids:
@@ -157,8 +157,8 @@ async def test_promising_with_a_summary_reaches_family_and_police_in_the_decisio
     sessions, stores
 ):
     async with sessions() as session:
-        senior, mod, case, _, tip, photo = await _world(session, stores)
-        mother, father = await _family(session, senior, case, [1, 2])
+        senior, mod, case, _, tip, photo = await forwarding_world(session, stores)
+        mother, father = await family_members(session, senior, case, [1, 2])
         await decide(
             session,
             staff=mod,
@@ -198,7 +198,7 @@ async def test_promising_with_a_summary_reaches_family_and_police_in_the_decisio
 
 async def test_the_police_packet_holds_the_evidence_and_never_the_identity(sessions, stores):
     async with sessions() as session:
-        _, mod, case, person, tip, photo = await _world(session, stores)
+        _, mod, case, person, tip, photo = await forwarding_world(session, stores)
         await decide(session, staff=mod, tip_ref=tip.ref, outcome=Outcome.PROMISING, note="checked")
         police = await session.scalar(select(Forward).where(Forward.audience == "police"))
     packet = police.packet
@@ -231,8 +231,8 @@ async def test_promising_without_a_summary_waits_for_a_moderator_to_forward_it_t
     sessions, stores
 ):
     async with sessions() as session:
-        senior, mod, case, _, tip, _ = await _world(session, stores)
-        [mother] = await _family(session, senior, case, [1])
+        senior, mod, case, _, tip, _ = await forwarding_world(session, stores)
+        [mother] = await family_members(session, senior, case, [1])
         await decide(session, staff=mod, tip_ref=tip.ref, outcome=Outcome.PROMISING)
         assert not [
             r for r in await _rows(session, OutboxMessage) if r.recipient == f"tipster:{mother.id}"
@@ -259,8 +259,8 @@ async def test_promising_without_a_summary_waits_for_a_moderator_to_forward_it_t
 
 async def test_a_muted_family_member_is_skipped_and_the_audit_says_so(sessions, stores):
     async with sessions() as session:
-        senior, mod, case, _, tip, _ = await _world(session, stores, recipients=False)
-        mother, father = await _family(session, senior, case, [1, 2])
+        senior, mod, case, _, tip, _ = await forwarding_world(session, stores, recipients=False)
+        mother, father = await family_members(session, senior, case, [1, 2])
         assert await set_muted(session, tipster=father, muted=True) == 1
         await decide(
             session,
@@ -291,7 +291,7 @@ async def test_a_family_lead_that_would_say_too_much_refuses_the_whole_decision(
     sessions, stores, lead, message
 ):
     async with sessions() as session:
-        _, mod, _, _, tip, _ = await _world(session, stores)
+        _, mod, _, _, tip, _ = await forwarding_world(session, stores)
         with pytest.raises(InvalidInput, match=message):
             await decide(
                 session, staff=mod, tip_ref=tip.ref, outcome=Outcome.PROMISING, family=lead
@@ -304,7 +304,7 @@ async def test_a_family_lead_that_would_say_too_much_refuses_the_whole_decision(
 
 async def test_the_tipsters_pseudonym_never_goes_into_a_family_summary(sessions, stores):
     async with sessions() as session:
-        _, mod, _, person, tip, _ = await _world(session, stores)
+        _, mod, _, person, tip, _ = await forwarding_world(session, stores)
         lead = FamilyLead(summary=f"{SUMMARY} Reported by {person.pseudonym}.")
         with pytest.raises(InvalidInput, match="who sent"):
             await decide(
@@ -316,8 +316,8 @@ async def test_a_failure_before_commit_leaves_no_decision_no_forward_and_no_mess
     sessions, stores, monkeypatch
 ):
     async with sessions() as session:
-        senior, mod, case, _, tip, _ = await _world(session, stores)
-        await _family(session, senior, case, [1])
+        senior, mod, case, _, tip, _ = await forwarding_world(session, stores)
+        await family_members(session, senior, case, [1])
         tip_ref = tip.ref
 
     async def broken(*args, **kwargs):
@@ -341,7 +341,7 @@ async def test_a_failure_before_commit_leaves_no_decision_no_forward_and_no_mess
 
 async def test_a_lead_goes_to_police_once_however_often_it_is_decided(sessions, stores):
     async with sessions() as session:
-        _, mod, _, _, tip, _ = await _world(session, stores)
+        _, mod, _, _, tip, _ = await forwarding_world(session, stores)
         await decide(session, staff=mod, tip_ref=tip.ref, outcome=Outcome.PROMISING)
         with pytest.raises(AlreadyDecided):
             await decide(session, staff=mod, tip_ref=tip.ref, outcome=Outcome.URGENT)
@@ -357,7 +357,7 @@ async def test_a_lead_goes_to_police_once_however_often_it_is_decided(sessions, 
 
 async def test_urgent_sends_the_packet_and_pages_on_call_at_once(sessions, stores):
     async with sessions() as session:
-        _, mod, case, _, tip, _ = await _world(session, stores)
+        _, mod, case, _, tip, _ = await forwarding_world(session, stores)
         await decide(session, staff=mod, tip_ref=tip.ref, outcome=Outcome.URGENT)
         rows = await _rows(session, OutboxMessage)
         actions = {e.action for e in await _rows(session, AuditEvent)}
@@ -406,7 +406,7 @@ async def test_the_on_call_pager_fans_out_once_even_when_retried(sessions):
 
 async def test_a_family_code_links_once_and_expires(sessions, stores):
     async with sessions() as session:
-        senior, mod, case, _, _, _ = await _world(session, stores, recipients=False)
+        senior, mod, case, _, _, _ = await forwarding_world(session, stores, recipients=False)
         with pytest.raises(PermissionError):
             await create_family_link(session, staff=mod, case_ref=case.ref)
         code = await create_family_link(session, staff=senior, case_ref=case.ref)
@@ -446,8 +446,8 @@ async def test_family_feedback_lands_on_the_tip_pages_on_call_for_mine_and_is_au
     sessions, stores
 ):
     async with sessions() as session:
-        senior, mod, case, _, tip, _ = await _world(session, stores, recipients=False)
-        mother, father = await _family(session, senior, case, [1, 2])
+        senior, mod, case, _, tip, _ = await forwarding_world(session, stores, recipients=False)
+        mother, father = await family_members(session, senior, case, [1, 2])
         stranger = await _person(session)
         await decide(
             session,
@@ -516,7 +516,7 @@ async def test_a_typed_place_that_matched_no_city_is_never_suggested(sessions):
 
 async def test_police_recipients_are_for_senior_moderators_and_checked(sessions, stores):
     async with sessions() as session:
-        senior, mod, case, _, tip, _ = await _world(session, stores, recipients=False)
+        senior, mod, case, _, tip, _ = await forwarding_world(session, stores, recipients=False)
         with pytest.raises(PermissionError):
             await add_recipient(
                 session, staff=mod, case_ref=case.ref, kind="email", address="a@b.org", label=""
@@ -556,7 +556,7 @@ async def test_police_recipients_are_for_senior_moderators_and_checked(sessions,
 
 async def test_the_police_liaison_downloads_the_packet_as_a_zip_and_it_is_audited(sessions, stores):
     async with sessions() as session:
-        _, mod, _, _, tip, photo = await _world(session, stores)
+        _, mod, _, _, tip, photo = await forwarding_world(session, stores)
         police = await factories.staff(session, "police_liaison")
         with pytest.raises(PermissionError):
             await download_packet(session, staff=mod, tip_ref=tip.ref, stores=stores)
