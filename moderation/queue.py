@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.errors import NotFound
-from storage.models import Case, Tip, TipCluster
+from storage.models import OPEN_TIPS_SQL, Case, Tip, TipCluster
 from storage.types import utcnow
 
 OPEN_STATUSES = ("received", "under_review", "needs_info")
+OPEN_TIPS = text(OPEN_TIPS_SQL)
 CLAIM_LEASE = timedelta(minutes=10)
 PAGE = 50
 
@@ -55,6 +57,7 @@ class QueueRow:
     claimed_by: int | None
 
 
+@functools.cache
 def _not_cluster_head() -> ColumnElement[bool]:
     other = aliased(Tip)
     better = or_(
@@ -68,10 +71,11 @@ def _not_cluster_head() -> ColumnElement[bool]:
 
 
 def _filtered(stmt: Select[Any], filters: QueueFilter) -> Select[Any]:
-    status = [filters.status] if filters.status else list(OPEN_STATUSES)
-    stmt = stmt.where(Tip.status.in_(status))
+    # Literal SQL for the open statuses, so both databases can use the partial indexes.
+    stmt = stmt.where(Tip.status == filters.status if filters.status else OPEN_TIPS)
     if filters.case_ref:
-        stmt = stmt.join(Case, Case.id == Tip.case_id).where(Case.ref == filters.case_ref)
+        case_id = select(Case.id).where(Case.ref == filters.case_ref).scalar_subquery()
+        stmt = stmt.where(Tip.case_id == case_id)
     if filters.channel:
         stmt = stmt.where(Tip.channel == filters.channel)
     if filters.cluster_ref:
@@ -154,33 +158,25 @@ async def claim(session: AsyncSession, *, tip_id: int, staff_id: int) -> datetim
 
 
 async def claim_next(session: AsyncSession, *, staff_id: int) -> int | None:
-    """Claim the highest-ranked unclaimed open tip; its id, or None when the queue is clear."""
-    for _ in range(5):
-        now = utcnow()
-        candidate = (
-            select(Tip.id)
-            .where(
-                Tip.status.in_(OPEN_STATUSES),
-                _claimable(staff_id, now),
-                or_(
-                    Tip.claimed_by.is_(None), Tip.claimed_by != staff_id, Tip.claim_expires_at < now
-                ),
-            )
-            .order_by(Tip.urgent.desc(), Tip.score.desc(), Tip.created_at)
-            .limit(1)
-        )
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            candidate = candidate.with_for_update(skip_locked=True)
-        tip_id = await session.scalar(candidate)
-        if tip_id is None:
-            await session.commit()
-            return None
-        try:
-            await claim(session, tip_id=tip_id, staff_id=staff_id)
-        except ClaimConflict:
-            continue
-        return tip_id
-    return None
+    """Claim the highest-ranked unclaimed open tip in one statement; its id, or None."""
+    now = utcnow()
+    candidate = (
+        select(Tip.id)
+        .where(OPEN_TIPS, or_(Tip.claimed_by.is_(None), Tip.claim_expires_at < now))
+        .order_by(Tip.urgent.desc(), Tip.score.desc(), Tip.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
+        .scalar_subquery()
+    )
+    stmt = (
+        update(Tip)
+        .where(Tip.id == candidate)
+        .values(claimed_by=staff_id, claim_expires_at=now + CLAIM_LEASE)
+        .returning(Tip.id)
+    )
+    tip_id = await session.scalar(stmt)
+    await session.commit()
+    return tip_id
 
 
 async def release(session: AsyncSession, *, tip_id: int, staff_id: int) -> None:

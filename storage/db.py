@@ -35,8 +35,16 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         engine = create_async_engine(url, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
+    # Custom plans: asyncpg's prepared statements would otherwise get generic plans that ignore
+    # the actual filter values (the queue's area filter then sorts tens of thousands of rows).
+    server_settings = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        connect_args={"server_settings": server_settings},
     )
 
 

@@ -35,6 +35,9 @@ NAMING_CONVENTION = {
 }
 
 
+OPEN_TIPS_SQL = "status IN ('received', 'under_review', 'needs_info')"
+
+
 class Base(DeclarativeBase):
     """Declarative base with a naming convention, so every constraint has a stable name."""
 
@@ -121,6 +124,24 @@ class Tip(Timestamped, Base):
     __table_args__ = (
         Index("ix_tips_lat_lon", "lat", "lon"),
         Index("ix_tips_queue", text("urgent DESC"), text("score DESC"), "created_at"),
+        # Partial indexes over open tips only (migration 0007).
+        Index(
+            "ix_tips_queue_open",
+            text("urgent DESC"),
+            text("score DESC"),
+            "created_at",
+            postgresql_where=text(OPEN_TIPS_SQL),
+            sqlite_where=text(OPEN_TIPS_SQL),
+        ),
+        Index(
+            "ix_tips_case_queue",
+            "case_id",
+            text("urgent DESC"),
+            text("score DESC"),
+            "created_at",
+            postgresql_where=text(OPEN_TIPS_SQL),
+            sqlite_where=text(OPEN_TIPS_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -408,7 +429,7 @@ class FsmState(Base):
 
 
 class FamilyLink(Base):
-    """A one-time code a senior moderator gives a family: /start family_CODE links them to a case."""
+    """A one-time code for a family: /start family_CODE links them to a case."""
 
     __tablename__ = "family_links"
 

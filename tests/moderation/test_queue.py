@@ -93,3 +93,10 @@ async def test_concurrent_claim_next_hands_out_distinct_tips(sessions):
     got = await asyncio.gather(*(next_for(m.id) for m in moderators))
     handed = [g for g in got if g is not None]
     assert sorted(handed) == sorted(t.id for t in tips)
+
+
+def test_open_status_sql_matches_the_open_statuses():
+    from moderation.queue import OPEN_STATUSES
+    from storage.models import OPEN_TIPS_SQL
+
+    assert OPEN_TIPS_SQL == "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
