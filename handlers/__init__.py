@@ -12,14 +12,17 @@ from aiogram import Router
 def build_routers() -> list[Router]:
     """Every router of the bot, in the order they are tried.
 
-    Commands come before the report's steps, so /cancel or /status work on any step; the
-    fallback comes last and answers whatever no one else took.
+    Commands come before the report's steps, so /cancel or /status work on any step; family
+    deep links come before /start's own; the fallback comes last and answers whatever no one
+    else took.
     """
     from handlers import (
         answers,
         fallback,
+        family,
         language,
         limits,
+        moderators,
         report,
         report_steps,
         start,
@@ -28,6 +31,8 @@ def build_routers() -> list[Router]:
 
     return [
         limits.build_router(),
+        moderators.build_router(),
+        family.build_router(),
         start.build_router(),
         language.build_router(),
         status.build_router(),
