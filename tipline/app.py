@@ -17,6 +17,7 @@ from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.files import telegram_fetcher
+from bot.sender import TelegramSender
 from core.faces import load_face_engine
 from core.geo import build_geocoder
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -32,11 +33,14 @@ from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
+from workers.email import EmailSender
 from workers.evidence import EvidenceWorker
 from workers.faces import FaceWorker
 from workers.moderator_cards import ModeratorCards
 from workers.photos import PhotoWorker
+from workers.relay import Relay, Sender
 from workers.retention import RetentionWorker
+from workers.webhooks import WebhookSender
 
 log = logging.getLogger("tipline")
 
@@ -110,6 +114,9 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         _photo_worker(settings, sessions, telegram.bot if telegram else None).run_forever()
     )
     loops.extend(await _face_loops(settings, sessions))
+    loops.append(
+        _relay(settings, sessions, vault, telegram.bot if telegram else None).run_forever()
+    )
     if settings.moderators_chat_id is not None and telegram is not None:
         cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
         loops.append(ModeratorCards(sessions=sessions, settings=cards).run_forever())
@@ -160,6 +167,39 @@ def _photo_worker(
         quarantine=PhotoStore(settings.media_dir / "quarantine"),
         fetch=telegram_fetcher(bot),
     )
+
+
+def _relay(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault, bot: Bot | None
+) -> Relay:
+    """The outbox relay with a sender per channel (Telegram only when a bot is configured)."""
+    stores = open_photo_stores(settings.media_dir)
+    senders: dict[str, Sender] = {
+        "email": EmailSender(
+            sessions=sessions,
+            stores=stores,
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            sender=settings.smtp_from,
+            starttls=settings.smtp_starttls,
+        ),
+        "webhook": WebhookSender(
+            sessions=sessions,
+            stores=stores,
+            secret=(
+                settings.police_webhook_secret.get_secret_value().encode()
+                if settings.police_webhook_secret
+                else None
+            ),
+        ),
+    }
+    if bot is not None:
+        senders["telegram"] = TelegramSender(
+            bot=bot, vault=vault, sessions=sessions, display_store=stores.display
+        )
+    return Relay(sessions=sessions, senders=senders)
 
 
 async def _face_loops(
