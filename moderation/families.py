@@ -357,3 +357,13 @@ async def _keep_on_tip(session: AsyncSession, forward: Forward) -> None:
     details = dict(tip.details or {})
     details["family_feedback"] = {**counts, "updated_at": utcnow().isoformat()}
     tip.details = details
+
+
+async def pending_links(session: AsyncSession, *, case_id: int) -> int:
+    """Codes made for the case that are neither used nor expired."""
+    stmt = select(func.count(FamilyLink.id)).where(
+        FamilyLink.case_id == case_id,
+        FamilyLink.used_at.is_(None),
+        FamilyLink.expires_at > utcnow(),
+    )
+    return int(await session.scalar(stmt) or 0)

@@ -22,10 +22,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import record
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
-from moderation.families import FAMILY, Feedback, feedback_counts, record_feedback, send_family_lead
-from moderation.police import forward_to_police, page_oncall
+from moderation.families import (
+    FAMILY,
+    Feedback,
+    feedback_counts,
+    list_family,
+    pending_links,
+    record_feedback,
+    send_family_lead,
+)
+from moderation.police import forward_to_police, list_recipients, page_oncall
 from moderation.policy import can
-from storage.models import Case, Decision, Forward, OutboxMessage, StaffUser, Tip, TipPhoto, Tipster
+from moderation.queue import OPEN_STATUSES
+from storage.models import (
+    Case,
+    Decision,
+    Forward,
+    OutboxMessage,
+    PoliceRecipient,
+    StaffUser,
+    Subscription,
+    Tip,
+    TipPhoto,
+    Tipster,
+)
 from storage.refs import normalise_ref
 from storage.repositories import TipRepository
 
@@ -263,9 +283,10 @@ async def answer_lead(
 
 @dataclass(frozen=True, slots=True)
 class ForwardView:
-    """A forward of a tip with how its deliveries went and what the family answered."""
+    """A forward with how its deliveries went and what the family answered."""
 
     forward: Forward
+    tip_ref: str
     deliveries: Sequence[OutboxMessage]
     feedback: dict[str, int] = field(default_factory=dict)
 
@@ -279,21 +300,93 @@ async def deliveries(session: AsyncSession, *, forward_id: int) -> Sequence[Outb
 
 
 async def forwards_of(
-    session: AsyncSession, *, tip_id: int | None = None, case_id: int | None = None
+    session: AsyncSession,
+    *,
+    tip_id: int | None = None,
+    case_id: int | None = None,
+    audience: str | None = None,
+    limit: int = 200,
 ) -> list[ForwardView]:
-    """The forwards of a tip or a case, newest first, with deliveries and family answers."""
-    stmt = select(Forward)
+    """Forwards (of a tip, a case, an audience), newest first, with deliveries and answers."""
+    stmt = select(Forward, Tip.ref).join(Tip, Tip.id == Forward.tip_id)
     if tip_id is not None:
         stmt = stmt.where(Forward.tip_id == tip_id)
     if case_id is not None:
         stmt = stmt.where(Forward.case_id == case_id)
+    if audience is not None:
+        stmt = stmt.where(Forward.audience == audience)
     views = []
-    for forward in (await session.scalars(stmt.order_by(Forward.id.desc()).limit(200))).all():
-        counts = (
-            await feedback_counts(session, forward_id=forward.id)
-            if forward.audience == FAMILY
-            else {}
-        )
+    for forward, ref in await session.execute(stmt.order_by(Forward.id.desc()).limit(limit)):
+        family = forward.audience == FAMILY
+        counts = await feedback_counts(session, forward_id=forward.id) if family else {}
         rows = await deliveries(session, forward_id=forward.id)
-        views.append(ForwardView(forward=forward, deliveries=rows, feedback=counts))
+        views.append(ForwardView(forward=forward, tip_ref=ref, deliveries=rows, feedback=counts))
     return views
+
+
+@dataclass(frozen=True, slots=True)
+class TipForwarding:
+    """Everything the forwarding page of a tip shows."""
+
+    tip: Tip
+    case: Case | None
+    photos: Sequence[str]  # display copies a moderator may choose to include
+    suggested_place: str | None
+    family_members: int
+    muted: int
+    police_recipients: int
+    forwards: list[ForwardView]
+    can_decide: bool
+    can_forward_to_family: bool
+
+
+async def tip_forwarding(session: AsyncSession, *, tip: Tip) -> TipForwarding:
+    """The forwarding page of a tip the caller may see."""
+    case = await session.get(Case, tip.case_id) if tip.case_id else None
+    photos = await session.scalars(
+        select(TipPhoto.display_sha256)
+        .where(TipPhoto.tip_id == tip.id, TipPhoto.status == "processed")
+        .where(TipPhoto.display_sha256.is_not(None))
+        .order_by(TipPhoto.id)
+    )
+    family = await list_family(session, case_id=case.id) if case else []
+    recipients = await list_recipients(session, case_id=case.id, active_only=True) if case else []
+    forwards = await forwards_of(session, tip_id=tip.id)
+    forwarded = any(view.forward.audience == FAMILY for view in forwards)
+    return TipForwarding(
+        tip=tip,
+        case=case,
+        photos=[sha for sha in photos if sha],
+        suggested_place=suggested_place(tip),
+        family_members=len(family),
+        muted=sum(1 for sub in family if sub.paused),
+        police_recipients=len(recipients),
+        forwards=forwards,
+        can_decide=tip.status in OPEN_STATUSES,
+        can_forward_to_family=case is not None and tip.status in PASSED_ON and not forwarded,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseForwarding:
+    """Who a case's leads go to, and what was forwarded (for senior moderators)."""
+
+    case: Case
+    family: Sequence[Subscription]
+    pending_links: int
+    recipients: Sequence[PoliceRecipient]
+    forwards: list[ForwardView]
+
+
+async def case_forwarding(session: AsyncSession, *, case_ref: str) -> CaseForwarding:
+    """The forwarding page of a case; NotFound when there is none."""
+    case = await session.scalar(select(Case).where(Case.ref == normalise_ref(case_ref)))
+    if case is None:
+        raise NotFound("no such case")
+    return CaseForwarding(
+        case=case,
+        family=await list_family(session, case_id=case.id),
+        pending_links=await pending_links(session, case_id=case.id),
+        recipients=await list_recipients(session, case_id=case.id),
+        forwards=await forwards_of(session, case_id=case.id),
+    )

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.dashboard import audit, cases, queue, reveals, signin, tips
+from web.dashboard import audit, cases, forwarding, queue, reveals, signin, tips
 
 router = APIRouter(include_in_schema=False)
-for part in (signin.router, queue.router, tips.router, cases.router, reveals.router, audit.router):
+for part in (
+    signin.router,
+    queue.router,
+    tips.router,
+    cases.router,
+    reveals.router,
+    audit.router,
+    forwarding.router,
+):
     router.include_router(part)
