@@ -25,6 +25,7 @@ from core.vault import Vault
 from handlers.context import BotServices
 from moderation.cards import CardSettings
 from moderation.invites import first_admin_invite
+from moderation.police import OnCallPager
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
@@ -199,6 +200,13 @@ def _relay(
         senders["telegram"] = TelegramSender(
             bot=bot, vault=vault, sessions=sessions, display_store=stores.display
         )
+    # Pages for urgent leads fan out to the on-call chat (only with a bot) and e-mails.
+    senders["oncall"] = OnCallPager(
+        sessions=sessions,
+        chat_id=settings.oncall_chat_id if bot is not None else None,
+        emails=settings.oncall_emails,
+        base_url=settings.base_url,
+    )
     return Relay(sessions=sessions, senders=senders)
 
 
