@@ -16,7 +16,7 @@ class Limits:
     """Sending limits; the defaults stay inside Telegram's (1/s per chat, 20/min per group)."""
 
     global_per_second: float = 30.0
-    global_burst: int = 5
+    global_burst: int = 10
     chat_per_second: float = 1.0
     chat_burst: int = 1
     group_per_minute: float = 20.0

@@ -17,9 +17,9 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.outbox import (
@@ -42,7 +42,9 @@ from workers.buckets import Buckets, Clock, Limits
 __all__ = ["Limits", "Relay", "Retry", "list_dead", "requeue_dead"]
 
 log = logging.getLogger("tipline.outbox")
-OM = OutboxMessage
+# Core statements on the table: the relay needs no ORM objects, and skips the ORM's cost per row.
+OUTBOX = cast(Table, OutboxMessage.__table__)
+OM = OUTBOX.c
 _CLAIMED = (OM.id, OM.idempotency_key, OM.channel, OM.recipient, OM.payload, OM.attempts)
 
 
@@ -81,6 +83,7 @@ class Relay:
         max_in_flight: int = 64,
         tick: float = 0.1,
         idle_interval: float = 1.0,
+        refresh_interval: float = 1.0,
     ) -> None:
         if lease <= send_timeout:
             raise ValueError("the lease must outlast a send, or a slow send could go twice")
@@ -93,9 +96,16 @@ class Relay:
         self.max_in_flight = max_in_flight
         self.tick = tick
         self.idle_interval = idle_interval
+        self.refresh_interval = refresh_interval
         self.wakeup = asyncio.Event()
         subscribe(self.wakeup)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        # Due heads seen at the last look (recipient -> row id, oldest first): re-reading every
+        # round would sort the whole backlog ten times a second.
+        self._heads: dict[str, int] = {}
+        self._heads_at = -math.inf
+        self._new_rows = True
+        self._pumped_at = -math.inf
         self._retry_at = math.inf  # when the soonest row we put back becomes due (relay clock)
 
     async def run_forever(self) -> None:
@@ -126,12 +136,17 @@ class Relay:
     # --- rounds --------------------------------------------------------------------------------
 
     async def _pump(self) -> int:
+        self._pumped_at = self.buckets.clock()
+        if self.wakeup.is_set():
+            self._new_rows = True  # rung by a commit (or a freed slot): look again
         self.wakeup.clear()  # before the claim: a commit during the round rings again
         room = min(self.buckets.room(), self.max_in_flight - len(self._in_flight))
         if room <= 0:
             return 0
         busy = set(self._in_flight) | set(self.buckets.not_ready())
-        claims = await self._claim(room, busy)
+        picks = await self._pick(room, busy)
+        claims = await self._claim([i for _, i in picks], room) if picks else []
+        self._put_back(picks, claims)
         for claim in claims:
             recipient = claim.message.recipient
             self.buckets.take(recipient, group=is_group(recipient))
@@ -139,6 +154,35 @@ class Relay:
             self._in_flight[recipient] = task
             task.add_done_callback(functools.partial(self._finished, recipient))
         return len(claims)
+
+    async def _pick(self, room: int, busy: set[str]) -> list[tuple[str, int]]:
+        """Candidates for this round: due heads of free recipients, oldest first."""
+        usable = [(r, i) for r, i in self._heads.items() if r not in busy]
+        stale = self.buckets.clock() - self._heads_at >= self.refresh_interval
+        if self._new_rows or stale or not usable:
+            self._new_rows = False
+            self._heads_at = self.buckets.clock()
+            # More than one round's worth: rows another relay takes first are skipped.
+            limit = max(4 * room, int(2 * self.buckets.limits.global_per_second))
+            async with self.sessions() as session:
+                found = (await session.execute(self._due_heads(limit, busy, utcnow()))).all()
+            self._heads = {recipient: row_id for row_id, recipient in found}
+            usable = list(self._heads.items())
+        # Twice the room: when another relay took some, the next ones are claimed instead.
+        picks = usable[: 2 * room]
+        for recipient, _ in picks:
+            del self._heads[recipient]
+        return picks
+
+    def _put_back(self, picks: list[tuple[str, int]], claims: list[_Claim]) -> None:
+        """Keep the candidates the claim did not reach (those it skipped were taken)."""
+        if not claims:
+            return
+        last = claims[-1].message.id
+        back = {recipient: row_id for recipient, row_id in picks if row_id > last}
+        if back:
+            merged = {**self._heads, **back}
+            self._heads = dict(sorted(merged.items(), key=lambda item: item[1]))
 
     def _finished(self, recipient: str, _task: asyncio.Task[None]) -> None:
         if len(self._in_flight) >= self.max_in_flight:
@@ -153,33 +197,30 @@ class Relay:
         else:
             waits.append(self._retry_at - now)
         if self.buckets.room() == 0:
-            # Nothing may go before the next token; a bell now would only make us spin.
-            await asyncio.sleep(max(self.tick, self.buckets.overall_wait()))
+            # Nothing may go before the next token; a bell now would only make us spin. Rounds
+            # start every tick (not tick after the last one ended), so no token goes to waste.
+            since = self.buckets.clock() - self._pumped_at
+            await asyncio.sleep(max(self.tick - since, self.buckets.overall_wait()))
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wakeup.wait(), max(self.tick, min(waits)))
 
-    async def _claim(self, room: int, busy: Collection[str]) -> list[_Claim]:
+    async def _claim(self, ids: list[int], room: int) -> list[_Claim]:
+        """Lease up to `room` of these rows: status 'sending' until the lease runs out."""
         now = utcnow()
+        lease_until = now + timedelta(seconds=self.lease)
+        stmt = (
+            update(OUTBOX)
+            .where(OM.id.in_(self._still_due(ids, room, now)))
+            .values(status=SENDING, next_attempt_at=lease_until)
+            .returning(*_CLAIMED)
+        )
         async with self.sessions() as session:
-            # A plain read first: an idle relay never takes the (SQLite) write lock.
-            # More candidates than room: a relay that finds some taken by another takes the next.
-            heads = list((await session.scalars(self._heads(room * 4, busy, now))).all())
-            if not heads:
-                return []
-            lease_until = now + timedelta(seconds=self.lease)
-            stmt = (
-                update(OM)
-                .where(OM.id.in_(self._still_due(heads, room, now)))
-                .values(status=SENDING, next_attempt_at=lease_until)
-                .returning(*_CLAIMED)
-                .execution_options(synchronize_session=False)
-            )
             rows = (await session.execute(stmt)).all()
             await session.commit()
         return [_Claim(Outgoing(*row), lease_until) for row in sorted(rows)]
 
-    def _heads(self, limit: int, busy: Collection[str], now: datetime) -> Select[int]:
+    def _due_heads(self, limit: int, busy: Collection[str], now: datetime) -> Select[int, str]:
         """The oldest unsent row of each free recipient, when it is due, oldest first.
 
         Rows being sent count, so a recipient has one message in flight across all relays and
@@ -187,12 +228,13 @@ class Relay:
         without fresh statistics PostgreSQL plans that as a quadratic nested loop."""
         unsent = OM.status.in_((PENDING, SENDING)), OM.channel.in_(list(self.senders))
         place = func.row_number().over(partition_by=OM.recipient, order_by=OM.id)
-        ranked = select(OM.id, OM.next_attempt_at, place.label("place")).where(*unsent)
+        ranked = select(OM.id, OM.recipient, OM.next_attempt_at, place.label("place"))
+        ranked = ranked.where(*unsent)
         if busy:
             ranked = ranked.where(OM.recipient.not_in(list(busy)))
         heads = ranked.subquery()
         return (
-            select(heads.c.id)
+            select(heads.c.id, heads.c.recipient)
             .where(heads.c.place == 1, heads.c.next_attempt_at <= now)
             .order_by(heads.c.id)
             .limit(limit)
@@ -230,14 +272,14 @@ class Relay:
     async def _record(self, claim: _Claim, outcome: Outcome) -> None:
         message = claim.message
         values = self._verdict(message, outcome)
-        stmt = update(OM).where(OM.id == message.id).values(**values)
+        stmt = update(OUTBOX).where(OM.id == message.id).values(**values)
         if outcome.kind != "sent":
             # Only while our lease holds: never undo another relay's later success.
             stmt = stmt.where(OM.status == SENDING, OM.next_attempt_at == claim.lease_until)
         for attempt in range(3):
             try:
                 async with self.sessions() as session:
-                    await session.execute(stmt.execution_options(synchronize_session=False))
+                    await session.execute(stmt)
                     await session.commit()
                 return
             except Exception:  # noqa: BLE001 - retried; the lease covers a lost mark

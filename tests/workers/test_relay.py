@@ -186,7 +186,7 @@ async def test_a_new_row_goes_out_within_milliseconds_when_enqueued_in_process(
     waited = time.monotonic() - started
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    assert waited < 0.5
+    assert waited < 2  # the bell, not the 30 s idle interval (milliseconds on an idle machine)
 
 
 # --- failures ----------------------------------------------------------------------------------
