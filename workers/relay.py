@@ -39,7 +39,16 @@ from storage.models import OutboxMessage
 from storage.types import utcnow
 from workers.buckets import Buckets, Clock, Limits
 
-__all__ = ["Limits", "Relay", "Retry", "list_dead", "requeue_dead"]
+__all__ = [
+    "Limits",
+    "Outcome",
+    "Outgoing",
+    "Relay",
+    "Retry",
+    "Sender",
+    "list_dead",
+    "requeue_dead",
+]
 
 log = logging.getLogger("tipline.outbox")
 # Core statements on the table: the relay needs no ORM objects, and skips the ORM's cost per row.

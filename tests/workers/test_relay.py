@@ -495,3 +495,45 @@ async def test_two_relays_on_postgresql_deliver_200_rows_without_duplicates(
     texts = Counter(c.params["text"] for c in fake.calls("sendMessage") if c.ok)
     assert len(texts) == 200 and set(texts.values()) == {1}
     assert all(sender.sent for sender in senders)  # both relays took part
+
+
+# --- the sender's mapping ----------------------------------------------------------------------
+
+
+def test_telegram_answers_map_to_outcomes_without_chat_ids_or_the_token(vault, display):
+    from aiogram import Bot
+    from aiogram.exceptions import (
+        ClientDecodeError,
+        TelegramBadRequest,
+        TelegramEntityTooLarge,
+        TelegramForbiddenError,
+        TelegramMigrateToChat,
+        TelegramNetworkError,
+        TelegramNotFound,
+        TelegramRetryAfter,
+        TelegramServerError,
+        TelegramUnauthorizedError,
+    )
+    from aiogram.methods import SendMessage
+
+    bot = Bot("123456:SECRET-token")
+    sender = TelegramSender(bot=bot, vault=vault, sessions=None, display_store=display)
+    method = SendMessage(chat_id=987654321, text="x")
+    cases = [
+        (TelegramRetryAfter(method, "Too Many Requests: retry after 7", 7), "flood", ""),
+        (TelegramForbiddenError(method, "Forbidden: user is deactivated"), "permanent", "403"),
+        (TelegramBadRequest(method, "Bad Request: chat not found"), "permanent", "400"),
+        (TelegramEntityTooLarge(method, "Request Entity Too Large"), "permanent", "413"),
+        (TelegramMigrateToChat(method, "migrated", -1009), "permanent", "400"),
+        (TelegramServerError(method, "Bad Gateway"), "transient", "5xx"),
+        (TelegramNetworkError(method, "Request timeout error"), "transient", "network"),
+        (TelegramUnauthorizedError(method, "Unauthorized 123456:SECRET-token"), "transient", "401"),
+        (TelegramNotFound(method, "Not Found"), "transient", "404"),
+        (ClientDecodeError("Failed to decode object", ValueError("x"), "<html>"), "transient", ""),
+    ]
+    for exc, kind, prefix in cases:
+        outcome = sender.outcome_of(exc)
+        assert outcome.kind == kind, exc
+        assert outcome.reason.startswith(prefix)
+        assert "987654321" not in outcome.reason and "SECRET" not in outcome.reason
+    assert sender.outcome_of(cases[0][0]).retry_after == 7
