@@ -59,6 +59,8 @@ def run(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Migration chatter is not news; errors still reach stderr as one clear line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     lock = lock_instance(settings)
     sock = bind_socket(settings.web_host, settings.web_port)
     try:
