@@ -8,6 +8,10 @@ BOOT := .uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || echo $(BOOT)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Compile bytecode once: without .pyc files every process re-parses aiogram's ~700 modules
+# (10-20 s per start on a busy 2-core machine), and the tests start many processes.
+export UV_COMPILE_BYTECODE := 1
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test lint typecheck imports pytest bench sync clean
 
