@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
 from core.errors import NotFound
+from core.evaluate import case_area
 from core.roles import Role
 from moderation.policy import can
 from moderation.tip_access import PASSED_ON, may_view_tip
@@ -66,15 +66,6 @@ async def list_cases(session: AsyncSession, *, staff: StaffUser) -> list[CaseRow
     return [CaseRow(case=c, tips=counts.get(c.id, 0)) for c in cases]
 
 
-def _area(tips: list[Tip]) -> dict[str, float] | None:
-    """The probable area, when the evidence worker stored one in a tip's score parts."""
-    for tip in sorted(tips, key=lambda t: t.evaluated_at or t.created_at, reverse=True):
-        area: Any = tip.score_parts.get("area")
-        if isinstance(area, dict) and {"lat", "lon", "radius_km"} <= area.keys():
-            return {k: float(area[k]) for k in ("lat", "lon", "radius_km")}
-    return None
-
-
 async def view_case(session: AsyncSession, *, staff: StaffUser, ref: str) -> CaseView:
     """One case with its sightings in time order, places by the caller's role; audited. Commits."""
     if not can(staff.role, "case.view"):
@@ -102,4 +93,6 @@ async def view_case(session: AsyncSession, *, staff: StaffUser, ref: str) -> Cas
         detail={"fields": fields},
     )
     await session.commit()
-    return CaseView(case=case, sightings=sightings, area=_area(tips))
+    found = await case_area(session, case_id=case.id)
+    area = dict(zip(("lat", "lon", "radius_km"), found, strict=True)) if found else None
+    return CaseView(case=case, sightings=sightings, area=area)
