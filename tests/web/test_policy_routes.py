@@ -27,6 +27,7 @@ from moderation.policy import POLICY, can
 from storage.models import (
     AuditEvent,
     Decision,
+    OutboxMessage,
     RevealRequest,
     StaffSession,
     Tip,
@@ -211,6 +212,25 @@ async def _export(session, signed, context):
     return Request("/audit/export", {"action": "tip.view"})
 
 
+async def _dead(session, signed, context):
+    return Request("/system/dead")
+
+
+async def _retry_dead(session, signed, context):
+    row = OutboxMessage(
+        idempotency_key=f"dead-{id(signed)}",
+        channel="telegram",
+        recipient="chat:-100",
+        payload={"text": "x"},
+        status="dead",
+        attempts=8,
+        last_error="Forbidden: bot was kicked",
+    )
+    session.add(row)
+    await session.commit()
+    return Request("/system/dead/retry", {"kind": "outbox", "id": str(row.id)})
+
+
 # One sample request per dashboard route; a new route fails test_every_route_has_a_sample.
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/queue"): _queue,
@@ -232,6 +252,8 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/reveals/{request_id}/refuse"): _refuse,
     ("GET", "/audit"): _audit,
     ("POST", "/audit/export"): _export,
+    ("GET", "/system/dead"): _dead,
+    ("POST", "/system/dead/retry"): _retry_dead,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.dashboard import audit, cases, forwarding, queue, reveals, signin, tips
+from web.dashboard import audit, cases, forwarding, queue, reveals, signin, system, tips
 
 router = APIRouter(include_in_schema=False)
 for part in (
@@ -15,5 +15,6 @@ for part in (
     reveals.router,
     audit.router,
     forwarding.router,
+    system.router,
 ):
     router.include_router(part)

@@ -21,6 +21,7 @@ NAV = (
     ("/cases", "Cases", "case.view"),
     ("/reveals", "Reveals", "identity.approve_reveal"),
     ("/audit", "Audit", "audit.view"),
+    ("/system/dead", "Dead letters", "system.dead_letters"),
     ("/account", "Account", "account.self"),
 )
 
