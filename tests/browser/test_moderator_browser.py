@@ -283,7 +283,9 @@ async def test_a_moderator_signs_in_and_works_the_queue_with_the_keyboard(server
 
     # The case page: its sightings on the map (Leaflet, no tiles here) and in a timeline.
     await page.click(f'tr[data-ref="{refs["middle"]}"] a[href^="/cases/"]')
-    await expect(page.locator("#case-map .leaflet-interactive")).to_have_count(8)
+    # 7 sightings, the last-seen point and the probable area drawn from the credible sightings.
+    await expect(page.locator("#case-map .leaflet-interactive")).to_have_count(9)
+    await expect(page.locator(".legend .dot.area")).to_have_count(1)
     await expect(page.locator("table.timeline tbody tr")).to_have_count(7)
     case_screenshot = tmp_path / "dashboard-case.png"
     await page.screenshot(path=str(case_screenshot), full_page=True)
