@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     oncall_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oncall_chat_id: int | None = None
     police_webhook_secret: SecretStr | None = None
+    # Cases, posters and area alerts (docs/cases.md). The bot's @username makes the
+    # t.me/<bot>?start=case_<code> links on posters; when unset it is learned from getMe.
+    bot_username: str | None = None
+    poster_font: Path | None = None
+    # The alert radius grows with the time since the child was last seen: radius i applies
+    # from (i * alert_step_minutes) minutes on; the last one stays (China's Tuanyuan system:
+    # within 1 hour 100 km, 2 hours 200 km, 3 hours 300 km, then 500 km).
+    alert_radii_km: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [100.0, 200.0, 300.0, 500.0]
+    )
+    alert_step_minutes: int = Field(default=60, ge=1)
+    alerts_per_day: int = Field(default=3, ge=1, le=100)
 
     @field_validator(
         "bot_token", "webhook_secret", "vault_key", "redis_url", "webhook_url", mode="before"
@@ -76,6 +88,28 @@ class Settings(BaseSettings):
         """TIPLINE_ONCALL_EMAILS=a@x.org,b@y.org (blank: nobody)."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("alert_radii_km", mode="before")
+    @classmethod
+    def _radii(cls, value: object) -> object:
+        """TIPLINE_ALERT_RADII_KM=100,200,300,500: growing, each between 1 and 2,000 km."""
+        if isinstance(value, str):
+            value = [float(part) for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            if not value or any(not 1 <= float(r) <= 2000 for r in value):
+                raise ValueError("alert radii must be between 1 and 2000 km")
+            if sorted(value) != list(value):
+                raise ValueError("alert radii must grow")
+        return value
+
+    @field_validator("bot_username", "poster_font", mode="before")
+    @classmethod
+    def _blank_optional_is_none(cls, value: object) -> object:
+        """An empty variable means 'not set'; a bot username may be given with its @."""
+        if isinstance(value, str):
+            value = value.strip().lstrip("@")
+            return value or None
         return value
 
     @property

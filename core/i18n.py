@@ -1,4 +1,7 @@
-"""Translations: user-facing texts live in locales/<lang>/LC_MESSAGES/tipline.po, keyed by id."""
+"""Translations: user-facing texts live in locales/<lang>/LC_MESSAGES/*.po, keyed by id.
+
+tipline.po holds the tip line; each larger feature keeps its own file (cases.po, alerts.po) so
+they can change independently. A key defined in two files of one language is an error."""
 
 from __future__ import annotations
 
@@ -16,11 +19,18 @@ SUPPORTED = ("en", "zh-Hans")
 
 @lru_cache(maxsize=8)
 def catalog(language: str) -> dict[str, str]:
-    """All texts of one language, read once from its .po file."""
-    path = LOCALES_DIR / language / "LC_MESSAGES" / "tipline.po"
-    with path.open("rb") as handle:
-        parsed = read_po(handle, locale=language.replace("-", "_"))
-    return {str(m.id): str(m.string) for m in parsed if m.id and m.string}
+    """All texts of one language, read once from its .po files."""
+    texts: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            parsed = read_po(handle, locale=language.replace("-", "_"))
+        for message in parsed:
+            if not (message.id and message.string):
+                continue
+            if str(message.id) in texts:
+                raise ValueError(f"text '{message.id}' is defined twice in locales/{language}")
+            texts[str(message.id)] = str(message.string)
+    return texts
 
 
 class Texts:

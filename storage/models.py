@@ -42,7 +42,11 @@ class Base(DeclarativeBase):
     """Declarative base with a naming convention, so every constraint has a stable name."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}  # noqa: RUF012
+    type_annotation_map = {  # noqa: RUF012
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Timestamped:
@@ -53,38 +57,116 @@ class Timestamped:
 
 
 class Case(Timestamped, Base):
-    """A missing person."""
+    """A missing person (kind "missing"), or a found or unidentified person looking for family
+    (kind "found"); both go through the same lifecycle (docs/cases.md)."""
 
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_last_seen", "last_seen_lat", "last_seen_lon"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_ref)
+    kind: Mapped[str] = mapped_column(String(10), default="missing", server_default="missing")
     status: Mapped[str] = mapped_column(String(20), default="submitted", index=True)
     full_name: Mapped[str] = mapped_column(String(200))
     nicknames: Mapped[str] = mapped_column(Text, default="")
     sex: Mapped[str | None] = mapped_column(String(20))
     birth_date: Mapped[date | None] = mapped_column(Date)
+    # Age in years at last_seen_at, when the birth date is not known (or only roughly).
+    age_years: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
+    marks: Mapped[str] = mapped_column(Text, default="", server_default="")
+    dialect: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    circumstances: Mapped[str] = mapped_column(Text, default="", server_default="")
     last_seen_at: Mapped[datetime | None]
     last_seen_place: Mapped[str | None] = mapped_column(String(300))
     last_seen_lat: Mapped[float | None] = mapped_column(Float)
     last_seen_lon: Mapped[float | None] = mapped_column(Float)
     police_ref: Mapped[str | None] = mapped_column(String(100))
     languages: Mapped[str] = mapped_column(String(100), default="")
+    # The family's private contact, sealed by the vault: never public, never shown by default.
+    contact_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    channel: Mapped[str] = mapped_column(String(10), default="staff", server_default="staff")
+    source_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    submitted_by_tipster_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tipsters.id", ondelete="SET NULL")
+    )
+    submitted_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    verified_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime | None]
+    # Area alerts: the centre and the time the expanding radius counts from (the last-seen
+    # point, or a credible sighting a moderator re-centred on) and the radius covered so far.
+    alert_lat: Mapped[float | None] = mapped_column(Float)
+    alert_lon: Mapped[float | None] = mapped_column(Float)
+    alert_from_at: Mapped[datetime | None]
+    alert_radius_km: Mapped[float | None] = mapped_column(Float)
+    poster_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class CaseMatch(Base):
+    """A possible link between two cases for moderators to confirm or dismiss: a duplicate
+    registration, or a found person who may be a missing child."""
+
+    __tablename__ = "case_matches"
+    __table_args__ = (
+        UniqueConstraint("case_id", "other_case_id", "kind", name="uq_case_matches_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    other_case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # duplicate | found
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|confirmed|dismissed
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    reviewed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseAlert(Base):
+    """One message to one volunteer about one case: an alert, or the news that it ended."""
+
+    __tablename__ = "case_alerts"
+    __table_args__ = (
+        UniqueConstraint("case_id", "subscription_id", "kind", name="uq_case_alerts_once"),
+        Index("ix_case_alerts_subscription_at", "subscription_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # alert | ended
+    radius_km: Mapped[float | None] = mapped_column(Float)
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CasePhoto(Base):
-    """A photo of a missing person; only our sanitised copies are ever shown."""
+    """A photo of a missing person; only our sanitised copies are ever shown.
+
+    Arrives quarantined (a Telegram file id or a web upload in quarantine) and becomes "ready"
+    after the same sandboxed sanitiser as tip photos, or "rejected" with a reason."""
 
     __tablename__ = "case_photos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    original_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(
+        String(20), default="quarantined", server_default="ready", index=True
+    )
+    source_ref: Mapped[str | None] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    age_note: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
     display_sha256: Mapped[str | None] = mapped_column(String(64))
     thumb_sha256: Mapped[str | None] = mapped_column(String(64))
     phash: Mapped[int | None] = mapped_column(BigInteger)
     taken_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -412,7 +494,12 @@ class Subscription(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     radius_km: Mapped[float | None] = mapped_column(Float)
+    place_text: Mapped[str | None] = mapped_column(String(300))
     language: Mapped[str] = mapped_column(String(10), default="en")
+    # Quiet hours as minutes after local midnight in `timezone`; alerts wait until they end.
+    quiet_start_min: Mapped[int | None] = mapped_column(Integer)
+    quiet_end_min: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str | None] = mapped_column(String(64))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
