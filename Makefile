@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test lint typecheck imports pytest bench sync clean
+.PHONY: run test lint typecheck imports pytest bench sync font clean
 
 $(BOOT)/bin/uv:
 	@command -v uv >/dev/null 2>&1 || { \
@@ -23,7 +23,21 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	@touch $@
 
-sync: $(VENV)/.synced
+sync: $(VENV)/.synced font
+
+# Posters print Chinese with Debian's Noto CJK font (TIPLINE_POSTER_FONT overrides the path).
+# Installed when we can (root with apt-get); otherwise say how, and go on without posters.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+FONT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk
+font:
+	@if [ ! -f $(CJK_FONT) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && $(FONT_INSTALL) >/dev/null; } \
+	      || echo "Could not install the poster font; try: $(FONT_INSTALL)"; \
+	  else \
+	    echo "Posters need the CJK font; install it with: sudo $(FONT_INSTALL)"; \
+	  fi; \
+	fi
 
 run: sync
 	$(VENV)/bin/tipline run
