@@ -34,6 +34,7 @@ from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
+from workers.case_photos import CasePhotoWorker
 from workers.email import EmailSender
 from workers.evidence import EvidenceWorker
 from workers.faces import FaceWorker
@@ -113,9 +114,9 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         context.admission = telegram.admission
         context.webhook_secret = webhook_secret(settings) if mode == "webhook" else None
         loops.extend(telegram.loops)
-    loops.append(
-        _photo_worker(settings, sessions, telegram.bot if telegram else None).run_forever()
-    )
+    bot = telegram.bot if telegram else None
+    loops.append(_photo_worker(settings, sessions, bot).run_forever())
+    loops.append(_case_photo_worker(settings, sessions, bot).run_forever())
     loops.extend(await _face_loops(settings, sessions))
     loops.append(
         _relay(settings, sessions, vault, telegram.bot if telegram else None).run_forever()
@@ -165,6 +166,17 @@ def _photo_worker(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], bot: Bot | None
 ) -> PhotoWorker:
     return PhotoWorker(
+        sessions=sessions,
+        stores=open_photo_stores(settings.media_dir),
+        quarantine=PhotoStore(settings.media_dir / "quarantine"),
+        fetch=telegram_fetcher(bot),
+    )
+
+
+def _case_photo_worker(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], bot: Bot | None
+) -> CasePhotoWorker:
+    return CasePhotoWorker(
         sessions=sessions,
         stores=open_photo_stores(settings.media_dir),
         quarantine=PhotoStore(settings.media_dir / "quarantine"),

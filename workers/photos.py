@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.evidence import apply_processed, tell_sender_photo_refused
-from core.photos import PhotoRejected, process_photo_async
+from core.photos import PhotoRejected, ProcessedPhoto, process_photo_async
 from storage.models import TipPhoto
 from storage.photostore import PhotoStore, PhotoStores
 from storage.repositories import TipRepository
@@ -30,6 +31,48 @@ class FetchFailed(Exception):
         self.permanent = permanent
 
 
+class PhotoSource:
+    """Where quarantined bytes come from: the web quarantine store, or a Telegram file."""
+
+    def __init__(self, *, quarantine: PhotoStore, fetch: Fetch) -> None:
+        self.quarantine = quarantine
+        self.fetch = fetch
+
+    async def read(self, source_ref: str) -> bytes:
+        """The untrusted bytes of "quarantine:<sha>", "telegram:<file_id>" or "tg:<file_id>"."""
+        if source_ref.startswith("quarantine:"):
+            try:
+                return self.quarantine.get(source_ref.removeprefix("quarantine:"))
+            except (OSError, ValueError) as exc:
+                raise FetchFailed("missing", permanent=True) from exc
+        if source_ref.startswith("tg:"):  # case photos name Telegram files more briefly
+            source_ref = "telegram:" + source_ref.removeprefix("tg:")
+        return await self.fetch(source_ref)
+
+    def forget(self, source_ref: str) -> None:
+        """Drop a web upload from quarantine once it has clean copies."""
+        if source_ref.startswith("quarantine:"):
+            self.quarantine.delete(source_ref.removeprefix("quarantine:"))
+
+
+@dataclass(frozen=True, slots=True)
+class CleanCopies:
+    """A sanitised photo and the addresses of its display copy and thumbnail."""
+
+    photo: ProcessedPhoto
+    display: str
+    thumb: str
+
+
+async def sanitise(stores: PhotoStores, data: bytes) -> CleanCopies:
+    """Decode in the sandbox, keep the original (restricted) and store our clean re-encodes."""
+    photo = await process_photo_async(data)
+    stores.originals.put(data)
+    display = stores.display.put(photo.display)
+    thumb = stores.thumbnails.put(photo.thumbnail)
+    return CleanCopies(photo=photo, display=display, thumb=thumb)
+
+
 class PhotoWorker:
     """Processes quarantined tip files; retries transient failures a few times."""
 
@@ -47,6 +90,7 @@ class PhotoWorker:
         self.stores = stores
         self.quarantine = quarantine
         self.fetch = fetch
+        self.source = PhotoSource(quarantine=quarantine, fetch=fetch)
         self.max_attempts = max_attempts
         self.idle_interval = idle_interval
 
@@ -73,7 +117,7 @@ class PhotoWorker:
     async def _handle(self, session: AsyncSession, row: TipPhoto) -> None:
         row.attempts += 1
         try:
-            data = await self._bytes(row.source_ref or "")
+            data = await self.source.read(row.source_ref or "")
             if row.kind in PHOTO_KINDS:
                 await self._sanitise(row, data)
             else:
@@ -88,26 +132,11 @@ class PhotoWorker:
         except FetchFailed as exc:
             await self._fail(session, row, exc.reason, permanent=exc.permanent)
         else:
-            self._forget_quarantine(row.source_ref or "")
+            self.source.forget(row.source_ref or "")
 
     async def _sanitise(self, row: TipPhoto, data: bytes) -> None:
-        photo = await process_photo_async(data)
-        self.stores.originals.put(data)
-        display = self.stores.display.put(photo.display)
-        thumb = self.stores.thumbnails.put(photo.thumbnail)
-        apply_processed(row, photo, display=display, thumb=thumb)
-
-    async def _bytes(self, source_ref: str) -> bytes:
-        if source_ref.startswith("quarantine:"):
-            try:
-                return self.quarantine.get(source_ref.removeprefix("quarantine:"))
-            except (OSError, ValueError) as exc:
-                raise FetchFailed("missing", permanent=True) from exc
-        return await self.fetch(source_ref)
-
-    def _forget_quarantine(self, source_ref: str) -> None:
-        if source_ref.startswith("quarantine:"):
-            self.quarantine.delete(source_ref.removeprefix("quarantine:"))
+        clean = await sanitise(self.stores, data)
+        apply_processed(row, clean.photo, display=clean.display, thumb=clean.thumb)
 
     async def _fail(
         self, session: AsyncSession, row: TipPhoto, reason: str, *, permanent: bool
