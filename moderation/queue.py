@@ -7,13 +7,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from core.errors import NotFound
 from storage.models import OPEN_TIPS_SQL, Case, Tip, TipCluster
-from storage.types import utcnow
+from storage.types import UTCDateTime, utcnow
 
 OPEN_STATUSES = ("received", "under_review", "needs_info")
 OPEN_TIPS = text(OPEN_TIPS_SQL)
@@ -157,24 +170,36 @@ async def claim(session: AsyncSession, *, tip_id: int, staff_id: int) -> datetim
     return expires
 
 
-async def claim_next(session: AsyncSession, *, staff_id: int) -> int | None:
-    """Claim the highest-ranked unclaimed open tip in one statement; its id, or None."""
-    now = utcnow()
+_TIPS: Table = Tip.__table__  # type: ignore[assignment]
+
+
+@functools.cache
+def _claim_statement() -> Any:
+    """The claim as one Core UPDATE (built once; no ORM bookkeeping on the hot path)."""
+    tips = _TIPS.c
+    now: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
     candidate = (
-        select(Tip.id)
-        .where(OPEN_TIPS, or_(Tip.claimed_by.is_(None), Tip.claim_expires_at < now))
-        .order_by(Tip.urgent.desc(), Tip.score.desc(), Tip.created_at)
+        select(tips.id)
+        .where(OPEN_TIPS, or_(tips.claimed_by.is_(None), tips.claim_expires_at < now))
+        .order_by(tips.urgent.desc(), tips.score.desc(), tips.created_at)
         .limit(1)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
         .scalar_subquery()
     )
-    stmt = (
-        update(Tip)
-        .where(Tip.id == candidate)
-        .values(claimed_by=staff_id, claim_expires_at=now + CLAIM_LEASE)
-        .returning(Tip.id)
+    return (
+        update(_TIPS)
+        .where(tips.id == candidate)
+        .values(claimed_by=bindparam("staff_id"), claim_expires_at=bindparam("until"))
+        .returning(tips.id)
     )
-    tip_id = await session.scalar(stmt)
+
+
+async def claim_next(session: AsyncSession, *, staff_id: int) -> int | None:
+    """Claim the highest-ranked unclaimed open tip in one statement; its id, or None. Commits."""
+    now = utcnow()
+    params = {"now": now, "staff_id": staff_id, "until": now + CLAIM_LEASE}
+    result = await session.execute(_claim_statement(), params)
+    tip_id = result.scalar_one_or_none()
     await session.commit()
     return tip_id
 
