@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import case_matching
+from core.case_matching import refresh_matches
 from core.errors import InvalidInput
 from core.geo import validate_point
 from core.vault import Vault
@@ -234,7 +234,7 @@ async def submit_case(
     )
     session.add_all(_photo_rows(case.id, draft.photos, 0))
     await session.flush()
-    await case_matching.refresh_matches(session, case=case)
+    await refresh_matches(session, case=case)
     await session.commit()
     return case
 
@@ -303,6 +303,6 @@ async def edit_case(
         case.poster_version += 1
     await session.flush()
     if changed:
-        await case_matching.refresh_matches(session, case=case)
+        await refresh_matches(session, case=case)
     await session.commit()
     return changed

@@ -32,6 +32,12 @@ POLICY: dict[str, frozenset[Role]] = {
     # Cases
     "case.view": REVIEWERS | {POLICE, ADMIN},
     "case.manage": frozenset({SENIOR, ADMIN}),
+    "case.create": REVIEWERS | {ADMIN},
+    "case.edit": frozenset({SENIOR, ADMIN}),
+    "case.verify": frozenset({SENIOR, ADMIN}),
+    "case.transition": frozenset({SENIOR, ADMIN}),
+    "case.contact_view": frozenset({SENIOR, POLICE}),
+    "case.recenter": REVIEWERS | {ADMIN},
     # Police and forwarding
     "packet.download": frozenset({POLICE}),
     # Oversight and administration

@@ -1,0 +1,233 @@
+"""A case's lifecycle: staff register, edit, verify, activate and end cases; every step audited.
+
+submitted -> verified (police reference checked; the first public status) -> active (area alerts)
+-> found / closed / withdrawn (alerts end). docs/cases.md has the whole picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import alerts
+from core.audit import record
+from core.case_registry import CaseDraft, edit_case, open_contact, submit_case
+from core.errors import InvalidInput, NotFound
+from core.i18n import Texts
+from core.outbox import enqueue, telegram_text, tipster_recipient
+from core.vault import Vault
+from moderation.policy import can
+from storage.models import Case, StaffUser, Tip, Tipster
+from storage.refs import normalise_ref
+from storage.repositories import CaseRepository, TipRepository
+from storage.types import utcnow
+
+NEXT: dict[str, tuple[str, ...]] = {
+    "submitted": ("verified", "withdrawn", "closed"),
+    "verified": ("active", "found", "closed", "withdrawn"),
+    "active": ("found", "closed", "withdrawn"),
+    "found": ("closed",),
+}
+ENDINGS = ("found", "closed", "withdrawn")
+MAX_REASON = 500
+# What the submitter of a bot case hears: (from, to) -> text key.
+NOTICES = {
+    ("submitted", "verified"): "cases.notify_verified",
+    ("submitted", "closed"): "cases.notify_refused",
+}
+
+
+def _allow(staff: StaffUser, action: str) -> None:
+    if not staff.active or not can(staff.role, action):
+        raise PermissionError("your role may not do this to cases")
+
+
+async def _case(session: AsyncSession, ref: str) -> Case:
+    case = await CaseRepository(session).get_by_ref(normalise_ref(ref))
+    if case is None:
+        raise NotFound("no such case")
+    return case
+
+
+def next_statuses(case: Case) -> tuple[str, ...]:
+    """The statuses a case may move to from where it is."""
+    return NEXT.get(case.status, ())
+
+
+async def _audit(
+    session: AsyncSession, staff: StaffUser, action: str, case: Case, **extra: Any
+) -> None:
+    await record(
+        session,
+        actor_id=staff.id,
+        actor_role=staff.role,
+        action=action,
+        object_type="case",
+        object_ref=case.ref,
+        **extra,
+    )
+
+
+def _check_transition(case: Case, to: str, reason: str) -> None:
+    if to not in next_statuses(case):
+        raise InvalidInput(f"a {case.status} case cannot become {to}")
+    if to == "verified" and not (case.police_ref or "").strip():
+        raise InvalidInput("add the police report reference before verifying the case")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"keep the reason under {MAX_REASON} characters")
+
+
+async def _move(
+    session: AsyncSession, case: Case, staff: StaffUser, to: str, now: datetime
+) -> None:
+    """Change the status only if nobody else did meanwhile (two tabs, two moderators)."""
+    values: dict[str, Any] = {"status": to, "status_changed_at": now, "updated_at": now}
+    if to == "verified":
+        values.update(verified_by=staff.id, verified_at=now)
+    result = await session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.status == case.status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise InvalidInput("the case changed meanwhile; reload the page")
+    await session.refresh(case)
+
+
+async def _tell_submitter(session: AsyncSession, case: Case, before: str) -> None:
+    key = NOTICES.get((before, case.status))
+    if key is None or case.submitted_by_tipster_id is None:
+        return
+    tipster = await session.get(Tipster, case.submitted_by_tipster_id)
+    if tipster is None:
+        return
+    texts = Texts(tipster.language)
+    await enqueue(
+        session,
+        channel="telegram",
+        recipient=tipster_recipient(tipster.id),
+        payload=telegram_text(texts(key, ref=case.ref, name=case.full_name)),
+        key=f"case:{case.id}:{case.status}:submitter",
+    )
+
+
+async def transition_case(
+    session: AsyncSession,
+    *,
+    staff: StaffUser,
+    ref: str,
+    to: str,
+    reason: str = "",
+    now: datetime | None = None,
+    settings_radii: Sequence[float] = (),
+    step_minutes: int = 60,
+) -> Case:
+    """Move a case to its next status, starting or ending its alerts; audited; commits."""
+    _allow(staff, "case.verify" if to == "verified" else "case.transition")
+    now = now or utcnow()
+    reason = reason.strip()
+    case = await _case(session, ref)
+    _check_transition(case, to, reason)
+    before = case.status
+    await _move(session, case, staff, to, now)
+    if to == "active" and case.kind == "missing":
+        await alerts.start_case_alerts(
+            session, case=case, settings_radii=settings_radii, step_minutes=step_minutes, now=now
+        )
+    elif to in ENDINGS and before == "active":
+        await alerts.end_case_alerts(session, case=case, now=now)
+    await _tell_submitter(session, case, before)
+    await _audit(session, staff, f"case.{to}", case, reason=reason or None, detail={"from": before})
+    await session.commit()
+    return case
+
+
+async def register_case(
+    session: AsyncSession, *, staff: StaffUser, draft: CaseDraft, vault: Vault, source_key: str
+) -> Case:
+    """A case registered by staff on the dashboard (status submitted); audited; commits."""
+    _allow(staff, "case.create")
+    case = await submit_case(
+        session, draft=draft, vault=vault, channel="staff", source_key=source_key, staff_id=staff.id
+    )
+    await _audit(session, staff, "case.create", case)
+    await session.commit()
+    return case
+
+
+async def update_case(
+    session: AsyncSession,
+    *,
+    staff: StaffUser,
+    ref: str,
+    changes: dict[str, Any],
+    vault: Vault,
+    now: datetime | None = None,
+) -> list[str]:
+    """Edit a case's fields (the audit lists the field names, never the values); commits."""
+    _allow(staff, "case.edit")
+    case = await _case(session, ref)
+    if case.status in ("closed", "withdrawn"):
+        raise InvalidInput(f"a {case.status} case cannot be edited")
+    # Staged before edit_case commits, so the edit and its audit land together.
+    await _audit(session, staff, "case.edit", case, detail={"fields": sorted(changes)})
+    try:
+        return await edit_case(session, case=case, changes=changes, now=now, vault=vault)
+    except InvalidInput:
+        await session.rollback()
+        raise
+
+
+async def view_contact(session: AsyncSession, *, staff: StaffUser, ref: str, vault: Vault) -> str:
+    """The family's sealed contact, for a role allowed to see it; audited; commits."""
+    _allow(staff, "case.contact_view")
+    case = await _case(session, ref)
+    contact = open_contact(case, vault=vault)
+    await _audit(session, staff, "case.contact_view", case)
+    await session.commit()
+    return contact
+
+
+async def _sighting(session: AsyncSession, tip_ref: str) -> Tip:
+    tip = await TipRepository(session).get_by_ref(normalise_ref(tip_ref))
+    if tip is None:
+        raise NotFound("no such tip")
+    if tip.lat is None or tip.lon is None:
+        raise InvalidInput(f"tip {tip.ref} has no place to centre the alerts on")
+    return tip
+
+
+async def recenter_case(
+    session: AsyncSession,
+    *,
+    staff: StaffUser,
+    ref: str,
+    tip_ref: str,
+    now: datetime | None = None,
+    settings_radii: Sequence[float] = (),
+    step_minutes: int = 60,
+) -> Case:
+    """Re-centre an active case's alerts on a credible sighting's place and time; commits."""
+    _allow(staff, "case.recenter")
+    now = now or utcnow()
+    case = await _case(session, ref)
+    if case.status != "active":
+        raise InvalidInput("only an active case has alerts to re-centre")
+    tip = await _sighting(session, tip_ref)
+    assert tip.lat is not None and tip.lon is not None  # checked in _sighting
+    at = tip.seen_at or tip.created_at
+    growth: dict[str, Any] = {}
+    if settings_radii:
+        growth = {"settings_radii": settings_radii, "step_minutes": step_minutes}
+    await alerts.recenter_case_alerts(
+        session, case=case, lat=tip.lat, lon=tip.lon, at=at, now=now, **growth
+    )
+    await _audit(session, staff, "case.recenter", case, detail={"tip": tip.ref})
+    await session.commit()
+    return case
