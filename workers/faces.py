@@ -1,6 +1,7 @@
 """The face worker: looks for faces in new case and tip photos and records matches for moderators.
 
-Each round: (1) case photos not yet looked at are embedded; (2) the in-memory index of active
+Each round: (1) case photos not yet looked at are embedded (and the case's matches with other
+cases refreshed, core/case_matching.py); (2) the in-memory index of active
 cases' faces is rebuilt when its set of faces changed, and faces new to it (a new photo, a case
 just made active, or every face after a restart) are compared with every tip face so far;
 (3) tip photos not yet looked at are embedded and compared with the index. A photo is looked at
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.case_matching import refresh_matches
 from core.faces import (
     DEFAULT_THRESHOLD,
     Embedder,
@@ -32,7 +34,7 @@ from core.faces import (
 from core.faces.engine import OFF_MESSAGE
 from core.faces.records import list_case_photos_to_embed, list_tip_photos_to_embed
 from core.photos import PhotoRejected, process_photo_async
-from storage.models import CasePhoto, TipPhoto
+from storage.models import Case, CasePhoto, TipPhoto
 from storage.photostore import PhotoCorruptError, PhotoNotFoundError, PhotoStores
 
 log = logging.getLogger("tipline.faces")
@@ -129,7 +131,16 @@ class FaceWorker:
                 session, case_photo_id=photo.id, case_id=photo.case_id, reason=_reason(exc)
             )
             return
-        await embed_case_photo(session, engine, case_photo=photo, display_bytes=image)
+        case_id = photo.case_id
+        if await embed_case_photo(session, engine, case_photo=photo, display_bytes=image):
+            await self._refresh_case_matches(session, case_id)
+
+    async def _refresh_case_matches(self, session: AsyncSession, case_id: int) -> None:
+        """A new face may link the case with a found person or a duplicate record."""
+        case = await session.get(Case, case_id)
+        if case is not None:
+            await refresh_matches(session, case=case, face_threshold=self.threshold)
+            await session.commit()
 
     async def _case_copy(self, photo: CasePhoto) -> bytes:
         """Our clean copy of a case photo; an original goes through the sandbox first."""

@@ -89,9 +89,14 @@ async def list_tip_photos_to_embed(session: AsyncSession, *, limit: int) -> Sequ
 
 
 async def list_case_photos_to_embed(session: AsyncSession, *, limit: int) -> Sequence[CasePhoto]:
-    """Case photos that have not been looked at yet, oldest first."""
+    """Sanitised ("ready") case photos that have not been looked at yet, oldest first."""
     looked = exists().where(FaceEmbedding.case_photo_id == CasePhoto.id)
-    stmt = select(CasePhoto).where(~looked).order_by(CasePhoto.id).limit(limit)
+    stmt = (
+        select(CasePhoto)
+        .where(CasePhoto.status == "ready", ~looked)
+        .order_by(CasePhoto.id)
+        .limit(limit)
+    )
     return (await session.scalars(stmt)).all()
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.faces import load_face_engine, similarity
 from core.faces.engine import FaceEngine
-from storage.models import Case, CasePhoto, FaceEmbedding, FaceMatch, Tip, TipPhoto
+from storage.models import Case, CaseMatch, CasePhoto, FaceEmbedding, FaceMatch, Tip, TipPhoto
 from storage.photostore import open_photo_stores
 from tests.core import face_images as images
 from tests.core.face_images import FakeEngine, synthetic_vector
@@ -47,7 +47,12 @@ async def _case(sessions, stores, *, status, photo: bytes, clean=True) -> int:
         await session.flush()
         sha = stores.display.put(photo) if clean else stores.originals.put(photo)
         session.add(
-            CasePhoto(case_id=case.id, original_sha256=sha, display_sha256=sha if clean else None)
+            CasePhoto(
+                case_id=case.id,
+                status="ready",
+                original_sha256=sha,
+                display_sha256=sha if clean else None,
+            )
         )
         await session.commit()
         return case.id
@@ -170,10 +175,37 @@ async def test_new_faces_of_an_active_case_are_matched_with_earlier_tips(session
     assert await _matches(sessions) == []
     async with sessions() as session:
         sha = stores.display.put(b"second")
-        session.add(CasePhoto(case_id=case, original_sha256=sha, display_sha256=sha))
+        session.add(
+            CasePhoto(case_id=case, status="ready", original_sha256=sha, display_sha256=sha)
+        )
         await session.commit()
     await worker.run_once()
     assert await _matches(sessions) == [(tip, case)]
+
+
+async def test_a_quarantined_case_photo_waits_and_a_ready_one_links_a_found_child(sessions, stores):
+    face = synthetic_vector(7)
+    engine = FakeEngine({b"missing": [face], b"found": [face]})
+    missing = await _case(sessions, stores, status="active", photo=b"missing")
+    async with sessions() as session:
+        found = Case(kind="found", full_name="Unknown girl", status="verified")
+        session.add(found)
+        await session.flush()
+        waiting = CasePhoto(case_id=found.id, source_ref="tg:file", status="quarantined")
+        session.add(waiting)
+        await session.commit()
+    worker = FaceWorker(sessions=sessions, engine=engine, stores=stores)
+    await worker.run_once()
+    assert engine.calls == 1 and await _count(sessions, CaseMatch) == 0
+    async with sessions() as session:  # the photo worker has made its clean copy
+        photo = await session.get(CasePhoto, waiting.id)
+        photo.status, photo.display_sha256 = "ready", stores.display.put(b"found")
+        await session.commit()
+    await worker.run_once()
+    async with sessions() as session:
+        match = await session.scalar(select(CaseMatch))
+    assert (match.case_id, match.other_case_id, match.kind) == (missing, found.id, "found")
+    assert match.reasons[0]["code"] == "face"
 
 
 async def test_without_the_faces_extra_the_worker_does_nothing(sessions, stores):
