@@ -13,7 +13,8 @@ from core.i18n import Texts
 from handlers.context import BotServices
 from handlers.filters import PrivateChat
 from handlers.turn import acknowledge
-from moderation.families import CALLBACK_PREFIX, DEEP_LINK_PREFIX, link_family, set_muted
+from moderation.families import DEEP_LINK_PREFIX, link_family, set_muted
+from moderation.family_leads import CALLBACK_PREFIX
 from moderation.forwarding import answer_lead
 from storage.models import Tipster
 

@@ -14,19 +14,17 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
 from core.errors import InvalidInput, NotFound, RateLimited
-from core.i18n import Texts
 from core.limits import RateLimiter
-from core.outbox import enqueue, telegram_photo, telegram_text, tipster_recipient
 from core.roles import Role
+from moderation.family_leads import FAMILY, send_earlier_leads
 from moderation.policy import can
 from storage.models import (
     Case,
@@ -41,7 +39,6 @@ from storage.models import (
 from storage.refs import normalise_ref
 from storage.types import utcnow
 
-FAMILY = "family"
 LINK_TTL = timedelta(hours=72)
 LINK_ATTEMPTS = (5, 900.0)  # per person: five codes in fifteen minutes
 DEEP_LINK_PREFIX = "family_"
@@ -49,7 +46,6 @@ DEEP_LINK_PREFIX = "family_"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _CODE_LENGTH = 16  # 80 bits
 ANSWERS = ("mine", "not_mine", "unsure")
-CALLBACK_PREFIX = "fam"  # handlers.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +150,10 @@ async def link_family(
     await session.execute(
         update(FamilyLink).where(FamilyLink.id == link_id).values(subscription_id=subscription.id)
     )
-    await _audit_family(session, "family.linked", case.ref, subscription.id, link_id=link_id)
+    earlier = await send_earlier_leads(session, subscription=subscription)
+    await _audit_family(
+        session, "family.linked", case.ref, subscription.id, link_id=link_id, earlier_leads=earlier
+    )
     await session.commit()
     return Linked(
         subscription_id=subscription.id,
@@ -186,86 +185,18 @@ async def family_subscriptions(session: AsyncSession, *, tipster_id: int) -> Seq
 
 
 async def set_muted(session: AsyncSession, *, tipster: Tipster, muted: bool) -> int:
-    """/mute or /unmute every family link of this person; how many links. Commits; audited."""
+    """/mute or /unmute every family link of this person; how many links. Unmuting sends the
+    leads passed on while muted. Commits; audited."""
     subscriptions = await family_subscriptions(session, tipster_id=tipster.id)
     for subscription in subscriptions:
         subscription.paused = muted
         case = await session.get(Case, subscription.case_id)
         action = "family.muted" if muted else "family.unmuted"
-        await _audit_family(session, action, case.ref if case else "-", subscription.id)
+        earlier = 0 if muted else await send_earlier_leads(session, subscription=subscription)
+        detail = {} if muted else {"earlier_leads": earlier}
+        await _audit_family(session, action, case.ref if case else "-", subscription.id, **detail)
     await session.commit()
     return len(subscriptions)
-
-
-async def list_family(session: AsyncSession, *, case_id: int) -> Sequence[Subscription]:
-    """A case's family members (pseudonymous subscriptions), oldest first."""
-    stmt = select(Subscription).where(Subscription.kind == FAMILY, Subscription.case_id == case_id)
-    return (await session.scalars(stmt.order_by(Subscription.id))).all()
-
-
-# --- leads -------------------------------------------------------------------------------------
-
-
-def _when(tip: Tip, texts: Texts) -> str:
-    if tip.seen_at is None:
-        return texts("family.time_unknown")
-    name = ((tip.details or {}).get("place") or {}).get("timezone")
-    try:
-        zone = ZoneInfo(str(name)) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    local = tip.seen_at.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M} ({name or 'UTC'})"
-
-
-def feedback_buttons(texts: Texts, forward_id: int) -> list[list[tuple[str, str]]]:
-    """That's my child / Not my child / Not sure: one tap, sent back as fam:<forward>:<answer>."""
-    return [
-        [(texts("family.button_mine"), f"{CALLBACK_PREFIX}:{forward_id}:mine")],
-        [
-            (texts("family.button_not_mine"), f"{CALLBACK_PREFIX}:{forward_id}:not_mine"),
-            (texts("family.button_unsure"), f"{CALLBACK_PREFIX}:{forward_id}:unsure"),
-        ],
-    ]
-
-
-def family_lead_payload(*, forward: Forward, tip: Tip, case: Case, language: str) -> dict[str, Any]:
-    """The vetted lead: summary, coarse place, time, maybe our clean photo; protected content."""
-    texts = Texts(language)
-    text = texts(
-        "family.lead",
-        name=case.full_name,
-        summary=forward.summary,
-        place=forward.coarse_place or texts("family.place_unknown"),
-        time=_when(tip, texts),
-    )
-    buttons = feedback_buttons(texts, forward.id)
-    if forward.include_photo_sha:
-        return telegram_photo(forward.include_photo_sha, text, buttons=buttons, protect=True)
-    return telegram_text(text, buttons=buttons, protect=True)
-
-
-async def send_family_lead(
-    session: AsyncSession, *, forward: Forward, tip: Tip, case: Case
-) -> tuple[int, int]:
-    """Enqueue the lead to every family member of the case; (queued, muted). Never commits."""
-    queued = muted = 0
-    for subscription in await list_family(session, case_id=case.id):
-        if subscription.paused:
-            muted += 1
-            continue
-        person = await session.get(Tipster, subscription.tipster_id)
-        language = person.language if person is not None else subscription.language
-        payload = family_lead_payload(forward=forward, tip=tip, case=case, language=language)
-        await enqueue(
-            session,
-            channel="telegram",
-            recipient=tipster_recipient(subscription.tipster_id),
-            payload=payload,
-            key=f"forward:{forward.id}:family:{subscription.id}",
-        )
-        queued += 1
-    return queued, muted
 
 
 # --- feedback ----------------------------------------------------------------------------------

@@ -22,15 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import record
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
-from moderation.families import (
-    FAMILY,
-    Feedback,
-    feedback_counts,
-    list_family,
-    pending_links,
-    record_feedback,
-    send_family_lead,
-)
+from moderation.families import Feedback, feedback_counts, pending_links, record_feedback
+from moderation.family_leads import FAMILY, list_family, send_family_lead
 from moderation.police import forward_to_police, list_recipients, page_oncall
 from moderation.policy import can
 from moderation.queue import OPEN_STATUSES

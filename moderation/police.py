@@ -102,9 +102,33 @@ async def add_recipient(
         session.add(row)
     row.active, row.label = True, label.strip()[:200]
     await session.flush()
-    await _audit_recipient(session, staff, "police.recipient_added", case.ref, row)
+    earlier = await send_earlier_packets(session, recipient=row)
+    await _audit_recipient(
+        session, staff, "police.recipient_added", case.ref, row, earlier_packets=earlier
+    )
     await session.commit()
     return row
+
+
+async def send_earlier_packets(session: AsyncSession, *, recipient: PoliceRecipient) -> int:
+    """A recipient added after leads were forwarded gets those packets too (once each, by the
+    outbox key), oldest first; how many were queued. Never commits."""
+    stmt = (
+        select(Forward)
+        .where(Forward.case_id == recipient.case_id, Forward.audience == POLICE)
+        .order_by(Forward.created_at, Forward.id)
+    )
+    queued = 0
+    for forward in (await session.scalars(stmt)).all():
+        urgent = (forward.packet or {}).get("forward", {}).get("reason") == "urgent"
+        queued += await enqueue(
+            session,
+            channel=recipient.kind,
+            recipient=police_recipient(recipient.id),
+            payload={"kind": "police_packet", "forward_id": forward.id, "urgent": urgent},
+            key=f"forward:{forward.id}:police:{recipient.id}",
+        )
+    return queued
 
 
 async def deactivate_recipient(
@@ -123,7 +147,12 @@ async def deactivate_recipient(
 
 
 async def _audit_recipient(
-    session: AsyncSession, staff: StaffUser, action: str, case_ref: str, row: PoliceRecipient
+    session: AsyncSession,
+    staff: StaffUser,
+    action: str,
+    case_ref: str,
+    row: PoliceRecipient,
+    **extra: Any,
 ) -> None:
     await record(
         session,
@@ -132,7 +161,7 @@ async def _audit_recipient(
         action=action,
         object_type="case",
         object_ref=case_ref,
-        detail={"recipient_id": row.id, "kind": row.kind, "address": row.address},
+        detail={"recipient_id": row.id, "kind": row.kind, "address": row.address, **extra},
     )
 
 

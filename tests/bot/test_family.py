@@ -20,7 +20,8 @@ from core.i18n import Texts
 from core.packets import FORMAT
 from handlers.family import FamilyAnswer
 from moderation.decisions import Outcome, decide
-from moderation.families import create_family_link, feedback_buttons
+from moderation.families import create_family_link
+from moderation.family_leads import feedback_buttons
 from moderation.forwarding import FamilyLead
 from storage.models import (
     AuditEvent,

@@ -22,12 +22,8 @@ from core.outbox import Outgoing
 from core.packets import FORMAT, read_files
 from moderation import decisions
 from moderation.decisions import AlreadyDecided, Outcome, decide
-from moderation.families import (
-    create_family_link,
-    feedback_buttons,
-    link_family,
-    set_muted,
-)
+from moderation.families import create_family_link, link_family, set_muted
+from moderation.family_leads import feedback_buttons
 from moderation.forwarding import (
     FamilyLead,
     answer_lead,
