@@ -34,6 +34,7 @@ from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
+from workers.alerts import AlertWorker
 from workers.case_photos import CasePhotoWorker
 from workers.email import EmailSender
 from workers.evidence import EvidenceWorker
@@ -134,6 +135,14 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
             ).run_forever()
         )
     loops.append(EvidenceWorker(sessions=sessions).run_forever())
+    loops.append(
+        AlertWorker(
+            sessions=sessions,
+            radii=settings.alert_radii_km,
+            step_minutes=settings.alert_step_minutes,
+            per_day=settings.alerts_per_day,
+        ).run_forever()
+    )
     app = create_app(context)
     config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
     server = uvicorn.Server(config)
