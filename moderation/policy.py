@@ -38,6 +38,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "case.transition": frozenset({SENIOR, ADMIN}),
     "case.contact_view": frozenset({SENIOR, POLICE}),
     "case.recenter": REVIEWERS | {ADMIN},
+    "case.matches": REVIEWERS | {ADMIN},
     # Police and forwarding
     "packet.download": frozenset({POLICE}),
     # Oversight and administration

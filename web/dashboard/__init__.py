@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.dashboard import audit, cases, forwarding, queue, reveals, signin, system, tips
+from web.dashboard import audit, cases, forwarding, matches, queue, reveals, signin, system, tips
 
 router = APIRouter(include_in_schema=False)
 for part in (
@@ -12,6 +12,7 @@ for part in (
     queue.router,
     tips.router,
     cases.router,
+    matches.router,
     reveals.router,
     audit.router,
     forwarding.router,

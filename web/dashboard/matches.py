@@ -1,0 +1,94 @@
+"""GET /matches and POST /matches/{id}/decide: likely links between cases, for moderators."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.responses import Response
+
+from core.errors import InvalidInput, NotFound
+from core.i18n import SUPPORTED, Texts
+from moderation.case_matches import (
+    KINDS,
+    STATUSES,
+    MatchAlreadyDecided,
+    decide_match,
+    list_matches,
+)
+from web.dashboard.deps import Staff, require
+from web.dashboard.views import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def reason_words(texts: Texts, reason: dict[str, Any]) -> str:
+    """One reason in words, e.g. "Nicknames alike: mimi / mimi (100%)"."""
+    code = str(reason.get("code", ""))
+    params = dict(reason.get("params") or {})
+    if code == "sex" and params.get("sex") in ("female", "male"):
+        params["sex"] = texts(f"matching.sex.{params['sex']}")
+    if code == "face" and isinstance(params.get("similarity"), float | int):
+        params["similarity"] = f"{params['similarity']:.0%}"
+    try:
+        return texts(f"matching.reason.{code}", **params)
+    except (KeyError, IndexError, ValueError):
+        return code  # a reason from a newer version: its code is still better than nothing
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], default: str | None) -> str | None:
+    return value if value in allowed else default
+
+
+@router.get("/matches", response_class=HTMLResponse)
+async def matches(request: Request, staff: Annotated[Staff, require("case.matches")]) -> Response:
+    """Likely matches between cases, highest score first, both cases side by side."""
+    query = request.query_params
+    status = _choice(query.get("status"), STATUSES, "open") or "open"
+    kind = _choice(query.get("kind"), KINDS, None)
+    lang = _choice(query.get("lang"), SUPPORTED, "en") or "en"
+    texts = Texts(lang)
+    views = await list_matches(staff.db, staff=staff.user, status=status, kind=kind)
+    return page(
+        request,
+        "dash/matches.html",
+        staff,
+        views=views,
+        t=texts,
+        words=lambda reason: reason_words(texts, reason),
+        params={"status": status, "kind": kind or "", "lang": lang},
+        statuses=STATUSES,
+        kinds=KINDS,
+        languages=SUPPORTED,
+        decided=query.get("decided", ""),
+    )
+
+
+@router.post("/matches/{match_id}/decide")
+async def decide(
+    match_id: str, request: Request, staff: Annotated[Staff, require("case.matches")]
+) -> Response:
+    """Confirm or dismiss one match (once; audited)."""
+    if not match_id.isdigit():
+        raise NotFound("no such match")
+    form = await request.form()
+    try:
+        match = await decide_match(
+            staff.db,
+            staff=staff.user,
+            match_id=int(match_id),
+            outcome=str(form.get("outcome", "")),
+            note=str(form.get("note", "")),
+        )
+    except MatchAlreadyDecided as exc:
+        return _refused(request, staff, "Already decided", f"{exc}. Nothing changed.", 409)
+    except InvalidInput as exc:
+        return _refused(request, staff, "Not decided", str(exc), 400)
+    return RedirectResponse(f"/matches?decided={match.id}", status_code=303)
+
+
+def _refused(request: Request, staff: Staff, title: str, text: str, status: int) -> Response:
+    return page(
+        request, "dash/message.html", staff, status=status, title=title, text=text, back="/matches"
+    )
