@@ -81,6 +81,13 @@ def _check_transition(case: Case, to: str, reason: str) -> None:
         raise InvalidInput(f"keep the reason under {MAX_REASON} characters")
 
 
+async def _undo(session: AsyncSession, staff: StaffUser, case: Case) -> None:
+    """Roll back, and reload what the caller still holds (the page renders them next)."""
+    await session.rollback()
+    await session.refresh(staff)
+    await session.refresh(case)
+
+
 async def _move(
     session: AsyncSession, case: Case, staff: StaffUser, to: str, now: datetime
 ) -> None:
@@ -95,7 +102,7 @@ async def _move(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        await session.rollback()
+        await _undo(session, staff, case)
         raise InvalidInput("the case changed meanwhile; reload the page")
     await session.refresh(case)
 
@@ -175,12 +182,20 @@ async def update_case(
     case = await _case(session, ref)
     if case.status in ("closed", "withdrawn"):
         raise InvalidInput(f"a {case.status} case cannot be edited")
+    # A form sends every field; only the ones that differ are changes (and audited as such).
+    changes = {
+        name: value
+        for name, value in changes.items()
+        if name in ("contact", "photos") or getattr(case, name, None) != value
+    }
+    if not changes:
+        return []
     # Staged before edit_case commits, so the edit and its audit land together.
     await _audit(session, staff, "case.edit", case, detail={"fields": sorted(changes)})
     try:
         return await edit_case(session, case=case, changes=changes, now=now, vault=vault)
     except InvalidInput:
-        await session.rollback()
+        await _undo(session, staff, case)
         raise
 
 

@@ -52,8 +52,14 @@ def _visible_statuses(role: str) -> tuple[str, ...] | None:
     return tuple(PASSED_ON) if role == Role.POLICE_LIAISON else None
 
 
-async def list_cases(session: AsyncSession, *, staff: StaffUser) -> list[CaseRow]:
-    """Every case, newest first, with how many of its tips the caller may see."""
+CASE_STATUSES = ("submitted", "verified", "active", "found", "closed", "withdrawn")
+CASE_KINDS = ("missing", "found")
+
+
+async def list_cases(
+    session: AsyncSession, *, staff: StaffUser, status: str = "", kind: str = ""
+) -> list[CaseRow]:
+    """Cases (of one status and kind, if given), newest first, with the tips the caller may see."""
     if not can(staff.role, "case.view"):
         raise PermissionError("your role may not see cases")
     counted = select(Tip.case_id, func.count(Tip.id)).where(Tip.case_id.is_not(None))
@@ -62,7 +68,12 @@ async def list_cases(session: AsyncSession, *, staff: StaffUser) -> list[CaseRow
         counted = counted.where(Tip.status.in_(statuses))
     rows = (await session.execute(counted.group_by(Tip.case_id))).all()
     counts = {case_id: count for case_id, count in rows}
-    cases = (await session.scalars(select(Case).order_by(Case.created_at.desc()))).all()
+    listed = select(Case).order_by(Case.created_at.desc())
+    if status in CASE_STATUSES:
+        listed = listed.where(Case.status == status)
+    if kind in CASE_KINDS:
+        listed = listed.where(Case.kind == kind)
+    cases = (await session.scalars(listed)).all()
     return [CaseRow(case=c, tips=counts.get(c.id, 0)) for c in cases]
 
 

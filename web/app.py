@@ -48,6 +48,9 @@ class WebContext:
     photos: PhotoStores | None = None
     map_tile_url: str = ""
     public_url: str | None = None
+    # Case alerts: how the radius grows (settings.alert_radii_km / alert_step_minutes).
+    alert_radii_km: tuple[float, ...] = (100.0, 200.0, 300.0, 500.0)
+    alert_step_minutes: int = 60
 
 
 def create_app(context: WebContext) -> FastAPI:

@@ -259,10 +259,11 @@ SAMPLES: dict[tuple[str, str], Sample] = {
 
 def _samples_elsewhere() -> set[tuple[str, str]]:
     """Routes whose sample requests (and the same role matrix) live beside their own tests."""
+    from tests.web.test_case_admin import CASE_ADMIN_SAMPLES  # imports this module
     from tests.web.test_forwarding_pages import FORWARDING_SAMPLES  # imports this module
     from tests.web.test_matches_page import MATCHES_SAMPLES  # imports this module
 
-    return set(FORWARDING_SAMPLES) | set(MATCHES_SAMPLES)
+    return set(FORWARDING_SAMPLES) | set(CASE_ADMIN_SAMPLES) | set(MATCHES_SAMPLES)
 
 
 def test_every_dashboard_route_has_a_sample_request():

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.dashboard import audit, cases, forwarding, matches, queue, reveals, signin, system, tips
+from web.dashboard import (
+    audit,
+    case_admin,
+    cases,
+    forwarding,
+    matches,
+    queue,
+    reveals,
+    signin,
+    system,
+    tips,
+)
 
 router = APIRouter(include_in_schema=False)
 for part in (
     signin.router,
     queue.router,
     tips.router,
+    # Before cases.router: /cases/new is not a case called "new".
+    case_admin.router,
     cases.router,
     matches.router,
     reveals.router,

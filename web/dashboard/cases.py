@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from moderation.cases_view import list_cases, view_case
+from moderation.case_lifecycle import next_statuses
+from moderation.cases_view import CASE_KINDS, CASE_STATUSES, list_cases, view_case
 from web.dashboard.deps import Staff, require
 from web.dashboard.views import page
 
@@ -18,8 +19,18 @@ router = APIRouter(include_in_schema=False)
 @router.get("/cases", response_class=HTMLResponse)
 async def cases(request: Request, staff: Annotated[Staff, require("case.view")]) -> Response:
     """Every case with how many of its tips this role may see."""
-    rows = await list_cases(staff.db, staff=staff.user)
-    return page(request, "dash/cases.html", staff, rows=rows)
+    status = request.query_params.get("status", "")
+    kind = request.query_params.get("kind", "")
+    rows = await list_cases(staff.db, staff=staff.user, status=status, kind=kind)
+    return page(
+        request,
+        "dash/cases.html",
+        staff,
+        rows=rows,
+        statuses=CASE_STATUSES,
+        kinds=CASE_KINDS,
+        params={"status": status, "kind": kind},
+    )
 
 
 @router.get("/cases/{ref}", response_class=HTMLResponse)
@@ -28,4 +39,6 @@ async def case_page(
 ) -> Response:
     """A case's sightings in time order, on a map when places are known."""
     view = await view_case(staff.db, staff=staff.user, ref=ref)
-    return page(request, "dash/case.html", staff, view=view, case=view.case)
+    return page(
+        request, "dash/case.html", staff, view=view, case=view.case, next=next_statuses(view.case)
+    )
