@@ -14,15 +14,18 @@ def build_routers() -> list[Router]:
 
     Commands come before the report's steps, so /cancel or /status work on any step; family
     deep links come before /start's own; the fallback comes last and answers whatever no one
-    else took.
+    else took. /newcase comes before /start and the report: it works mid-report (the report
+    waits and comes back after), and /cancel during it cancels the case, not the report.
     """
     from handlers import (
+        alerts,
         answers,
         fallback,
         family,
         language,
         limits,
         moderators,
+        newcase,
         report,
         report_steps,
         start,
@@ -33,9 +36,11 @@ def build_routers() -> list[Router]:
         limits.build_router(),
         moderators.build_router(),
         family.build_router(),
+        newcase.build_router(),
         start.build_router(),
         language.build_router(),
         status.build_router(),
+        alerts.build_router(),
         answers.build_router(),
         report.build_router(),
         report_steps.build_router(),

@@ -30,3 +30,25 @@ class Answering(StatesGroup):
     """A moderator asked something; the tipster's next text is the answer."""
 
     tip = State()
+
+
+class NewCase(StatesGroup):
+    """/newcase: registering a missing child, or a found person looking for family."""
+
+    kind = State()
+    name = State()
+    nicknames = State()
+    sex = State()
+    born = State()
+    marks = State()
+    languages = State()
+    when = State()
+    when_time = State()
+    when_day = State()
+    where = State()
+    where_pick = State()
+    circumstances = State()
+    police = State()
+    contact = State()
+    photos = State()
+    confirm = State()

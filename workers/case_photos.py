@@ -18,6 +18,8 @@ from storage.photostore import PhotoStore, PhotoStores
 from workers.photos import TRANSIENT, CleanCopies, Fetch, FetchFailed, PhotoSource, sanitise
 
 log = logging.getLogger("tipline.case_photos")
+# Cases registered through the bot (core.case_registry names the channel "telegram").
+BOT_CHANNELS = frozenset({"telegram", "bot"})
 
 
 def apply_clean(row: CasePhoto, clean: CleanCopies) -> None:
@@ -35,7 +37,7 @@ def apply_clean(row: CasePhoto, clean: CleanCopies) -> None:
 async def tell_submitter_photo_refused(session: AsyncSession, *, photo: CasePhoto) -> bool:
     """Queue a clear message to the bot user who registered the case (no commit)."""
     case = await session.get(Case, photo.case_id)
-    if case is None or case.submitted_by_tipster_id is None or case.channel != "bot":
+    if case is None or case.submitted_by_tipster_id is None or case.channel not in BOT_CHANNELS:
         return False
     person = await session.get(Tipster, case.submitted_by_tipster_id)
     if person is None or person.blocked:

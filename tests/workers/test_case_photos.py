@@ -18,7 +18,7 @@ async def _case_with(sessions, refs: list[str], *, language: str = "en") -> tupl
         person = Tipster(pseudonym=f"T-CASE-{language}", language=language)
         session.add(person)
         await session.flush()
-        case = Case(full_name="Li Wei", channel="bot", submitted_by_tipster_id=person.id)
+        case = Case(full_name="Li Wei", channel="telegram", submitted_by_tipster_id=person.id)
         session.add(case)
         await session.flush()
         session.add_all(
