@@ -15,6 +15,7 @@ from typing import Any
 
 from core.drafts import DraftPlace, PlaceSource
 from core.geo import GeocodingService, distance_km, validate_point
+from core.geo.zones import country_zone
 
 MAX_PLACE_CHARS = 200
 CHOICES = 5
@@ -68,14 +69,15 @@ async def _zone(geocoder: GeocodingService, location: Any) -> str | None:
     raw = _raw(location)
     if raw.get("timezone"):
         return str(raw["timezone"])
+    lat, lon = float(location.latitude), float(location.longitude)
     # A region has no zone of its own: its central city's is right for most of it.
     if raw.get("kind") == "region":
-        nearest = await _call(
-            geocoder.reverse, (location.latitude, location.longitude), exactly_one=True
-        )
+        nearest = await _call(geocoder.reverse, (lat, lon), exactly_one=True)
         zone = _raw(nearest).get("timezone") if nearest is not None else None
-        return str(zone) if zone else None
-    return None
+        if zone:
+            return str(zone)
+    # A country (or a region with no city): the zone of its tz-database city nearest the centre.
+    return country_zone(str(raw.get("country_code") or ""), lat, lon)
 
 
 async def _candidate(geocoder: GeocodingService, typed: str, location: Any) -> DraftPlace:

@@ -6,22 +6,17 @@ sender's language. Nothing here knows about HTTP.
 
 from __future__ import annotations
 
-import inspect
-import math
 import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from core.drafts import MAX_ATTACHMENTS, MAX_TEXT, Attachment, Draft, DraftPlace, WhenMode
-from core.geo import GeocodingService, distance_km, normalise, validate_point
-from core.geo.gazetteer import DEFAULT_MIN_POPULATION
-from core.geo.sources import cities_file
+from core.geo import GeocodingService, validate_point
 from core.photos.sniff import describe_refused, sniff
+from core.places import place_at, resolve_typed, typed_as_given
 from storage.photostore import PhotoStore
 from storage.refs import ALPHABET, normalise_ref
 from storage.types import utcnow
@@ -37,10 +32,8 @@ _CASE_CODE = re.compile(rf"[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}")
 _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
 _PAIR = re.compile(rf"\s*({_NUMBER})\s*[,;\s]\s*({_NUMBER})\s*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_CITY_ZONE = re.compile(r'"geonameid": (\d+),|"timezone": "([^"]*)"')
 _FUTURE_SLACK = timedelta(minutes=10)
 # Namesakes are worth a question when the smaller has at least this share of the larger's people.
-_NAMESAKE_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,11 +171,6 @@ def _case_ref(typed: str, problems: list[Problem]) -> str | None:
     return ref
 
 
-async def _call(func: Any, *args: Any, **kwargs: Any) -> Any:
-    result = func(*args, **kwargs)
-    return await result if inspect.isawaitable(result) else result
-
-
 async def _resolve_place(
     form: ReportForm, *, geocoder: GeocodingService, problems: list[Problem]
 ) -> Intake:
@@ -193,51 +181,26 @@ async def _resolve_place(
         return intake
     point = _point(form.lat, form.lon, problems)
     if point is not None:
-        nearest = await _call(geocoder.reverse, point, exactly_one=True)
-        zone = zone_for(nearest.raw, *point) if nearest else None
-        place = DraftPlace(source="coords", lat=point[0], lon=point[1], text=typed or None)
-        intake.place, intake.zone = place, zone
+        place = await place_at(
+            geocoder, lat=point[0], lon=point[1], source="coords", text=typed or None
+        )
+        intake.place, intake.zone = place, place.timezone
     elif typed and not any(p.key.startswith("web.error.coords") for p in problems):
         await _geocode(typed, form.place_choice, geocoder=geocoder, intake=intake)
     return intake
 
 
 async def _geocode(typed: str, choice: str, *, geocoder: GeocodingService, intake: Intake) -> None:
-    found = await _call(geocoder.geocode, typed, exactly_one=False, limit=5) or []
-    candidates = list({location.address: location for location in found}.values())
-    chosen = next((c for c in candidates if c.address == choice), None)
-    if chosen is None and choice != AS_TYPED and _ambiguous(candidates):
-        intake.choices = [c.address for c in candidates]
-        return
-    if chosen is None and candidates and choice != AS_TYPED:
-        chosen = candidates[0]
-    if chosen is None:
-        intake.place = DraftPlace(source="typed", text=typed)
-        return
-    zone = zone_for(chosen.raw, chosen.latitude, chosen.longitude)
-    place = DraftPlace(
-        source="typed",
-        text=typed,
-        label=chosen.address,
-        lat=chosen.latitude,
-        lon=chosen.longitude,
-        precision_m=float(chosen.raw.get("precision_km") or 0) * 1000 or None,
-        timezone=zone,
-    )
-    intake.place, intake.zone = place, zone
-
-
-def _ambiguous(candidates: list[Any]) -> bool:
-    if len(candidates) < 2:
-        return False
-    top = candidates[0].raw
-    name = normalise(str(top.get("name", "")))
-    floor = int(top.get("population") or 0) * _NAMESAKE_SHARE
-    return any(
-        normalise(str(other.raw.get("name", ""))) == name
-        and int(other.raw.get("population") or 0) >= floor
-        for other in candidates[1:]
-    )
+    """The same offline resolution as the bot's (core.places): ask which when ambiguous."""
+    found = await resolve_typed(geocoder, typed)
+    chosen = next((c for c in found.choices if c.label == choice), None)
+    if chosen is None and choice != AS_TYPED:
+        if found.ambiguous:
+            intake.choices = [str(c.label) for c in found.choices]
+            return
+        chosen = found.best
+    place = chosen or typed_as_given(typed)
+    intake.place, intake.zone = place, place.timezone
 
 
 def _point(lat: str, lon: str, problems: list[Problem]) -> tuple[float, float] | None:
@@ -309,70 +272,3 @@ def _day(typed: str, problems: list[Problem]) -> date | None:
         problems.append(Problem("web.error.date"))
         return None
     return day
-
-
-def zone_for(raw: dict[str, Any], lat: float, lon: float) -> str | None:
-    """The IANA zone of a geocoded place: its city's, else its country's nearest, else None."""
-    city_zone = _city_zones().get(int(raw.get("geonameid") or 0))
-    if city_zone and _zone_exists(city_zone):
-        return city_zone
-    zones = _zones().get(str(raw.get("country_code") or "").upper(), [])
-    if not zones:
-        return None
-    return min(zones, key=lambda zone: distance_km((lat, lon), zone[1]))[0]
-
-
-@lru_cache(maxsize=1)
-def _city_zones() -> dict[int, str]:
-    # A scan of the bundled city file for two keys: ~0.1 s once, versus seconds for full JSON.
-    text = cities_file(DEFAULT_MIN_POPULATION).read_text(encoding="utf-8")
-    zones: dict[int, str] = {}
-    current: int | None = None
-    for match in _CITY_ZONE.finditer(text):
-        if match.group(1):
-            current = int(match.group(1))
-        elif current is not None:
-            zones[current] = match.group(2)
-            current = None
-    return zones
-
-
-@lru_cache(maxsize=1)
-def _zones() -> dict[str, list[tuple[str, tuple[float, float]]]]:
-    # The system's tz database lists each zone's country and principal city; no extra dependency.
-    for root in zoneinfo.TZPATH:
-        table = Path(root) / "zone.tab"
-        if table.is_file():
-            return _read_zone_tab(table.read_text(encoding="utf-8"))
-    return {}
-
-
-def _read_zone_tab(text: str) -> dict[str, list[tuple[str, tuple[float, float]]]]:
-    zones: dict[str, list[tuple[str, tuple[float, float]]]] = {}
-    for line in text.splitlines():
-        parts = line.split("\t")
-        if line.startswith("#") or len(parts) < 3:
-            continue
-        coordinates = re.fullmatch(r"([+-]\d+)([+-]\d+)", parts[1])
-        if coordinates is None or not _zone_exists(parts[2]):
-            continue
-        point = (_degrees(coordinates.group(1), 2), _degrees(coordinates.group(2), 3))
-        zones.setdefault(parts[0], []).append((parts[2], point))
-    return zones
-
-
-def _degrees(text: str, width: int) -> float:
-    sign = -1.0 if text[0] == "-" else 1.0
-    digits = text[1:]
-    value = int(digits[:width]) + int(digits[width : width + 2]) / 60
-    if len(digits) > width + 2:
-        value += int(digits[width + 2 :]) / 3600
-    return math.copysign(value, sign)
-
-
-def _zone_exists(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 
 from core.geo import GeocodingService, build_geocoder
-from core.web_intake import zone_for
+from core.geo.zones import country_zone
 from storage.models import Case, Tip, TipPhoto
 from storage.photostore import PhotoStore
 from web import csrf
@@ -466,7 +466,7 @@ async def test_only_web_tips_are_visible_on_the_status_page(client, sessions):
     assert (await client.get(f"/status?ref={ref}")).status_code == 404
 
 
-def test_time_zones_come_from_the_city_or_the_nearest_zone_of_its_country():
-    assert zone_for({"geonameid": 4250542, "country_code": "US"}, 39.8, -89.64) == "America/Chicago"
-    assert zone_for({"country_code": "CN"}, 34.26, 108.93) == "Asia/Shanghai"
-    assert zone_for({"country_code": "??"}, 0.0, 0.0) is None
+def test_a_country_without_a_city_takes_the_zone_of_its_nearest_tz_database_city():
+    assert country_zone("US", 40.7, -74.0) == "America/New_York"
+    assert country_zone("CN", 34.26, 108.93) == "Asia/Shanghai"
+    assert country_zone("??", 0.0, 0.0) is None
