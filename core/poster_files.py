@@ -96,11 +96,13 @@ async def poster_data(
     bot_username: str,
     base_url: str,
 ) -> tuple[PosterData, int] | None:
-    """What the poster of a public case prints, and its poster_version; None if not public."""
+    """What the poster of a public case prints, and its poster_version; None if not public.
+
+    Without a bot username (no bot, or getMe not answered yet) the QR code is the web page."""
     case = await get_public_case(session, ref=ref)
     person = await get_person(session, ref=ref) if case is not None else None
-    if case is None or person is None:
-        return None
+    if case is None or person is None or person.found:
+        return None  # a found person needs no poster any more
     place = await _place_of(geocoder, case)
     in_china = place.country_code == "CN" or bool(_CJK.search(person.last_seen_place))
     data = PosterData(
@@ -110,7 +112,7 @@ async def poster_data(
         languages=poster_languages(
             languages=person.languages, dialect=person.dialect, in_china=in_china
         ),
-        bot_link=bot_link(bot_username, person.ref),
+        bot_link=bot_link(bot_username, person.ref) if bot_username else "",
         web_link=web_link(base_url, person.ref),
         nicknames=person.nicknames,
         age_years=person.age_years,

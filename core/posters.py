@@ -43,7 +43,7 @@ class PosterData:
     kind: str  # missing | found
     name: str
     languages: tuple[str, ...]  # the poster's languages: "en" and/or "zh-Hans"
-    bot_link: str  # https://t.me/<bot>?start=case_<ref>
+    bot_link: str  # https://t.me/<bot>?start=case_<ref>; "" without a bot (QR: web_link)
     web_link: str  # <base_url>/people/<ref>
     nicknames: str = ""
     age_years: int | None = None
@@ -103,7 +103,7 @@ def render_poster(*, poster: PosterData, font_path: Path) -> tuple[bytes, bytes]
     _header(draw, fonts, texts, poster)
     _photo(image, draw, fonts, texts, poster.photo)
     _facts(draw, fonts, texts, poster)
-    _qr(image, poster.bot_link)
+    _qr(image, poster.bot_link or poster.web_link)
     _footer(draw, fonts, texts, poster)
     png, pdf = io.BytesIO(), io.BytesIO()
     image.save(png, "PNG", dpi=(DPI, DPI))
@@ -228,9 +228,10 @@ def _footer(draw: Draw, fonts: FontSet, texts: _Texts, poster: PosterData) -> No
             draw.text((left, y), part, font=font, fill=fill)
             y += int(size * 1.3)
 
-    for scan in texts.lines("poster.scan"):
+    for scan in texts.lines("poster.scan" if poster.bot_link else "poster.scan_web"):
         line(scan, 34, True, INK)
-    line(poster.bot_link, 28, False, GREY)
+    if poster.bot_link:
+        line(poster.bot_link, 28, False, GREY)
     y += 12
     for visit in texts.lines("poster.visit"):
         line(visit, 30, False, INK)

@@ -22,6 +22,7 @@ from storage.photostore import PhotoStores
 from web.dashboard import router as dashboard_router
 from web.dashboard.deps import route_actions
 from web.dashboard.views import HANDLERS, denied, not_found
+from web.people import router as people_router
 from web.report import router as report_router
 from web.security import SecurityHeaders
 from web.telegram import router as telegram_router
@@ -48,6 +49,10 @@ class WebContext:
     photos: PhotoStores | None = None
     map_tile_url: str = ""
     public_url: str | None = None
+    # Posters: the bot's @username (settings, or getMe once the bot starts) for the t.me
+    # link; the CJK font (None: Debian's Noto CJK).
+    bot_username: str | None = None
+    poster_font: Path | None = None
     # Case alerts: how the radius grows (settings.alert_radii_km / alert_step_minutes).
     alert_radii_km: tuple[float, ...] = (100.0, 200.0, 300.0, 500.0)
     alert_step_minutes: int = 60
@@ -85,6 +90,8 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(telegram_router)
     app.include_router(report_router)
     app.include_router(dashboard_router)
+    # Last: /people/{ref} must not shadow fixed paths such as /people/new.
+    app.include_router(people_router)
     for error, handler in HANDLERS.items():
         app.add_exception_handler(error, handler)
     app.add_exception_handler(AccessDenied, denied)
