@@ -18,6 +18,7 @@ def build_routers() -> list[Router]:
     waits and comes back after), and /cancel during it cancels the case, not the report.
     """
     from handlers import (
+        alerts,
         answers,
         fallback,
         family,
@@ -39,6 +40,7 @@ def build_routers() -> list[Router]:
         start.build_router(),
         language.build_router(),
         status.build_router(),
+        alerts.build_router(),
         answers.build_router(),
         report.build_router(),
         report_steps.build_router(),

@@ -1,0 +1,300 @@
+"""/alerts step by step: the area (a pin or a city), radius, language, quiet hours, confirm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.i18n import Texts
+from core.volunteers import (
+    NIGHT,
+    Area,
+    VolunteerRefused,
+    area_from_point,
+    area_from_text,
+    change_area,
+    change_quiet_hours,
+    change_radius,
+    get_volunteer,
+    parse_quiet_hours,
+    parse_radius,
+    subscribe_volunteer,
+)
+from handlers.alerts_views import (
+    Vol,
+    Volunteering,
+    choices_keyboard,
+    confirm_keyboard,
+    language_keyboard,
+    max_radius,
+    quiet_keyboard,
+    radius_keyboard,
+    settings_keyboard,
+    summary_of,
+    summary_of_draft,
+)
+from handlers.context import BotServices
+from handlers.turn import acknowledge
+from storage.models import Tipster
+
+Event = Message | CallbackQuery
+KEYS = ("vol_area", "vol_radius", "vol_language", "vol_quiet", "vol_editing", "vol_choices")
+
+
+async def say(event: Event, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+    if isinstance(event, Message):
+        await event.answer(text, reply_markup=keyboard)
+    elif event.bot is not None:
+        await event.bot.send_message(event.from_user.id, text, reply_markup=keyboard)
+
+
+async def go(state: FSMContext, to: State | None, **data: Any) -> None:
+    await state.set_state(to)
+    cleared = dict.fromkeys(KEYS) if to is None else {}
+    await state.update_data({**cleared, **data})
+
+
+async def saved(event: Event, state: FSMContext, texts: Texts, sub: Any) -> None:
+    await go(state, None)
+    await say(event, f"{texts('volunteer.saved')}\n\n{summary_of(texts, sub)}")
+
+
+async def show_alerts(
+    message: Message, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+) -> None:
+    """Not signed up: explain and ask for the area. Signed up: the settings and their buttons."""
+    sub = await get_volunteer(session, tipster_id=tipster.id)
+    if sub is None:
+        await go(state, Volunteering.area, vol_editing=None)
+        await message.answer(texts("volunteer.intro"))
+        return
+    await go(state, None)
+    await message.answer(summary_of(texts, sub), reply_markup=settings_keyboard(texts, sub))
+
+
+async def on_location(
+    message: Message,
+    *,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+    services: BotServices,
+) -> None:
+    """A location pin or venue as the area (refused at sea)."""
+    point = message.location or (message.venue.location if message.venue else None)
+    assert point is not None  # HasPlace
+    try:
+        area = await area_from_point(services.geocoder, lat=point.latitude, lon=point.longitude)
+    except VolunteerRefused as refused:
+        await message.answer(texts(refused.key, **refused.values))
+        return
+    await _area_chosen(
+        message, state=state, texts=texts, session=session, tipster=tipster, area=area
+    )
+
+
+async def on_city(
+    message: Message,
+    *,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+    services: BotServices,
+) -> None:
+    """A typed city as the area; "Did you mean…?" when several places share the name."""
+    try:
+        found = await area_from_text(services.geocoder, message.text or "")
+    except VolunteerRefused as refused:
+        await message.answer(texts(refused.key, **refused.values))
+        return
+    if found.best is not None:
+        await _area_chosen(
+            message, state=state, texts=texts, session=session, tipster=tipster, area=found.best
+        )
+        return
+    choices = [area.as_dict() for area in found.choices]
+    await go(state, Volunteering.area_pick, vol_choices=choices)
+    await message.answer(
+        texts("volunteer.city_pick"), reply_markup=choices_keyboard(texts, choices)
+    )
+
+
+async def on_pick(
+    query: CallbackQuery,
+    *,
+    callback_data: Vol,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+) -> None:
+    """One of the candidate cities."""
+    await acknowledge(query)
+    choices = (await state.get_data()).get("vol_choices") or []
+    index = int(callback_data.value) if callback_data.value.isdigit() else len(choices)
+    if index < len(choices):
+        area = Area(**choices[index])
+        await _area_chosen(
+            query, state=state, texts=texts, session=session, tipster=tipster, area=area
+        )
+
+
+async def _area_chosen(
+    event: Event,
+    *,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+    area: Area,
+) -> None:
+    if (await state.get_data()).get("vol_editing") == "area":
+        await saved(
+            event, state, texts, await change_area(session, tipster_id=tipster.id, area=area)
+        )
+        return
+    await go(state, Volunteering.radius, vol_area=area.as_dict())
+    question = texts("volunteer.ask_radius", place=area.label, max=max_radius())
+    await say(event, question, radius_keyboard(texts))
+
+
+async def on_radius_text(
+    message: Message, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+) -> None:
+    """A typed radius in km."""
+    await _radius_chosen(
+        message,
+        state=state,
+        texts=texts,
+        session=session,
+        tipster=tipster,
+        typed=message.text or "",
+    )
+
+
+async def on_radius_button(
+    query: CallbackQuery,
+    *,
+    callback_data: Vol,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+) -> None:
+    """A tapped radius."""
+    await acknowledge(query)
+    await _radius_chosen(
+        query, state=state, texts=texts, session=session, tipster=tipster, typed=callback_data.value
+    )
+
+
+async def _radius_chosen(
+    event: Event,
+    *,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+    typed: str,
+) -> None:
+    try:
+        radius = parse_radius(typed)
+    except VolunteerRefused as refused:
+        await say(event, texts(refused.key, **refused.values))
+        return
+    if (await state.get_data()).get("vol_editing") == "radius":
+        sub = await change_radius(session, tipster_id=tipster.id, radius_km=radius)
+        await saved(event, state, texts, sub)
+        return
+    await go(state, Volunteering.language, vol_radius=radius)
+    await say(event, texts("volunteer.ask_language"), language_keyboard(texts))
+
+
+async def on_language(
+    query: CallbackQuery, callback_data: Vol, state: FSMContext, texts: Texts
+) -> None:
+    """The language alerts will be in."""
+    await acknowledge(query)
+    await go(state, Volunteering.quiet, vol_language=callback_data.value)
+    await say(query, texts("volunteer.ask_quiet"), quiet_keyboard(texts))
+
+
+async def on_quiet_text(
+    message: Message, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+) -> None:
+    """Typed quiet hours ("23-6")."""
+    try:
+        quiet = parse_quiet_hours(message.text or "")
+    except VolunteerRefused as refused:
+        await message.answer(texts(refused.key, **refused.values))
+        return
+    await _quiet_chosen(
+        message, state=state, texts=texts, session=session, tipster=tipster, quiet=quiet
+    )
+
+
+async def on_quiet_button(
+    query: CallbackQuery,
+    *,
+    callback_data: Vol,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+) -> None:
+    """No quiet hours, or 22:00-07:00."""
+    await acknowledge(query)
+    quiet = NIGHT if callback_data.value == "night" else None
+    await _quiet_chosen(
+        query, state=state, texts=texts, session=session, tipster=tipster, quiet=quiet
+    )
+
+
+async def _quiet_chosen(
+    event: Event,
+    *,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+    quiet: tuple[int, int] | None,
+) -> None:
+    if (await state.get_data()).get("vol_editing") == "quiet":
+        sub = await change_quiet_hours(session, tipster_id=tipster.id, quiet=quiet)
+        await saved(event, state, texts, sub)
+        return
+    await go(state, Volunteering.confirm, vol_quiet=list(quiet) if quiet else None)
+    text = f"{summary_of_draft(texts, await state.get_data())}\n\n{texts('volunteer.confirm_ask')}"
+    await say(event, text, confirm_keyboard(texts))
+
+
+async def on_confirm(
+    query: CallbackQuery, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+) -> None:
+    """Start alerts with the chosen settings."""
+    await acknowledge(query)
+    data = await state.get_data()
+    quiet = data.get("vol_quiet")
+    sub = await subscribe_volunteer(
+        session,
+        tipster_id=tipster.id,
+        area=Area(**data["vol_area"]),
+        radius_km=data["vol_radius"],
+        language=data["vol_language"],
+        quiet=(quiet[0], quiet[1]) if quiet else None,
+    )
+    await go(state, None)
+    await say(query, texts("volunteer.subscribed", place=sub.place_text))
+
+
+async def on_cancel(query: CallbackQuery, state: FSMContext, texts: Texts) -> None:
+    """Stop signing up or changing a setting; nothing changes."""
+    await acknowledge(query)
+    await go(state, None)
+    await say(query, texts("volunteer.cancelled"))
