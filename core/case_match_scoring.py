@@ -13,7 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Final, Protocol
+from functools import lru_cache
+from typing import Any, Final, NamedTuple, Protocol
 
 from rapidfuzz import fuzz
 
@@ -32,6 +33,14 @@ _STOPWORDS = frozenset({"the", "and", "with", "has", "his", "her", "one", "two",
 Reason = dict[str, Any]
 
 
+class Name(NamedTuple):
+    """A normalised name, whether it is a nickname, and its Chinese given-name core (or "")."""
+
+    text: str
+    nickname: bool
+    core: str
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What matching looks at in one case, normalised once."""
@@ -39,7 +48,7 @@ class Profile:
     id: int
     kind: str
     sex: str | None
-    names: tuple[tuple[str, bool], ...]  # (normalised name, is a nickname)
+    names: tuple[Name, ...]
     birth_date: date | None
     age_years: int | None
     last_seen_at: datetime | None
@@ -108,7 +117,9 @@ def normalise_name(name: str) -> str:
     )
 
 
-def name_variants(full_name: str, nicknames: str) -> tuple[tuple[str, bool], ...]:
+# Names and marks repeat across refreshes (each one reads the whole registry): normalise once.
+@lru_cache(maxsize=1 << 16)
+def name_variants(full_name: str, nicknames: str) -> tuple[Name, ...]:
     """The full name and each nickname, normalised, with whether it is a nickname."""
     found = [(normalise_name(full_name), False)]
     found += [(normalise_name(n), True) for n in _NICK_SPLIT.split(nicknames or "")]
@@ -116,7 +127,7 @@ def name_variants(full_name: str, nicknames: str) -> tuple[tuple[str, bool], ...
     for name, nickname in found:
         if name and name not in kept:
             kept[name] = nickname
-    return tuple(kept.items())
+    return tuple(Name(n, nick, cjk_core(n, full=not nick)) for n, nick in kept.items())
 
 
 def cjk_core(name: str, *, full: bool) -> str:
@@ -134,30 +145,35 @@ def cjk_core(name: str, *, full: bool) -> str:
 
 def name_similarity(a: str, a_nick: bool, b: str, b_nick: bool) -> float:
     """0..100: edit similarity on characters, a given name inside a full name, Chinese cores."""
-    score = fuzz.ratio(a, b)
-    if " " in a or " " in b:
-        score = max(score, 0.9 * fuzz.token_set_ratio(a, b))  # "lily" in "lily chen"
-    core_a, core_b = cjk_core(a, full=not a_nick), cjk_core(b, full=not b_nick)
-    if core_a and core_a == core_b:
+    first = Name(a, a_nick, cjk_core(a, full=not a_nick))
+    return _similarity(first, Name(b, b_nick, cjk_core(b, full=not b_nick)))
+
+
+def _similarity(a: Name, b: Name) -> float:
+    score = fuzz.ratio(a.text, b.text)
+    if " " in a.text or " " in b.text:
+        score = max(score, 0.9 * fuzz.token_set_ratio(a.text, b.text))  # "lily" in "lily chen"
+    if a.core and a.core == b.core:
         score = max(score, 90.0)
     return float(score)
 
 
 def best_name(a: Profile, b: Profile) -> tuple[float, Reason] | None:
     """The most alike pair of names, as a reason, or None below NAME_FLOOR."""
-    best: tuple[float, str, str, bool] = (0.0, "", "", False)
-    for name_a, nick_a in a.names:
-        for name_b, nick_b in b.names:
-            score = name_similarity(name_a, nick_a, name_b, nick_b)
+    best: tuple[float, Name | None, Name | None] = (0.0, None, None)
+    for name_a in a.names:
+        for name_b in b.names:
+            score = _similarity(name_a, name_b)
             if score > best[0]:
-                best = (score, name_a, name_b, nick_a or nick_b)
-    score, name_a, name_b, nick = best
-    if score < NAME_FLOOR:
+                best = (score, name_a, name_b)
+    score, first, second = best
+    if first is None or second is None or score < NAME_FLOOR:
         return None
-    code = "nickname" if nick else "name"
-    return score, _reason(code, a=name_a, b=name_b, similarity=round(score))
+    code = "nickname" if first.nickname or second.nickname else "name"
+    return score, _reason(code, a=first.text, b=second.text, similarity=round(score))
 
 
+@lru_cache(maxsize=1 << 16)
 def mark_words(marks: str) -> frozenset[str]:
     """Words of a marks text: Latin words of 3+ letters, and pairs of Chinese characters."""
     text = normalise_name(marks)
