@@ -19,6 +19,7 @@ from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
 from moderation.tip_access import AccessDenied
 from storage.photostore import PhotoStores
+from web.case_form import router as case_form_router
 from web.dashboard import router as dashboard_router
 from web.dashboard.deps import route_actions
 from web.dashboard.views import HANDLERS, denied, not_found
@@ -89,6 +90,7 @@ def create_app(context: WebContext) -> FastAPI:
 
     app.include_router(telegram_router)
     app.include_router(report_router)
+    app.include_router(case_form_router)
     app.include_router(dashboard_router)
     # Last: /people/{ref} must not shadow fixed paths such as /people/new.
     app.include_router(people_router)

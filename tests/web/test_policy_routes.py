@@ -43,6 +43,7 @@ PUBLIC = {
     "/",
     "/healthz",
     "/report",
+    "/people/new",
     "/status",
     "/login",
     "/login/code",
