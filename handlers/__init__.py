@@ -20,6 +20,7 @@ def build_routers() -> list[Router]:
     from handlers import (
         alerts,
         answers,
+        case_card,
         fallback,
         family,
         language,
@@ -37,6 +38,7 @@ def build_routers() -> list[Router]:
         moderators.build_router(),
         family.build_router(),
         newcase.build_router(),
+        case_card.build_router(),
         start.build_router(),
         language.build_router(),
         status.build_router(),

@@ -29,3 +29,5 @@ class BotServices:
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
     # The moderators' supergroup (settings.moderators_chat_id); None turns its buttons off.
     moderators_chat_id: int | None = None
+    # The public web address (settings.base_url): case cards link to /people/<ref> there.
+    base_url: str = ""

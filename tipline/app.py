@@ -109,7 +109,10 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     loops: list[Coroutine[Any, Any, None]] = []
     if mode != "disabled":
         services = BotServices(
-            vault=vault, geocoder=geocoder, moderators_chat_id=settings.moderators_chat_id
+            vault=vault,
+            geocoder=geocoder,
+            moderators_chat_id=settings.moderators_chat_id,
+            base_url=settings.base_url,
         )
         telegram = build_telegram(settings, sessions, services)
         context.admission = telegram.admission
