@@ -103,13 +103,15 @@ class Server:
             *self.args, cwd=ROOT, env=self.env, stdout=log, stderr=log
         )
         self._sampler = asyncio.create_task(self._sample())
-        for _ in range(600):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                return self
-            except OSError:
-                await asyncio.sleep(0.1)
+        # Ready means answering HTTP: `tipline run` binds its port before it finishes starting,
+        # and a bare TCP connect would start the clock (and the first posts) too early.
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                try:
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz"):
+                        return self
+                except (aiohttp.ClientError, OSError):
+                    await asyncio.sleep(0.1)
         raise RuntimeError(f"server did not start: {self.args} (log {log.name})")
 
     async def _sample(self) -> None:
