@@ -91,7 +91,9 @@ async def extend_case_alerts(
     if not alertable(case) or case.alert_lat is None or case.alert_lon is None:
         return 0
     elapsed = now - (case.alert_from_at or now)
-    radius = radius_at(elapsed, radii=settings_radii, step_minutes=step_minutes)
+    # A caller without the settings at hand gets the defaults (those of settings.py).
+    radii = tuple(settings_radii) or DEFAULT_RADII
+    radius = radius_at(elapsed, radii=radii, step_minutes=step_minutes or DEFAULT_STEP_MINUTES)
     found = await find_recipients(
         session,
         case_id=case.id,
