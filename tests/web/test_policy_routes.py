@@ -53,6 +53,12 @@ PUBLIC = {
     "/api/docs",
     "/docs/oauth2-redirect",
     "/openapi.json",
+    # Public case pages (web/people.py): public fields of verified cases only.
+    "/people",
+    "/people/{ref}",
+    "/people/{ref}/photos/{number:int}.jpg",
+    "/people/{ref}/photos/{number:int}-thumb.jpg",
+    "/people/{ref}/poster.{kind}",
 }
 
 
