@@ -234,3 +234,31 @@ async def test_newcase_in_the_middle_of_a_report_comes_back_to_the_report(chat, 
     await chat.press(CHAT, "I don't know")
     assert "Where did you see this?" in chat.last_text(CHAT)
     await assert_all_processed(chat)
+
+
+async def test_an_ambiguous_place_asks_did_you_mean_and_the_time_follows_the_chosen_zone(
+    chat, fake
+):
+    await _to_name(chat, fake)
+    await chat.send(fake.text_message(CHAT, "Li Wei"))
+    for _ in ("nicknames", "sex", "born", "marks", "languages"):
+        await chat.press(CHAT, "Skip")
+    await chat.press(CHAT, "Another day")
+    await chat.send(fake.text_message(CHAT, "1/3/2025 9:00"))
+    await chat.send(fake.text_message(CHAT, "Springfield"))
+    assert chat.last_text(CHAT) == "Did you mean…?"
+    await chat.press(CHAT, "None of these")
+    assert "type the place again" in chat.last_text(CHAT)
+    await chat.send(fake.text_message(CHAT, "Springfield"))
+    await chat.press(CHAT, "Springfield, Illinois")
+    assert "What happened?" in chat.last_text(CHAT)
+    await chat.press(CHAT, "Skip")  # circumstances
+    await chat.press(CHAT, "I don't have one yet")
+    await chat.send(fake.text_message(CHAT, "dad@example.com"))
+    await chat.press(CHAT, "No photo")
+    assert "Last seen: 2025-03-01 09:00 (America/Chicago)" in chat.last_text(CHAT)
+    await chat.press(CHAT, "Submit the case")
+    [case] = await _cases(chat.sessions)
+    assert case.last_seen_place == "Springfield, Illinois, United States"
+    assert case.last_seen_at == datetime(2025, 3, 1, 15, 0, tzinfo=UTC)  # Chicago, UTC-6
+    await assert_all_processed(chat)
