@@ -104,6 +104,8 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         photos=open_photo_stores(settings.media_dir),
         map_tile_url=settings.map_tile_url,
         public_url=settings.public_url,
+        bot_username=settings.bot_username,
+        poster_font=settings.poster_font,
     )
     telegram = None
     loops: list[Coroutine[Any, Any, None]] = []
@@ -114,7 +116,11 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
             moderators_chat_id=settings.moderators_chat_id,
             base_url=settings.base_url,
         )
+        if settings.bot_username:
+            services.bot_username = settings.bot_username
         telegram = build_telegram(settings, sessions, services)
+        if not settings.bot_username:
+            loops.append(_learn_bot_username(telegram.bot, services, context))
         context.admission = telegram.admission
         context.webhook_secret = webhook_secret(settings) if mode == "webhook" else None
         loops.extend(telegram.loops)
@@ -163,6 +169,20 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         if telegram is not None:
             await telegram.close()
         await engine.dispose()
+
+
+async def _learn_bot_username(bot: Bot, services: BotServices, context: WebContext) -> None:
+    """Learn the bot's @username from getMe (for t.me links on posters), retrying."""
+    while True:
+        try:
+            me = await bot.get_me()
+            break
+        except Exception as exc:  # noqa: BLE001 - Telegram unreachable: posters link the web page
+            log.warning("cannot learn the bot's username (%s); retrying in 30s", exc)
+            await asyncio.sleep(30)
+    if me.username:
+        services.bot_username = me.username
+        context.bot_username = me.username
 
 
 def _web_limiter(settings: Settings) -> RateLimiter:

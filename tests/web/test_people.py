@@ -18,9 +18,13 @@ from sqlalchemy import update
 
 from core.geo import GeocodingService, build_geocoder
 from core.poster_layout import DEFAULT_FONT
+from core.vault import Vault
+from handlers.context import BotServices
 from storage.models import Case, CasePhoto
 from storage.photostore import open_photo_stores
+from tests.fakes.telegram import FakeTelegram
 from tests.web.dashboard_world import build_context, case, client_for, jpeg
+from tipline.app import _learn_bot_username
 from web.app import WebContext
 
 BOT = "tipline_test_bot"
@@ -201,3 +205,15 @@ async def test_the_report_link_preselects_the_case(client, session):
     row = await public_case(session)
     form = await client.get(f"/report?case={row.ref}")
     assert form.status_code == 200 and f'value="{row.ref}"' in form.text
+
+
+async def test_the_bot_username_for_poster_links_is_learned_from_get_me(context):
+    context.bot_username = None
+    services = BotServices(vault=Vault(Vault.new_key()), geocoder=geocoder())
+    async with FakeTelegram(bot_username="missing_kids_bot") as fake:
+        bot = fake.bot()
+        try:
+            await _learn_bot_username(bot, services, context)
+        finally:
+            await bot.session.close()
+    assert context.bot_username == services.bot_username == "missing_kids_bot"
