@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import Final
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, delete, false, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.case_match_scoring import CaseFields, Profile, Scored, profile, score_pair
@@ -134,27 +136,46 @@ def _pair(a: Profile, b: Profile, kind: str) -> Pair:
 async def _store(
     session: AsyncSession, *, case_id: int, scored: dict[Pair, Scored]
 ) -> list[CaseMatch]:
-    """Insert new pairs, update known ones (status kept), drop open pairs no longer likely."""
+    """Upsert the likely pairs (a decided pair keeps its status), drop open pairs no longer likely.
+
+    An upsert, not read-then-insert: the face worker and a moderator's edit may refresh the two
+    cases of one pair at the same moment."""
     mine = or_(CaseMatch.case_id == case_id, CaseMatch.other_case_id == case_id)
-    existing = {
-        (m.case_id, m.other_case_id, m.kind): m
-        for m in (await session.scalars(select(CaseMatch).where(mine))).all()
-    }
-    stale = [m.id for key, m in existing.items() if key not in scored and m.status == OPEN]
-    if stale:
-        await session.execute(
-            delete(CaseMatch)
-            .where(CaseMatch.id.in_(stale))
-            .execution_options(synchronize_session="fetch")
+    stale = delete(CaseMatch).where(mine, CaseMatch.status == OPEN)
+    if scored:
+        keys = tuple_(CaseMatch.case_id, CaseMatch.other_case_id, CaseMatch.kind)
+        stale = stale.where(keys.not_in(list(scored)))
+    await session.execute(stale.execution_options(synchronize_session="fetch"))
+    if not scored:
+        return []
+    rows = [
+        {
+            "case_id": lo,
+            "other_case_id": hi,
+            "kind": kind,
+            "score": result.score,
+            "reasons": result.reasons,
+            "status": OPEN,
+            "created_at": utcnow(),
+        }
+        for (lo, hi, kind), result in scored.items()
+    ]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(CaseMatch)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["case_id", "other_case_id", "kind"],
+            set_={"score": stmt.excluded.score, "reasons": stmt.excluded.reasons},
+        ),
+        rows,
+    )
+    query = (
+        select(CaseMatch)
+        .where(
+            mine,
+            tuple_(CaseMatch.case_id, CaseMatch.other_case_id, CaseMatch.kind).in_(list(scored)),
         )
-    kept: list[CaseMatch] = []
-    for key, result in scored.items():
-        match = existing.get(key)
-        if match is None:
-            match = CaseMatch(case_id=key[0], other_case_id=key[1], kind=key[2], status=OPEN)
-            session.add(match)
-        match.score = result.score
-        match.reasons = list(result.reasons)
-        kept.append(match)
-    await session.flush()
-    return sorted(kept, key=lambda m: (-m.score, m.id))
+        .order_by(CaseMatch.score.desc(), CaseMatch.id)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(query)).all())
