@@ -3,6 +3,7 @@ public before it, every move is audited, a bot submitter hears the outcome, aler
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +21,15 @@ from moderation.case_lifecycle import (
     update_case,
     view_contact,
 )
-from storage.models import AuditEvent, Case, CaseAlert, OutboxMessage, Subscription, Tip
+from storage.models import (
+    AuditEvent,
+    Case,
+    CaseAlert,
+    OutboxMessage,
+    Subscription,
+    Tip,
+    Tipster,
+)
 from tests.moderation import factories
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -220,7 +229,10 @@ async def test_staff_registration_and_edits_are_audited_without_their_values(ses
 
 async def volunteer(session, *, lat: float, lon: float) -> Subscription:
     """A volunteer watching 50 km around a point."""
-    person = await factories.tipster(session)
+    # factories.tipster names by id(object()), which can repeat for back-to-back calls.
+    person = Tipster(pseudonym=f"T-{secrets.token_hex(4)}", language="en")
+    session.add(person)
+    await session.flush()
     row = Subscription(
         kind="volunteer", tipster_id=person.id, lat=lat, lon=lon, radius_km=50.0, language="en"
     )
