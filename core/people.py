@@ -44,6 +44,7 @@ class PublicPerson:
     marks: str
     languages: str
     dialect: str
+    circumstances: str
     last_seen_at: datetime | None
     last_seen_place: str
     poster_version: int
@@ -85,6 +86,7 @@ def _person(case: Case, photos: Sequence[CasePhoto]) -> PublicPerson:
         marks=case.marks or "",
         languages=case.languages or "",
         dialect=case.dialect or "",
+        circumstances=case.circumstances or "",
         last_seen_at=case.last_seen_at,
         last_seen_place=case.last_seen_place or "",
         poster_version=case.poster_version or 0,

@@ -62,6 +62,7 @@ async def public_case(session, **values: object) -> Case:
         "sex": "male",
         "description": "Red jacket, white sneakers",
         "marks": "Scar above the left eyebrow",
+        "circumstances": "Walking home from school",
         "languages": "Mandarin",
         "police_ref": POLICE_REF,
         "contact_ciphertext": CONTACT,
@@ -111,7 +112,8 @@ async def test_the_case_page_shows_public_fields_but_never_contact_police_ref_or
     row = await public_case(session)
     page = await client.get(f"/people/{row.ref.lower().replace('-', '')}")
     assert page.status_code == 200
-    for shown in ("Li Xiaoming", "Red jacket", "Scar above", "Xi&#39;an railway station"):
+    shown_fields = ("Li Xiaoming", "Red jacket", "Scar above", "Walking home", "Xi&#39;an railway")
+    for shown in shown_fields:
         assert shown in page.text
     assert POLICE_REF not in page.text and CONTACT.decode() not in page.text
     assert PRECISE[0] not in page.text and PRECISE[1] not in page.text
