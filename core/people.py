@@ -125,7 +125,7 @@ async def list_people(session: AsyncSession, *, limit: int = MAX_LISTED) -> list
     return [_person(case, photos.get(case.id, [])) for case in cases]
 
 
-async def get_public_case(session: AsyncSession, *, ref: str) -> Case | None:
+async def get_page_case(session: AsyncSession, *, ref: str) -> Case | None:
     """The case behind a public page, or None (unknown and non-public alike)."""
     stmt = select(Case).where(Case.ref == normalise_ref(ref)).where(_public())
     return await session.scalar(stmt)
@@ -133,7 +133,7 @@ async def get_public_case(session: AsyncSession, *, ref: str) -> Case | None:
 
 async def get_person(session: AsyncSession, *, ref: str) -> PublicPerson | None:
     """One public case by its reference, or None (unknown and non-public alike)."""
-    case = await get_public_case(session, ref=ref)
+    case = await get_page_case(session, ref=ref)
     if case is None:
         return None
     photos = await _ready_photos(session, [case.id])

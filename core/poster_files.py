@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.geo import GeocodingService, distance_km
-from core.people import PublicPerson, get_person, get_public_case
+from core.people import PublicPerson, get_page_case, get_person
 from core.posters import PosterData, render_poster
 from storage.models import Case
 from storage.photostore import PhotoNotFoundError, PhotoStore
@@ -99,7 +99,7 @@ async def poster_data(
     """What the poster of a public case prints, and its poster_version; None if not public.
 
     Without a bot username (no bot, or getMe not answered yet) the QR code is the web page."""
-    case = await get_public_case(session, ref=ref)
+    case = await get_page_case(session, ref=ref)
     person = await get_person(session, ref=ref) if case is not None else None
     if case is None or person is None or person.found:
         return None  # a found person needs no poster any more
