@@ -1,27 +1,25 @@
 """Who gets an area alert: volunteers near a case, chosen fast (bounding box, then haversine).
 
 The database narrows by the indexed box around the case (ix_subscriptions_lat_lon) and leaves
-out anyone already alerted for the case; numpy keeps those whose point is within the case's
-radius and whose own radius reaches the case; the daily cap is checked on what is left.
+out anyone already alerted for the case or at their daily cap (index probes on case_alerts);
+numpy keeps those whose point is within the case's radius and whose own radius reaches it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-from sqlalchemy import Row, Select, and_, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.geo import bbox, longitude_ranges
 from storage.models import CaseAlert, Subscription
 
 EARTH_RADIUS_KM = 6371.0088
-CAP_CHUNK = 5000  # ids per IN list, well under SQLite's and asyncpg's parameter limits
 DAY = timedelta(hours=24)
 
 
@@ -52,9 +50,10 @@ _COLUMNS = (
 
 
 def box_query(
-    *, case_id: int, lat: float, lon: float, radius_km: float
+    *, case_id: int, lat: float, lon: float, radius_km: float, per_day: int, since: datetime
 ) -> Select[*tuple[Any, ...]]:
-    """Active volunteers inside the box around the point, not yet alerted for this case."""
+    """Active volunteers inside the box around the point, not yet alerted for this case and
+    under their daily cap (both checks are index probes per row, in the same statement)."""
     min_lat, max_lat, *_ = box = bbox(lat, lon, radius_km)
     spans = [Subscription.lon.between(low, high) for low, high in longitude_ranges(box)]
     alerted = exists().where(
@@ -62,12 +61,22 @@ def box_query(
         CaseAlert.subscription_id == Subscription.id,
         CaseAlert.kind == "alert",
     )
+    today = (
+        select(func.count())
+        .where(
+            CaseAlert.subscription_id == Subscription.id,
+            CaseAlert.created_at > since,
+            CaseAlert.kind == "alert",
+        )
+        .scalar_subquery()
+    )
     return select(*_COLUMNS).where(
         Subscription.lat.between(min_lat, max_lat),
         or_(*spans) if len(spans) > 1 else spans[0],
         Subscription.kind == "volunteer",
         Subscription.paused.is_(False),
         ~alerted,
+        today < per_day,
     )
 
 
@@ -90,51 +99,31 @@ async def find_recipients(
     now: datetime,
 ) -> list[Recipient]:
     """Volunteers to alert now for a case centred here with this radius, nearest first."""
-    rows = (
-        await session.execute(box_query(case_id=case_id, lat=lat, lon=lon, radius_km=radius_km))
-    ).all()
+    stmt = box_query(
+        case_id=case_id, lat=lat, lon=lon, radius_km=radius_km, per_day=per_day, since=now - DAY
+    )
+    rows = [tuple(row) for row in (await session.execute(stmt)).all()]
     if not rows:
         return []
-    lats = np.fromiter((row.lat for row in rows), dtype=float, count=len(rows))
-    lons = np.fromiter((row.lon for row in rows), dtype=float, count=len(rows))
-    reach = np.fromiter((row.radius_km or 0.0 for row in rows), dtype=float, count=len(rows))
-    distances = haversine_km(lat, lon, lats, lons)
-    keep = np.flatnonzero((distances <= radius_km) & (distances <= reach))
-    order = [int(i) for i in keep[np.argsort(distances[keep], kind="stable")]]
-    capped = await _capped(session, [rows[i].id for i in order], per_day=per_day, now=now)
-    return [_recipient(rows[i], float(distances[i])) for i in order if rows[i].id not in capped]
+    _, _, lats, lons, reach, *_ = zip(*rows, strict=True)
+    distances = haversine_km(lat, lon, np.array(lats, dtype=float), np.array(lons, dtype=float))
+    reaches = np.array([r or 0.0 for r in reach], dtype=float)
+    keep = np.flatnonzero((distances <= radius_km) & (distances <= reaches))
+    order = keep[np.argsort(distances[keep], kind="stable")].tolist()
+    return [_recipient(rows[i], float(distances[i])) for i in order]
 
 
-def _recipient(row: Row[Any], distance: float) -> Recipient:
+def _recipient(row: tuple[Any, ...], distance: float) -> Recipient:
+    sub_id, tipster_id, _, _, _, language, zone, quiet_start, quiet_end = row
     return Recipient(
-        subscription_id=row.id,
-        tipster_id=row.tipster_id,
-        language=row.language,
-        timezone=row.timezone,
-        quiet_start_min=row.quiet_start_min,
-        quiet_end_min=row.quiet_end_min,
+        subscription_id=sub_id,
+        tipster_id=tipster_id,
+        language=language,
+        timezone=zone,
+        quiet_start_min=quiet_start,
+        quiet_end_min=quiet_end,
         distance_km=distance,
     )
-
-
-async def _capped(
-    session: AsyncSession, ids: Sequence[int], *, per_day: int, now: datetime
-) -> set[int]:
-    """Which of these volunteers already had `per_day` alerts in the last 24 hours."""
-    capped: set[int] = set()
-    for start in range(0, len(ids), CAP_CHUNK):
-        chunk = list(ids[start : start + CAP_CHUNK])
-        stmt = (
-            select(CaseAlert.subscription_id)
-            .where(
-                CaseAlert.subscription_id.in_(chunk),
-                and_(CaseAlert.kind == "alert", CaseAlert.created_at > now - DAY),
-            )
-            .group_by(CaseAlert.subscription_id)
-            .having(func.count() >= per_day)
-        )
-        capped.update((await session.scalars(stmt)).all())
-    return capped
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
