@@ -8,12 +8,19 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmState
 
 # The inbox processor sets this to the update's session, so state changes commit with the update.
 current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
+
+
+def _stale(row: FsmState) -> bool:
+    """True when a rollback expired the row, or dropped it before it was ever written."""
+    state = inspect(row)
+    return state.transient or state.detached or state.expired
 
 
 class SqlStorage(BaseStorage):
@@ -23,16 +30,24 @@ class SqlStorage(BaseStorage):
         self._sessions = sessions
         self._keys = DefaultKeyBuilder(with_destiny=True)
 
+    async def _load(self, session: AsyncSession, name: str) -> FsmState | None:
+        # Rows are kept per session (strongly: the identity map holds unmodified rows weakly, so
+        # each read of an update went back to the database), and pending rows are not in the
+        # identity map until flushed (the processor does not autoflush, to keep SQLite write
+        # locks short). A missing row is remembered too; a rollback makes the cache stale.
+        rows: dict[str, FsmState | None] = session.info.setdefault("fsm_rows", {})
+        row = rows.get(name)
+        if name not in rows or (row is not None and _stale(row)):
+            rows[name] = row = await session.get(FsmState, name)
+        return row
+
     async def _row(self, session: AsyncSession, key: StorageKey) -> FsmState:
         name = self._keys.build(key)
-        # Pending rows are not in the identity map until flushed (the processor does not
-        # autoflush, to keep SQLite write locks short), so remember them per session.
-        pending: dict[str, FsmState] = session.info.setdefault("fsm_rows", {})
-        row = pending.get(name) or await session.get(FsmState, name)
+        row = await self._load(session, name)
         if row is None:
             row = FsmState(key=name, state=None, data={})
             session.add(row)
-        pending[name] = row
+            session.info["fsm_rows"][name] = row
         return row
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
@@ -52,8 +67,7 @@ class SqlStorage(BaseStorage):
         name = self._keys.build(key)
         session = current_session.get()
         if session is not None:
-            pending = session.info.get("fsm_rows", {})
-            return pending.get(name) or await session.get(FsmState, name)
+            return await self._load(session, name)
         async with self._sessions() as own:
             return await own.get(FsmState, name)
 
