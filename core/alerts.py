@@ -12,6 +12,7 @@ calls them inside its own; workers/alerts.py commits per case).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,17 @@ from storage.models import Case, CaseAlert, CasePhoto, OutboxMessage, Subscripti
 DEFAULT_RADII = (100.0, 200.0, 300.0, 500.0)
 DEFAULT_STEP_MINUTES = 60
 DEFAULT_PER_DAY = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """How alerts grow and how many a volunteer gets (built once from settings)."""
+
+    radii_km: tuple[float, ...] = DEFAULT_RADII
+    step_minutes: int = DEFAULT_STEP_MINUTES
+    per_day: int = DEFAULT_PER_DAY
+
+
 CANCELLED = "cancelled"
 INSERT_CHUNK = 2000
 

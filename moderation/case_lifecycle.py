@@ -6,7 +6,6 @@ submitted -> verified (police reference checked; the first public status) -> act
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +38,8 @@ NOTICES = {
     ("submitted", "verified"): "cases.notify_verified",
     ("submitted", "closed"): "cases.notify_refused",
 }
+
+DEFAULT_POLICY = alerts.AlertPolicy()
 
 
 def _allow(staff: StaffUser, action: str) -> None:
@@ -132,8 +133,7 @@ async def transition_case(
     to: str,
     reason: str = "",
     now: datetime | None = None,
-    settings_radii: Sequence[float] = (),
-    step_minutes: int = 60,
+    policy: alerts.AlertPolicy = DEFAULT_POLICY,
 ) -> Case:
     """Move a case to its next status, starting or ending its alerts; audited; commits."""
     _allow(staff, "case.verify" if to == "verified" else "case.transition")
@@ -145,7 +145,12 @@ async def transition_case(
     await _move(session, case, staff, to, now)
     if to == "active" and case.kind == "missing":
         await alerts.start_case_alerts(
-            session, case=case, settings_radii=settings_radii, step_minutes=step_minutes, now=now
+            session,
+            case=case,
+            settings_radii=policy.radii_km,
+            step_minutes=policy.step_minutes,
+            per_day=policy.per_day,
+            now=now,
         )
     elif to in ENDINGS and before == "active":
         await alerts.end_case_alerts(session, case=case, now=now)
@@ -225,8 +230,7 @@ async def recenter_case(
     ref: str,
     tip_ref: str,
     now: datetime | None = None,
-    settings_radii: Sequence[float] = (),
-    step_minutes: int = 60,
+    policy: alerts.AlertPolicy = DEFAULT_POLICY,
 ) -> Case:
     """Re-centre an active case's alerts on a credible sighting's place and time; commits."""
     _allow(staff, "case.recenter")
@@ -237,11 +241,16 @@ async def recenter_case(
     tip = await _sighting(session, tip_ref)
     assert tip.lat is not None and tip.lon is not None  # checked in _sighting
     at = tip.seen_at or tip.created_at
-    growth: dict[str, Any] = {}
-    if settings_radii:
-        growth = {"settings_radii": settings_radii, "step_minutes": step_minutes}
     await alerts.recenter_case_alerts(
-        session, case=case, lat=tip.lat, lon=tip.lon, at=at, now=now, **growth
+        session,
+        case=case,
+        lat=tip.lat,
+        lon=tip.lon,
+        at=at,
+        now=now,
+        settings_radii=policy.radii_km,
+        step_minutes=policy.step_minutes,
+        per_day=policy.per_day,
     )
     await _audit(session, staff, "case.recenter", case, detail={"tip": tip.ref})
     await session.commit()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.files import telegram_fetcher
 from bot.sender import TelegramSender
+from core.alerts import AlertPolicy
 from core.faces import load_face_engine
 from core.geo import build_geocoder
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -91,6 +92,11 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     # Load the gazetteer now (about 2 s) rather than on the first tipster's message.
     await asyncio.to_thread(geocoder.geocode, "Xi'an")
     vault = Vault(vault_key)
+    alert_policy = AlertPolicy(
+        radii_km=tuple(settings.alert_radii_km),
+        step_minutes=settings.alert_step_minutes,
+        per_day=settings.alerts_per_day,
+    )
     context = WebContext(
         engine=engine,
         sessions=sessions,
@@ -106,6 +112,7 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         public_url=settings.public_url,
         bot_username=settings.bot_username,
         poster_font=settings.poster_font,
+        alerts=alert_policy,
     )
     telegram = None
     loops: list[Coroutine[Any, Any, None]] = []
@@ -147,9 +154,9 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     loops.append(
         AlertWorker(
             sessions=sessions,
-            radii=settings.alert_radii_km,
-            step_minutes=settings.alert_step_minutes,
-            per_day=settings.alerts_per_day,
+            radii=alert_policy.radii_km,
+            step_minutes=alert_policy.step_minutes,
+            per_day=alert_policy.per_day,
         ).run_forever()
     )
     app = create_app(context)

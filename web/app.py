@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.alerts import AlertPolicy
 from core.errors import NotFound
 from core.geo import GeocodingService
 from core.health import database_health
@@ -54,9 +55,8 @@ class WebContext:
     # link; the CJK font (None: Debian's Noto CJK).
     bot_username: str | None = None
     poster_font: Path | None = None
-    # Case alerts: how the radius grows (settings.alert_radii_km / alert_step_minutes).
-    alert_radii_km: tuple[float, ...] = (100.0, 200.0, 300.0, 500.0)
-    alert_step_minutes: int = 60
+    # Case alerts: how the radius grows and the daily cap (settings.alert_* / alerts_per_day).
+    alerts: AlertPolicy = field(default_factory=AlertPolicy)
 
 
 def create_app(context: WebContext) -> FastAPI:

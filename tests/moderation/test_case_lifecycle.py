@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from core.alerts import AlertPolicy
 from core.case_registry import CaseDraft, submit_case
 from core.cases import get_public_case, has_public_cases, list_cases_near
 from core.errors import InvalidInput
@@ -64,8 +65,7 @@ async def move(session, staff, case, to, reason="", now=NOW):
         to=to,
         reason=reason,
         now=now,
-        settings_radii=RADII,
-        step_minutes=60,
+        policy=AlertPolicy(radii_km=RADII, step_minutes=60),
     )
 
 

@@ -163,8 +163,7 @@ async def transition(
             ref=ref,
             to=_text(posted, "to"),
             reason=_text(posted, "reason"),
-            settings_radii=context.alert_radii_km,
-            step_minutes=context.alert_step_minutes,
+            policy=context.alerts,
         )
     except (InvalidInput, PermissionError) as exc:
         return _refused(request, staff, str(exc), f"/cases/{normalise_ref(ref)}")
@@ -184,8 +183,7 @@ async def recenter(
             staff=staff.user,
             ref=ref,
             tip_ref=_text(posted, "tip"),
-            settings_radii=context.alert_radii_km,
-            step_minutes=context.alert_step_minutes,
+            policy=context.alerts,
         )
     except InvalidInput as exc:
         return _refused(request, staff, str(exc), f"/cases/{normalise_ref(ref)}")
