@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.case_matching import refresh_matches
 from core.errors import InvalidInput
 from core.geo import validate_point
+from core.i18n import Texts
 from core.vault import Vault
 from storage.models import Case, CasePhoto
 from storage.repositories import CaseRepository
@@ -97,6 +98,22 @@ class CaseDraft:
     photos: tuple[NewCasePhoto, ...] = ()
 
 
+class CaseProblem(InvalidInput):
+    """A registration that cannot be accepted; `render` says why in the reader's language."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code, self.params = code, params
+        super().__init__(self.render("en"))
+
+    def render(self, language: str) -> str:
+        """The message in a language (field names translated too)."""
+        texts = Texts(language)
+        values = dict(self.params)
+        if "field" in values:
+            values["field"] = texts(f"case.field.{values['field']}")
+        return texts(f"case.problem.{self.code}", **values)
+
+
 def _years_between(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
@@ -105,67 +122,65 @@ def _check_lengths(draft: CaseDraft) -> None:
     for field, limit in LIMITS.items():
         value = getattr(draft, field) or ""
         if len(value) > limit:
-            raise InvalidInput(
-                f"{field.replace('_', ' ')} is too long (at most {limit} characters)"
-            )
+            raise CaseProblem("too_long", field=field, limit=limit)
 
 
 def _check_age(draft: CaseDraft, now: datetime) -> None:
     if draft.age_years is not None and not 0 <= draft.age_years <= MAX_AGE:
-        raise InvalidInput(f"age must be between 0 and {MAX_AGE} years")
+        raise CaseProblem("age_range", max=MAX_AGE)
     if draft.birth_date is None:
         return
     if draft.birth_date > now.date():
-        raise InvalidInput("the birth date is in the future")
+        raise CaseProblem("birth_future")
     age_now = _years_between(draft.birth_date, now.date())
     if age_now > MAX_AGE:
-        raise InvalidInput(f"the birth date means an age over {MAX_AGE} years")
+        raise CaseProblem("birth_too_old", max=MAX_AGE)
     if draft.age_years is not None:
         on = (draft.last_seen_at or now).date()
         # Age is "at last seen"; allow a year either way for a rough date or age.
         if abs(_years_between(draft.birth_date, on) - draft.age_years) > 1:
-            raise InvalidInput("the age does not match the birth date")
+            raise CaseProblem("age_mismatch")
 
 
 def _check_place(draft: CaseDraft, now: datetime) -> None:
     if draft.last_seen_at is not None:
         if draft.last_seen_at.tzinfo is None:
-            raise InvalidInput("the last-seen time needs a time zone")
+            raise CaseProblem("seen_no_zone")
         if draft.last_seen_at > now:
-            raise InvalidInput("the last-seen time is in the future")
+            raise CaseProblem("seen_future")
     if (draft.last_seen_lat is None) != (draft.last_seen_lon is None):
-        raise InvalidInput("a last-seen point needs both latitude and longitude")
+        raise CaseProblem("point_half")
     if draft.last_seen_lat is not None:
         try:
             validate_point(draft.last_seen_lat, draft.last_seen_lon)
-        except ValueError as error:
-            raise InvalidInput(str(error)) from None
+        except ValueError:
+            raise CaseProblem("point_invalid") from None
 
 
 def _check_photos(photos: tuple[NewCasePhoto, ...]) -> None:
     if len(photos) > MAX_PHOTOS:
-        raise InvalidInput(f"at most {MAX_PHOTOS} photos")
+        raise CaseProblem("too_many_photos", max=MAX_PHOTOS)
     for photo in photos:
         if _SOURCE_REF.fullmatch(photo.source_ref) is None:
-            raise InvalidInput("a photo could not be read; please send it again")
+            raise CaseProblem("photo_unreadable")
         if len(photo.age_note) > 100:
-            raise InvalidInput("a photo note is too long (at most 100 characters)")
+            raise CaseProblem("photo_note_long", limit=100)
 
 
 def validate_draft(draft: CaseDraft, *, now: datetime) -> None:
     """Raise InvalidInput with a message for the first problem; None when the draft is fine."""
     if draft.kind not in KINDS:
-        raise InvalidInput("kind must be missing or found")
+        raise CaseProblem("kind")
     if not draft.full_name.strip():
-        raise InvalidInput("a name is required (or a description like 'unknown boy')")
+        raise CaseProblem("name_required")
     if draft.sex is not None and draft.sex not in SEXES:
-        raise InvalidInput("sex must be female, male or not given")
+        raise CaseProblem("sex")
     _check_lengths(draft)
     _check_age(draft, now)
     _check_place(draft, now)
     _check_photos(draft.photos)
     if draft.kind == "missing" and not draft.contact.strip():
-        raise InvalidInput("a contact for the family is required (kept private)")
+        raise CaseProblem("contact_required")
 
 
 def _clean(draft: CaseDraft) -> CaseDraft:
@@ -283,7 +298,7 @@ async def edit_case(
     validate_draft(draft, now=now)
     count, last = await _photo_count(session, case)
     if count + len(draft.photos) > MAX_PHOTOS:
-        raise InvalidInput(f"at most {MAX_PHOTOS} photos")
+        raise CaseProblem("too_many_photos", max=MAX_PHOTOS)
     changed = [
         name
         for name, value in _case_columns(draft).items()

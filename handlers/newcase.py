@@ -14,7 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.case_registry import submit_case
+from core.case_registry import CaseProblem, submit_case
 from core.errors import InvalidInput
 from core.i18n import Texts
 from core.places import typed_as_given
@@ -180,7 +180,8 @@ async def on_submit(
             tipster_id=tipster.id,
         )
     except InvalidInput as problem:
-        await turn.ask("confirm", note=texts("newcase.invalid", problem=str(problem)))
+        why = problem.render(texts.language) if isinstance(problem, CaseProblem) else str(problem)
+        await turn.ask("confirm", note=texts("newcase.invalid", problem=why))
         return
     done = texts("newcase.submitted", ref=case.ref)
     if not talk.police_ref:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.case_registry import CaseDraft, NewCasePhoto, submit_case
+from core.case_registry import CaseDraft, CaseProblem, NewCasePhoto, submit_case
 from core.drafts import MAX_ATTACHMENTS, Attachment, DraftPlace
 from core.errors import InvalidInput
 from core.i18n import SUPPORTED, Texts
@@ -145,7 +145,8 @@ async def _register(request: Request, sent: _Sent, kept: list[Attachment]) -> HT
                 source_key=sent.source_key,
             )
     except InvalidInput as exc:
-        problem = Problem("cases.form.error.other", {"detail": str(exc)})
+        detail = exc.render(sent.lang) if isinstance(exc, CaseProblem) else str(exc)
+        problem = Problem("cases.form.error.other", {"detail": detail})
         return page(request, sent, lang=sent.lang, status=400, problems=[problem], kept=kept)
     except (SQLAlchemyError, OSError):
         problem = Problem("web.error.unavailable")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.case_registry import (
     CaseDraft,
+    CaseProblem,
     NewCasePhoto,
     edit_case,
     open_contact,
@@ -43,27 +44,34 @@ def draft(**values: object) -> CaseDraft:
     ("values", "message"),
     [
         ({"full_name": "  "}, "name is required"),
-        ({"full_name": "x" * 201}, "full name is too long"),
+        ({"full_name": "x" * 201}, "The name is too long"),
         ({"birth_date": date(2026, 1, 1)}, "birth date is in the future"),
         ({"birth_date": None, "age_years": 121}, "age must be between 0 and 120"),
         ({"birth_date": None, "age_years": -1}, "age must be between 0 and 120"),
         ({"birth_date": date(1800, 1, 1)}, "over 120"),
         ({"age_years": 12}, "does not match the birth date"),
         ({"last_seen_at": NOW + timedelta(hours=1)}, "last-seen time is in the future"),
-        ({"last_seen_lat": 91.0}, "latitude must be between"),
+        ({"last_seen_lat": 91.0}, "latitude -90 to 90"),
         ({"last_seen_lon": None}, "both latitude and longitude"),
         ({"description": "d" * 4001}, "description is too long"),
-        ({"photos": tuple(NewCasePhoto(f"tg:f{i}") for i in range(11))}, "at most 10 photos"),
+        ({"photos": tuple(NewCasePhoto(f"tg:f{i}") for i in range(11))}, "At most 10 photos"),
         ({"photos": (NewCasePhoto("http://evil/x.jpg"),)}, "could not be read"),
         ({"contact": ""}, "contact for the family is required"),
         ({"contact": "c" * 301}, "contact is too long"),
-        ({"kind": "lost"}, "kind must be missing or found"),
-        ({"sex": "x"}, "sex must be"),
+        ({"kind": "lost"}, "missing child or a found person"),
+        ({"sex": "x"}, "Sex must be"),
     ],
 )
 def test_a_bad_draft_is_refused_with_a_message_saying_what_is_wrong(values, message):
     with pytest.raises(InvalidInput, match=message):
         validate_draft(draft(**values), now=NOW)
+
+
+def test_the_reason_a_draft_is_refused_is_given_in_chinese_too():
+    with pytest.raises(CaseProblem) as refused:
+        validate_draft(draft(full_name="x" * 201), now=NOW)
+    assert refused.value.render("zh-Hans") == "姓名太长（最多 200 个字符）。"
+    assert str(refused.value) == "The name is too long (at most 200 characters)."
 
 
 def test_a_consistent_draft_passes_and_a_found_person_needs_no_contact():

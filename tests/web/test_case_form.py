@@ -163,7 +163,7 @@ async def test_missing_name_and_contact_are_explained_in_chinese_and_nothing_is_
     assert 'value="yellow raincoat"' not in response.text  # a textarea keeps it as text
     assert "yellow raincoat" in response.text
     response = await client.post("/people/new", data=fields(contact="") | form)
-    assert response.status_code == 400 and "contact for the family is required" in response.text
+    assert response.status_code == 400 and "需要家人的联系方式（不会公开）" in response.text
     async with sessions() as session:
         assert await session.scalar(select(func.count(Case.id))) == 0
 
