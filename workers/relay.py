@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, select, update
+from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.outbox import (
@@ -233,9 +233,16 @@ class Relay:
         """The oldest unsent row of each free recipient, when it is due, oldest first.
 
         Rows being sent count, so a recipient has one message in flight across all relays and
-        its messages go in id order. A window function, not `id IN (SELECT min(id) … GROUP BY)`:
-        without fresh statistics PostgreSQL plans that as a quadratic nested loop."""
-        unsent = OM.status.in_((PENDING, SENDING)), OM.channel.in_(list(self.senders))
+        its messages go in id order. A row scheduled for later that was never tried (an area
+        alert waiting for the end of the volunteer's quiet hours) is not a head until it is due,
+        so it does not hold back the person's other messages; a row waiting to be retried is.
+        A window function, not `id IN (SELECT min(id) … GROUP BY)`: without fresh statistics
+        PostgreSQL plans that as a quadratic nested loop."""
+        unsent = (
+            OM.status.in_((PENDING, SENDING)),
+            OM.channel.in_(list(self.senders)),
+            or_(OM.attempts > 0, OM.status == SENDING, OM.next_attempt_at <= now),
+        )
         place = func.row_number().over(partition_by=OM.recipient, order_by=OM.id)
         ranked = select(OM.id, OM.recipient, OM.next_attempt_at, place.label("place"))
         ranked = ranked.where(*unsent)

@@ -8,6 +8,7 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -537,3 +538,24 @@ def test_telegram_answers_map_to_outcomes_without_chat_ids_or_the_token(vault, d
         assert outcome.reason.startswith(prefix)
         assert "987654321" not in outcome.reason and "SECRET" not in outcome.reason
     assert sender.outcome_of(cases[0][0]).retry_after == 7
+
+
+async def test_an_alert_held_for_quiet_hours_does_not_hold_back_the_persons_other_messages(
+    sessions, fake, sender
+):
+    await put(sessions, "chat:7", "alert for the morning")
+    async with sessions() as session:
+        await session.execute(
+            update(OutboxMessage).values(next_attempt_at=utcnow() + timedelta(hours=9))
+        )
+        await session.commit()
+    await put(sessions, "chat:7", "your tip was passed on")
+    task = asyncio.create_task(relay_for(sessions, sender).run_forever())
+    try:
+        await fake.wait_for_calls("sendMessage", chat_id=7, within=5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    held, sent = await rows(sessions)
+    assert [c.params["text"] for c in fake.calls("sendMessage")] == ["your tip was passed on"]
+    assert (held.status, sent.status) == ("pending", "sent")
