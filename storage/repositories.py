@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -176,8 +176,10 @@ class InboxRepository:
         ]
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"])
-        result = await self.session.execute(stmt.returning(InboxUpdate.id), rows)
+        # On the table, not the entity: a Core insert skips the ORM's bulk-insert bookkeeping.
+        table = cast(Table, InboxUpdate.__table__)
+        stmt = insert(table).on_conflict_do_nothing(index_elements=["update_id"])
+        result = await self.session.execute(stmt.returning(table.c.id), rows)
         return len(result.all())
 
     async def list_due(self, *, now: datetime, limit: int = 100) -> Sequence[InboxUpdate]:
