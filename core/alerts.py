@@ -118,7 +118,7 @@ async def extend_case_alerts(
     case.alert_radius_km = radius
     if not found:
         return 0
-    return await _send_alerts(session, case=case, recipients=found, radius_km=radius, now=now)
+    return await send_alerts(session, case=case, recipients=found, radius_km=radius, now=now)
 
 
 async def _display_photo(session: AsyncSession, case_id: int) -> str | None:
@@ -193,7 +193,7 @@ def _due(recipient: Recipient, now: datetime) -> datetime:
     )
 
 
-async def _send_alerts(
+async def send_alerts(
     session: AsyncSession,
     *,
     case: Case,
@@ -201,6 +201,7 @@ async def _send_alerts(
     radius_km: float,
     now: datetime,
 ) -> int:
+    """Record and enqueue the case's alert to each recipient not alerted before; how many."""
     rows = [
         {
             "subscription_id": r.subscription_id,

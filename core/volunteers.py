@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.alert_catchup import catch_up_volunteer
 from core.errors import InvalidInput
 from core.geo import GeocodingService
 from core.i18n import SUPPORTED
 from core.places import LABEL_RADIUS_KM, place_at, resolve_typed
 from storage.models import Subscription
+from storage.types import utcnow
 
 KIND = "volunteer"
 MAX_RADIUS_KM = 500.0
@@ -155,6 +157,7 @@ async def subscribe_volunteer(
     _set_area(sub, area)
     sub.radius_km, sub.language = radius_km, language
     sub.quiet_start_min, sub.quiet_end_min = quiet if quiet else (None, None)
+    await catch_up_volunteer(session, subscription=sub, now=utcnow())
     await session.commit()
     return sub
 
@@ -174,6 +177,7 @@ async def change_area(session: AsyncSession, *, tipster_id: int, area: Area) -> 
     """Move one's alert area; commits."""
     sub = await _existing(session, tipster_id)
     _set_area(sub, area)
+    await catch_up_volunteer(session, subscription=sub, now=utcnow())
     await session.commit()
     return sub
 
@@ -185,6 +189,7 @@ async def change_radius(
     sub = await _existing(session, tipster_id)
     _check(radius_km=radius_km, language=sub.language)
     sub.radius_km = radius_km
+    await catch_up_volunteer(session, subscription=sub, now=utcnow())
     await session.commit()
     return sub
 
@@ -203,6 +208,7 @@ async def set_paused(session: AsyncSession, *, tipster_id: int, paused: bool) ->
     """Pause or resume one's alerts; commits."""
     sub = await _existing(session, tipster_id)
     sub.paused = paused
+    await catch_up_volunteer(session, subscription=sub, now=utcnow())
     await session.commit()
     return sub
 

@@ -6,6 +6,7 @@ Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,7 +35,7 @@ def north(km: float, of: tuple[float, float] = XIAN) -> tuple[float, float]:
 
 
 async def volunteer(session, at, *, radius=500.0, language="en", paused=False, quiet=None):
-    tipster = Tipster(pseudonym=f"T-{id(object())}", language=language)
+    tipster = Tipster(pseudonym=f"T-{secrets.token_hex(4)}", language=language)
     session.add(tipster)
     await session.flush()
     sub = Subscription(
