@@ -30,6 +30,7 @@ from storage.photostore import PhotoCorruptError, PhotoNotFoundError, PhotoStore
 from storage.repositories import TipsterRepository
 
 log = logging.getLogger("tipline.outbox")
+FILE_ID_CACHE = 1024  # photos whose Telegram file id we keep (oldest forgotten first)
 
 # Telegram's answers, by aiogram exception: retrying the same request cannot help with these.
 _PERMANENT: tuple[tuple[type[TelegramAPIError], str], ...] = (
@@ -68,6 +69,8 @@ class TelegramSender:
         self.sessions = sessions
         self.display_store = display_store
         self.request_timeout = request_timeout
+        self._file_ids: dict[str, str] = {}  # display copy sha256 -> Telegram file id
+        self._uploading: dict[str, asyncio.Lock] = {}
 
     async def send(self, message: Outgoing) -> Outcome:
         """Resolve the recipient, send the payload, say how it went."""
@@ -112,11 +115,38 @@ class TelegramSender:
         if method == "sendMessage":
             await self.bot.send_message(text=payload["text"], **common)
         elif method == "sendPhoto":
-            data = await asyncio.to_thread(self.display_store.get, payload["display_sha256"])
-            photo = BufferedInputFile(data, filename="photo.jpg")
-            await self.bot.send_photo(photo=photo, caption=payload.get("caption") or None, **common)
+            await self._send_photo(payload["display_sha256"], payload.get("caption"), common)
         else:
             raise Unreachable(f"unknown payload method {method!r}")
+
+    async def _send_photo(self, sha: str, caption: str | None, common: dict[str, Any]) -> None:
+        """Upload our display copy once; later sends of the same photo (an alert to thousands
+        of volunteers) reuse Telegram's file id instead of uploading the bytes again. Sends
+        that start while the first upload is under way wait for its file id."""
+        if sha not in self._file_ids:
+            lock = self._uploading.setdefault(sha, asyncio.Lock())
+            async with lock:
+                if sha not in self._file_ids:
+                    await self._upload_photo(sha, caption, common)
+                    return
+        cached = self._file_ids.get(sha)
+        if cached is not None:
+            try:
+                await self.bot.send_photo(photo=cached, caption=caption or None, **common)
+                return
+            except TelegramBadRequest:
+                self._file_ids.pop(sha, None)  # an expired or foreign file id: upload again
+        await self._upload_photo(sha, caption, common)
+
+    async def _upload_photo(self, sha: str, caption: str | None, common: dict[str, Any]) -> None:
+        data = await asyncio.to_thread(self.display_store.get, sha)
+        photo = BufferedInputFile(data, filename="photo.jpg")
+        sent = await self.bot.send_photo(photo=photo, caption=caption or None, **common)
+        if sent.photo:
+            if len(self._file_ids) >= FILE_ID_CACHE:
+                self._file_ids.pop(next(iter(self._file_ids)))
+            self._file_ids[sha] = sent.photo[-1].file_id
+            self._uploading.pop(sha, None)
 
     def outcome_of(self, exc: TelegramAPIError | ClientDecodeError) -> Outcome:
         """Map an aiogram exception to the relay's outcome (never echoing chat ids or the token)."""

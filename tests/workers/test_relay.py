@@ -559,3 +559,36 @@ async def test_an_alert_held_for_quiet_hours_does_not_hold_back_the_persons_othe
     held, sent = await rows(sessions)
     assert [c.params["text"] for c in fake.calls("sendMessage")] == ["your tip was passed on"]
     assert (held.status, sent.status) == ("pending", "sent")
+
+
+async def test_one_photo_to_many_chats_is_uploaded_once_and_a_stale_file_id_is_replaced(
+    sessions, fake, display, sender
+):
+    photo = display.put(photo_corpus.plain_jpeg())
+    async with sessions() as session:
+        for chat in (11, 12, 13):
+            payload = telegram_photo(photo, f"alert to {chat}")
+            await enqueue(
+                session,
+                channel="telegram",
+                recipient=f"chat:{chat}",
+                payload=payload,
+                key=f"a{chat}",
+            )
+        await session.commit()
+    done = await settle(sessions, relay_for(sessions, sender))
+    assert [r.status for r in done] == ["sent"] * 3
+    assert [len(fake.uploads(chat)) for chat in (11, 12, 13)] == [1, 0, 0]
+    file_id = fake.calls("sendPhoto", chat_id=11)[0].result["photo"][-1]["file_id"]
+    assert [fake.calls("sendPhoto", chat_id=c)[0].params["photo"] for c in (12, 13)] == [
+        file_id
+    ] * 2
+    sender._file_ids[photo] = "a-file-id-telegram-forgot"
+    await put(sessions, "chat:14", "unused")  # a text row, then the photo again
+    async with sessions() as session:
+        payload = telegram_photo(photo, "alert to 14")
+        await enqueue(session, channel="telegram", recipient="chat:14", payload=payload, key="a14")
+        await session.commit()
+    done = await settle(sessions, relay_for(sessions, sender))
+    assert done[-1].status == "sent"
+    assert [u.data for u in fake.uploads(14)] == [display.get(photo)]  # uploaded again, once
