@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -57,6 +58,10 @@ class InboxProcessor:
 
     async def run_forever(self) -> None:
         """Process until cancelled (the leader lock keeps one processor per PostgreSQL database)."""
+        # What is alive now lives as long as the process (gazetteer, routers, models: ~100k
+        # objects). Frozen, the collector stops rescanning it: each full collection under load
+        # took ~160 ms of a single core.
+        gc.freeze()
         async with self._leadership():
             while True:
                 try:
