@@ -15,7 +15,8 @@ def build_routers() -> list[Router]:
     Commands come before the report's steps, so /cancel or /status work on any step; family
     deep links come before /start's own; the fallback comes last and answers whatever no one
     else took. /newcase comes before /start and the report: it works mid-report (the report
-    waits and comes back after), and /cancel during it cancels the case, not the report.
+    waits and comes back after), and /cancel during it cancels the case, not the report. /alerts
+    comes before /start too, so /cancel while signing up stops only the sign-up.
     """
     from handlers import (
         alerts,
@@ -39,10 +40,10 @@ def build_routers() -> list[Router]:
         family.build_router(),
         newcase.build_router(),
         case_card.build_router(),
+        alerts.build_router(),
         start.build_router(),
         language.build_router(),
         status.build_router(),
-        alerts.build_router(),
         answers.build_router(),
         report.build_router(),
         report_steps.build_router(),

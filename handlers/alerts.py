@@ -9,6 +9,7 @@ from aiogram.filters import Command, StateFilter
 from handlers.alerts_buttons import on_alert_pause, on_alert_report, on_setting
 from handlers.alerts_steps import (
     on_cancel,
+    on_cancel_command,
     on_city,
     on_confirm,
     on_language,
@@ -32,6 +33,7 @@ def build_router() -> Router:
     text, flow = PlainText(), Vol.filter()
     where = StateFilter(Volunteering.area, Volunteering.area_pick)
     router.message.register(show_alerts, Command("alerts"))
+    router.message.register(on_cancel_command, Command("cancel"), StateFilter(Volunteering))
     router.message.register(on_location, HasPlace(), where)
     router.message.register(on_city, text, where)
     router.message.register(on_radius_text, text, StateFilter(Volunteering.radius))

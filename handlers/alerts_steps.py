@@ -293,6 +293,12 @@ async def on_confirm(
     await say(query, texts("volunteer.subscribed", place=sub.place_text))
 
 
+async def on_cancel_command(message: Message, state: FSMContext, texts: Texts) -> None:
+    """/cancel while signing up or changing a setting: only the alerts' own steps stop."""
+    await go(state, None)
+    await say(message, texts("volunteer.cancelled"))
+
+
 async def on_cancel(query: CallbackQuery, state: FSMContext, texts: Texts) -> None:
     """Stop signing up or changing a setting; nothing changes."""
     await acknowledge(query)

@@ -144,3 +144,13 @@ async def test_the_report_button_on_an_alert_starts_a_report_about_that_case(cha
     assert f"You are reporting about Li Na ({case.ref})" in chat.last_text(VOLUNTEER)
     await chat.send(fake.text_message(VOLUNTEER, "A girl in a red coat at the bus stop"))
     assert "when" in chat.last_text(VOLUNTEER).lower()
+
+
+async def test_cancel_in_the_middle_of_signing_up_stops_only_the_sign_up(chat, fake, sessions):
+    await chat.send(fake.command(VOLUNTEER, "alerts"))
+    await chat.send(fake.location_message(VOLUNTEER, *XIAN))
+    await chat.send(fake.command(VOLUNTEER, "cancel"))
+    assert chat.last_text(VOLUNTEER) == "Nothing changed."
+    await chat.send(fake.text_message(VOLUNTEER, "25"))  # no longer a radius answer
+    assert "radius" not in chat.last_text(VOLUNTEER).lower()
+    assert await subscriptions(sessions) == []
