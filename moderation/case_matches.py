@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
@@ -85,6 +85,36 @@ async def list_matches(
             left=MatchSide(cases[m.case_id], photos[m.case_id]),
             right=MatchSide(cases[m.other_case_id], photos[m.other_case_id]),
         )
+        for m in matches
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseMatchRow:
+    """A match as the case page lists it: the other case and the match itself."""
+
+    match: CaseMatch
+    other: Case
+
+
+async def matches_of_case(
+    session: AsyncSession, *, staff: StaffUser, case_id: int
+) -> list[CaseMatchRow]:
+    """The case's matches (it may be on either side), open first, then by score; [] for roles
+    that may not see matches."""
+    if not can(staff.role, ACTION):
+        return []
+    stmt = (
+        select(CaseMatch)
+        .where(or_(CaseMatch.case_id == case_id, CaseMatch.other_case_id == case_id))
+        .order_by((CaseMatch.status == "open").desc(), CaseMatch.score.desc(), CaseMatch.id)
+        .limit(MAX_LISTED)
+    )
+    matches = (await session.scalars(stmt)).all()
+    others = {m.other_case_id if m.case_id == case_id else m.case_id for m in matches}
+    cases = {c.id: c for c in (await session.scalars(select(Case).where(Case.id.in_(others))))}
+    return [
+        CaseMatchRow(match=m, other=cases[m.other_case_id if m.case_id == case_id else m.case_id])
         for m in matches
     ]
 

@@ -192,3 +192,19 @@ def test_an_unknown_reason_code_is_shown_as_its_code():
     assert reason_words(texts, {"code": "face", "params": {"similarity": 0.81}}) == (
         "Faces alike (similarity 81%)"
     )
+
+
+async def test_the_case_page_lists_its_matches_for_moderators_but_not_for_police(
+    client, sessions, context
+):
+    async with sessions() as session:
+        moderator = await world.sign_in_as(session, "moderator")
+        police = await world.sign_in_as(session, "police_liaison")
+        missing, found, _, _ = await _pair(session, context)
+    world.use(client, moderator)
+    page = (await client.get(f"/cases/{missing.ref}")).text
+    assert "Possible matches" in page and f'href="/cases/{found.ref}"' in page
+    assert "Nickname alike: mimi / mimi (100%)" in page
+    world.use(client, police)
+    page = await client.get(f"/cases/{missing.ref}")
+    assert page.status_code == 200 and "Possible matches" not in page.text

@@ -8,9 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
+from core.i18n import Texts
 from moderation.case_lifecycle import next_statuses
+from moderation.case_matches import matches_of_case
 from moderation.cases_view import CASE_KINDS, CASE_STATUSES, list_cases, view_case
 from web.dashboard.deps import Staff, require
+from web.dashboard.matches import reason_words
 from web.dashboard.views import page
 
 router = APIRouter(include_in_schema=False)
@@ -39,6 +42,15 @@ async def case_page(
 ) -> Response:
     """A case's sightings in time order, on a map when places are known."""
     view = await view_case(staff.db, staff=staff.user, ref=ref)
+    matches = await matches_of_case(staff.db, staff=staff.user, case_id=view.case.id)
+    texts = Texts("en")
     return page(
-        request, "dash/case.html", staff, view=view, case=view.case, next=next_statuses(view.case)
+        request,
+        "dash/case.html",
+        staff,
+        view=view,
+        case=view.case,
+        next=next_statuses(view.case),
+        matches=matches,
+        words=lambda reason: reason_words(texts, reason),
     )
