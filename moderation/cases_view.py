@@ -15,7 +15,7 @@ from core.roles import Role
 from moderation.policy import can
 from moderation.tip_access import PASSED_ON, may_view_tip
 from moderation.tips_view import PlaceView, place_view
-from storage.models import Case, StaffUser, Tip
+from storage.models import Case, CasePhoto, StaffUser, Tip
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository
 
@@ -75,6 +75,12 @@ async def list_cases(
         listed = listed.where(Case.kind == kind)
     cases = (await session.scalars(listed)).all()
     return [CaseRow(case=c, tips=counts.get(c.id, 0)) for c in cases]
+
+
+async def case_photos(session: AsyncSession, *, case_id: int) -> list[CasePhoto]:
+    """The case's photos in order, with their sanitiser status (only ready ones have copies)."""
+    stmt = select(CasePhoto).where(CasePhoto.case_id == case_id)
+    return list((await session.scalars(stmt.order_by(CasePhoto.position, CasePhoto.id))).all())
 
 
 async def view_case(session: AsyncSession, *, staff: StaffUser, ref: str) -> CaseView:

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from moderation.policy import can
-from storage.models import AuditEvent, Case, OutboxMessage
+from storage.models import AuditEvent, Case, CasePhoto, OutboxMessage
 from storage.types import utcnow
 from tests.web import dashboard_world as world
+from tests.web.dashboard_world import jpeg
 from tests.web.test_policy_routes import Request
 from web import csrf
 
@@ -67,6 +68,15 @@ async def _recenter(session, signed, context):
     return Request(f"/cases/{case.ref}/recenter", {"tip": tip.ref})
 
 
+async def _photos(session, signed, context):
+    case = await _submitted(session, contact_ciphertext=context.vault.seal({"contact": "mum"}))
+    return Request(
+        f"/cases/{case.ref}/photos",
+        {"age_note": "age 4"},
+        files=[("photos", ("li.jpg", jpeg((90, 60, 30)), "image/jpeg"))],
+    )
+
+
 async def _contact(session, signed, context):
     case = await _submitted(session, contact_ciphertext=context.vault.seal({"contact": "mum 1"}))
     return Request(f"/cases/{case.ref}/contact")
@@ -80,6 +90,7 @@ CASE_ADMIN_SAMPLES = {
     ("POST", "/cases/{ref}/transition"): _transition,
     ("POST", "/cases/{ref}/recenter"): _recenter,
     ("GET", "/cases/{ref}/contact"): _contact,
+    ("POST", "/cases/{ref}/photos"): _photos,
 }
 
 
@@ -105,6 +116,7 @@ def test_every_case_admin_route_declares_its_policy_action():
         ("POST", "/cases/{ref}/transition"): "case.transition",
         ("POST", "/cases/{ref}/recenter"): "case.recenter",
         ("GET", "/cases/{ref}/contact"): "case.contact_view",
+        ("POST", "/cases/{ref}/photos"): "case.edit",
     }
 
 
@@ -143,7 +155,9 @@ async def test_each_role_reaches_exactly_the_case_admin_routes_the_policy_allows
     if request.data is None:
         response = await client.get(request.url)
     else:
-        response = await client.post(request.url, data={**request.data, "csrf": signed.csrf})
+        response = await client.post(
+            request.url, data={**request.data, "csrf": signed.csrf}, files=request.files
+        )
     if can(role, action):
         assert 200 <= response.status_code < 400, (role, action, response.text[:300])
         assert await _state(sessions) != before or method == "GET"
@@ -294,3 +308,41 @@ async def test_recentering_from_a_tip_moves_the_alert_centre(client, sessions):
         stored = await session.get(Case, case.id)
         assert await session.scalar(select(func.count(OutboxMessage.id))) == 0
     assert stored is not None and (stored.alert_lat, stored.alert_lon) == (34.5, 109.2)
+
+
+async def test_photos_added_on_the_case_page_wait_in_quarantine_and_bad_files_are_refused(
+    client, sessions, context
+):
+    async with sessions() as session:
+        senior = await world.sign_in_as(session, "senior_moderator")
+        case = await _submitted(session, contact_ciphertext=context.vault.seal({"contact": "dad"}))
+    world.use(client, senior)
+    page = await client.get(f"/cases/{case.ref}")
+    assert "No photos yet." in page.text and f'action="/cases/{case.ref}/photos"' in page.text
+    added = await client.post(
+        f"/cases/{case.ref}/photos",
+        data={"age_note": "age 3", "csrf": senior.csrf},
+        files=[
+            ("photos", ("a.jpg", jpeg((10, 20, 30)), "image/jpeg")),
+            ("photos", ("b.jpg", jpeg((30, 20, 10)), "image/jpeg")),
+        ],
+    )
+    assert added.status_code == 303, added.text.split("<p>")[1][:300]
+    refused = await client.post(
+        f"/cases/{case.ref}/photos",
+        data={"csrf": senior.csrf},
+        files=[("photos", ("notes.jpg", b"%PDF-1.7 not a photo", "image/jpeg"))],
+    )
+    assert refused.status_code == 400 and "notes.jpg" in refused.text
+    async with sessions() as session:
+        photos = (await session.scalars(select(CasePhoto).order_by(CasePhoto.id))).all()
+        edits = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "case.edit"))
+        ).all()
+    assert [(p.status, p.age_note, p.source_ref[:11]) for p in photos] == [
+        ("quarantined", "age 3", "quarantine:"),
+        ("quarantined", "age 3", "quarantine:"),
+    ]
+    assert [e.detail["fields"] for e in edits] == [["photos"]]
+    page = await client.get(f"/cases/{case.ref}")
+    assert page.text.count(">quarantined<") == 2

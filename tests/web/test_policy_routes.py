@@ -111,6 +111,7 @@ class Request:
 
     url: str
     data: dict[str, str] | None = None
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None  # multipart uploads
 
 
 Sample = Callable[[Any, world.Signed, Any], Awaitable[Request]]

@@ -3,17 +3,19 @@ through its lifecycle, re-centre its alerts on a sighting, and see the family's 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from core.case_registry import CaseDraft
+from core.case_registry import CaseDraft, NewCasePhoto
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.vault import Vault
+from core.web_intake import MAX_PHOTO_BYTES, Upload, judge_photos, quarantine
 from moderation.case_lifecycle import (
     recenter_case,
     register_case,
@@ -21,6 +23,7 @@ from moderation.case_lifecycle import (
     update_case,
     view_contact,
 )
+from storage.photostore import PhotoStore
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository
 from web import csrf
@@ -111,6 +114,47 @@ async def _case_or_404(staff: Staff, ref: str) -> Any:
     if case is None:
         raise NotFound("no such case")
     return case
+
+
+@router.post("/cases/{ref}/photos", response_class=HTMLResponse)
+async def add_photos(
+    ref: str, request: Request, staff: Annotated[Staff, require("case.edit")]
+) -> Response:
+    """Add photos (ideally at different ages); they go through the sanitiser like any other."""
+    case = await _case_or_404(staff, ref)
+    posted = await request.form()
+    uploads = [await _upload(part) for part in posted.getlist("photos") if _is_file(part)]
+    photos, problems = judge_photos(uploads)
+    texts = [ENGLISH(p.key, **p.values) for p in problems]
+    if not uploads:
+        texts.append("Choose one or more photos (JPEG, PNG, WebP or HEIC) to add.")
+    if texts:
+        return _refused(request, staff, " ".join(texts), f"/cases/{case.ref}")
+    store = PhotoStore(web_context(request).media_dir / "quarantine")
+    kept = await asyncio.to_thread(quarantine, store, photos)
+    note = _text(posted, "age_note").strip()[:100]
+    added = tuple(NewCasePhoto(source_ref=a.source_ref, age_note=note) for a in kept)
+    try:
+        await update_case(
+            staff.db,
+            staff=staff.user,
+            ref=case.ref,
+            changes={"photos": added},
+            vault=_vault(request),
+        )
+    except InvalidInput as exc:
+        return _refused(request, staff, str(exc), f"/cases/{case.ref}")
+    return RedirectResponse(f"/cases/{case.ref}?photos={len(added)}", status_code=303)
+
+
+def _is_file(part: object) -> bool:
+    return isinstance(part, UploadFile) and bool(part.filename)
+
+
+async def _upload(part: Any) -> Upload:
+    # One byte over the limit is enough to refuse it; nothing larger is held in memory.
+    data = await part.read(MAX_PHOTO_BYTES + 1)
+    return Upload(name=str(part.filename)[:80], data=data, size=len(data))
 
 
 @router.get("/cases/{ref}/edit", response_class=HTMLResponse)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from core.i18n import Texts
 from moderation.case_lifecycle import next_statuses
 from moderation.case_matches import matches_of_case
-from moderation.cases_view import CASE_KINDS, CASE_STATUSES, list_cases, view_case
+from moderation.cases_view import CASE_KINDS, CASE_STATUSES, case_photos, list_cases, view_case
 from web.dashboard.deps import Staff, require
 from web.dashboard.matches import reason_words
 from web.dashboard.views import page
@@ -43,6 +43,7 @@ async def case_page(
     """A case's sightings in time order, on a map when places are known."""
     view = await view_case(staff.db, staff=staff.user, ref=ref)
     matches = await matches_of_case(staff.db, staff=staff.user, case_id=view.case.id)
+    photos = await case_photos(staff.db, case_id=view.case.id)
     texts = Texts("en")
     return page(
         request,
@@ -52,5 +53,6 @@ async def case_page(
         case=view.case,
         next=next_statuses(view.case),
         matches=matches,
+        photos=photos,
         words=lambda reason: reason_words(texts, reason),
     )
