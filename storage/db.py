@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_
 
+SQLITE_POOL = 80
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -82,7 +83,10 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
     """An async engine with Tipline's per-backend settings (SQLite pragmas, asyncpg pool)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, echo=echo)
+        # One connection (and aiosqlite thread) per concurrent session, kept: with the default
+        # 5 + 10 overflow, the inbox processor's 64 concurrent updates queued for connections
+        # and reopened one (a thread, the pragmas) on almost every update.
+        engine = create_async_engine(url, echo=echo, pool_size=SQLITE_POOL, max_overflow=16)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         SqliteWriteGate().install(engine)
         return engine
