@@ -44,21 +44,31 @@ def _upsert(dialect: str) -> Any:
     )
 
 
+def take_changes(session: Session | AsyncSession) -> list[dict[str, Any]]:
+    """The states this session changed and has not written: the caller writes them now."""
+    slots: dict[str, _Slot | None] = session.info.get(SLOTS) or {}
+    now = utcnow()
+    rows = []
+    for key, slot in slots.items():
+        if slot is not None and slot.dirty:
+            rows.append({"key": key, "state": slot.state, "data": slot.data, "updated_at": now})
+            slot.dirty = False
+    return rows
+
+
+async def write_states(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write states taken from several sessions in one statement (the last one per chat wins)."""
+    unique = list({row["key"]: row for row in rows}.values())
+    if unique:
+        await session.execute(_upsert(session.get_bind().dialect.name), unique)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_states(session: Session) -> None:
     """Write the states changed in this session as part of its commit (one statement)."""
-    slots: dict[str, _Slot | None] = session.info.get(SLOTS) or {}
-    dirty = {key: slot for key, slot in slots.items() if slot is not None and slot.dirty}
-    if not dirty:
-        return
-    now = utcnow()
-    rows = [
-        {"key": key, "state": slot.state, "data": slot.data, "updated_at": now}
-        for key, slot in dirty.items()
-    ]
-    session.execute(_upsert(session.get_bind().dialect.name), rows)
-    for slot in dirty.values():
-        slot.dirty = False
+    rows = take_changes(session)
+    if rows:
+        session.execute(_upsert(session.get_bind().dialect.name), rows)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -13,16 +13,49 @@ from typing import Any, cast
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from pydantic import ValidationError
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, bindparam, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from bot.fsm import current_session
+from bot.fsm import current_session, take_changes, write_states
 from storage.models import InboxUpdate
 from storage.types import utcnow
 
 log = logging.getLogger("tipline.inbox")
 # Core statements on the table: the ORM's bulk-update bookkeeping costs more than the update.
 INBOX = cast(Table, InboxUpdate.__table__)
+WROTE = "inbox_wrote"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_write(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: Any) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_writes(session: Session) -> None:
+    session.info.pop(WROTE, None)
+
+
+def _only_states_left(session: AsyncSession) -> bool:
+    """True when the update wrote nothing uncommitted but conversation state."""
+    pending = session.new or session.dirty or session.deleted
+    return not pending and not session.info.get(WROTE)
+
+
+@dataclass(slots=True)
+class Handled:
+    """An update handled without writes of its own: its state and done mark are still to write."""
+
+    row: Due
+    states: list[dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -78,8 +111,39 @@ class InboxProcessor:
         """One round: the oldest due update of up to `concurrency` chats; returns how many."""
         rows = await self._due()
         if rows:
-            await asyncio.gather(*(self._process(row) for row in rows))
+            handled: list[Handled] = []
+            await asyncio.gather(*(self._process(row, handled) for row in rows))
+            await self._commit_together(handled)
         return len(rows)
+
+    async def _commit_together(self, handled: list[Handled]) -> None:
+        """Mark a round's updates done and write their states in one transaction (one fsync).
+
+        If that fails, each is committed alone, so one bad update fails only itself.
+        """
+        if not handled:
+            return
+        try:
+            await self._commit_done(handled)
+        except Exception:  # noqa: BLE001 - retried one by one below
+            for one in handled:
+                try:
+                    await self._commit_done([one])
+                except Exception as exc:  # noqa: BLE001 - retried, then parked
+                    await self._fail(one.row, exc, permanent=False)
+
+    async def _commit_done(self, handled: list[Handled]) -> None:
+        done = (
+            update(INBOX)
+            .where(INBOX.c.id == bindparam("b_id"))
+            .values(status="done", processed_at=bindparam("b_at"), attempts=bindparam("b_tries"))
+        )
+        now = utcnow()
+        marks = [{"b_id": h.row.id, "b_at": now, "b_tries": h.row.attempts + 1} for h in handled]
+        async with self.sessions() as session:
+            await write_states(session, [state for h in handled for state in h.states])
+            await session.execute(done, marks)
+            await session.commit()
 
     async def _due(self) -> list[Due]:
         inbox = INBOX.c
@@ -96,7 +160,7 @@ class InboxProcessor:
             result = await session.execute(stmt)
             return [Due(*row) for row in result.all()]
 
-    async def _process(self, row: Due) -> None:
+    async def _process(self, row: Due, handled: list[Handled]) -> None:
         async with self.sessions() as session:
             # No autoflush: writes reach the database at commit, so a SQLite write lock is never
             # held across a call to Telegram.
@@ -105,6 +169,11 @@ class InboxProcessor:
             try:
                 event = Update.model_validate(row.payload, context={"bot": self.bot})
                 await self.dispatcher.feed_update(self.bot, event, session=session)
+                if _only_states_left(session):
+                    # Written with the round's other updates: one commit (fsync) a round.
+                    handled.append(Handled(row, take_changes(session)))
+                    await session.rollback()
+                    return
                 await session.execute(
                     update(INBOX)
                     .where(INBOX.c.id == row.id)

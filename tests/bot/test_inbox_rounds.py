@@ -1,0 +1,71 @@
+"""A processing round commits its updates' done marks and conversation states together."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+from sqlalchemy import select
+
+from core.inbox import admit
+from storage.models import InboxUpdate
+from tests.bot.fixtures import fsm_state
+from tests.bot.harness import build_transcript
+
+CHATS = (4001, 4002, 4003)
+
+
+def _router() -> Router:
+    router = Router()
+
+    @router.message(Command("poison"))
+    async def poison(message: Message, state: FSMContext) -> None:
+        # JSON cannot store a set: writing this state fails at commit time.
+        await state.update_data(bad={1, 2})
+        await message.answer("poisoned")
+
+    @router.message()
+    async def remember(message: Message, state: FSMContext) -> None:
+        await state.set_state("Echo:seen")
+        await state.update_data(last=message.text)
+        await message.answer(f"echo {message.text}")
+
+    return router
+
+
+async def _rows(sessions) -> dict[int, tuple[str, int]]:
+    async with sessions() as session:
+        result = await session.execute(
+            select(InboxUpdate.chat_id, InboxUpdate.status, InboxUpdate.attempts)
+        )
+        return {chat: (status, attempts) for chat, status, attempts in result.all()}
+
+
+async def test_one_round_marks_every_chat_done_and_keeps_each_chats_state(fake, sessions, services):
+    chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[_router()])
+    async with sessions() as session:
+        await admit(session, [fake.text_message(c, f"hello {c}") for c in CHATS])
+
+    assert await chat.processor.run_once() == len(CHATS)
+
+    assert await _rows(sessions) == {c: ("done", 1) for c in CHATS}
+    for c in CHATS:
+        assert await fsm_state(sessions, c) == "Echo:seen"
+        assert chat.last_text(c) == f"echo hello {c}"
+    await chat.bot.session.close()
+
+
+async def test_an_update_whose_state_cannot_be_written_fails_alone(fake, sessions, services):
+    chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[_router()])
+    good, bad = CHATS[0], CHATS[1]
+    async with sessions() as session:
+        await admit(session, [fake.text_message(good, "fine"), fake.command(bad, "poison")])
+
+    await chat.processor.run_once()
+
+    rows = await _rows(sessions)
+    assert rows[good] == ("done", 1)
+    assert rows[bad] == ("pending", 1)
+    assert await fsm_state(sessions, good) == "Echo:seen"
+    await chat.bot.session.close()
