@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
-from sqlalchemy import Table, event, select
+from sqlalchemy import Table, bindparam, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +23,7 @@ current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
 
 TABLE = cast(Table, FsmState.__table__)
 SLOTS = "fsm_slots"
+READ = select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == bindparam("key"))
 
 
 @dataclass(slots=True)
@@ -93,8 +94,7 @@ class SqlStorage(BaseStorage):
         name = self._keys.build(key)
         slots: dict[str, _Slot | None] = session.info.setdefault(SLOTS, {})
         if name not in slots:
-            stmt = select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == name)
-            row = (await session.execute(stmt)).first()
+            row = (await session.execute(READ, {"key": name})).first()
             slots[name] = _Slot(row.state, row.data or {}) if row is not None else None
         return slots[name]
 

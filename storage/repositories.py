@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,6 +83,14 @@ class TipRepository:
         return (await self.session.scalars(stmt)).all()
 
 
+# Built once: constructing this ORM statement cost more than running it (every bot update).
+_TIPSTER_BY_LOOKUP = (
+    select(Tipster)
+    .join(TipsterIdentity, TipsterIdentity.tipster_id == Tipster.id)
+    .where(TipsterIdentity.lookup_hash == bindparam("lookup"))
+)
+
+
 class TipsterRepository:
     """Pseudonymous tipsters and the identity vault rows that point to them."""
 
@@ -101,12 +109,7 @@ class TipsterRepository:
 
     async def get_by_lookup_hash(self, lookup_hash: str) -> Tipster | None:
         """The tipster whose vault entry has this keyed hash."""
-        stmt = (
-            select(Tipster)
-            .join(TipsterIdentity, TipsterIdentity.tipster_id == Tipster.id)
-            .where(TipsterIdentity.lookup_hash == lookup_hash)
-        )
-        return await self.session.scalar(stmt)
+        return await self.session.scalar(_TIPSTER_BY_LOOKUP, {"lookup": lookup_hash})
 
     async def get_identity(self, *, tipster_id: int) -> TipsterIdentity | None:
         """The vault row of a tipster (still encrypted)."""
