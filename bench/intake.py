@@ -1,6 +1,7 @@
 """Intake through the webhook endpoint against the fake Bot API, in one run:
 
-(a) a bare aiogram echo bot (aiogram's own webhook handler): the baseline;
+(a) a bare aiogram echo bot (aiogram's own webhook handler and HTTP session): the baseline;
+    the same bot on Tipline's cheaper HTTP session is printed for information;
 (b) Tipline's durable admission alone (commit to the inbox, then 200), SQLite and PostgreSQL;
 (c) `tipline run` in webhook mode doing the whole text-tip conversation.
 
@@ -151,7 +152,9 @@ def report(name: str, count: int, elapsed: float, latencies: list[float], rss: f
     return rate
 
 
-async def echo_baseline(fake: FakeTelegram, replies: Replies) -> float:
+async def echo_baseline(
+    fake: FakeTelegram, replies: Replies, *, tipline_session: bool = False
+) -> float:
     port = free_port()
     args = [
         sys.executable,
@@ -162,6 +165,8 @@ async def echo_baseline(fake: FakeTelegram, replies: Replies) -> float:
         "--api",
         fake.base_url,
     ]
+    if tipline_session:
+        args.append("--tipline-session")
     async with Server(args, port) as server, aiohttp.ClientSession() as http:
         latencies: list[float] = []
 
@@ -176,9 +181,10 @@ async def echo_baseline(fake: FakeTelegram, replies: Replies) -> float:
         start = time.perf_counter()
         await asyncio.gather(*(chat(10_000 + c) for c in range(CHATS)))
         elapsed = time.perf_counter() - start
-        return report(
-            "(a) bare aiogram echo bot", CHATS * ECHO_MESSAGES, elapsed, latencies, server.peak_rss
-        )
+        name = "(a) bare aiogram echo bot"
+        if tipline_session:
+            name = "    same, Bot on Tipline's HTTP session"
+        return report(name, CHATS * ECHO_MESSAGES, elapsed, latencies, server.peak_rss)
 
 
 async def admission_alone(fake: FakeTelegram, backend: str, tmp: Path) -> tuple[float, float]:
@@ -315,6 +321,7 @@ async def main() -> None:
         replies = Replies(fake)
         with tempfile.TemporaryDirectory() as tmp:
             bare = await echo_baseline(fake, replies)
+            await echo_baseline(fake, replies, tipline_session=True)
             sqlite_rate, sqlite_p99 = await admission_alone(fake, "sqlite", Path(tmp))
             pg_rate, _ = await admission_alone(fake, "postgresql", Path(tmp))
             whole = await whole_conversation(fake, replies, Path(tmp))

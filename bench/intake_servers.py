@@ -1,6 +1,6 @@
 """Servers for bench/intake.py: a bare aiogram echo bot, and Tipline's admission alone.
 
-python bench/intake_servers.py echo --port P --api BASE
+python bench/intake_servers.py echo --port P --api BASE [--tipline-session]
 python bench/intake_servers.py admission --port P --database-url URL
 """
 
@@ -17,9 +17,15 @@ SECRET = "b" * 40
 TOKEN = "123456:BENCH-token"
 
 
-def echo(port: int, api: str) -> None:
-    """A bare aiogram bot that echoes every text, behind aiogram's own aiohttp webhook handler."""
-    from aiogram import Dispatcher
+def echo(port: int, api: str, *, tipline_session: bool = False) -> None:
+    """A bare aiogram bot that echoes every text, behind aiogram's own aiohttp webhook handler.
+
+    With tipline_session, its Bot uses Tipline's cheaper HTTP session (bot.factory.create_bot)
+    instead of aiogram's stock one: printed for information, the baseline stays stock aiogram.
+    """
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
     from aiogram.types import Message
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler
     from aiohttp import web
@@ -27,7 +33,11 @@ def echo(port: int, api: str) -> None:
     from bot.factory import create_bot
 
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    bot = create_bot(token=TOKEN, api_base=api)
+    if tipline_session:
+        bot = create_bot(token=TOKEN, api_base=api)
+    else:
+        stock = AiohttpSession(api=TelegramAPIServer.from_base(api))
+        bot = Bot(token=TOKEN, session=stock)
     dispatcher = Dispatcher()
 
     @dispatcher.message()
@@ -74,9 +84,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api", default="")
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--tipline-session", action="store_true")
     args = parser.parse_args()
     if args.kind == "echo":
-        echo(args.port, args.api)
+        echo(args.port, args.api, tipline_session=args.tipline_session)
     else:
         admission(args.port, args.database_url)
 
