@@ -7,7 +7,6 @@ covered volunteers in its own transaction (a failure on one case leaves the othe
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.alerts import extend_case_alerts, list_growing_cases, radius_at
 from storage.models import Case
 from storage.types import utcnow
+from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.alerts")
 
@@ -43,12 +43,9 @@ class AlertWorker:
 
     async def run_forever(self) -> None:
         """Widen alerts every interval until cancelled."""
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("alert round failed; retrying")
-            await asyncio.sleep(self.interval)
+        await run_rounds(
+            self.run_once, pause=self.interval, log=log, name="alert", pause_when_busy=True
+        )
 
     async def run_once(self) -> int:
         """One round over the growing cases; returns how many alerts were enqueued."""

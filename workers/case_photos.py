@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -16,6 +15,7 @@ from core.photos import PhotoRejected
 from storage.models import Case, CasePhoto, Tipster
 from storage.photostore import PhotoStore, PhotoStores
 from workers.photos import TRANSIENT, CleanCopies, Fetch, FetchFailed, PhotoSource, sanitise
+from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.case_photos")
 # Cases registered through the bot (core.case_registry names the channel "telegram").
@@ -74,14 +74,7 @@ class CasePhotoWorker:
 
     async def run_forever(self) -> None:
         """Process until cancelled."""
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("case photo round failed; retrying")
-                done = 0
-            if not done:
-                await asyncio.sleep(self.idle_interval)
+        await run_rounds(self.run_once, pause=self.idle_interval, log=log, name="case photo")
 
     async def run_once(self) -> int:
         """Process every quarantined case photo due now; returns how many were handled."""

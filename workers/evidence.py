@@ -25,6 +25,7 @@ from core.dedup import PhashIndex
 from core.evaluate import DEFAULT_EVIDENCE_SETTINGS, EvidenceSettings, evaluate_tip
 from storage.models import FaceMatch, Tip, TipPhoto
 from storage.types import utcnow
+from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.evidence")
 
@@ -99,14 +100,7 @@ class EvidenceWorker:
 
     async def run_forever(self) -> None:
         """Evaluate until cancelled."""
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("evidence round failed; retrying")
-                done = 0
-            if not done:
-                await asyncio.sleep(self.idle_interval)
+        await run_rounds(self.run_once, pause=self.idle_interval, log=log, name="evidence")
 
     async def run_once(self) -> int:
         """Evaluate the tips due now (up to batch_size); returns how many were evaluated."""

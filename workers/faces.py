@@ -10,7 +10,6 @@ once: afterwards it has face rows or a 'no face' marker row (see core/faces/reco
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable
@@ -36,6 +35,7 @@ from core.faces.records import list_case_photos_to_embed, list_tip_photos_to_emb
 from core.photos import PhotoRejected, process_photo_async
 from storage.models import Case, CasePhoto, TipPhoto
 from storage.photostore import PhotoCorruptError, PhotoNotFoundError, PhotoStores
+from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.faces")
 
@@ -70,14 +70,7 @@ class FaceWorker:
         if self.engine is None:
             log.info(OFF_MESSAGE)
             return
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("face round failed; retrying")
-                done = 0
-            if not done:
-                await asyncio.sleep(self.idle_interval)
+        await run_rounds(self.run_once, pause=self.idle_interval, log=log, name="face")
 
     async def run_once(self) -> int:
         """One round; returns how many photos were looked at plus matches found for new faces."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from core.photos import PhotoRejected, ProcessedPhoto, process_photo_async
 from storage.models import TipPhoto
 from storage.photostore import PhotoStore, PhotoStores
 from storage.repositories import TipRepository
+from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.photos")
 
@@ -96,14 +96,7 @@ class PhotoWorker:
 
     async def run_forever(self) -> None:
         """Process until cancelled."""
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("photo round failed; retrying")
-                done = 0
-            if not done:
-                await asyncio.sleep(self.idle_interval)
+        await run_rounds(self.run_once, pause=self.idle_interval, log=log, name="photo")
 
     async def run_once(self) -> int:
         """Process every quarantined file due now; returns how many were handled."""

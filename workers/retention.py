@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import record
 from storage.photostore import PhotoStore
+from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.retention")
 
@@ -34,12 +35,9 @@ class RetentionWorker:
 
     async def run_forever(self) -> None:
         """Purge, sleep, repeat."""
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("retention round failed")
-            await asyncio.sleep(self.interval)
+        await run_rounds(
+            self.run_once, pause=self.interval, log=log, name="retention", pause_when_busy=True
+        )
 
     async def run_once(self) -> int:
         """Delete what is older than the retention age; audited; returns how many files."""
