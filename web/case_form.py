@@ -18,12 +18,13 @@ from core.drafts import MAX_ATTACHMENTS, Attachment, DraftPlace
 from core.errors import InvalidInput
 from core.i18n import SUPPORTED, Texts
 from core.places import resolve_typed
-from core.web_intake import AS_TYPED, MAX_PHOTO_BYTES, Problem, attachment, judge_photos, quarantine
+from core.web_intake import AS_TYPED, MAX_PHOTO_BYTES, Problem, judge_photos, quarantine
 from storage.photostore import PhotoStore
 from web import csrf
 from web.case_fields import CaseForm, read_case_form
-from web.report import HEADERS, TEMPLATES, pick_language
-from web.uploads import MAX_REQUEST_BYTES, MalformedForm, ReceivedForm, read_form
+from web.public_forms import Refusal, pick_language, read_public_post, sign_kept
+from web.report import HEADERS, TEMPLATES
+from web.uploads import MAX_REQUEST_BYTES, ReceivedForm
 
 if TYPE_CHECKING:
     from web.app import WebContext
@@ -89,7 +90,7 @@ def _form_page(
         problems=[texts(p.key, **p.values) for p in problems or []],
         choices=choices or [],
         as_typed=AS_TYPED,
-        kept=[csrf.signed(secret, "kept", _kept_value(a)) for a in kept or []],
+        kept=sign_kept(secret, kept),
         max_photos=MAX_ATTACHMENTS,
         file_mb=MAX_PHOTO_BYTES // MB,
         total_mb=MAX_REQUEST_BYTES // MB,
@@ -178,40 +179,15 @@ async def _place(request: Request, sent: _Sent) -> tuple[DraftPlace | None, list
 
 async def _sent(request: Request) -> _Sent | HTMLResponse:
     """Read and authenticate a POST; a refusal page when it cannot be taken further."""
-    secret = _context(request).secret
-    try:
-        received = await read_form(request)
-    except MalformedForm:
-        return _refused(request, lang=pick_language(request), reason="bad", status=400)
-    lang = pick_language(request, received.get("lang"))
-    if not csrf.is_valid(secret, request, received.get(csrf.FIELD)):
-        return _refused(request, lang=lang, reason="csrf", status=403)
-    nonce = received.get("nonce")
-    source_key = csrf.nonce_key(secret, nonce)
-    kept = _kept(secret, received.getlist("kept"))
-    if source_key is None or kept is None:
-        return _refused(request, lang=lang, reason="bad", status=400)
-    form = CaseForm.read(received.get)
+    post = await read_public_post(request, secret=_context(request).secret)
+    if isinstance(post, Refusal):
+        return _refused(request, lang=post.lang, reason=post.reason, status=post.status)
+    form = CaseForm.read(post.received.get)
     # The public form has no coordinate boxes: a place is typed and resolved here.
     form = replace(form, lat="", lon="")
-    return _Sent(received, lang, nonce, f"people:{source_key}", kept, form)
+    key = f"people:{post.source_key}"
+    return _Sent(post.received, post.lang, post.nonce, key, post.kept, form)
 
 
 def _refused(request: Request, *, lang: str, reason: str, status: int) -> HTMLResponse:
     return _page(request, "report_refused.html", lang=lang, status=status, reason=reason)
-
-
-def _kept_value(item: Attachment) -> str:
-    return f"{item.source_ref.removeprefix('quarantine:')}:{item.mime_type or ''}:{item.size or 0}"
-
-
-def _kept(secret: bytes, values: list[str]) -> list[Attachment] | None:
-    """Photos accepted by an earlier send of this form; None if any was tampered with."""
-    kept = []
-    for value in values[:MAX_ATTACHMENTS]:
-        plain = csrf.unsigned(secret, "kept", value)
-        if plain is None:
-            return None
-        sha, mime, size = plain.split(":")
-        kept.append(attachment(sha=sha, mime_type=mime or None, size=int(size)))
-    return kept

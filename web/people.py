@@ -20,7 +20,8 @@ from core.people import PublicPerson, get_person, list_people, photo_of
 from core.poster_files import PosterFiles, bot_link, cached_poster, poster_data
 from core.posters import PosterFontMissing, resolve_font
 from storage.photostore import PhotoNotFoundError, PhotoStores, open_photo_stores
-from web.report import HEADERS, pick_language
+from web.public_forms import pick_language
+from web.report import HEADERS
 
 if TYPE_CHECKING:
     from web.app import WebContext

@@ -30,14 +30,14 @@ from core.web_intake import (
     Intake,
     Problem,
     ReportForm,
-    attachment,
     judge_photos,
     prepare_draft,
     quarantine,
 )
 from storage.photostore import PhotoStore
 from web import csrf
-from web.uploads import MAX_REQUEST_BYTES, MalformedForm, ReceivedForm, read_form
+from web.public_forms import Refusal, pick_language, read_public_post, sign_kept
+from web.uploads import MAX_REQUEST_BYTES, ReceivedForm
 
 if TYPE_CHECKING:
     from web.app import WebContext
@@ -62,25 +62,6 @@ FORM_FIELDS = ("text", "when", "time", "date", "place", "place_choice", "lat", "
 def _context(request: Request) -> WebContext:
     context: WebContext = request.app.state.context
     return context
-
-
-def pick_language(request: Request, chosen: str = "") -> str:
-    """The page's language: ?lang= (or the form's), else Accept-Language; zh* is zh-Hans."""
-    wanted = chosen or request.query_params.get("lang", "")
-    if wanted:
-        return "zh-Hans" if wanted.lower().startswith("zh") else "en"
-    ranked = []
-    for position, item in enumerate(request.headers.get("accept-language", "").split(",")):
-        tag, _, quality = item.strip().partition(";q=")
-        try:
-            weight = float(quality) if quality else 1.0
-        except ValueError:
-            weight = 0.0
-        ranked.append((-weight, position, tag.strip().lower()))
-    for _, _, tag in sorted(ranked):
-        if tag.startswith(("zh", "en")):
-            return "zh-Hans" if tag.startswith("zh") else "en"
-    return "en"
 
 
 def _page(
@@ -125,7 +106,7 @@ def _form_page(
         problems=[texts(p.key, **p.values) for p in problems or []],
         choices=choices or [],
         as_typed=AS_TYPED,
-        kept=[csrf.signed(secret, "kept", _kept_value(a)) for a in kept or []],
+        kept=sign_kept(secret, kept),
         when_modes=WHEN_MODES,
         max_text=MAX_TEXT,
         max_place=MAX_PLACE_CHARS,
@@ -198,21 +179,11 @@ async def report_submit(request: Request) -> HTMLResponse:
 
 async def _submission(request: Request) -> _Submission | HTMLResponse:
     """Read and authenticate a POST; a refusal page when it cannot be taken further."""
-    secret = _context(request).secret
-    try:
-        received = await read_form(request)
-    except MalformedForm:
-        return _refused(request, lang=pick_language(request), reason="bad", status=400)
-    lang = pick_language(request, received.get("lang"))
-    if not csrf.is_valid(secret, request, received.get(csrf.FIELD)):
-        return _refused(request, lang=lang, reason="csrf", status=403)
-    nonce = received.get("nonce")
-    source_key = csrf.nonce_key(secret, nonce)
-    kept = _kept(secret, received.getlist("kept"))
-    if source_key is None or kept is None:
-        return _refused(request, lang=lang, reason="bad", status=400)
-    form = ReportForm(**{name: received.get(name) for name in FORM_FIELDS})
-    return _Submission(received, lang, nonce, source_key, kept, form)
+    post = await read_public_post(request, secret=_context(request).secret)
+    if isinstance(post, Refusal):
+        return _refused(request, lang=post.lang, reason=post.reason, status=post.status)
+    form = ReportForm(**{name: post.received.get(name) for name in FORM_FIELDS})
+    return _Submission(post.received, post.lang, post.nonce, post.source_key, post.kept, form)
 
 
 def _upload_problems(received: ReceivedForm, problems: list[Problem]) -> tuple[int, list[Problem]]:
@@ -222,22 +193,6 @@ def _upload_problems(received: ReceivedForm, problems: list[Problem]) -> tuple[i
         return 413, [Problem("web.error.too_large", {"limit_mb": MAX_REQUEST_BYTES // MB}), again]
     status = 413 if any(p.key == "web.error.photo_too_large" for p in problems) else 400
     return status, [*problems, again]
-
-
-def _kept_value(item: Attachment) -> str:
-    return f"{item.source_ref.removeprefix('quarantine:')}:{item.mime_type or ''}:{item.size or 0}"
-
-
-def _kept(secret: bytes, values: list[str]) -> list[Attachment] | None:
-    """Photos accepted by an earlier send of this form; None if any was tampered with."""
-    kept = []
-    for value in values[:MAX_ATTACHMENTS]:
-        plain = csrf.unsigned(secret, "kept", value)
-        if plain is None:
-            return None
-        sha, mime, size = plain.split(":")
-        kept.append(attachment(sha=sha, mime_type=mime or None, size=int(size)))
-    return kept
 
 
 def _unique(attachments: list[Attachment]) -> list[Attachment]:
