@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_
 
+from storage.sqlite_driver import DRIVER as ONE_TRIP_DRIVER
+
 SQLITE_POOL = 80
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -86,7 +88,9 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         # One connection (and aiosqlite thread) per concurrent session, kept: with the default
         # 5 + 10 overflow, the inbox processor's 64 concurrent updates queued for connections
         # and reopened one (a thread, the pragmas) on almost every update.
-        engine = create_async_engine(url, echo=echo, pool_size=SQLITE_POOL, max_overflow=16)
+        if parsed.get_driver_name() == "aiosqlite":
+            parsed = parsed.set(drivername=f"sqlite+{ONE_TRIP_DRIVER}")
+        engine = create_async_engine(parsed, echo=echo, pool_size=SQLITE_POOL, max_overflow=16)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         SqliteWriteGate().install(engine)
         return engine

@@ -1,0 +1,142 @@
+"""SQLAlchemy's aiosqlite dialect with one trip to the connection's thread per statement.
+
+aiosqlite runs each call on its connection's own thread; SQLAlchemy's adapter makes four such
+calls per statement (open a cursor, execute, fetch, close) and one more for every rollback,
+even of a connection that never began a transaction. Each trip wakes a thread, hands the GIL
+over and wakes the event loop again: under load that, not SQLite, was most of the inbox
+processor's database time. Here a statement is executed, fetched and closed in one trip, and a
+rollback with no transaction open is skipped (pysqlite would do nothing with it either).
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from typing import Any
+
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+from sqlalchemy.util import EMPTY_DICT, await_
+
+DRIVER = "tipline_aiosqlite"
+
+
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> tuple[Any, list[Any], int, int | None]:
+    """Execute, fetch everything and close, on the connection's thread."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose statement costs one trip to the connection's thread."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        # No aiosqlite cursor (opening one is a trip of its own): each statement opens its own.
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        """The columns of the last statement's result (None for one without rows)."""
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        """The rowid of the last inserted row."""
+        return self._lastrowid  # type: ignore[return-value]
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        """Run one statement and keep all its rows."""
+        self._trip(operation, parameters, many=False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        """Run one statement for each parameter set."""
+        self._trip(operation, seq_of_parameters, many=True)
+
+    def _trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        aio = self._connection
+        try:
+            description, rows, rowcount, lastrowid = await_(
+                aio._execute(_run, aio._conn, operation, parameters, many)
+            )
+        except Exception as error:  # noqa: BLE001 - re-raised as the DBAPI error it is
+            self._adapt_connection._handle_exception(error)
+        self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
+        self._rows = collections.deque(rows)
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the statement's cursor closed on the thread."""
+
+    def close(self) -> None:
+        """Drop any rows not fetched."""
+        self._rows.clear()
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """aiosqlite's adapted connection with one-trip cursors and free empty rollbacks."""
+
+    __slots__ = ()
+    _cursor_cls = OneTripCursor
+
+    def rollback(self) -> None:
+        """Roll back, unless no transaction is open (then there is nothing to undo)."""
+        driver = self._connection._connection
+        # A read of SQLite's autocommit flag: safe from this thread while no call is in flight,
+        # which holds because SQLAlchemy awaits each call on a connection before the next.
+        if driver is not None and driver.in_transaction:
+            super().rollback()
+
+
+class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """The aiosqlite DBAPI shim, handing out one-trip connections."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        """Connect as aiosqlite does, wrapped in a one-trip connection."""
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)
+
+
+class OneTripDialect(SQLiteDialect_aiosqlite):
+    """`sqlite+tipline_aiosqlite://`: the aiosqlite dialect with one-trip statements."""
+
+    driver = DRIVER
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> OneTripDbapi:
+        """The one-trip DBAPI shim."""
+        return OneTripDbapi(__import__("aiosqlite"), __import__("sqlite3"))
+
+
+registry.register(f"sqlite.{DRIVER}", __name__, "OneTripDialect")
