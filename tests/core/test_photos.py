@@ -249,8 +249,10 @@ def test_a_decode_past_the_wall_clock_is_killed(processor: PhotoProcessor) -> No
 
 
 def test_a_decode_past_the_cpu_limit_is_killed(processor: PhotoProcessor) -> None:
-    heavy = corpus.png_of_zeros(10_000)  # 100 MP of zeros: ~3 CPU seconds to decode and shrink
-    roomy = PhotoLimits(cpu_seconds=1, max_pixels=10**9, memory_bytes=2 * 1024**3, wall_seconds=30)
+    # 256 MP of zeros: ~2.3 CPU seconds to decode and shrink on a quiet machine (100 MP took
+    # 0.97 s there: too close to the 1 s limit, so that version passed or failed by load).
+    heavy = corpus.png_of_zeros(16_000)
+    roomy = PhotoLimits(cpu_seconds=1, max_pixels=10**9, memory_bytes=3 * 1024**3, wall_seconds=60)
     with pytest.raises(PhotoRejected) as caught:
         processor.process(heavy, limits=roomy)
     assert caught.value.reason_code == errors.TIMEOUT
