@@ -12,11 +12,15 @@ from aiogram import Router
 def build_routers() -> list[Router]:
     """Every router of the bot, in the order they are tried.
 
-    Commands come before the report's steps, so /cancel or /status work on any step; family
-    deep links come before /start's own; the fallback comes last and answers whatever no one
-    else took. /newcase comes before /start and the report: it works mid-report (the report
-    waits and comes back after), and /cancel during it cancels the case, not the report. /alerts
-    comes before /start too, so /cancel while signing up stops only the sign-up.
+    The report's buttons and steps come first after the rate limit: they are most of the
+    traffic, and every router tried before the one that takes an update costs its filters. They
+    take no /command (so /cancel, /status or /newcase still work on any step), and nothing
+    another router wants: the report's own buttons, text in the report's states, and text,
+    photos or places with no conversation going on. Family deep links come before /start's own;
+    the fallback comes last and answers whatever no one else took. /newcase comes before
+    /start: it works mid-report (the report waits and comes back after), and /cancel during it
+    cancels the case, not the report. /alerts comes before /start too, so /cancel while signing
+    up stops only the sign-up.
     """
     from handlers import (
         alerts,
@@ -37,6 +41,8 @@ def build_routers() -> list[Router]:
     return [
         limits.build_router(),
         moderators.build_router(),
+        report.build_router(),
+        report_steps.build_router(),
         family.build_router(),
         newcase.build_router(),
         case_card.build_router(),
@@ -45,7 +51,5 @@ def build_routers() -> list[Router]:
         language.build_router(),
         status.build_router(),
         answers.build_router(),
-        report.build_router(),
-        report_steps.build_router(),
         fallback.build_router(),
     ]
