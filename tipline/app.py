@@ -35,6 +35,7 @@ from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
+from web.telegram import WebhookFirst
 from workers.alerts import AlertWorker
 from workers.case_photos import CasePhotoWorker
 from workers.email import EmailSender
@@ -160,7 +161,9 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         ).run_forever()
     )
     app = create_app(context)
-    config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
+    config = uvicorn.Config(
+        WebhookFirst(app), log_level=settings.log_level.lower(), access_log=False
+    )
     server = uvicorn.Server(config)
     host, port = sock.getsockname()[:2]
     print(f"Tipline web on http://{host}:{port} (database: {settings.backend})", file=sys.stderr)

@@ -7,12 +7,14 @@ import json
 import logging
 
 from fastapi import APIRouter, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.inbox import validate_update
 
 log = logging.getLogger("tipline.webhook")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 MAX_BODY = 1024 * 1024
+WEBHOOK_PATH = "/telegram/webhook"
 
 router = APIRouter()
 
@@ -26,8 +28,8 @@ async def telegram_webhook(request: Request) -> Response:
         return Response(status_code=404)
     if not hmac.compare_digest(given.encode(), expected.encode()):
         return Response(status_code=401)
-    body = await request.body()
-    if len(body) > MAX_BODY:
+    body = await _read_body(request)
+    if body is None:
         return Response(status_code=413)
     try:
         update = validate_update(json.loads(body))
@@ -43,4 +45,36 @@ async def telegram_webhook(request: Request) -> Response:
 
 # A plain Starlette route: FastAPI's request handling (dependency solving, response models) cost
 # more per update than the admission itself, and this endpoint needs none of it.
-router.add_route("/telegram/webhook", telegram_webhook, methods=["POST"], include_in_schema=False)
+router.add_route(WEBHOOK_PATH, telegram_webhook, methods=["POST"], include_in_schema=False)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request body, or None when it is longer than MAX_BODY (read no further)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class WebhookFirst:
+    """The web app, with Telegram's POSTs to the webhook answered before it.
+
+    FastAPI's middleware stack (error pages, security headers, body limits, exception
+    handlers) cost more per update than admission itself, and an answer to Telegram needs none
+    of it: no page, no browser.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Admit a webhook update here; pass everything else to the app."""
+        if scope["type"] != "http" or scope["path"] != WEBHOOK_PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app  # where telegram_webhook finds the context
+        response = await telegram_webhook(Request(scope, receive))
+        await response(scope, receive, send)

@@ -14,6 +14,7 @@ from core.inbox import AdmissionBatcher
 from storage.db import create_engine, create_sessionmaker
 from storage.models import InboxUpdate
 from web.app import WebContext, create_app
+from web.telegram import MAX_BODY, WebhookFirst
 
 SECRET = "s" * 40
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -33,10 +34,13 @@ def _context(engine, sessions, tmp_path: Path) -> WebContext:
     )
 
 
-@pytest.fixture
-async def client(engine, sessions, tmp_path):
+@pytest.fixture(params=["app", "in front of the app"])
+async def client(request, engine, sessions, tmp_path):
+    """The webhook as routed by the app, and as `tipline run` serves it (WebhookFirst)."""
     context = _context(engine, sessions, tmp_path)
-    transport = httpx.ASGITransport(app=create_app(context))
+    app = create_app(context)
+    served = WebhookFirst(app) if request.param == "in front of the app" else app
+    transport = httpx.ASGITransport(app=served)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client
     await context.admission.close()
@@ -95,6 +99,21 @@ async def test_wrong_secret_is_401_and_nothing_stored(client, sessions, secret):
 async def test_malformed_body_is_400(client, body):
     response = await client.post("/telegram/webhook", content=body, headers=HEADERS)
     assert response.status_code == 400
+
+
+async def test_body_over_the_limit_is_413_and_nothing_stored(client, sessions):
+    body = b'{"update_id": 3, "pad": "' + b"x" * MAX_BODY + b'"}'
+    response = await client.post("/telegram/webhook", content=body, headers=HEADERS)
+    assert response.status_code == 413
+    async with sessions() as session:
+        assert (await session.scalars(select(InboxUpdate))).all() == []
+
+
+async def test_other_requests_still_reach_the_app(client):
+    landing = await client.get("/")
+    assert landing.status_code == 200 and "content-security-policy" in landing.headers
+    wrong_method = await client.get("/telegram/webhook")
+    assert wrong_method.status_code == 405
 
 
 async def test_database_down_is_503_so_telegram_retries(tmp_path):
