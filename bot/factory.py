@@ -12,11 +12,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.methods import Response, TelegramMethod
+from aiogram.types import InlineKeyboardMarkup
 from aiohttp import FormData
 from aiohttp.payload import BytesPayload
 
 from bot.middlewares import ContextMiddleware
 from handlers.context import BotServices
+
+_MARKUP = {"reply_markup"}
 
 
 class PinnedResponsesSession(AiohttpSession):
@@ -26,7 +29,7 @@ class PinnedResponsesSession(AiohttpSession):
     weakly, so after each garbage collection it was rebuilt (~5 ms, a third of the CPU of a
     conversation step under load). One strong reference per result type ends that. And a call
     without files is sent as the same urlencoded form aiohttp would build, without building a
-    multipart writer first.
+    multipart writer first, with an inline keyboard serialised by pydantic in one call.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -37,12 +40,20 @@ class PinnedResponsesSession(AiohttpSession):
         """The urlencoded body of a call without files (aiogram's own form for one with files)."""
         files: dict[str, Any] = {}
         fields = []
-        for key, value in method.model_dump(warnings=False).items():
+        markup = getattr(method, "reply_markup", None)
+        inline = isinstance(markup, InlineKeyboardMarkup)
+        for key, value in method.model_dump(
+            warnings=False, exclude=_MARKUP if inline else None
+        ).items():
             prepared = self.prepare_value(value, bot=bot, files=files)
             if prepared:
                 fields.append((key, prepared))
         if files:
             return super().build_form_data(bot, method)
+        if inline:
+            # pydantic's own JSON of the keyboard: what aiogram's field-by-field walk produces
+            # (no None fields), a tenth of its cost.
+            fields.append(("reply_markup", markup.model_dump_json(exclude_none=True)))
         body = urlencode(fields, doseq=True).encode()
         # aiohttp takes a ready payload wherever it takes a form.
         return BytesPayload(body, content_type="application/x-www-form-urlencoded")  # type: ignore[return-value]
