@@ -201,7 +201,27 @@ async def send_alerts(
     radius_km: float,
     now: datetime,
 ) -> int:
-    """Record and enqueue the case's alert to each recipient not alerted before; how many."""
+    """Record and enqueue the case's alert to each recipient not alerted before; how many.
+    A chunk at a time, so a surge of tens of thousands never holds all its messages at once."""
+    photo = await _display_photo(session, case.id)
+    sent = 0
+    for start in range(0, len(recipients), INSERT_CHUNK):
+        chunk = recipients[start : start + INSERT_CHUNK]
+        sent += await _send_chunk(
+            session, case=case, chunk=chunk, photo=photo, radius_km=radius_km, now=now
+        )
+    return sent
+
+
+async def _send_chunk(
+    session: AsyncSession,
+    *,
+    case: Case,
+    chunk: list[Recipient],
+    photo: str | None,
+    radius_km: float,
+    now: datetime,
+) -> int:
     rows = [
         {
             "subscription_id": r.subscription_id,
@@ -209,10 +229,9 @@ async def send_alerts(
             "distance_km": round(r.distance_km, 3),
             "created_at": now,
         }
-        for r in recipients
+        for r in chunk
     ]
     added = await _record(session, case_id=case.id, kind="alert", rows=rows)
-    photo = await _display_photo(session, case.id)
     messages = [
         _outbox_row(
             key=alert_key(case.id, r.subscription_id),
@@ -228,7 +247,7 @@ async def send_alerts(
             now=now,
             due=_due(r, now),
         )
-        for r in recipients
+        for r in chunk
         if r.subscription_id in added
     ]
     await _enqueue_many(session, messages)
