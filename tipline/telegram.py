@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -39,7 +40,10 @@ class TelegramSide:
     loops: list[Coroutine[Any, Any, None]] = field(default_factory=list)
 
     async def close(self) -> None:
-        """Release connections."""
+        """Release connections (and close loops that were built but never started)."""
+        for loop in self.loops:
+            if inspect.getcoroutinestate(loop) == inspect.CORO_CREATED:
+                loop.close()
         if self.admission is not None:
             await self.admission.close()
         await self.bot.session.close()
