@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.alert_catchup import catch_up_volunteer
+from core.alerts import DEFAULT_PER_DAY
 from core.errors import InvalidInput
 from core.geo import GeocodingService
 from core.i18n import SUPPORTED
@@ -147,6 +148,7 @@ async def subscribe_volunteer(
     radius_km: float,
     language: str,
     quiet: tuple[int, int] | None,
+    per_day: int = DEFAULT_PER_DAY,
 ) -> Subscription:
     """Sign up for alerts (or replace one's settings: one subscription per person); commits."""
     _check(radius_km=radius_km, language=language)
@@ -157,7 +159,7 @@ async def subscribe_volunteer(
     _set_area(sub, area)
     sub.radius_km, sub.language = radius_km, language
     sub.quiet_start_min, sub.quiet_end_min = quiet if quiet else (None, None)
-    await catch_up_volunteer(session, subscription=sub, now=utcnow())
+    await catch_up_volunteer(session, subscription=sub, now=utcnow(), per_day=per_day)
     await session.commit()
     return sub
 
@@ -173,23 +175,25 @@ async def _existing(session: AsyncSession, tipster_id: int) -> Subscription:
     return sub
 
 
-async def change_area(session: AsyncSession, *, tipster_id: int, area: Area) -> Subscription:
+async def change_area(
+    session: AsyncSession, *, tipster_id: int, area: Area, per_day: int = DEFAULT_PER_DAY
+) -> Subscription:
     """Move one's alert area; commits."""
     sub = await _existing(session, tipster_id)
     _set_area(sub, area)
-    await catch_up_volunteer(session, subscription=sub, now=utcnow())
+    await catch_up_volunteer(session, subscription=sub, now=utcnow(), per_day=per_day)
     await session.commit()
     return sub
 
 
 async def change_radius(
-    session: AsyncSession, *, tipster_id: int, radius_km: float
+    session: AsyncSession, *, tipster_id: int, radius_km: float, per_day: int = DEFAULT_PER_DAY
 ) -> Subscription:
     """Change how far one's alerts reach; commits."""
     sub = await _existing(session, tipster_id)
     _check(radius_km=radius_km, language=sub.language)
     sub.radius_km = radius_km
-    await catch_up_volunteer(session, subscription=sub, now=utcnow())
+    await catch_up_volunteer(session, subscription=sub, now=utcnow(), per_day=per_day)
     await session.commit()
     return sub
 
@@ -204,11 +208,13 @@ async def change_quiet_hours(
     return sub
 
 
-async def set_paused(session: AsyncSession, *, tipster_id: int, paused: bool) -> Subscription:
+async def set_paused(
+    session: AsyncSession, *, tipster_id: int, paused: bool, per_day: int = DEFAULT_PER_DAY
+) -> Subscription:
     """Pause or resume one's alerts; commits."""
     sub = await _existing(session, tipster_id)
     sub.paused = paused
-    await catch_up_volunteer(session, subscription=sub, now=utcnow())
+    await catch_up_volunteer(session, subscription=sub, now=utcnow(), per_day=per_day)
     await session.commit()
     return sub
 

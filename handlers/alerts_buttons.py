@@ -18,6 +18,7 @@ from handlers.alerts_views import (
     quiet_keyboard,
     radius_keyboard,
 )
+from handlers.context import BotServices
 from handlers.talk import CaseChoice
 from handlers.turn import Turn, acknowledge
 from storage.models import Tipster
@@ -31,6 +32,7 @@ async def on_setting(
     texts: Texts,
     session: AsyncSession,
     tipster: Tipster,
+    services: BotServices,
 ) -> None:
     """The buttons under the settings: pause, resume, change area/radius/quiet hours, leave."""
     await acknowledge(query)
@@ -39,7 +41,12 @@ async def on_setting(
     if sub is None:
         await say(query, texts("volunteer.not_subscribed"))
     elif action in ("pause", "resume"):
-        await set_paused(session, tipster_id=tipster.id, paused=action == "pause")
+        await set_paused(
+            session,
+            tipster_id=tipster.id,
+            paused=action == "pause",
+            per_day=services.alerts_per_day,
+        )
         await say(query, texts("volunteer.paused" if action == "pause" else "volunteer.resumed"))
     elif action == "leave":
         await leave_alerts(session, tipster_id=tipster.id)

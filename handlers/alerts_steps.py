@@ -94,7 +94,13 @@ async def on_location(
         await message.answer(texts(refused.key, **refused.values))
         return
     await _area_chosen(
-        message, state=state, texts=texts, session=session, tipster=tipster, area=area
+        message,
+        state=state,
+        texts=texts,
+        session=session,
+        tipster=tipster,
+        area=area,
+        per_day=services.alerts_per_day,
     )
 
 
@@ -115,7 +121,13 @@ async def on_city(
         return
     if found.best is not None:
         await _area_chosen(
-            message, state=state, texts=texts, session=session, tipster=tipster, area=found.best
+            message,
+            state=state,
+            texts=texts,
+            session=session,
+            tipster=tipster,
+            area=found.best,
+            per_day=services.alerts_per_day,
         )
         return
     choices = [area.as_dict() for area in found.choices]
@@ -133,6 +145,7 @@ async def on_pick(
     texts: Texts,
     session: AsyncSession,
     tipster: Tipster,
+    services: BotServices,
 ) -> None:
     """One of the candidate cities."""
     await acknowledge(query)
@@ -141,7 +154,13 @@ async def on_pick(
     if index < len(choices):
         area = Area(**choices[index])
         await _area_chosen(
-            query, state=state, texts=texts, session=session, tipster=tipster, area=area
+            query,
+            state=state,
+            texts=texts,
+            session=session,
+            tipster=tipster,
+            area=area,
+            per_day=services.alerts_per_day,
         )
 
 
@@ -153,11 +172,11 @@ async def _area_chosen(
     session: AsyncSession,
     tipster: Tipster,
     area: Area,
+    per_day: int,
 ) -> None:
     if (await state.get_data()).get("vol_editing") == "area":
-        await saved(
-            event, state, texts, await change_area(session, tipster_id=tipster.id, area=area)
-        )
+        sub = await change_area(session, tipster_id=tipster.id, area=area, per_day=per_day)
+        await saved(event, state, texts, sub)
         return
     await go(state, Volunteering.radius, vol_area=area.as_dict())
     question = texts("volunteer.ask_radius", place=area.label, max=max_radius())
@@ -165,7 +184,13 @@ async def _area_chosen(
 
 
 async def on_radius_text(
-    message: Message, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+    message: Message,
+    *,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+    services: BotServices,
 ) -> None:
     """A typed radius in km."""
     await _radius_chosen(
@@ -175,6 +200,7 @@ async def on_radius_text(
         session=session,
         tipster=tipster,
         typed=message.text or "",
+        per_day=services.alerts_per_day,
     )
 
 
@@ -186,11 +212,18 @@ async def on_radius_button(
     texts: Texts,
     session: AsyncSession,
     tipster: Tipster,
+    services: BotServices,
 ) -> None:
     """A tapped radius."""
     await acknowledge(query)
     await _radius_chosen(
-        query, state=state, texts=texts, session=session, tipster=tipster, typed=callback_data.value
+        query,
+        state=state,
+        texts=texts,
+        session=session,
+        tipster=tipster,
+        typed=callback_data.value,
+        per_day=services.alerts_per_day,
     )
 
 
@@ -202,6 +235,7 @@ async def _radius_chosen(
     session: AsyncSession,
     tipster: Tipster,
     typed: str,
+    per_day: int,
 ) -> None:
     try:
         radius = parse_radius(typed)
@@ -209,7 +243,7 @@ async def _radius_chosen(
         await say(event, texts(refused.key, **refused.values))
         return
     if (await state.get_data()).get("vol_editing") == "radius":
-        sub = await change_radius(session, tipster_id=tipster.id, radius_km=radius)
+        sub = await change_radius(session, tipster_id=tipster.id, radius_km=radius, per_day=per_day)
         await saved(event, state, texts, sub)
         return
     await go(state, Volunteering.language, vol_radius=radius)
@@ -275,7 +309,13 @@ async def _quiet_chosen(
 
 
 async def on_confirm(
-    query: CallbackQuery, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+    query: CallbackQuery,
+    *,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+    services: BotServices,
 ) -> None:
     """Start alerts with the chosen settings."""
     await acknowledge(query)
@@ -288,6 +328,7 @@ async def on_confirm(
         radius_km=data["vol_radius"],
         language=data["vol_language"],
         quiet=(quiet[0], quiet[1]) if quiet else None,
+        per_day=services.alerts_per_day,
     )
     await go(state, None)
     await say(query, texts("volunteer.subscribed", place=sub.place_text))

@@ -31,3 +31,5 @@ class BotServices:
     moderators_chat_id: int | None = None
     # The public web address (settings.base_url): case cards link to /people/<ref> there.
     base_url: str = ""
+    # Area alerts a volunteer may get a day (settings.alerts_per_day), also when joining.
+    alerts_per_day: int = 3

@@ -88,3 +88,20 @@ async def test_a_paused_volunteer_hears_on_resuming_and_not_while_paused(session
         session, tipster_id=tipster.id, area=area(XIAN), radius_km=50, language="en", quiet=None
     )
     assert len(await alerts_to(session, tipster)) == 1
+
+
+async def test_a_newcomer_hears_of_no_more_cases_than_the_daily_cap(session):
+    for name in ("Li Na", "Wang Fang"):
+        case = await active_case(session, seen=utcnow(), name=name)
+        await start(session, case, utcnow())
+    newcomer = await person(session)
+    await subscribe_volunteer(
+        session,
+        tipster_id=newcomer.id,
+        area=area(NEAR),
+        radius_km=50,
+        language="en",
+        quiet=None,
+        per_day=1,
+    )
+    assert len(await alerts_to(session, newcomer)) == 1
