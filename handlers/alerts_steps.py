@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram.fsm.context import FSMContext
@@ -9,6 +10,7 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.alerts import DEFAULT_PER_DAY
 from core.i18n import Texts
 from core.volunteers import (
     NIGHT,
@@ -42,6 +44,21 @@ from handlers.turn import acknowledge
 from storage.models import Tipster
 
 Event = Message | CallbackQuery
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What answering a step needs: where to reply, the conversation, who is asking, and the
+    daily alert cap for the alerts a change of area or radius may bring at once."""
+
+    event: Event
+    state: FSMContext
+    texts: Texts
+    session: AsyncSession
+    tipster: Tipster
+    per_day: int = DEFAULT_PER_DAY
+
+
 KEYS = ("vol_area", "vol_radius", "vol_language", "vol_quiet", "vol_editing", "vol_choices")
 
 
@@ -93,15 +110,8 @@ async def on_location(
     except VolunteerRefused as refused:
         await message.answer(texts(refused.key, **refused.values))
         return
-    await _area_chosen(
-        message,
-        state=state,
-        texts=texts,
-        session=session,
-        tipster=tipster,
-        area=area,
-        per_day=services.alerts_per_day,
-    )
+    step = Step(message, state, texts, session, tipster, services.alerts_per_day)
+    await _area_chosen(step, area)
 
 
 async def on_city(
@@ -120,15 +130,8 @@ async def on_city(
         await message.answer(texts(refused.key, **refused.values))
         return
     if found.best is not None:
-        await _area_chosen(
-            message,
-            state=state,
-            texts=texts,
-            session=session,
-            tipster=tipster,
-            area=found.best,
-            per_day=services.alerts_per_day,
-        )
+        step = Step(message, state, texts, session, tipster, services.alerts_per_day)
+        await _area_chosen(step, found.best)
         return
     choices = [area.as_dict() for area in found.choices]
     await go(state, Volunteering.area_pick, vol_choices=choices)
@@ -154,33 +157,20 @@ async def on_pick(
     if index < len(choices):
         area = Area(**choices[index])
         await _area_chosen(
-            query,
-            state=state,
-            texts=texts,
-            session=session,
-            tipster=tipster,
-            area=area,
-            per_day=services.alerts_per_day,
+            Step(query, state, texts, session, tipster, services.alerts_per_day), area
         )
 
 
-async def _area_chosen(
-    event: Event,
-    *,
-    state: FSMContext,
-    texts: Texts,
-    session: AsyncSession,
-    tipster: Tipster,
-    area: Area,
-    per_day: int,
-) -> None:
-    if (await state.get_data()).get("vol_editing") == "area":
-        sub = await change_area(session, tipster_id=tipster.id, area=area, per_day=per_day)
-        await saved(event, state, texts, sub)
+async def _area_chosen(step: Step, area: Area) -> None:
+    if (await step.state.get_data()).get("vol_editing") == "area":
+        changed = await change_area(
+            step.session, tipster_id=step.tipster.id, area=area, per_day=step.per_day
+        )
+        await saved(step.event, step.state, step.texts, changed)
         return
-    await go(state, Volunteering.radius, vol_area=area.as_dict())
-    question = texts("volunteer.ask_radius", place=area.label, max=max_radius())
-    await say(event, question, radius_keyboard(texts))
+    await go(step.state, Volunteering.radius, vol_area=area.as_dict())
+    question = step.texts("volunteer.ask_radius", place=area.label, max=max_radius())
+    await say(step.event, question, radius_keyboard(step.texts))
 
 
 async def on_radius_text(
@@ -193,15 +183,8 @@ async def on_radius_text(
     services: BotServices,
 ) -> None:
     """A typed radius in km."""
-    await _radius_chosen(
-        message,
-        state=state,
-        texts=texts,
-        session=session,
-        tipster=tipster,
-        typed=message.text or "",
-        per_day=services.alerts_per_day,
-    )
+    step = Step(message, state, texts, session, tipster, services.alerts_per_day)
+    await _radius_chosen(step, message.text or "")
 
 
 async def on_radius_button(
@@ -216,38 +199,24 @@ async def on_radius_button(
 ) -> None:
     """A tapped radius."""
     await acknowledge(query)
-    await _radius_chosen(
-        query,
-        state=state,
-        texts=texts,
-        session=session,
-        tipster=tipster,
-        typed=callback_data.value,
-        per_day=services.alerts_per_day,
-    )
+    step = Step(query, state, texts, session, tipster, services.alerts_per_day)
+    await _radius_chosen(step, callback_data.value)
 
 
-async def _radius_chosen(
-    event: Event,
-    *,
-    state: FSMContext,
-    texts: Texts,
-    session: AsyncSession,
-    tipster: Tipster,
-    typed: str,
-    per_day: int,
-) -> None:
+async def _radius_chosen(step: Step, typed: str) -> None:
     try:
         radius = parse_radius(typed)
     except VolunteerRefused as refused:
-        await say(event, texts(refused.key, **refused.values))
+        await say(step.event, step.texts(refused.key, **refused.values))
         return
-    if (await state.get_data()).get("vol_editing") == "radius":
-        sub = await change_radius(session, tipster_id=tipster.id, radius_km=radius, per_day=per_day)
-        await saved(event, state, texts, sub)
+    if (await step.state.get_data()).get("vol_editing") == "radius":
+        changed = await change_radius(
+            step.session, tipster_id=step.tipster.id, radius_km=radius, per_day=step.per_day
+        )
+        await saved(step.event, step.state, step.texts, changed)
         return
-    await go(state, Volunteering.language, vol_radius=radius)
-    await say(event, texts("volunteer.ask_language"), language_keyboard(texts))
+    await go(step.state, Volunteering.language, vol_radius=radius)
+    await say(step.event, step.texts("volunteer.ask_language"), language_keyboard(step.texts))
 
 
 async def on_language(
@@ -268,9 +237,7 @@ async def on_quiet_text(
     except VolunteerRefused as refused:
         await message.answer(texts(refused.key, **refused.values))
         return
-    await _quiet_chosen(
-        message, state=state, texts=texts, session=session, tipster=tipster, quiet=quiet
-    )
+    await _quiet_chosen(Step(message, state, texts, session, tipster), quiet)
 
 
 async def on_quiet_button(
@@ -285,27 +252,18 @@ async def on_quiet_button(
     """No quiet hours, or 22:00-07:00."""
     await acknowledge(query)
     quiet = NIGHT if callback_data.value == "night" else None
-    await _quiet_chosen(
-        query, state=state, texts=texts, session=session, tipster=tipster, quiet=quiet
-    )
+    await _quiet_chosen(Step(query, state, texts, session, tipster), quiet)
 
 
-async def _quiet_chosen(
-    event: Event,
-    *,
-    state: FSMContext,
-    texts: Texts,
-    session: AsyncSession,
-    tipster: Tipster,
-    quiet: tuple[int, int] | None,
-) -> None:
+async def _quiet_chosen(step: Step, quiet: tuple[int, int] | None) -> None:
+    state, texts = step.state, step.texts
     if (await state.get_data()).get("vol_editing") == "quiet":
-        sub = await change_quiet_hours(session, tipster_id=tipster.id, quiet=quiet)
-        await saved(event, state, texts, sub)
+        changed = await change_quiet_hours(step.session, tipster_id=step.tipster.id, quiet=quiet)
+        await saved(step.event, state, texts, changed)
         return
     await go(state, Volunteering.confirm, vol_quiet=list(quiet) if quiet else None)
     text = f"{summary_of_draft(texts, await state.get_data())}\n\n{texts('volunteer.confirm_ask')}"
-    await say(event, text, confirm_keyboard(texts))
+    await say(step.event, text, confirm_keyboard(texts))
 
 
 async def on_confirm(
