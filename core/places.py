@@ -9,7 +9,7 @@ can be stored as UTC.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,18 @@ def clean_typed(text: str) -> str:
 def typed_as_given(text: str) -> DraftPlace:
     """A typed place kept as the tipster wrote it, unresolved."""
     return DraftPlace(source="typed", text=clean_typed(text))
+
+
+def picked_place(
+    value: str, *, choices: Sequence[DraftPlace], typed: str | None
+) -> DraftPlace | None:
+    """The place a "Did you mean…?" answer picks: a choice by its number, or the text as typed
+    ("keep"); None for anything else (the question is asked again)."""
+    if value == "keep":
+        return typed_as_given(typed or "")
+    if value.isdigit() and int(value) < len(choices):
+        return choices[int(value)]
+    return None
 
 
 def _raw(location: Any) -> dict[str, Any]:

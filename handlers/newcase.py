@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.case_registry import CaseProblem, submit_case
 from core.errors import InvalidInput
 from core.i18n import Texts
-from core.places import typed_as_given
+from core.places import picked_place
 from handlers import newcase_steps as steps
 from handlers.context import BotServices
 from handlers.filters import HasContact, HasMedia, HasPlace, PlainText, PrivateChat
@@ -105,11 +105,8 @@ async def _pick_where(turn: CaseTurn, value: str) -> None:
     if value == "none":
         await turn.ask("where", note=turn.texts("report.place_retype"))
         return
-    if value == "keep":
-        place = typed_as_given(talk.typed_place or "")
-    elif value.isdigit() and int(value) < len(talk.places):
-        place = talk.places[int(value)]
-    else:
+    place = picked_place(value, choices=talk.places, typed=talk.typed_place)
+    if place is None:
         await turn.ask("where")
         return
     talk.seen.set_place(place, now=_now())

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.drafts import Draft
 from core.errors import InvalidInput, RateLimited
 from core.i18n import Texts
-from core.places import typed_as_given
+from core.places import picked_place
 from core.tips import TipReceipt, submit_tip_within_limit
 from handlers.context import BotServices
 from handlers.filters import PrivateChat
@@ -81,11 +81,8 @@ async def _pick_where(turn: Turn, value: str) -> None:
     if value == "none":
         await turn.ask("where", note=turn.texts("report.place_retype"))
         return
-    if value == "keep":
-        place = typed_as_given(talk.typed_place or "")
-    elif value.isdigit() and int(value) < len(talk.places):
-        place = talk.places[int(value)]
-    else:
+    place = picked_place(value, choices=talk.places, typed=talk.typed_place)
+    if place is None:
         await turn.ask("where")
         return
     turn.draft.set_place(place, now=_now())
