@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -23,6 +25,9 @@ current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
 
 TABLE = cast(Table, FsmState.__table__)
 SLOTS = "fsm_slots"
+CACHE = "fsm_cache"
+WRITTEN = "fsm_written"
+CACHE_SIZE = 10_000
 READ = select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == bindparam("key"))
 
 
@@ -33,6 +38,41 @@ class _Slot:
     state: str | None
     data: dict[str, Any]
     dirty: bool = False
+
+
+class StateCache:
+    """The committed state of recently active chats, so most updates read none from the database.
+
+    Sound because one process handles a database's updates (the inbox processor's leader lock)
+    and every state it writes passes through here after its commit. Data is kept as JSON text, so
+    a handler that changes what it read cannot change the cache.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._rows: OrderedDict[str, tuple[str | None, str] | None] = OrderedDict()
+
+    def knows(self, key: str) -> bool:
+        """Whether the chat's committed state is here."""
+        return key in self._rows
+
+    def get(self, key: str) -> _Slot | None:
+        """A fresh slot of the chat's committed state (None: no row); call when it `knows`."""
+        self._rows.move_to_end(key)
+        row = self._rows[key]
+        return _Slot(row[0], json.loads(row[1])) if row is not None else None
+
+    def put(self, key: str, state: str | None, data: dict[str, Any] | None) -> None:
+        """Remember a committed state (None for both: the chat has no row)."""
+        absent = state is None and data is None
+        self._rows[key] = None if absent else (state, json.dumps(data or {}))
+        self._rows.move_to_end(key)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        """Drop a chat's entry (the next read goes to the database)."""
+        self._rows.pop(key, None)
 
 
 def _upsert(dialect: str) -> Any:
@@ -48,54 +88,91 @@ def _upsert(dialect: str) -> Any:
 def take_changes(session: Session | AsyncSession) -> list[dict[str, Any]]:
     """The states this session changed and has not written: the caller writes them now."""
     slots: dict[str, _Slot | None] = session.info.get(SLOTS) or {}
+    cache = session.info.get(CACHE)
     now = utcnow()
     rows = []
     for key, slot in slots.items():
         if slot is not None and slot.dirty:
-            rows.append({"key": key, "state": slot.state, "data": slot.data, "updated_at": now})
+            row = {"key": key, "state": slot.state, "data": slot.data, "updated_at": now}
+            rows.append(row | {CACHE: cache})
             slot.dirty = False
     return rows
 
 
+def _params(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The upsert's parameters (the last change per chat wins); the cache learns them at commit."""
+    written: list[dict[str, Any]] = session.info.setdefault(WRITTEN, [])
+    unique: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        params = dict(row)
+        cache = params.pop(CACHE, None)
+        unique[params["key"]] = params
+        if cache is not None:
+            written.append(row)
+    return list(unique.values())
+
+
 async def write_states(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Write states taken from several sessions in one statement (the last one per chat wins)."""
-    unique = list({row["key"]: row for row in rows}.values())
-    if unique:
-        await session.execute(_upsert(session.get_bind().dialect.name), unique)
+    params = _params(session.sync_session, rows)
+    if params:
+        await session.execute(_upsert(session.get_bind().dialect.name), params)
 
 
 @event.listens_for(Session, "before_commit")
 def _write_states(session: Session) -> None:
     """Write the states changed in this session as part of its commit (one statement)."""
-    rows = take_changes(session)
-    if rows:
-        session.execute(_upsert(session.get_bind().dialect.name), rows)
+    params = _params(session, take_changes(session))
+    if params:
+        session.execute(_upsert(session.get_bind().dialect.name), params)
+
+
+@event.listens_for(Session, "after_commit")
+def _cache_states(session: Session) -> None:
+    """What is committed is what the next update of those chats will read."""
+    for row in session.info.pop(WRITTEN, ()):
+        row[CACHE].put(row["key"], row["state"], row["data"])
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_states(session: Session) -> None:
     """A rollback drops this session's unwritten states (and what it read may be stale)."""
     session.info.pop(SLOTS, None)
+    session.info.pop(WRITTEN, None)
 
 
 class SqlStorage(BaseStorage):
     """aiogram FSM storage on the fsm_states table (SQLite or PostgreSQL).
 
-    Each session reads a chat's row once (Core, no ORM objects) and writes the changed ones in
-    one upsert when it commits. The processor does not autoflush, so nothing is written, and no
-    SQLite write lock taken, before the update's final commit.
+    Each session reads a chat's row once (Core, no ORM objects; from the StateCache when it
+    holds the chat) and writes the changed ones in one upsert when it commits. The processor
+    does not autoflush, so nothing is written, and no SQLite write lock taken, before the
+    update's final commit.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, cache: StateCache | None = None
+    ) -> None:
         self._sessions = sessions
         self._keys = DefaultKeyBuilder(with_destiny=True)
+        self.cache = cache if cache is not None else StateCache()
 
     async def _slot(self, session: AsyncSession, key: StorageKey) -> _Slot | None:
         name = self._keys.build(key)
+        session.info[CACHE] = self.cache
         slots: dict[str, _Slot | None] = session.info.setdefault(SLOTS, {})
-        if name not in slots:
-            row = (await session.execute(READ, {"key": name})).first()
-            slots[name] = _Slot(row.state, row.data or {}) if row is not None else None
+        if name in slots:
+            return slots[name]
+        if self.cache.knows(name):
+            slots[name] = self.cache.get(name)
+            return slots[name]
+        row = (await session.execute(READ, {"key": name})).first()
+        if row is None:
+            self.cache.put(name, None, None)
+            slots[name] = None
+        else:
+            self.cache.put(name, row.state, row.data)
+            slots[name] = _Slot(row.state, row.data or {})
         return slots[name]
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
