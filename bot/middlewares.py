@@ -9,6 +9,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.tipsters import TipsterCache
 from core.i18n import Texts
 from core.tipsters import get_or_create_tipster, pick_language
 from handlers.context import BotServices
@@ -32,6 +33,7 @@ class ContextMiddleware(BaseMiddleware):
 
     def __init__(self, services: BotServices) -> None:
         self.services = services
+        self.tipsters = TipsterCache()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         """Inject services, texts, tipster and the rate-limit verdict."""
@@ -43,14 +45,18 @@ class ContextMiddleware(BaseMiddleware):
         session: AsyncSession | None = data.get("session")
         if user is None or chat is None or chat.type != "private" or session is None or user.is_bot:
             return await handler(event, data)
-        tipster = await get_or_create_tipster(
-            session,
-            self.services.vault,
-            channel="telegram",
-            external_id=str(user.id),
-            identity=identity_of(user, chat),
-            language=pick_language(user.language_code),
-        )
+        lookup = self.services.vault.lookup_hash("telegram", str(user.id))
+        tipster = self.tipsters.attach(session, lookup)
+        if tipster is None:
+            tipster = await get_or_create_tipster(
+                session,
+                self.services.vault,
+                channel="telegram",
+                external_id=str(user.id),
+                identity=identity_of(user, chat),
+                language=pick_language(user.language_code),
+            )
+            self.tipsters.remember(lookup, tipster)
         data["tipster"] = tipster
         data["texts"] = Texts(tipster.language)
         limits = self.services.limits

@@ -1,0 +1,79 @@
+"""Recently active tipsters, so most updates find their tipster without a query."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from storage.models import Tipster
+
+CACHE = "tipster_cache"
+CHANGED = "tipsters_changed"
+CACHE_SIZE = 10_000
+
+
+class TipsterCache:
+    """Id, pseudonym and language of recently active tipsters, by the vault's lookup hash.
+
+    Only those three, which nothing but the bot itself changes (`/language`, forgotten here at
+    its commit). Other columns (counts, blocked) are left unloaded on the tipster handed out, so
+    reading one loads it fresh rather than trusting a copy.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._rows: OrderedDict[str, tuple[int, str, str]] = OrderedDict()
+        self._lookups: dict[int, str] = {}
+
+    def attach(self, session: AsyncSession, lookup: str) -> Tipster | None:
+        """The tipster, made part of this session without a query; None when not known here."""
+        session.info[CACHE] = self
+        row = self._rows.get(lookup)
+        if row is None:
+            return None
+        self._rows.move_to_end(lookup)
+        tipster = Tipster(id=row[0], pseudonym=row[1], language=row[2])
+        make_transient_to_detached(tipster)
+        session.add(tipster)
+        return tipster
+
+    def remember(self, lookup: str, tipster: Tipster) -> None:
+        """Keep a committed tipster's id, pseudonym and language."""
+        self._rows[lookup] = (tipster.id, tipster.pseudonym, tipster.language)
+        self._rows.move_to_end(lookup)
+        self._lookups[tipster.id] = lookup
+        while len(self._rows) > self.size:
+            _, (tipster_id, _, _) = self._rows.popitem(last=False)
+            self._lookups.pop(tipster_id, None)
+
+    def forget(self, tipster_ids: set[int]) -> None:
+        """Drop tipsters whose row changed (the next update reads them again)."""
+        for tipster_id in tipster_ids:
+            lookup = self._lookups.pop(tipster_id, None)
+            if lookup is not None:
+                self._rows.pop(lookup, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_changes(session: Session, _context: Any, _instances: Any) -> None:
+    if CACHE not in session.info:
+        return
+    changed = {obj.id for obj in session.dirty if isinstance(obj, Tipster)}
+    if changed:
+        session.info.setdefault(CHANGED, set()).update(changed)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_changed(session: Session) -> None:
+    changed = session.info.pop(CHANGED, None)
+    if changed:
+        session.info[CACHE].forget(changed)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_changes(session: Session) -> None:
+    session.info.pop(CHANGED, None)
