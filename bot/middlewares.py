@@ -45,8 +45,8 @@ class ContextMiddleware(BaseMiddleware):
         session: AsyncSession | None = data.get("session")
         if user is None or chat is None or chat.type != "private" or session is None or user.is_bot:
             return await handler(event, data)
-        lookup = self.services.vault.lookup_hash("telegram", str(user.id))
-        tipster = self.tipsters.attach(session, lookup)
+        # Keyed by the Telegram id in memory: the vault's keyed hash is needed only to find a row.
+        tipster = self.tipsters.attach(session, user.id)
         if tipster is None:
             tipster = await get_or_create_tipster(
                 session,
@@ -56,7 +56,7 @@ class ContextMiddleware(BaseMiddleware):
                 identity=identity_of(user, chat),
                 language=pick_language(user.language_code),
             )
-            self.tipsters.remember(lookup, tipster)
+            self.tipsters.remember(user.id, tipster)
         data["tipster"] = tipster
         data["texts"] = Texts(tipster.language)
         limits = self.services.limits

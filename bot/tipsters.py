@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 from sqlalchemy import event
@@ -17,7 +18,7 @@ CACHE_SIZE = 10_000
 
 
 class TipsterCache:
-    """Id, pseudonym and language of recently active tipsters, by the vault's lookup hash.
+    """Id, pseudonym and language of recently active tipsters, by their id on the channel.
 
     Only those three, which nothing but the bot itself changes (`/language`, forgotten here at
     its commit). Other columns (counts, blocked) are left unloaded on the tipster handed out, so
@@ -26,36 +27,36 @@ class TipsterCache:
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self._rows: OrderedDict[str, tuple[int, str, str]] = OrderedDict()
-        self._lookups: dict[int, str] = {}
+        self._rows: OrderedDict[Hashable, tuple[int, str, str]] = OrderedDict()
+        self._keys: dict[int, Hashable] = {}
 
-    def attach(self, session: AsyncSession, lookup: str) -> Tipster | None:
+    def attach(self, session: AsyncSession, key: Hashable) -> Tipster | None:
         """The tipster, made part of this session without a query; None when not known here."""
         session.info[CACHE] = self
-        row = self._rows.get(lookup)
+        row = self._rows.get(key)
         if row is None:
             return None
-        self._rows.move_to_end(lookup)
+        self._rows.move_to_end(key)
         tipster = Tipster(id=row[0], pseudonym=row[1], language=row[2])
         make_transient_to_detached(tipster)
         session.add(tipster)
         return tipster
 
-    def remember(self, lookup: str, tipster: Tipster) -> None:
+    def remember(self, key: Hashable, tipster: Tipster) -> None:
         """Keep a committed tipster's id, pseudonym and language."""
-        self._rows[lookup] = (tipster.id, tipster.pseudonym, tipster.language)
-        self._rows.move_to_end(lookup)
-        self._lookups[tipster.id] = lookup
+        self._rows[key] = (tipster.id, tipster.pseudonym, tipster.language)
+        self._rows.move_to_end(key)
+        self._keys[tipster.id] = key
         while len(self._rows) > self.size:
             _, (tipster_id, _, _) = self._rows.popitem(last=False)
-            self._lookups.pop(tipster_id, None)
+            self._keys.pop(tipster_id, None)
 
     def forget(self, tipster_ids: set[int]) -> None:
         """Drop tipsters whose row changed (the next update reads them again)."""
         for tipster_id in tipster_ids:
-            lookup = self._lookups.pop(tipster_id, None)
-            if lookup is not None:
-                self._rows.pop(lookup, None)
+            key = self._keys.pop(tipster_id, None)
+            if key is not None:
+                self._rows.pop(key, None)
 
 
 @event.listens_for(Session, "before_flush")

@@ -90,4 +90,4 @@ def test_a_full_cache_forgets_the_least_recently_active_tipster():
     cache.remember("a", Tipster(id=1, pseudonym="T-A", language="en"))
     cache.remember("b", Tipster(id=2, pseudonym="T-B", language="en"))
     assert cache._rows.keys() == {"b"}
-    assert cache._lookups == {2: "b"}
+    assert cache._keys == {2: "b"}
