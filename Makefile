@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test lint typecheck imports pytest bench sync font clean
+.PHONY: run test lint typecheck imports pytest bench sync font wrk clean
 
 $(BOOT)/bin/uv:
 	@command -v uv >/dev/null 2>&1 || { \
@@ -57,7 +57,20 @@ pytest: sync
 
 test: lint typecheck imports pytest
 
-bench: sync
+# bench/intake.py drives durable admission with wrk (C, so the driver leaves the 2 cores to the
+# server); without it, a Python driver stands in and the figure comes out lower.
+WRK_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && $(WRK_INSTALL) >/dev/null; } \
+	      || echo "Could not install wrk; try: $(WRK_INSTALL)"; \
+	  else \
+	    echo "bench/intake.py is best driven by wrk: sudo $(WRK_INSTALL)"; \
+	  fi; \
+	fi
+
+bench: sync wrk
 	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 clean:
