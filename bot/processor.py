@@ -67,6 +67,7 @@ class Due:
     update_id: int
     attempts: int
     payload: dict[str, Any]
+    acknowledged: bool  # its callback query was answered in the webhook's response
 
 
 class InboxProcessor:
@@ -156,7 +157,7 @@ class InboxProcessor:
             select(func.min(inbox.id)).where(inbox.status == "pending").group_by(inbox.chat_id)
         )
         stmt = (
-            select(inbox.id, inbox.update_id, inbox.attempts, inbox.payload)
+            select(inbox.id, inbox.update_id, inbox.attempts, inbox.payload, inbox.acknowledged)
             .where(inbox.id.in_(first_per_chat), inbox.next_attempt_at <= utcnow())
             .order_by(inbox.id)
             .limit(self.concurrency)
@@ -173,7 +174,9 @@ class InboxProcessor:
             token = current_session.set(session)
             try:
                 event = Update.model_validate(row.payload, context={"bot": self.bot})
-                await self.dispatcher.feed_update(self.bot, event, session=session)
+                await self.dispatcher.feed_update(
+                    self.bot, event, session=session, acknowledged=row.acknowledged
+                )
                 if _only_states_left(session):
                     # Written with the round's other updates: one commit (fsync) a round.
                     handled.append(Handled(row, take_changes(session)))

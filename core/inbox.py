@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,12 +49,44 @@ def validate_update(update: object) -> dict[str, Any]:
     return update
 
 
-async def admit(session: AsyncSession, updates: Sequence[dict[str, Any]]) -> int:
-    """Insert updates (duplicates ignored) and commit; returns how many were new."""
+def private_callback_query_id(update: dict[str, Any]) -> str | None:
+    """The id of a button press in a private chat, which the webhook answers in its response.
+
+    Presses in groups (the moderators' buttons) are answered by their handler, with a text.
+    """
+    query = update.get("callback_query")
+    if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+        return None
+    message = query.get("message")
+    chat = message.get("chat") if isinstance(message, dict) else None
+    if isinstance(chat, dict) and chat.get("type") == "private":
+        return str(query["id"])
+    return None
+
+
+async def admit(
+    session: AsyncSession,
+    updates: Sequence[dict[str, Any]],
+    *,
+    acknowledged: Collection[int] = (),
+) -> int:
+    """Insert updates (duplicates ignored) and commit; returns how many were new.
+
+    `acknowledged`: update_ids whose callback query was answered at admission (webhook
+    response), so the processor does not answer them again.
+    """
     rows = [(u["update_id"], chat_of(u), u) for u in updates]
-    new = await InboxRepository(session).add_many(rows)
+    new = await InboxRepository(session).add_many(rows, acknowledged=acknowledged)
     await session.commit()
     return new
+
+
+class Pending(NamedTuple):
+    """An update waiting for the batch commit, and whoever waits for it."""
+
+    update: dict[str, Any]
+    acknowledged: bool
+    future: asyncio.Future[None]
 
 
 class AdmissionBatcher:
@@ -72,16 +104,19 @@ class AdmissionBatcher:
         self._wakeup_processor = wakeup
         self._max_batch = max_batch
         self._max_delay = max_delay
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._pending: list[Pending] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def admit(self, update: dict[str, Any]) -> None:
-        """Return once the update is committed; raise if the commit failed."""
+    async def admit(self, update: dict[str, Any], *, acknowledged: bool = False) -> None:
+        """Return once the update is committed; raise if the commit failed.
+
+        `acknowledged`: its callback query is answered in the webhook's response.
+        """
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="inbox-admission")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((update, future))
+        self._pending.append(Pending(update, acknowledged, future))
         self._wakeup.set()
         await future
 
@@ -107,17 +142,19 @@ class AdmissionBatcher:
             if batch:
                 await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+    async def _commit(self, batch: list[Pending]) -> None:
+        updates = [one.update for one in batch]
+        acknowledged = {one.update["update_id"] for one in batch if one.acknowledged}
         try:
             async with self._sessions() as session:
-                await admit(session, [update for update, _ in batch])
+                await admit(session, updates, acknowledged=acknowledged)
         except Exception as exc:  # noqa: BLE001 - every waiter learns the commit failed
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            for one in batch:
+                if not one.future.done():
+                    one.future.set_exception(exc)
             return
-        for _, future in batch:
-            if not future.done():
-                future.set_result(None)
+        for one in batch:
+            if not one.future.done():
+                one.future.set_result(None)
         if self._wakeup_processor is not None:
             self._wakeup_processor.set()

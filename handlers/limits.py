@@ -18,10 +18,19 @@ async def message_over_limit(message: Message, texts: Texts, notify_limit: bool)
         await message.answer(texts("limits.slow_down"))
 
 
-async def press_over_limit(query: CallbackQuery, texts: Texts) -> None:
-    """Answer the press so the client stops spinning (a retried update finds it answered)."""
-    with contextlib.suppress(TelegramBadRequest):
-        await query.answer(texts("limits.slow_down"))
+async def press_over_limit(
+    query: CallbackQuery, texts: Texts, notify_limit: bool, acknowledged: bool = False
+) -> None:
+    """Answer the press with 'slow down' so the client stops spinning.
+
+    When the webhook's response already answered it (acknowledged), the notice can no longer
+    go on the answer: it is said in the chat instead, once a minute as for messages.
+    """
+    if not acknowledged:
+        with contextlib.suppress(TelegramBadRequest):  # a retried update finds it answered
+            await query.answer(texts("limits.slow_down"))
+    elif notify_limit and query.bot is not None:
+        await query.bot.send_message(query.from_user.id, texts("limits.slow_down"))
 
 
 def build_router() -> Router:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from aiogram import Bot
@@ -36,8 +37,15 @@ STATES: dict[str, State] = {
 PARENT = {"when_time": "when", "when_day": "when", "where_pick": "where"}
 
 
+# True while handling a button press the webhook already answered in its response (set from
+# the update's `acknowledged` by bot.factory.Acknowledged): acknowledge() then makes no call.
+answered_at_admission: ContextVar[bool] = ContextVar("answered_at_admission", default=False)
+
+
 async def acknowledge(query: CallbackQuery) -> None:
     """Stop the button's spinner; a retried update finds the query already answered or too old."""
+    if answered_at_admission.get():
+        return
     with contextlib.suppress(TelegramBadRequest):
         await query.answer()
 

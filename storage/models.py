@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -460,6 +461,8 @@ class InboxUpdate(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
+    # True when the webhook already answered the update's callback query in its response.
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OutboxMessage(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -160,8 +160,16 @@ class InboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_many(self, updates: Sequence[tuple[int, int | None, dict[str, Any]]]) -> int:
-        """Insert (update_id, chat_id, payload) rows, ignoring update_ids already admitted."""
+    async def add_many(
+        self,
+        updates: Sequence[tuple[int, int | None, dict[str, Any]]],
+        *,
+        acknowledged: Collection[int] = (),
+    ) -> int:
+        """Insert (update_id, chat_id, payload) rows, ignoring update_ids already admitted.
+
+        `acknowledged`: update_ids whose callback query the webhook answered in its response.
+        """
         if not updates:
             return 0
         now = utcnow()
@@ -170,6 +178,7 @@ class InboxRepository:
                 "update_id": u,
                 "chat_id": c,
                 "payload": p,
+                "acknowledged": u in acknowledged,
                 "status": "pending",
                 "attempts": 0,
                 "received_at": now,

@@ -1,4 +1,9 @@
-"""POST /telegram/webhook: commit the update to the inbox, then (and only then) answer 200."""
+"""POST /telegram/webhook: commit the update to the inbox, then (and only then) answer 200.
+
+A button press in a private chat is answered in that 200 (answerCallbackQuery in the body, as
+Telegram allows one Bot API call per webhook response): the spinner stops at admission, and the
+processor makes one Telegram call fewer for it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.inbox import validate_update
+from core.inbox import private_callback_query_id, validate_update
 
 log = logging.getLogger("tipline.webhook")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -35,12 +40,24 @@ async def telegram_webhook(request: Request) -> Response:
         update = validate_update(json.loads(body))
     except ValueError:  # includes JSONDecodeError and non-UTF-8 bodies
         return Response(status_code=400)
+    query_id = private_callback_query_id(update)
     try:
-        await context.admission.admit(update)
+        await context.admission.admit(update, acknowledged=query_id is not None)
     except Exception:  # noqa: BLE001 - Telegram retries on 5xx; nothing is lost
         log.warning("could not commit update %s; answering 503", update["update_id"])
         return Response(status_code=503)
-    return Response(status_code=200)
+    return _accepted(query_id)
+
+
+def _accepted(query_id: str | None) -> Response:
+    """The 200; for a private button press it carries answerCallbackQuery (Telegram runs it).
+
+    The update was committed with acknowledged=true, so the processor will not answer it again.
+    """
+    if query_id is None:
+        return Response(status_code=200)
+    answer = {"method": "answerCallbackQuery", "callback_query_id": query_id}
+    return Response(json.dumps(answer), status_code=200, media_type="application/json")
 
 
 # A plain Starlette route: FastAPI's request handling (dependency solving, response models) cost

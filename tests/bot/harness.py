@@ -5,26 +5,65 @@ Tests read like transcripts:
     await chat.send(fake.command(CHAT, "start"))
     assert "report a sighting" in chat.last_text(CHAT).lower()
     await chat.press(CHAT, "Report a sighting")
+
+By default updates are admitted as polling does (core.inbox.admit); with a `Webhook`, they are
+POSTed to the real webhook endpoint and the method it answers with is run on the fake, as
+Telegram does.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 from aiogram import Bot, Dispatcher, Router
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
 
 from bot.factory import create_dispatcher
 from bot.fsm import SqlStorage
 from bot.processor import InboxProcessor
-from core.inbox import admit
+from core.inbox import AdmissionBatcher, admit
 from handlers.context import BotServices
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_state import Call
+from web.telegram import SECRET_HEADER, WEBHOOK_PATH, WebhookFirst
 
 SENDING = ("sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup", "copyMessage")
+WEBHOOK_SECRET = "w" * 40
+
+
+class Webhook:
+    """Telegram's side of webhook mode: POST an update to the real endpoint (as `tipline run`
+    serves it, with durable admission), then run the Bot API method its 200 carries."""
+
+    def __init__(self, fake: FakeTelegram, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.fake = fake
+        self.admission = AdmissionBatcher(sessions)
+        inner = Starlette()  # never reached: WebhookFirst answers the webhook's POSTs itself
+        inner.state.context = SimpleNamespace(
+            webhook_secret=WEBHOOK_SECRET, admission=self.admission
+        )
+        transport = httpx.ASGITransport(app=WebhookFirst(inner))
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://tipline")
+        self.responses: list[httpx.Response] = []
+
+    async def post(self, update: dict[str, Any]) -> httpx.Response:
+        """Deliver one update; the response is also kept in `responses`."""
+        headers = {SECRET_HEADER: WEBHOOK_SECRET}
+        response = await self.client.post(WEBHOOK_PATH, json=update, headers=headers)
+        self.responses.append(response)
+        if response.status_code == 200:
+            await self.fake.run_webhook_reply(response.content)
+        return response
+
+    async def close(self) -> None:
+        """Stop the admission batcher and the HTTP client."""
+        await self.admission.close()
+        await self.client.aclose()
 
 
 @dataclass
@@ -36,12 +75,20 @@ class Transcript:
     dispatcher: Dispatcher
     processor: InboxProcessor
     sessions: async_sessionmaker[AsyncSession]
+    webhook: Webhook | None = None
 
     async def send(self, update: dict[str, Any]) -> list[Call]:
-        """Admit an update to the inbox, process everything due, return the bot's new calls."""
+        """Admit an update to the inbox, process everything due, return the bot's new calls.
+
+        The calls include one the webhook's response carried (webhook mode).
+        """
         before = len(self.fake.calls())
-        async with self.sessions() as session:
-            await admit(session, [update])
+        if self.webhook is not None:
+            response = await self.webhook.post(update)
+            assert response.status_code == 200, response.status_code
+        else:
+            async with self.sessions() as session:
+                await admit(session, [update])
         while await self.processor.run_once():
             pass
         return self.fake.calls()[before:]
@@ -107,11 +154,18 @@ def build_transcript(
     sessions: async_sessionmaker[AsyncSession],
     services: BotServices,
     routers: list[Router],
+    webhook: bool = False,
 ) -> Transcript:
-    """Wire the real bot stack to the fake server and a test database."""
+    """Wire the real bot stack to the fake server and a test database (admitting updates
+    through the webhook endpoint with webhook=True; close `transcript.webhook` after)."""
     bot = fake.bot()
     dispatcher = create_dispatcher(storage=SqlStorage(sessions), services=services, routers=routers)
     processor = InboxProcessor(sessions=sessions, dispatcher=dispatcher, bot=bot)
     return Transcript(
-        fake=fake, bot=bot, dispatcher=dispatcher, processor=processor, sessions=sessions
+        fake=fake,
+        bot=bot,
+        dispatcher=dispatcher,
+        processor=processor,
+        sessions=sessions,
+        webhook=Webhook(fake, sessions) if webhook else None,
     )

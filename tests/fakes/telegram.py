@@ -74,7 +74,7 @@ class FakeTelegram(UpdateBuilders):
             "supports_inline_queries": False,
         }
         self.state = FakeState(bot_user, self.limiter)
-        self.webhook_sender = WebhookSender(self.state, webhook_retry)
+        self.webhook_sender = WebhookSender(self.state, webhook_retry, self.run_webhook_reply)
         self._calls: list[Call] = []
         self.faults = FaultPlan()
         self._counts: Counter[str] = Counter()
@@ -148,17 +148,42 @@ class FakeTelegram(UpdateBuilders):
             params, files = await read_params(request)
         except web.HTTPRequestEntityTooLarge:  # chunked multipart: only known once read
             return _too_large()
+        call, error = await self._call(method, params, files)
+        if error is None:
+            return _answer(200, {"ok": True, "result": call.result})
+        if error.body is not None:
+            return web.Response(status=error.status, text=error.body, content_type="text/html")
+        return _answer(error.status, error.payload())
+
+    async def _call(
+        self, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> tuple[Call, ApiError | None]:
+        """Run one Bot API method and record it; the error, if Telegram would have answered one."""
         call = Call(method, params, files, time.time())
         try:
             call.result = await self._run(method.lower(), params, files)
         except ApiError as error:
             call.status, call.error = error.status, error.description
             self._record(call)
-            if error.body is not None:
-                return web.Response(status=error.status, text=error.body, content_type="text/html")
-            return _answer(error.status, error.payload())
+            return call, error
         self._record(call)
-        return _answer(200, {"ok": True, "result": call.result})
+        return call, None
+
+    async def run_webhook_reply(self, body: bytes) -> Call | None:
+        """Run the method a webhook put in its 2xx answer, as Telegram does (no result goes back).
+
+        The body is JSON with the method name in `method` and its parameters beside it; an empty
+        or other body is no call. The call is recorded like any other.
+        """
+        try:
+            reply = json.loads(body) if body.strip() else None
+        except ValueError:
+            return None
+        if not isinstance(reply, dict) or not isinstance(reply.get("method"), str):
+            return None
+        params = {key: value for key, value in reply.items() if key != "method"}
+        call, _ = await self._call(reply["method"], params, {})
+        return call
 
     async def _run(self, key: str, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
         fault = self.faults.take(key)

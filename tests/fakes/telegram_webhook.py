@@ -1,10 +1,12 @@
 """Webhook delivery as Telegram does it: POST the update JSON with the secret header, retry on
-anything but 2xx, and report the last error in getWebhookInfo."""
+anything but 2xx, run a Bot API method found in a 2xx answer, and report the last error in
+getWebhookInfo."""
 
 import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -47,9 +49,15 @@ def _reason(status: int) -> str:
 class WebhookSender:
     """Posts updates to the configured webhook; optionally drains the update queue in a loop."""
 
-    def __init__(self, state: FakeState, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        state: FakeState,
+        policy: RetryPolicy,
+        run_reply: Callable[[bytes], Awaitable[Any]] | None = None,
+    ) -> None:
         self.state = state
         self.policy = policy
+        self.run_reply = run_reply  # runs a method the webhook answered with
         self.attempts: list[WebhookAttempt] = []
         self.given_up = 0
         self._session: aiohttp.ClientSession | None = None
@@ -88,10 +96,10 @@ class WebhookSender:
     async def _post(self, hook: WebhookConfig, update: dict[str, Any]) -> tuple[int, str | None]:
         assert self._session is not None, "FakeTelegram is not started"
         headers = {SECRET_HEADER: hook.secret_token} if hook.secret_token else {}
-        status, error = 0, None
+        status, error, body = 0, None, b""
         try:
             async with self._session.post(hook.url, json=update, headers=headers) as response:
-                await response.read()
+                body = await response.read()
                 status = response.status
         except TimeoutError:
             error = "Read timeout expired"
@@ -105,6 +113,8 @@ class WebhookSender:
             hook.last_error_date = int(time.time())
             hook.last_error_message = error
         self.attempts.append(WebhookAttempt(int(update["update_id"]), status, error, time.time()))
+        if error is None and self.run_reply is not None:
+            await self.run_reply(body)
         return status, error
 
     async def _drain(self) -> None:

@@ -421,6 +421,37 @@ async def test_queued_updates_are_retried_until_the_webhook_accepts(
     assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
 
 
+async def test_a_method_in_the_webhooks_answer_is_run_and_recorded(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    press = fake.callback_query(PRIVATE, 1, "menu")
+    bodies = [
+        {"method": "answerCallbackQuery", "callback_query_id": press["callback_query"]["id"]},
+        {"method": "sendMessage", "chat_id": PRIVATE, "text": "from the answer"},
+        {"ok": True},  # no method: nothing to run
+    ]
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response(bodies.pop(0))
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
+        for update in (press, fake.text_message(PRIVATE, "hi"), fake.text_message(PRIVATE, "x")):
+            assert await fake.deliver(update) == 200
+    finally:
+        await runner.cleanup()
+    [answer] = fake.calls("answerCallbackQuery")
+    assert answer.ok and fake.state.callback_queries[press["callback_query"]["id"]] is True
+    assert fake.sent_texts(PRIVATE) == ["from the answer"]
+    assert [c.method for c in fake.calls()][-2:] == ["answerCallbackQuery", "sendMessage"]
+
+
 # --- control API and standalone process --------------------------------------------------------
 
 

@@ -1,4 +1,8 @@
-"""Webhook admission: 200 only after commit; 401 wrong secret; 400 junk; 503 when the DB is down."""
+"""Webhook admission: 200 only after commit; 401 wrong secret; 400 junk; 503 when the DB is down.
+
+A button press in a private chat is answered in the 200 (answerCallbackQuery in the body) and
+admitted as acknowledged; other updates get an empty 200.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +60,56 @@ def _update(update_id: int) -> dict:
             "text": "hello",
         },
     }
+
+
+def _press(update_id: int, chat: dict | None, query_id: object = "q-1") -> dict:
+    query: dict = {"id": query_id, "from": {"id": 7, "is_bot": False, "first_name": "A"}}
+    query |= {"chat_instance": "1", "data": "menu:report"}
+    if chat is not None:
+        query["message"] = {"message_id": 3, "date": 0, "chat": chat}
+    return {"update_id": update_id, "callback_query": query}
+
+
+async def _acknowledged(sessions) -> dict[int, bool]:
+    async with sessions() as session:
+        rows = await session.execute(select(InboxUpdate.update_id, InboxUpdate.acknowledged))
+        return {update_id: acknowledged for update_id, acknowledged in rows.all()}
+
+
+async def test_a_private_press_is_answered_in_the_200_and_admitted_as_acknowledged(
+    client, sessions
+):
+    response = await client.post(
+        "/telegram/webhook", json=_press(21, {"id": 7, "type": "private"}), headers=HEADERS
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": "q-1"}
+    assert await _acknowledged(sessions) == {21: True}
+    again = await client.post(
+        "/telegram/webhook", json=_press(21, {"id": 7, "type": "private"}), headers=HEADERS
+    )
+    assert again.status_code == 200 and again.json() == response.json()
+    assert await _acknowledged(sessions) == {21: True}
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        _update(22),
+        _press(22, {"id": -100, "type": "supergroup"}),  # moderators answer with a text
+        _press(22, {"id": -100, "type": "group"}),
+        _press(22, None),  # a press on an inline message: no chat
+        _press(22, {"id": 7}),
+        _press(22, {"id": 7, "type": "private"}, query_id=5),
+        {"update_id": 22, "callback_query": "not an object"},
+        {"update_id": 22, "callback_query": {"id": "q", "message": ["x"]}},
+    ],
+)
+async def test_anything_but_a_private_press_gets_an_empty_200(client, sessions, update):
+    response = await client.post("/telegram/webhook", json=update, headers=HEADERS)
+    assert response.status_code == 200 and response.content == b""
+    assert await _acknowledged(sessions) == {22: False}
 
 
 async def test_update_is_committed_before_200_and_admitted_once(client, sessions):
@@ -123,8 +177,11 @@ async def test_database_down_is_503_so_telegram_retries(tmp_path):
     transport = httpx.ASGITransport(app=create_app(context))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.post("/telegram/webhook", json=_update(5), headers=HEADERS)
+        press = _press(6, {"id": 7, "type": "private"})
+        unanswered = await client.post("/telegram/webhook", json=press, headers=HEADERS)
         health = await client.get("/healthz")
     assert response.status_code == 503
+    assert unanswered.status_code == 503 and unanswered.content == b""
     assert health.status_code == 503
     await context.admission.close()
     await engine.dispose()
