@@ -23,7 +23,7 @@ from aiogram import Bot, Dispatcher, Router
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from bot.factory import create_dispatcher
+from bot.factory import create_bot, create_dispatcher
 from bot.fsm import SqlStorage
 from bot.processor import InboxProcessor
 from core.inbox import AdmissionBatcher, admit
@@ -158,7 +158,7 @@ def build_transcript(
 ) -> Transcript:
     """Wire the real bot stack to the fake server and a test database (admitting updates
     through the webhook endpoint with webhook=True; close `transcript.webhook` after)."""
-    bot = fake.bot()
+    bot = create_bot(token=fake.token, api_base=fake.base_url)  # the session `tipline run` uses
     dispatcher = create_dispatcher(storage=SqlStorage(sessions), services=services, routers=routers)
     processor = InboxProcessor(sessions=sessions, dispatcher=dispatcher, bot=bot)
     return Transcript(
