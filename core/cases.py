@@ -38,10 +38,13 @@ async def get_public_case(session: AsyncSession, *, code: str) -> Case | None:
     return case if is_public(case) else None
 
 
+# Built once: every "Report a sighting" asks it, and building it cost more than running it.
+_ANY_PUBLIC = select(exists().where(Case.status.in_(PUBLIC_STATUSES)))
+
+
 async def has_public_cases(session: AsyncSession) -> bool:
     """Whether there is any case a tipster could pick."""
-    stmt = select(exists().where(Case.status.in_(PUBLIC_STATUSES)))
-    return bool(await session.scalar(stmt))
+    return bool(await session.scalar(_ANY_PUBLIC))
 
 
 async def list_cases_near(
