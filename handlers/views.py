@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from core.drafts import MAX_ATTACHMENTS, Draft
 from core.i18n import Texts
-from handlers.keyboards import Confirm, Pick, button, markup, nav_row
+from handlers.keyboards import Confirm, Pick, button, markup, nav_row, shared
 from handlers.talk import Talk
 
 SUMMARY_TEXT = 1500
@@ -28,16 +28,14 @@ def _case(talk: Talk, texts: Texts) -> View:
     )
 
 
-def _what(talk: Talk, texts: Texts) -> View:
-    draft = talk.draft or Draft()
-    skip = "button.next" if draft.text or draft.attachments else "button.skip"
-    return texts("report.ask_what"), markup(
-        nav_row(texts, "what", back=talk.offer_cases, skip=skip)
-    )
+@shared
+def _nav(texts: Texts, step: str, back: bool, skip: str | None) -> InlineKeyboardMarkup:
+    return markup(nav_row(texts, step, back=back, skip=skip))
 
 
-def _when(talk: Talk, texts: Texts) -> View:
-    return texts("report.ask_when"), markup(
+@shared
+def _when_keys(texts: Texts) -> InlineKeyboardMarkup:
+    return markup(
         [button(texts("button.when_now"), Pick(step="when", value="now"))],
         [
             button(texts("button.when_today"), Pick(step="when", value="today")),
@@ -47,16 +45,35 @@ def _when(talk: Talk, texts: Texts) -> View:
     )
 
 
+@shared
+def _contact_keys(texts: Texts) -> InlineKeyboardMarkup:
+    return markup(
+        [button(texts("button.contact_no"), Pick(step="contact", value="no"))],
+        [button(texts("button.contact_yes"), Pick(step="contact", value="yes"))],
+        nav_row(texts, "contact"),
+    )
+
+
+def _what(talk: Talk, texts: Texts) -> View:
+    draft = talk.draft or Draft()
+    skip = "button.next" if draft.text or draft.attachments else "button.skip"
+    return texts("report.ask_what"), _nav(texts, "what", talk.offer_cases, skip)
+
+
+def _when(talk: Talk, texts: Texts) -> View:
+    return texts("report.ask_when"), _when_keys(texts)
+
+
 def _when_time(talk: Talk, texts: Texts) -> View:
-    return texts("report.ask_time"), markup(nav_row(texts, "when"))
+    return texts("report.ask_time"), _nav(texts, "when", True, None)
 
 
 def _when_day(talk: Talk, texts: Texts) -> View:
-    return texts("report.ask_day"), markup(nav_row(texts, "when"))
+    return texts("report.ask_day"), _nav(texts, "when", True, None)
 
 
 def _where(talk: Talk, texts: Texts) -> View:
-    return texts("report.ask_where"), markup(nav_row(texts, "where", skip="button.skip"))
+    return texts("report.ask_where"), _nav(texts, "where", True, "button.skip")
 
 
 def _where_pick(talk: Talk, texts: Texts) -> View:
@@ -81,15 +98,11 @@ def _media(talk: Talk, texts: Texts) -> View:
         count = texts("report.media_count", count=len(draft.attachments), limit=MAX_ATTACHMENTS)
         text = f"{text}\n\n{count}"
     skip = "button.done" if draft.attachments else "button.skip"
-    return text, markup(nav_row(texts, "media", skip=skip))
+    return text, _nav(texts, "media", True, skip)
 
 
 def _contact(talk: Talk, texts: Texts) -> View:
-    return texts("report.ask_contact"), markup(
-        [button(texts("button.contact_no"), Pick(step="contact", value="no"))],
-        [button(texts("button.contact_yes"), Pick(step="contact", value="yes"))],
-        nav_row(texts, "contact"),
-    )
+    return texts("report.ask_contact"), _contact_keys(texts)
 
 
 def _confirm(talk: Talk, texts: Texts) -> View:
