@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any, cast
 
-from aiogram import BaseMiddleware, Bot, Dispatcher, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.methods import Response, TelegramMethod
-from aiogram.types import InlineKeyboardMarkup, TelegramObject
+from aiogram.types import InlineKeyboardMarkup
 from aiohttp import FormData
 from aiohttp.payload import BytesPayload
 from pydantic import ValidationError
 
 from bot.middlewares import ContextMiddleware
 from handlers.context import BotServices
-from handlers.turn import answered_at_admission
 
 _MARKUP = {"reply_markup"}
 
@@ -92,28 +90,6 @@ class PinnedResponsesSession(AiohttpSession):
         return super().check_response(bot, method, status_code, content)
 
 
-class Acknowledged(BaseMiddleware):
-    """A button press the webhook answered in its response is not answered again.
-
-    The processor feeds each update with `acknowledged` (from the inbox row); this hands it to
-    handlers.turn.acknowledge, which some twenty button handlers call, through a context variable
-    rather than a parameter of every one of them.
-    """
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        """Run the handler with answered_at_admission set for this update only."""
-        token = answered_at_admission.set(bool(data.get("acknowledged")))
-        try:
-            return await handler(event, data)
-        finally:
-            answered_at_admission.reset(token)
-
-
 def create_bot(*, token: str, api_base: str, timeout: float = 30) -> Bot:
     """A Bot talking to the given Bot API server (Telegram's, or a fake in tests)."""
     session = PinnedResponsesSession(api=TelegramAPIServer.from_base(api_base), timeout=timeout)
@@ -128,7 +104,6 @@ def create_dispatcher(
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     dispatcher = Dispatcher(storage=storage)
     dispatcher.update.outer_middleware(ContextMiddleware(services))
-    dispatcher.callback_query.outer_middleware(Acknowledged())
     if routers:
         dispatcher.include_routers(*routers)
     return dispatcher

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.fsm import current_session, take_changes, write_states
+from handlers.turn import answered_at_admission
 from storage.models import InboxUpdate
 from storage.types import utcnow
 
@@ -26,6 +27,12 @@ log = logging.getLogger("tipline.inbox")
 INBOX = cast(Table, InboxUpdate.__table__)
 WROTE = "inbox_wrote"
 GC_THRESHOLDS = (20_000, 50, 100)
+# A round's done marks in one statement (one row of parameters, not one per update).
+DONE = (
+    update(INBOX)
+    .where(INBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="done", processed_at=bindparam("at"), attempts=INBOX.c.attempts + 1)
+)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -139,16 +146,10 @@ class InboxProcessor:
                     await self._fail(one.row, exc, permanent=False)
 
     async def _commit_done(self, handled: list[Handled]) -> None:
-        done = (
-            update(INBOX)
-            .where(INBOX.c.id == bindparam("b_id"))
-            .values(status="done", processed_at=bindparam("b_at"), attempts=bindparam("b_tries"))
-        )
-        now = utcnow()
-        marks = [{"b_id": h.row.id, "b_at": now, "b_tries": h.row.attempts + 1} for h in handled]
+        ids = [h.row.id for h in handled]
         async with self.sessions() as session:
             await write_states(session, [state for h in handled for state in h.states])
-            await session.execute(done, marks)
+            await session.execute(DONE, {"ids": ids, "at": utcnow()})
             await session.commit()
 
     async def _due(self) -> list[Due]:
@@ -172,6 +173,8 @@ class InboxProcessor:
             # held across a call to Telegram.
             session.sync_session.autoflush = False
             token = current_session.set(session)
+            # A button press the webhook answered in its response is not answered again.
+            answered = answered_at_admission.set(row.acknowledged)
             try:
                 event = Update.model_validate(row.payload, context={"bot": self.bot})
                 await self.dispatcher.feed_update(
@@ -180,7 +183,8 @@ class InboxProcessor:
                 if _only_states_left(session):
                     # Written with the round's other updates: one commit (fsync) a round.
                     handled.append(Handled(row, take_changes(session)))
-                    await session.rollback()
+                    if session.in_transaction():  # most updates now read nothing at all
+                        await session.rollback()
                     return
                 await session.execute(
                     update(INBOX)
@@ -195,6 +199,7 @@ class InboxProcessor:
                 await session.rollback()
                 await self._fail(row, exc, permanent=False)
             finally:
+                answered_at_admission.reset(answered)
                 current_session.reset(token)
 
     async def _fail(self, row: Due, exc: Exception, *, permanent: bool) -> None:

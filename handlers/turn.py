@@ -38,7 +38,7 @@ PARENT = {"when_time": "when", "when_day": "when", "where_pick": "where"}
 
 
 # True while handling a button press the webhook already answered in its response (set from
-# the update's `acknowledged` by bot.factory.Acknowledged): acknowledge() then makes no call.
+# the update's `acknowledged` by bot.processor): acknowledge() then makes no call.
 answered_at_admission: ContextVar[bool] = ContextVar("answered_at_admission", default=False)
 
 
