@@ -13,11 +13,13 @@ from typing import Any, cast
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, event, func, select, text, update
+from sqlalchemy import Table, bindparam, event, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.elements import BindParameter
 
-from bot.fsm import current_session, take_changes, write_states
+from bot.done_marks import DoneMarks, Handled
+from bot.fsm import current_session, take_changes
 from handlers.turn import answered_at_admission
 from storage.models import InboxUpdate
 from storage.types import utcnow
@@ -27,12 +29,6 @@ log = logging.getLogger("tipline.inbox")
 INBOX = cast(Table, InboxUpdate.__table__)
 WROTE = "inbox_wrote"
 GC_THRESHOLDS = (20_000, 50, 100)
-# A round's done marks in one statement (one row of parameters, not one per update).
-DONE = (
-    update(INBOX)
-    .where(INBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(status="done", processed_at=bindparam("at"), attempts=INBOX.c.attempts + 1)
-)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -58,12 +54,21 @@ def _only_states_left(session: AsyncSession) -> bool:
     return not pending and not session.info.get(WROTE)
 
 
-@dataclass(slots=True)
-class Handled:
-    """An update handled without writes of its own: its state and done mark are still to write."""
-
-    row: Due
-    states: list[dict[str, Any]]
+def _due_statement(limit: int) -> Any:
+    """Built once: the oldest pending update of each chat, due now, chats in flight left out."""
+    inbox = INBOX.c
+    first_per_chat = (
+        select(func.min(inbox.id)).where(inbox.status == "pending").group_by(inbox.chat_id)
+    )
+    columns = (inbox.id, inbox.chat_id, inbox.update_id, inbox.attempts, inbox.payload)
+    busy: BindParameter[int] = bindparam("busy", expanding=True)
+    return (
+        select(*columns, inbox.acknowledged)
+        .where(inbox.id.in_(first_per_chat), inbox.next_attempt_at <= bindparam("now"))
+        .where(or_(inbox.chat_id.is_(None), inbox.chat_id.not_in(busy)))
+        .order_by(inbox.id)
+        .limit(limit)
+    )
 
 
 @dataclass(slots=True)
@@ -71,6 +76,7 @@ class Due:
     """An inbox row to process."""
 
     id: int
+    chat_id: int | None
     update_id: int
     attempts: int
     payload: dict[str, Any]
@@ -78,7 +84,13 @@ class Due:
 
 
 class InboxProcessor:
-    """Processes the first pending update of each chat concurrently; retries, then parks as dead."""
+    """Processes updates in order per chat, many chats at once; retries, then parks as dead.
+
+    Each chat has at most one update in flight: its next one starts only once the previous
+    one's outcome is committed. Other chats do not wait for it: a chat whose update is done
+    takes its next one at once, without waiting for slower chats (a round-by-round processor
+    left the CPU idle while a round's slowest update finished).
+    """
 
     def __init__(
         self,
@@ -89,6 +101,7 @@ class InboxProcessor:
         max_attempts: int = 5,
         concurrency: int = 64,
         idle_interval: float = 0.5,
+        gather_delay: float = 0.001,
     ) -> None:
         self.sessions = sessions
         self.dispatcher = dispatcher
@@ -96,7 +109,12 @@ class InboxProcessor:
         self.max_attempts = max_attempts
         self.concurrency = concurrency
         self.idle_interval = idle_interval
+        self.gather_delay = gather_delay
         self.wakeup = asyncio.Event()
+        self._busy: set[int | None] = set()  # chats with an update in flight
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._marks = DoneMarks(sessions, fail=self._retry_later)
+        self._due_stmt = _due_statement(concurrency)
 
     async def run_forever(self) -> None:
         """Process until cancelled (the leader lock keeps one processor per PostgreSQL database)."""
@@ -108,66 +126,68 @@ class InboxProcessor:
         # statements): at the default threshold of 700 the young generation was collected ~100
         # times a second, ~3% of the CPU; every 20,000 allocations it is ~1 time a second.
         gc.set_threshold(*GC_THRESHOLDS)
-        async with self._leadership():
-            while True:
-                try:
-                    done = await self.run_once()
-                except Exception:
-                    log.exception("inbox round failed; retrying")
-                    done = 0
-                if not done:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wakeup.wait(), self.idle_interval)
-                    self.wakeup.clear()
+        try:
+            async with self._leadership():
+                while True:
+                    try:
+                        started = await self._start_due()
+                    except Exception:
+                        log.exception("could not read the inbox; retrying")
+                        started = 0
+                    if not started or len(self._busy) >= self.concurrency:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self.wakeup.wait(), self.idle_interval)
+                        self.wakeup.clear()
+                    # Chats finishing and updates arriving in the next moment share one read.
+                    await asyncio.sleep(self.gather_delay)
+        finally:
+            await self._stop()
 
     async def run_once(self) -> int:
-        """One round: the oldest due update of up to `concurrency` chats; returns how many."""
+        """One round: the oldest due update of up to `concurrency` chats, processed and
+        committed; returns how many (tests and tools; `run_forever` does not wait for rounds)."""
         rows = await self._due()
-        if rows:
-            handled: list[Handled] = []
-            await asyncio.gather(*(self._process(row, handled) for row in rows))
-            await self._commit_together(handled)
+        await asyncio.gather(*(self._handle(self._claim(row)) for row in rows))
         return len(rows)
 
-    async def _commit_together(self, handled: list[Handled]) -> None:
-        """Mark a round's updates done and write their states in one transaction (one fsync).
+    async def _start_due(self) -> int:
+        rows = await self._due()
+        for row in rows[: self.concurrency - len(self._busy)]:
+            task = asyncio.create_task(self._handle(self._claim(row)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(rows)
 
-        If that fails, each is committed alone, so one bad update fails only itself.
-        """
-        if not handled:
-            return
-        try:
-            await self._commit_done(handled)
-        except Exception:  # noqa: BLE001 - retried one by one below
-            for one in handled:
-                try:
-                    await self._commit_done([one])
-                except Exception as exc:  # noqa: BLE001 - retried, then parked
-                    await self._fail(one.row, exc, permanent=False)
-
-    async def _commit_done(self, handled: list[Handled]) -> None:
-        ids = [h.row.id for h in handled]
-        async with self.sessions() as session:
-            await write_states(session, [state for h in handled for state in h.states])
-            await session.execute(DONE, {"ids": ids, "at": utcnow()})
-            await session.commit()
+    async def _stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._marks.close()
 
     async def _due(self) -> list[Due]:
-        inbox = INBOX.c
-        first_per_chat = (
-            select(func.min(inbox.id)).where(inbox.status == "pending").group_by(inbox.chat_id)
-        )
-        stmt = (
-            select(inbox.id, inbox.update_id, inbox.attempts, inbox.payload, inbox.acknowledged)
-            .where(inbox.id.in_(first_per_chat), inbox.next_attempt_at <= utcnow())
-            .order_by(inbox.id)
-            .limit(self.concurrency)
-        )
+        """The oldest due update of each chat that has none in flight, oldest first."""
+        busy = [chat for chat in self._busy if chat is not None]
         async with self.sessions() as session:
-            result = await session.execute(stmt)
-            return [Due(*row) for row in result.all()]
+            result = await session.execute(self._due_stmt, {"now": utcnow(), "busy": busy})
+            rows = [Due(*row) for row in result.all()]
+        return [row for row in rows if row.chat_id not in self._busy]
 
-    async def _process(self, row: Due, handled: list[Handled]) -> None:
+    def _claim(self, row: Due) -> Due:
+        """Mark the row's chat as in flight (before its task starts, so no read takes it again)."""
+        self._busy.add(row.chat_id)
+        return row
+
+    async def _handle(self, row: Due) -> None:
+        try:
+            handled = await self._process(row)
+            if handled is not None:
+                await self._marks.commit(handled)
+        finally:
+            self._busy.discard(row.chat_id)
+            self.wakeup.set()
+
+    async def _process(self, row: Due) -> Handled | None:
+        """Handle one update; what is left to commit with others, or None when it is settled."""
         async with self.sessions() as session:
             # No autoflush: writes reach the database at commit, so a SQLite write lock is never
             # held across a call to Telegram.
@@ -181,11 +201,11 @@ class InboxProcessor:
                     self.bot, event, session=session, acknowledged=row.acknowledged
                 )
                 if _only_states_left(session):
-                    # Written with the round's other updates: one commit (fsync) a round.
-                    handled.append(Handled(row, take_changes(session)))
+                    # Written with other updates finishing now: one commit (fsync) for many.
+                    handled = Handled(row, take_changes(session))
                     if session.in_transaction():  # most updates now read nothing at all
                         await session.rollback()
-                    return
+                    return handled
                 await session.execute(
                     update(INBOX)
                     .where(INBOX.c.id == row.id)
@@ -201,6 +221,10 @@ class InboxProcessor:
             finally:
                 answered_at_admission.reset(answered)
                 current_session.reset(token)
+        return None
+
+    async def _retry_later(self, row: Due, exc: Exception) -> None:
+        await self._fail(row, exc, permanent=False)
 
     async def _fail(self, row: Due, exc: Exception, *, permanent: bool) -> None:
         attempts = row.attempts + 1
