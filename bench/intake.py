@@ -5,6 +5,11 @@
 (b) Tipline's durable admission alone (commit to the inbox, then 200), SQLite and PostgreSQL;
 (c) `tipline run` in webhook mode doing the whole text-tip conversation.
 
+(a) and (c) are measured in BENCH_ROUNDS alternating pairs, each server warmed up first: on this
+shared 2-core machine the same echo bot measured 580-910 updates/s in back-to-back runs, so one
+pair could make the ratio anything from 0.35 to 0.55. The median of the pairs' ratios is the
+figure.
+
 Prints updates/s, p50/p99 latency, ratios to (a), and peak RSS of each server process.
 """
 
@@ -37,7 +42,10 @@ TOKEN = "123456:BENCH-token"
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 SENDING = {"sendMessage", "editMessageText", "sendPhoto", "editMessageReplyMarkup"}
 CHATS = int(os.environ.get("BENCH_CHATS", "50"))
-ECHO_MESSAGES = 16
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ECHO_MESSAGES = 24
+CONVERSATIONS = 2  # per chat, one after the other (each a new tipster)
+WARM_UP_CHATS = 5
 ADMISSION_UPDATES = 6000
 ADMISSION_CONCURRENCY = 64
 OPEN_LOOP_RATE = 500
@@ -179,14 +187,16 @@ async def echo_baseline(
     async with Server(args, port) as server, aiohttp.ClientSession() as http:
         latencies: list[float] = []
 
-        async def chat(chat_id: int) -> None:
-            for i in range(ECHO_MESSAGES):
+        async def chat(chat_id: int, messages: int = ECHO_MESSAGES) -> None:
+            for i in range(messages):
                 before = replies.counts.get(chat_id, 0)
                 start = time.perf_counter()
                 await post(http, server.url, fake.text_message(chat_id, f"echo {i}"), fake)
                 await replies.wait(chat_id, before + 1)
                 latencies.append(time.perf_counter() - start)
 
+        await asyncio.gather(*(chat(9_000 + c, 4) for c in range(WARM_UP_CHATS)))
+        latencies.clear()
         start = time.perf_counter()
         await asyncio.gather(*(chat(10_000 + c) for c in range(CHATS)))
         elapsed = time.perf_counter() - start
@@ -286,6 +296,7 @@ async def open_loop(fake: FakeTelegram, http: aiohttp.ClientSession, server: Ser
 
 
 async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) -> float:
+    await asyncio.to_thread(tmp.mkdir)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
     env.update(
@@ -310,14 +321,19 @@ async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) ->
             await replies.wait(chat_id, before + 1)
             latencies.append(time.perf_counter() - start)
 
+        async def chat(lane: int) -> None:
+            for n in range(CONVERSATIONS):
+                await run_conversation(fake, 40_000 + lane + n * 1_000, send, replies.keyboard)
+
+        warm_up = (run_conversation(fake, 39_000 + c, send, replies.keyboard) for c in range(5))
+        await asyncio.gather(*warm_up)
+        latencies.clear()
         start = time.perf_counter()
-        await asyncio.gather(
-            *(run_conversation(fake, 40_000 + c, send, replies.keyboard) for c in range(CHATS))
-        )
+        await asyncio.gather(*(chat(c) for c in range(CHATS)))
         elapsed = time.perf_counter() - start
         return report(
             "(c) tipline run, whole text-tip conversation",
-            CHATS * CONVERSATION_STEPS,
+            CHATS * CONVERSATIONS * CONVERSATION_STEPS,
             elapsed,
             latencies,
             server.peak_rss,
@@ -329,18 +345,24 @@ async def main() -> None:
     async with FakeTelegram(token=TOKEN, rate_limits=None, record_calls=False) as fake:
         replies = Replies(fake)
         with tempfile.TemporaryDirectory() as tmp:
-            bare = await echo_baseline(fake, replies)
+            pairs = []
+            for n in range(ROUNDS):
+                bare = await echo_baseline(fake, replies)
+                whole = await whole_conversation(fake, replies, Path(tmp) / f"round{n}")
+                print(f"    pair {n + 1}: whole conversation / echo = {whole / bare:.2f}")
+                pairs.append((whole / bare, bare, whole))
             await echo_baseline(fake, replies, tipline_session=True)
             sqlite_rate, sqlite_p99 = await admission_alone(fake, "sqlite", Path(tmp))
             pg_rate, _ = await admission_alone(fake, "postgresql", Path(tmp))
-            whole = await whole_conversation(fake, replies, Path(tmp))
+    ratio, bare, whole = sorted(pairs)[len(pairs) // 2]
     print(
-        f"ratios to (a): admission sqlite {sqlite_rate / bare:.2f}, admission postgresql "
-        f"{pg_rate / bare:.2f}, whole conversation {whole / bare:.2f}"
+        f"ratios to (a) (the median pair: {bare:.0f} echo, {whole:.0f} conversation): admission "
+        f"sqlite {sqlite_rate / bare:.2f}, admission postgresql {pg_rate / bare:.2f}, "
+        f"whole conversation {ratio:.2f}"
     )
     print(
         f"aims: admission >= 2000/s on SQLite ({sqlite_rate:.0f}), conversation >= 0.5 of (a) "
-        f"({whole / bare:.2f}), p99 < 50 ms at 500/s ({sqlite_p99 * 1000:.1f} ms)"
+        f"({ratio:.2f}), p99 < 50 ms at 500/s ({sqlite_p99 * 1000:.1f} ms)"
     )
     print(f"driver peak RSS {peak_rss_mib():.0f} MiB")
 
