@@ -12,6 +12,7 @@ from core.cases import get_public_case
 from core.i18n import Texts
 from handlers.filters import ActionIs, CaseLink, PrivateChat
 from handlers.keyboards import Menu, main_menu
+from handlers.sending import send_text
 from handlers.status import show_my_tips
 from handlers.talk import CaseChoice
 from handlers.turn import Turn, acknowledge
@@ -22,7 +23,7 @@ CASE_PREFIX = "case_"
 
 async def start(message: Message, texts: Texts) -> None:
     """Offer the main choices."""
-    await message.answer(texts("start.welcome"), reply_markup=main_menu(texts))
+    await send_text(message.bot, message.chat.id, texts("start.welcome"), main_menu(texts))
 
 
 async def start_for_case(

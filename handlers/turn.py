@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.cases import has_public_cases
 from core.drafts import Attachment, Draft
 from core.i18n import Texts
+from handlers.sending import send_text
 from handlers.states import Report
 from handlers.talk import Talk, load, save
 from handlers.views import view
@@ -127,7 +128,7 @@ class Turn:
         await save(self.state, self.talk)
         if len(text) > TELEGRAM_TEXT_LIMIT:
             text = text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
-        await self.bot.send_message(self.chat_id, text, reply_markup=keyboard)
+        await send_text(self.bot, self.chat_id, text, keyboard)
 
     async def ask(self, name: str, *, note: str | None = None) -> None:
         """Move to a step (or sub-step) and ask its question, after an optional note."""
