@@ -112,26 +112,45 @@ async def submit_tip(
     """Store a tip and its files exactly once per source_key; commits."""
     if not draft.is_submittable:
         raise InvalidInput("a tip needs what you saw, a place or a photo")
-    repo = TipRepository(session)
-    existing = await session.scalar(select(Tip).where(Tip.source_key == source_key))
+    existing = await session.scalar(_REF_OF_SOURCE, {"source_key": source_key})
     if existing is not None:
-        return TipReceipt(ref=existing.ref, created=False, files=len(draft.attachments))
-    tip = await repo.add(
-        Tip(
-            channel=channel,
-            source_key=source_key,
-            tipster_id=tipster_id,
-            text=draft.text,
-            case_id=await _case_id(session, draft.case_ref),
-            seen_at=draft.seen_at,
-            seen_at_precision=draft.when,
-            contact_allowed=draft.contact_allowed,
-            language=language,
-            details=_details(draft),
-            **_place_columns(draft.place),
-        )
+        return TipReceipt(ref=existing, created=False, files=len(draft.attachments))
+    return await _store_tip(
+        session,
+        draft=draft,
+        channel=channel,
+        source_key=source_key,
+        tipster_id=tipster_id,
+        language=language,
     )
-    session.add_all(_photo_rows(tip.id, draft.attachments))
+
+
+async def _store_tip(
+    session: AsyncSession,
+    *,
+    draft: Draft,
+    channel: str,
+    source_key: str,
+    tipster_id: int | None,
+    language: str,
+) -> TipReceipt:
+    tip = Tip(
+        channel=channel,
+        source_key=source_key,
+        tipster_id=tipster_id,
+        text=draft.text,
+        case_id=await _case_id(session, draft.case_ref),
+        seen_at=draft.seen_at,
+        seen_at_precision=draft.when,
+        contact_allowed=draft.contact_allowed,
+        language=language,
+        details=_details(draft),
+        **_place_columns(draft.place),
+    )
+    session.add(tip)
+    if draft.attachments:
+        await session.flush()  # the photos need the tip's id
+        session.add_all(_photo_rows(tip.id, draft.attachments))
     await session.commit()
     return TipReceipt(ref=tip.ref, created=True, files=len(draft.attachments))
 
@@ -159,7 +178,9 @@ async def submit_tip_within_limit(
     sent = await session.scalar(_SENT_SINCE, {"tipster_id": tipster_id, "since": since})
     if (sent or 0) >= max_tips:
         raise RateLimited("too many tips in a short time; please wait a few minutes")
-    return await submit_tip(
+    if not draft.is_submittable:
+        raise InvalidInput("a tip needs what you saw, a place or a photo")
+    return await _store_tip(
         session,
         draft=draft,
         channel=channel,
