@@ -12,15 +12,15 @@ from aiogram import Router
 def build_routers() -> list[Router]:
     """Every router of the bot, in the order they are tried.
 
-    The report's buttons and steps come first after the rate limit: they are most of the
-    traffic, and every router tried before the one that takes an update costs its filters. They
-    take no /command (so /cancel, /status or /newcase still work on any step), and nothing
-    another router wants: the report's own buttons, text in the report's states, and text,
-    photos or places with no conversation going on. Family deep links come before /start's own;
-    the fallback comes last and answers whatever no one else took. /newcase comes before
-    /start: it works mid-report (the report waits and comes back after), and /cancel during it
-    cancels the case, not the report. /alerts comes before /start too, so /cancel while signing
-    up stops only the sign-up.
+    The report's buttons and steps come first: they are most of the traffic, and every router
+    tried before the one that takes an update costs its filters. They take only private chats
+    within the rate limit (the limits router after them answers the rest), no /command (so
+    /cancel, /status or /newcase still work on any step), and nothing another router wants: the
+    report's own buttons, text in the report's states, and text, photos or places with no
+    conversation going on. Family deep links come before /start's own; the fallback comes last
+    and answers whatever no one else took. /newcase comes before /start: it works mid-report
+    (the report waits and comes back after), and /cancel during it cancels the case, not the
+    report. /alerts comes before /start too, so /cancel while signing up stops only the sign-up.
     """
     from handlers import (
         alerts,
@@ -39,10 +39,10 @@ def build_routers() -> list[Router]:
     )
 
     return [
-        limits.build_router(),
-        moderators.build_router(),
         report.build_router(),
         report_steps.build_router(),
+        limits.build_router(),
+        moderators.build_router(),
         family.build_router(),
         newcase.build_router(),
         case_card.build_router(),

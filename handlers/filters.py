@@ -19,6 +19,15 @@ class PrivateChat(Filter):
         return isinstance(event, Message) and event.chat.type == "private"
 
 
+class TipsterChat(Filter):
+    """A private chat whose tipster is within their message rate: the report's routers take
+    these first (most of the traffic), and leave everything else to the routers after them."""
+
+    async def __call__(self, event: TelegramObject, over_limit: bool = False, **_: Any) -> bool:
+        """True for a private chat within the rate limit."""
+        return not over_limit and await PrivateChat()(event)
+
+
 class OverLimit(Filter):
     """True when the tipster is over their message rate (set by ContextMiddleware)."""
 

@@ -15,7 +15,7 @@ from core.i18n import Texts
 from core.places import picked_place
 from core.tips import TipReceipt, submit_tip_within_limit
 from handlers.context import BotServices
-from handlers.filters import PrivateChat
+from handlers.filters import TipsterChat
 from handlers.keyboards import Confirm, Nav, Pick
 from handlers.turn import PARENT, Turn, acknowledge, step_of, view_of
 from storage.models import Tipster
@@ -169,7 +169,7 @@ async def on_confirm(
 def build_router() -> Router:
     """The report's buttons (private chats only)."""
     router = Router(name="report")
-    router.callback_query.filter(PrivateChat())
+    router.callback_query.filter(TipsterChat())
     router.callback_query.register(on_nav, Nav.filter())
     router.callback_query.register(on_pick, Pick.filter())
     router.callback_query.register(on_confirm, Confirm.filter())

@@ -16,7 +16,7 @@ from core.i18n import Texts
 from core.places import place_at, resolve_typed
 from core.tips import list_case_choices
 from handlers.context import BotServices
-from handlers.filters import HasMedia, HasPlace, PlainText, PrivateChat
+from handlers.filters import HasMedia, HasPlace, PlainText, TipsterChat
 from handlers.media import attachment_of
 from handlers.states import Report
 from handlers.talk import CaseChoice
@@ -188,7 +188,7 @@ async def on_media(
 def build_router() -> Router:
     """What the tipster sends in a report, or to start one (private chats only)."""
     router = Router(name="report_steps")
-    router.message.filter(PrivateChat())
+    router.message.filter(TipsterChat())
     text = PlainText()
     router.message.register(on_case_text, text, StateFilter(Report.case))
     router.message.register(on_what_text, text, StateFilter(Report.what))
