@@ -101,7 +101,7 @@ class InboxProcessor:
         max_attempts: int = 5,
         concurrency: int = 64,
         idle_interval: float = 0.5,
-        gather_delay: float = 0.001,
+        gather_delay: float = 0.005,
     ) -> None:
         self.sessions = sessions
         self.dispatcher = dispatcher
