@@ -57,7 +57,7 @@ class DoneMarks:
         sessions: async_sessionmaker[AsyncSession],
         *,
         fail: Callable[[Due, Exception], Awaitable[None]],
-        max_delay: float = 0.001,
+        max_delay: float = 0.002,
     ) -> None:
         self._sessions = sessions
         self._fail = fail
