@@ -182,6 +182,8 @@ class InboxProcessor:
             handled = await self._process(row)
             if handled is not None:
                 await self._marks.commit(handled)
+        except Exception:  # recording a failure failed (database down): the row stays pending
+            log.exception("update %s: outcome not recorded; it will be processed again", row.id)
         finally:
             self._busy.discard(row.chat_id)
             self.wakeup.set()

@@ -7,7 +7,7 @@ import contextlib
 
 from aiogram import Router
 from aiogram.types import Message
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.inbox import admit
 from storage.models import InboxUpdate
@@ -83,3 +83,37 @@ async def test_a_hanging_update_holds_up_its_own_chat_only(fake, sessions, servi
         await chat.bot.session.close()
     assert [s for s in seen if s.startswith(str(SLOW))] == [f"{SLOW}:slow", f"{SLOW}:after slow"]
     assert chat.last_text(QUICK) == "echo two"
+
+
+async def test_an_outcome_that_cannot_be_recorded_is_logged_and_processing_goes_on(
+    fake, sessions, services, caplog
+):
+    router = Router()
+
+    @router.message()
+    async def break_the_inbox(message: Message) -> None:
+        async with sessions() as session:  # the database loses the inbox, say
+            await session.execute(text("ALTER TABLE inbox_updates RENAME TO inbox_gone"))
+            await session.commit()
+        raise RuntimeError("handler bug")
+
+    chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[router])
+    async with sessions() as session:
+        await admit(session, [fake.text_message(SLOW, "hello")])
+    runner = asyncio.create_task(chat.processor.run_forever())
+    try:
+
+        async def logged() -> bool:
+            await asyncio.sleep(0)
+            return "outcome not recorded" in caplog.text
+
+        await _until(logged)
+        assert not runner.done()
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        async with sessions() as session:
+            await session.execute(text("ALTER TABLE inbox_gone RENAME TO inbox_updates"))
+            await session.commit()
+        await chat.bot.session.close()
