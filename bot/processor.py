@@ -88,8 +88,8 @@ class InboxProcessor:
 
     Each chat has at most one update in flight: its next one starts only once the previous
     one's outcome is committed. Other chats do not wait for it: a chat whose update is done
-    takes its next one at once, without waiting for slower chats (a round-by-round processor
-    left the CPU idle while a round's slowest update finished).
+    takes its next one at once, without waiting for slower chats (round by round, one update
+    waiting out a 30 s Telegram timeout held up every chat).
     """
 
     def __init__(
