@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -20,6 +21,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from bot.done_marks import DoneMarks, Handled
 from bot.fsm import current_session, take_changes
+from core.inbox import Admitted
 from handlers.turn import answered_at_admission
 from storage.models import InboxUpdate
 from storage.types import utcnow
@@ -81,6 +83,7 @@ class Due:
     attempts: int
     payload: dict[str, Any]
     acknowledged: bool  # its callback query was answered in the webhook's response
+    handed: bool = False  # handed over by admission in memory, not read from the inbox
 
 
 class InboxProcessor:
@@ -90,6 +93,11 @@ class InboxProcessor:
     one's outcome is committed. Other chats do not wait for it: a chat whose update is done
     takes its next one at once, without waiting for slower chats (round by round, one update
     waiting out a 30 s Telegram timeout held up every chat).
+
+    Updates admitted in this process are handed over in memory (`take`) when the processor
+    holds everything else pending in their chat; the inbox stays the truth (a crash loses
+    nothing: the rows are pending). Anything else (other processes' admissions, a backlog at
+    start, retries) is read from the inbox, and a failure sends its chat back to the inbox.
     """
 
     def __init__(
@@ -112,6 +120,10 @@ class InboxProcessor:
         self.gather_delay = gather_delay
         self.wakeup = asyncio.Event()
         self._busy: set[int | None] = set()  # chats with an update in flight
+        self._flight: dict[int | None, int] = {}  # the inbox id in flight, by chat
+        self._queues: dict[int | None, deque[Due]] = {}  # handed over, by chat, oldest first
+        self._leading = False  # holds the inbox (PostgreSQL: the leader lock); takes handovers
+        self._unheld = False  # handed-over updates were left to the inbox read
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks = DoneMarks(sessions, fail=self._retry_later)
         self._due_stmt = _due_statement(concurrency)
@@ -150,15 +162,57 @@ class InboxProcessor:
         await asyncio.gather(*(self._handle(self._claim(row)) for row in rows))
         return len(rows)
 
+    def take(self, admitted: Admitted) -> None:
+        """Updates just committed by admission in this process: start them without a read.
+
+        A chat's new updates are held only when every other pending update of that chat is
+        already held (in flight or queued here); otherwise the inbox read takes them, in order.
+        """
+        if not self._leading:  # another process's processor has the inbox; it reads them
+            return
+        by_chat: dict[int, list[tuple[int, int]]] = {}
+        for inbox_id, chat, attempts in admitted.pending:
+            by_chat.setdefault(chat, []).append((inbox_id, attempts))
+        unheld = False
+        for chat, rows in by_chat.items():
+            known = {row.id for row in self._queues.get(chat, ())}
+            if chat in self._flight:
+                known.add(self._flight[chat])
+            fresh = [(i, a) for i, a in rows if i not in known]
+            if not fresh:
+                continue
+            room = chat in self._busy or len(self._busy) < self.concurrency
+            if not room or any(i not in admitted.updates for i, _ in fresh):
+                unheld = True  # the inbox read takes this chat's updates, in order
+                self._unheld = True
+                continue
+            queue = self._queues.setdefault(chat, deque())
+            for inbox_id, attempts in fresh:
+                update, acknowledged = admitted.updates[inbox_id]
+                queue.append(
+                    Due(inbox_id, chat, update["update_id"], attempts, update, acknowledged, True)
+                )
+            if chat not in self._busy:
+                self._start(self._claim(queue.popleft()))
+        chatless = admitted.updates.keys() - {i for rows in by_chat.values() for i, _ in rows}
+        if unheld or chatless:
+            self.wakeup.set()
+
+    def _start(self, row: Due) -> None:
+        task = asyncio.create_task(self._handle(row))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _start_due(self) -> int:
+        self._unheld = False
         rows = await self._due()
         for row in rows[: self.concurrency - len(self._busy)]:
-            task = asyncio.create_task(self._handle(self._claim(row)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(self._claim(row))
         return len(rows)
 
     async def _stop(self) -> None:
+        self._leading = False  # what is queued stays pending in the inbox
+        self._queues.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -170,11 +224,13 @@ class InboxProcessor:
         async with self.sessions() as session:
             result = await session.execute(self._due_stmt, {"now": utcnow(), "busy": busy})
             rows = [Due(*row) for row in result.all()]
+        # A read overlapping a handover may return a row now held: only the holder starts it.
         return [row for row in rows if row.chat_id not in self._busy]
 
     def _claim(self, row: Due) -> Due:
         """Mark the row's chat as in flight (before its task starts, so no read takes it again)."""
         self._busy.add(row.chat_id)
+        self._flight[row.chat_id] = row.id
         return row
 
     async def _handle(self, row: Due) -> None:
@@ -184,8 +240,24 @@ class InboxProcessor:
                 await self._marks.commit(handled)
         except Exception:  # recording a failure failed (database down): the row stays pending
             log.exception("update %s: outcome not recorded; it will be processed again", row.id)
+            self._release_queue(row.chat_id)
         finally:
-            self._busy.discard(row.chat_id)
+            queue = self._queues.get(row.chat_id) if self._leading else None
+            if queue:  # the chat's next update, handed over: no read needed
+                self._start(self._claim(queue.popleft()))
+            else:
+                self._queues.pop(row.chat_id, None)
+                self._busy.discard(row.chat_id)
+                del self._flight[row.chat_id]
+                # A chat read from the inbox may have more there; a handed-over chat has
+                # nothing else pending, unless updates were left to the read for want of room.
+                if not row.handed or self._unheld:
+                    self.wakeup.set()
+
+    def _release_queue(self, chat: int | None) -> None:
+        """After a failure the chat's order is the inbox's again (the failed update comes first,
+        when due): what was handed over stays pending there and is read in turn."""
+        if self._queues.pop(chat, None):
             self.wakeup.set()
 
     async def _process(self, row: Due) -> Handled | None:
@@ -239,23 +311,27 @@ class InboxProcessor:
             ", parked as dead" if dead else "",
             type(exc).__name__,
         )
-        async with self.sessions() as session:
-            await session.execute(
-                update(INBOX)
-                .where(INBOX.c.id == row.id)
-                .values(
-                    status="dead" if dead else "pending",
-                    attempts=attempts,
-                    last_error=f"{type(exc).__name__}: {exc}"[:1000],
-                    next_attempt_at=utcnow() + delay,
+        try:
+            async with self.sessions() as session:
+                await session.execute(
+                    update(INBOX)
+                    .where(INBOX.c.id == row.id)
+                    .values(
+                        status="dead" if dead else "pending",
+                        attempts=attempts,
+                        last_error=f"{type(exc).__name__}: {exc}"[:1000],
+                        next_attempt_at=utcnow() + delay,
+                    )
                 )
-            )
-            await session.commit()
+                await session.commit()
+        finally:
+            self._release_queue(row.chat_id)
 
     @contextlib.asynccontextmanager
     async def _leadership(self) -> Any:
         engine = self.sessions.kw["bind"]
         if engine.dialect.name != "postgresql":
+            self._leading = True
             yield
             return
         async with engine.connect() as connection:
@@ -263,6 +339,7 @@ class InboxProcessor:
                 await connection.commit()
                 await asyncio.sleep(5)
             await connection.commit()
+            self._leading = True
             try:
                 yield
             finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,6 +81,37 @@ async def admit(
     return new
 
 
+class Admitted(NamedTuple):
+    """What one admission committed, for a processor in the same process to take from memory.
+
+    `pending` is every pending inbox row of the admitted updates' chats, as (id, chat_id,
+    attempts), read in the admitting transaction: the processor takes a chat's new updates from
+    memory only when nothing else of that chat is pending that it does not already hold.
+    """
+
+    updates: dict[int, tuple[dict[str, Any], bool]]  # by inbox id: the update, acknowledged
+    pending: list[tuple[int, int, int]]
+
+
+async def admit_for_handoff(
+    session: AsyncSession,
+    updates: Sequence[dict[str, Any]],
+    *,
+    acknowledged: Collection[int] = (),
+) -> Admitted:
+    """`admit`, returning the new rows and their chats' pending rows."""
+    rows = [(u["update_id"], chat_of(u), u) for u in updates]
+    repo = InboxRepository(session)
+    ids = await repo.insert_new(rows, acknowledged=acknowledged)
+    pending = await repo.pending_in_chats({c for u, c, _ in rows if c is not None and u in ids})
+    await session.commit()
+    new = {ids[u]: (update, u in acknowledged) for u, _, update in rows if u in ids}
+    return Admitted(new, pending)
+
+
+Handoff = Callable[[Admitted], None]
+
+
 class Pending(NamedTuple):
     """An update waiting for the batch commit, and whoever waits for it."""
 
@@ -99,9 +130,13 @@ class AdmissionBatcher:
         max_batch: int = 500,
         max_delay: float = 0.002,
         wakeup: asyncio.Event | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
+        """`wakeup` is set after each commit; `handoff` (a processor in this process) is given
+        what was committed, so it need not read it back."""
         self._sessions = sessions
         self._wakeup_processor = wakeup
+        self._handoff = handoff
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._pending: list[Pending] = []
@@ -147,7 +182,10 @@ class AdmissionBatcher:
         acknowledged = {one.update["update_id"] for one in batch if one.acknowledged}
         try:
             async with self._sessions() as session:
-                await admit(session, updates, acknowledged=acknowledged)
+                if self._handoff is None:
+                    await admit(session, updates, acknowledged=acknowledged)
+                else:
+                    admitted = await admit_for_handoff(session, updates, acknowledged=acknowledged)
         except Exception as exc:  # noqa: BLE001 - every waiter learns the commit failed
             for one in batch:
                 if not one.future.done():
@@ -156,5 +194,7 @@ class AdmissionBatcher:
         for one in batch:
             if not one.future.done():
                 one.future.set_result(None)
+        if self._handoff is not None:
+            self._handoff(admitted)
         if self._wakeup_processor is not None:
             self._wakeup_processor.set()

@@ -154,6 +154,15 @@ class CaseRepository:
         return (await self.session.scalars(stmt)).all()
 
 
+_INBOX = cast(Table, InboxUpdate.__table__)
+# Built once: what admission reads back so the processor can take its updates from memory.
+_PENDING_IN_CHATS = (
+    select(_INBOX.c.id, _INBOX.c.chat_id, _INBOX.c.attempts)
+    .where(_INBOX.c.status == "pending", _INBOX.c.chat_id.in_(bindparam("chats", expanding=True)))
+    .order_by(_INBOX.c.id)
+)
+
+
 class InboxRepository:
     """Raw Telegram updates awaiting processing."""
 
@@ -166,12 +175,22 @@ class InboxRepository:
         *,
         acknowledged: Collection[int] = (),
     ) -> int:
-        """Insert (update_id, chat_id, payload) rows, ignoring update_ids already admitted.
+        """Insert (update_id, chat_id, payload) rows, ignoring update_ids already admitted;
+        returns how many were new.
 
         `acknowledged`: update_ids whose callback query the webhook answered in its response.
         """
+        return len(await self.insert_new(updates, acknowledged=acknowledged))
+
+    async def insert_new(
+        self,
+        updates: Sequence[tuple[int, int | None, dict[str, Any]]],
+        *,
+        acknowledged: Collection[int] = (),
+    ) -> dict[int, int]:
+        """Like `add_many`; returns the inbox id of each update inserted, by update_id."""
         if not updates:
-            return 0
+            return {}
         now = utcnow()
         rows: list[dict[str, Any]] = [
             {
@@ -189,10 +208,17 @@ class InboxRepository:
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         # On the table, not the entity: a Core insert skips the ORM's bulk-insert bookkeeping.
-        table = cast(Table, InboxUpdate.__table__)
+        table = _INBOX
         stmt = insert(table).on_conflict_do_nothing(index_elements=["update_id"])
-        result = await self.session.execute(stmt.returning(table.c.id), rows)
-        return len(result.all())
+        result = await self.session.execute(stmt.returning(table.c.update_id, table.c.id), rows)
+        return {update_id: inbox_id for update_id, inbox_id in result}
+
+    async def pending_in_chats(self, chats: Collection[int]) -> list[tuple[int, int, int]]:
+        """(id, chat_id, attempts) of every pending update of these chats, oldest first."""
+        if not chats:
+            return []
+        result = await self.session.execute(_PENDING_IN_CHATS, {"chats": list(chats)})
+        return [(inbox_id, chat, attempts) for inbox_id, chat, attempts in result]
 
     async def list_due(self, *, now: datetime, limit: int = 100) -> Sequence[InboxUpdate]:
         """Pending updates whose next attempt is due, in update order."""

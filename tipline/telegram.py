@@ -91,7 +91,7 @@ def build_telegram(
     side.loops.append(processor.run_forever())
     if settings.webhook_url:
         webhook_secret(settings)
-        side.admission = AdmissionBatcher(sessions, wakeup=processor.wakeup)
+        side.admission = AdmissionBatcher(sessions, handoff=processor.take)
     else:
         poller = DurablePoller(
             sessions=sessions,
