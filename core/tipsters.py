@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.vault import Vault
-from storage.models import Tipster, TipsterIdentity
+from storage.models import Tipster
 from storage.refs import new_ref
 from storage.repositories import TipsterRepository
 
@@ -36,10 +36,12 @@ async def get_or_create_tipster(
     tipster = await repo.get_by_lookup_hash(lookup)
     if tipster is not None:
         return tipster
-    tipster = await repo.add(Tipster(pseudonym=f"T-{new_ref()}", language=language))
     record = {"channel": channel, "external_id": external_id, **identity}
-    await repo.add_identity(
-        TipsterIdentity(tipster_id=tipster.id, lookup_hash=lookup, ciphertext=vault.seal(record))
+    tipster = await repo.create(
+        pseudonym=f"T-{new_ref()}",
+        language=language,
+        lookup_hash=lookup,
+        ciphertext=vault.seal(record),
     )
     await session.commit()
     return tipster
