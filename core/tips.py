@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.drafts import MAX_TEXT, Attachment, Draft, DraftPlace
@@ -96,7 +98,13 @@ async def _case_id(session: AsyncSession, case_ref: str | None) -> int | None:
 # Built once: each runs on every report sent, and building one cost more than running it.
 _REF_OF_SOURCE = select(Tip.ref).where(Tip.source_key == bindparam("source_key"))
 _TIPS = cast(Table, Tip.__table__)
-_INSERT_TIP = insert(_TIPS).returning(_TIPS.c.id, _TIPS.c.ref)
+# By dialect (False: SQLite, True: PostgreSQL): a tip, unless its source_key is stored already.
+_INSERT_TIP = tuple(
+    insert(_TIPS)
+    .on_conflict_do_nothing(index_elements=["source_key"])
+    .returning(_TIPS.c.id, _TIPS.c.ref)
+    for insert in (sqlite_insert, pg_insert)
+)
 _SENT_SINCE = select(func.count(Tip.id)).where(
     Tip.tipster_id == bindparam("tipster_id"), Tip.created_at >= bindparam("since")
 )
@@ -114,9 +122,6 @@ async def submit_tip(
     """Store a tip and its files exactly once per source_key; commits."""
     if not draft.is_submittable:
         raise InvalidInput("a tip needs what you saw, a place or a photo")
-    existing = await session.scalar(_REF_OF_SOURCE, {"source_key": source_key})
-    if existing is not None:
-        return TipReceipt(ref=existing, created=False, files=len(draft.attachments))
     return await _store_tip(
         session,
         draft=draft,
@@ -150,8 +155,15 @@ async def _store_tip(
         **_place_columns(draft.place),
     }
     # A Core insert (the columns' defaults apply as in a flush): the ORM's unit of work cost
-    # several times the insert, and nothing here reads the tip back.
-    tip_id, ref = (await session.execute(_INSERT_TIP, columns)).one()
+    # several times the insert, and nothing here reads the tip back. A source_key already
+    # stored (a repeat of a sent draft) inserts nothing and gets that tip's receipt.
+    dialect = session.get_bind().dialect.name
+    stored = (await session.execute(_INSERT_TIP[dialect == "postgresql"], columns)).first()
+    if stored is None:
+        existing = await session.scalar(_REF_OF_SOURCE, {"source_key": source_key})
+        await session.commit()  # as after a new tip: no write lock is kept past here
+        return TipReceipt(ref=str(existing), created=False, files=len(draft.attachments))
+    tip_id, ref = stored
     if draft.attachments:
         session.add_all(_photo_rows(tip_id, draft.attachments))
     await session.commit()
@@ -174,12 +186,12 @@ async def submit_tip_within_limit(
     A repeat of a submitted draft (double tap, reprocessed update) gets its receipt back even
     when that tip was the one that reached the limit.
     """
-    existing = await session.scalar(_REF_OF_SOURCE, {"source_key": source_key})
-    if existing is not None:
-        return TipReceipt(ref=existing, created=False, files=len(draft.attachments))
     since = utcnow() - timedelta(seconds=window_seconds)
     sent = await session.scalar(_SENT_SINCE, {"tipster_id": tipster_id, "since": since})
     if (sent or 0) >= max_tips:
+        existing = await session.scalar(_REF_OF_SOURCE, {"source_key": source_key})
+        if existing is not None:
+            return TipReceipt(ref=existing, created=False, files=len(draft.attachments))
         raise RateLimited("too many tips in a short time; please wait a few minutes")
     if not draft.is_submittable:
         raise InvalidInput("a tip needs what you saw, a place or a photo")
