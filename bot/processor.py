@@ -73,6 +73,22 @@ def _due_statement(limit: int) -> Any:
     )
 
 
+def without_echoed_keyboard(payload: dict[str, Any]) -> dict[str, Any]:
+    """The update without the keyboard Telegram echoes back in a button press's message.
+
+    No handler reads it (they answer from the press's data), and its buttons were most of the
+    cost of validating a press: 84 -> 50 us. The stored payload is left as it came.
+    """
+    query = payload.get("callback_query")
+    if not isinstance(query, dict):
+        return payload
+    message = query.get("message")
+    if not isinstance(message, dict) or "reply_markup" not in message:
+        return payload
+    message = {key: value for key, value in message.items() if key != "reply_markup"}
+    return {**payload, "callback_query": {**query, "message": message}}
+
+
 @dataclass(slots=True)
 class Due:
     """An inbox row to process."""
@@ -270,7 +286,8 @@ class InboxProcessor:
             # A button press the webhook answered in its response is not answered again.
             answered = answered_at_admission.set(row.acknowledged)
             try:
-                event = Update.model_validate(row.payload, context={"bot": self.bot})
+                payload = without_echoed_keyboard(row.payload)
+                event = Update.model_validate(payload, context={"bot": self.bot})
                 await self.dispatcher.feed_update(
                     self.bot, event, session=session, acknowledged=row.acknowledged
                 )
