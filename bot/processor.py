@@ -31,6 +31,7 @@ log = logging.getLogger("tipline.inbox")
 INBOX = cast(Table, InboxUpdate.__table__)
 WROTE = "inbox_wrote"
 GC_THRESHOLDS = (20_000, 50, 100)
+MAX_QUEUED_PER_CHAT = 100  # handed-over updates held in memory per chat; more stay in the inbox
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -189,30 +190,44 @@ class InboxProcessor:
         by_chat: dict[int, list[tuple[int, int]]] = {}
         for inbox_id, chat, attempts in admitted.pending:
             by_chat.setdefault(chat, []).append((inbox_id, attempts))
-        unheld = False
-        for chat, rows in by_chat.items():
-            known = {row.id for row in self._queues.get(chat, ())}
-            if chat in self._flight:
-                known.add(self._flight[chat])
-            fresh = [(i, a) for i, a in rows if i not in known]
-            if not fresh:
-                continue
-            room = chat in self._busy or len(self._busy) < self.concurrency
-            if not room or any(i not in admitted.updates for i, _ in fresh):
-                unheld = True  # the inbox read takes this chat's updates, in order
-                self._unheld = True
-                continue
-            queue = self._queues.setdefault(chat, deque())
-            for inbox_id, attempts in fresh:
-                update, acknowledged = admitted.updates[inbox_id]
-                queue.append(
-                    Due(inbox_id, chat, update["update_id"], attempts, update, acknowledged, True)
-                )
-            if chat not in self._busy:
-                self._start(self._claim(queue.popleft()))
-        chatless = admitted.updates.keys() - {i for rows in by_chat.values() for i, _ in rows}
-        if unheld or chatless:
+        held = [self._hold(chat, rows, admitted.updates) for chat, rows in by_chat.items()]
+        # Updates without a chat, or beyond the read's limit, are read from the inbox.
+        unread = admitted.updates.keys() - {i for rows in by_chat.values() for i, _ in rows}
+        if not all(held) or unread:
+            self._unheld = True
             self.wakeup.set()
+
+    def _hold(
+        self,
+        chat: int,
+        rows: list[tuple[int, int]],
+        updates: dict[int, tuple[dict[str, Any], bool]],
+    ) -> bool:
+        """Queue a chat's new updates (starting the first if the chat is idle); False when
+        they are left to the inbox read."""
+        known = {row.id for row in self._queues.get(chat, ())}
+        if chat in self._flight:
+            known.add(self._flight[chat])
+        fresh = [(i, a) for i, a in rows if i not in known]
+        if not fresh:
+            return True
+        room = chat in self._busy or len(self._busy) < self.concurrency
+        # A flood waits in the inbox, not in memory.
+        small = len(self._queues.get(chat, ())) + len(fresh) <= MAX_QUEUED_PER_CHAT
+        if not (room and small) or any(i not in updates for i, _ in fresh):
+            return False  # something pending that this processor does not hold comes first
+        queue = self._queues.setdefault(chat, deque())
+        for inbox_id, attempts in fresh:
+            update, ack = updates[inbox_id]
+            queue.append(Due(inbox_id, chat, update["update_id"], attempts, update, ack, True))
+        if chat not in self._busy:
+            self._start(self._claim(queue.popleft()))
+        return True
+
+    def takes_handoffs(self) -> bool:
+        """Whether admission should read back its chats' pending updates for `take`: not while
+        another process's processor holds the inbox (this one then takes nothing)."""
+        return self._leading
 
     def _start(self, row: Due) -> None:
         task = asyncio.create_task(self._handle(row))

@@ -131,12 +131,15 @@ class AdmissionBatcher:
         max_delay: float = 0.002,
         wakeup: asyncio.Event | None = None,
         handoff: Handoff | None = None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         """`wakeup` is set after each commit; `handoff` (a processor in this process) is given
-        what was committed, so it need not read it back."""
+        what was committed, so it need not read it back, whenever `ready()` says it can use
+        it."""
         self._sessions = sessions
         self._wakeup_processor = wakeup
         self._handoff = handoff
+        self._ready = ready
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._pending: list[Pending] = []
@@ -180,9 +183,10 @@ class AdmissionBatcher:
     async def _commit(self, batch: list[Pending]) -> None:
         updates = [one.update for one in batch]
         acknowledged = {one.update["update_id"] for one in batch if one.acknowledged}
+        handoff = self._handoff if self._handoff is not None and self._ready() else None
         try:
             async with self._sessions() as session:
-                if self._handoff is None:
+                if handoff is None:
                     await admit(session, updates, acknowledged=acknowledged)
                 else:
                     admitted = await admit_for_handoff(session, updates, acknowledged=acknowledged)
@@ -194,7 +198,7 @@ class AdmissionBatcher:
         for one in batch:
             if not one.future.done():
                 one.future.set_result(None)
-        if self._handoff is not None:
-            self._handoff(admitted)
-        if self._wakeup_processor is not None:
+        if handoff is not None:
+            handoff(admitted)
+        elif self._wakeup_processor is not None:
             self._wakeup_processor.set()

@@ -203,10 +203,13 @@ class CaseRepository:
 
 _INBOX = cast(Table, InboxUpdate.__table__)
 # Built once: what admission reads back so the processor can take its updates from memory.
+# Oldest first and capped: a chat whose rows are cut off is left to the processor's own read.
+PENDING_READ_LIMIT = 1000
 _PENDING_IN_CHATS = (
     select(_INBOX.c.id, _INBOX.c.chat_id, _INBOX.c.attempts)
     .where(_INBOX.c.status == "pending", _INBOX.c.chat_id.in_(bindparam("chats", expanding=True)))
     .order_by(_INBOX.c.id)
+    .limit(PENDING_READ_LIMIT)
 )
 
 
@@ -261,7 +264,8 @@ class InboxRepository:
         return {update_id: inbox_id for update_id, inbox_id in result}
 
     async def pending_in_chats(self, chats: Collection[int]) -> list[tuple[int, int, int]]:
-        """(id, chat_id, attempts) of every pending update of these chats, oldest first."""
+        """(id, chat_id, attempts) of the pending updates of these chats, oldest first (at most
+        PENDING_READ_LIMIT: all of them whose id is at most the last one returned)."""
         if not chats:
             return []
         result = await self.session.execute(_PENDING_IN_CHATS, {"chats": list(chats)})

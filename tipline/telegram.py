@@ -91,7 +91,12 @@ def build_telegram(
     side.loops.append(processor.run_forever())
     if settings.webhook_url:
         webhook_secret(settings)
-        side.admission = AdmissionBatcher(sessions, handoff=processor.take)
+        side.admission = AdmissionBatcher(
+            sessions,
+            wakeup=processor.wakeup,
+            handoff=processor.take,
+            ready=processor.takes_handoffs,
+        )
     else:
         poller = DurablePoller(
             sessions=sessions,

@@ -10,6 +10,7 @@ from aiogram import Router
 from aiogram.types import Message
 from sqlalchemy import select
 
+from bot.processor import MAX_QUEUED_PER_CHAT
 from core.inbox import AdmissionBatcher, admit
 from storage.models import InboxUpdate
 from tests.bot.harness import Transcript, build_transcript
@@ -130,3 +131,16 @@ async def test_a_duplicate_delivery_is_not_handed_over_twice(fake, sessions, ser
         await _all_done(sessions, 1)
         await asyncio.sleep(0.3)
     assert seen == ["once"]
+
+
+async def test_a_flood_beyond_what_is_held_in_memory_waits_in_the_inbox_in_order(
+    fake, sessions, services
+):
+    seen: list[str] = []
+    chat = _transcript(fake, sessions, services, seen)
+    texts = [f"m{n}" for n in range(MAX_QUEUED_PER_CHAT + 5)]
+    async with _running(chat) as admission:
+        # One batch, more than a chat may queue in memory: the inbox read takes them.
+        await asyncio.gather(*(admission.admit(fake.text_message(CHAT, text)) for text in texts))
+        await _all_done(sessions, len(texts))
+    assert seen == texts
