@@ -18,7 +18,9 @@ from aiohttp import FormData
 from aiohttp.payload import BytesPayload
 from pydantic import ValidationError
 
+from bot.fsm import SqlStorage, StateCache
 from bot.middlewares import ContextMiddleware
+from bot.tipsters import TipsterCache
 from handlers.context import BotServices
 
 _MARKUP = {"reply_markup"}
@@ -96,6 +98,18 @@ def create_bot(*, token: str, api_base: str, timeout: float = 30) -> Bot:
     """A Bot talking to the given Bot API server (Telegram's, or a fake in tests)."""
     session = PinnedResponsesSession(api=TelegramAPIServer.from_base(api_base), timeout=timeout)
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
+
+
+def caches_of(dispatcher: Dispatcher) -> list[StateCache | TipsterCache]:
+    """The caches of what the inbox processor alone writes: conversation states (the database
+    storage's; Redis has none) and tipsters."""
+    caches: list[StateCache | TipsterCache] = []
+    if isinstance(dispatcher.storage, SqlStorage):
+        caches.append(dispatcher.storage.cache)
+    for middleware in dispatcher.update.outer_middleware:
+        if isinstance(middleware, ContextMiddleware):
+            caches.append(middleware.tipsters)
+    return caches
 
 
 def create_dispatcher(

@@ -74,6 +74,10 @@ class StateCache:
         """Drop a chat's entry (the next read goes to the database)."""
         self._rows.pop(key, None)
 
+    def clear(self) -> None:
+        """Drop everything (another process may have changed any state meanwhile)."""
+        self._rows.clear()
+
 
 def _upsert(dialect: str) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert

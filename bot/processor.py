@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -20,7 +21,9 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.elements import BindParameter
 
 from bot.done_marks import DoneMarks, Handled
-from bot.fsm import current_session, take_changes
+from bot.factory import caches_of
+from bot.fsm import StateCache, current_session, take_changes
+from bot.tipsters import TipsterCache
 from core.inbox import Admitted
 from handlers.turn import answered_at_admission
 from storage.models import InboxUpdate
@@ -31,6 +34,14 @@ log = logging.getLogger("tipline.inbox")
 INBOX = cast(Table, InboxUpdate.__table__)
 WROTE = "inbox_wrote"
 GC_THRESHOLDS = (20_000, 50, 100)
+LOCK_KEY = 7243001  # the inbox's PostgreSQL advisory lock: one processor per database
+# Whether this connection still holds it (a bigint key shows as classid 0, objid, objsubid 1).
+_LOCK_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = pg_backend_pid() AND classid = 0 AND objid = :key AND objsubid = 1)"
+).bindparams(key=LOCK_KEY)
+_LOCK = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=LOCK_KEY)
+_UNLOCK = text("SELECT pg_advisory_unlock(:key)").bindparams(key=LOCK_KEY)
 MAX_QUEUED_PER_CHAT = 100  # handed-over updates held in memory per chat; more stay in the inbox
 
 
@@ -127,6 +138,8 @@ class InboxProcessor:
         concurrency: int = 64,
         idle_interval: float = 0.5,
         gather_delay: float = 0.005,
+        lock_check: float = 5.0,
+        caches: Sequence[StateCache | TipsterCache] | None = None,
     ) -> None:
         self.sessions = sessions
         self.dispatcher = dispatcher
@@ -135,6 +148,9 @@ class InboxProcessor:
         self.concurrency = concurrency
         self.idle_interval = idle_interval
         self.gather_delay = gather_delay
+        self.lock_check = lock_check
+        # Cleared at each new term as leader (another processor may have led meanwhile).
+        self.caches = list(caches) if caches is not None else caches_of(dispatcher)
         self.wakeup = asyncio.Event()
         self._busy: set[int | None] = set()  # chats with an update in flight
         self._flight: dict[int | None, int] = {}  # the inbox id in flight, by chat
@@ -155,22 +171,34 @@ class InboxProcessor:
         # statements): at the default threshold of 700 the young generation was collected ~100
         # times a second, ~3% of the CPU; every 20,000 allocations it is ~1 time a second.
         gc.set_threshold(*GC_THRESHOLDS)
-        try:
-            async with self._leadership():
-                while True:
-                    try:
-                        started = await self._start_due()
-                    except Exception:
-                        log.exception("could not read the inbox; retrying")
-                        started = 0
-                    if not started or len(self._busy) >= self.concurrency:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self.wakeup.wait(), self.idle_interval)
-                        self.wakeup.clear()
-                    # Chats finishing and updates arriving in the next moment share one read.
-                    await asyncio.sleep(self.gather_delay)
-        finally:
-            await self._stop()
+        while True:
+            try:
+                async with self._leadership() as lost:
+                    # Another processor may have led meanwhile: what was cached may be stale.
+                    for cache in self.caches:
+                        cache.clear()
+                    await self._lead(lost)
+                log.warning("lost the inbox lock; processing stops until it is taken again")
+            except Exception:  # the database is unreachable, say: try again shortly
+                log.exception("could not hold the inbox lock; trying again")
+                await asyncio.sleep(self.idle_interval)
+            finally:
+                await self._stop()
+
+    async def _lead(self, lost: asyncio.Event) -> None:
+        """Start due updates as they come, until the leader lock is lost."""
+        while not lost.is_set():
+            try:
+                started = await self._start_due()
+            except Exception:
+                log.exception("could not read the inbox; retrying")
+                started = 0
+            if not started or len(self._busy) >= self.concurrency:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), self.idle_interval)
+                self.wakeup.clear()
+            # Chats finishing and updates arriving in the next moment share one read.
+            await asyncio.sleep(self.gather_delay)
 
     async def run_once(self) -> int:
         """One round: the oldest due update of up to `concurrency` chats, processed and
@@ -360,19 +388,43 @@ class InboxProcessor:
             self._release_queue(row.chat_id)
 
     @contextlib.asynccontextmanager
-    async def _leadership(self) -> Any:
+    async def _leadership(self) -> AsyncIterator[asyncio.Event]:
+        """Hold the inbox: on PostgreSQL, a session advisory lock, checked every
+        `lock_check` seconds; the event is set when it is lost (its connection dropped, say),
+        so that this processor stops before another one starts."""
+        lost = asyncio.Event()
         engine = self.sessions.kw["bind"]
         if engine.dialect.name != "postgresql":
             self._leading = True
-            yield
+            yield lost
             return
         async with engine.connect() as connection:
-            while not await connection.scalar(text("SELECT pg_try_advisory_lock(7243001)")):
+            while not await connection.scalar(_LOCK):
                 await connection.commit()
                 await asyncio.sleep(5)
             await connection.commit()
             self._leading = True
+            watch = asyncio.create_task(self._watch_lock(connection, lost))
             try:
-                yield
+                yield lost
             finally:
-                await connection.execute(text("SELECT pg_advisory_unlock(7243001)"))
+                self._leading = False
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
+                with contextlib.suppress(Exception):  # a dropped connection released it
+                    await connection.execute(_UNLOCK)
+
+    async def _watch_lock(self, connection: Any, lost: asyncio.Event) -> None:
+        while True:
+            await asyncio.sleep(self.lock_check)
+            try:
+                held = await connection.scalar(_LOCK_HELD)
+                await connection.commit()
+            except Exception:  # noqa: BLE001 - the connection is gone, and the lock with it
+                held = False
+            if not held:
+                self._leading = False  # no more handovers from admission
+                lost.set()
+                self.wakeup.set()
+                return

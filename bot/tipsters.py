@@ -51,6 +51,11 @@ class TipsterCache:
             _, (tipster_id, _, _) = self._rows.popitem(last=False)
             self._keys.pop(tipster_id, None)
 
+    def clear(self) -> None:
+        """Drop everything (another process may have changed any tipster meanwhile)."""
+        self._rows.clear()
+        self._keys.clear()
+
     def forget(self, tipster_ids: set[int]) -> None:
         """Drop tipsters whose row changed (the next update reads them again)."""
         for tipster_id in tipster_ids:
