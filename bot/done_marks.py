@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.fsm import write_states
 from storage.models import InboxUpdate
+from storage.sqlite_driver import inline
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tipline.inbox")
 INBOX = cast(Table, InboxUpdate.__table__)
 # Many updates' done marks in one statement (one row of parameters, not one per update).
-DONE = (
+DONE = inline(
     update(INBOX)
     .where(INBOX.c.id.in_(bindparam("ids", expanding=True)))
     .values(status="done", processed_at=bindparam("at"), attempts=INBOX.c.attempts + 1)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from storage.models import FsmState
+from storage.sqlite_driver import inline
 from storage.types import utcnow
 
 # The inbox processor sets this to the update's session, so state changes commit with the update.
@@ -28,7 +29,7 @@ SLOTS = "fsm_slots"
 CACHE = "fsm_cache"
 WRITTEN = "fsm_written"
 CACHE_SIZE = 10_000
-READ = select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == bindparam("key"))
+READ = inline(select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == bindparam("key")))
 
 
 @dataclass(slots=True)
@@ -83,9 +84,11 @@ def _upsert(dialect: str) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(TABLE)
     new = stmt.excluded
-    return stmt.on_conflict_do_update(
-        index_elements=[TABLE.c.key],
-        set_={"state": new.state, "data": new.data, "updated_at": new.updated_at},
+    return inline(
+        stmt.on_conflict_do_update(
+            index_elements=[TABLE.c.key],
+            set_={"state": new.state, "data": new.data, "updated_at": new.updated_at},
+        )
     )
 
 

@@ -11,6 +11,7 @@ from core.geo import bbox, distance_km, longitude_ranges
 from storage.models import Case
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository
+from storage.sqlite_driver import inline
 
 PUBLIC_STATUSES = ("verified", "active")
 NEAR_RADIUS_KM = 100.0
@@ -39,7 +40,7 @@ async def get_public_case(session: AsyncSession, *, code: str) -> Case | None:
 
 
 # Built once: every "Report a sighting" asks it, and building it cost more than running it.
-_ANY_PUBLIC = select(exists().where(Case.status.in_(PUBLIC_STATUSES)))
+_ANY_PUBLIC = inline(select(exists().where(Case.status.in_(PUBLIC_STATUSES))))
 
 
 async def has_public_cases(session: AsyncSession) -> bool:

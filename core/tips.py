@@ -16,6 +16,7 @@ from core.errors import InvalidInput, NotFound, RateLimited
 from storage.models import Case, Tip, TipPhoto
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository, TipRepository
+from storage.sqlite_driver import inline
 from storage.types import utcnow
 
 # What a tipster may learn about their tip: never details of the investigation.
@@ -96,17 +97,21 @@ async def _case_id(session: AsyncSession, case_ref: str | None) -> int | None:
 
 
 # Built once: each runs on every report sent, and building one cost more than running it.
-_REF_OF_SOURCE = select(Tip.ref).where(Tip.source_key == bindparam("source_key"))
+_REF_OF_SOURCE = inline(select(Tip.ref).where(Tip.source_key == bindparam("source_key")))
 _TIPS = cast(Table, Tip.__table__)
 # By dialect (False: SQLite, True: PostgreSQL): a tip, unless its source_key is stored already.
 _INSERT_TIP = tuple(
-    insert(_TIPS)
-    .on_conflict_do_nothing(index_elements=["source_key"])
-    .returning(_TIPS.c.id, _TIPS.c.ref)
+    inline(
+        insert(_TIPS)
+        .on_conflict_do_nothing(index_elements=["source_key"])
+        .returning(_TIPS.c.id, _TIPS.c.ref)
+    )
     for insert in (sqlite_insert, pg_insert)
 )
-_SENT_SINCE = select(func.count(Tip.id)).where(
-    Tip.tipster_id == bindparam("tipster_id"), Tip.created_at >= bindparam("since")
+_SENT_SINCE = inline(
+    select(func.count(Tip.id)).where(
+        Tip.tipster_id == bindparam("tipster_id"), Tip.created_at >= bindparam("since")
+    )
 )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_
 
 from storage.sqlite_driver import DRIVER as ONE_TRIP_DRIVER
+from storage.sqlite_driver import mark_inline
 
 SQLITE_POOL = 80
 SQLITE_PRAGMAS = (
@@ -92,6 +93,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             parsed = parsed.set(drivername=f"sqlite+{ONE_TRIP_DRIVER}")
         engine = create_async_engine(parsed, echo=echo, pool_size=SQLITE_POOL, max_overflow=16)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "before_cursor_execute", mark_inline)
         SqliteWriteGate().install(engine)
         return engine
     # Custom plans: asyncpg's prepared statements would otherwise get generic plans that ignore

@@ -22,6 +22,7 @@ from storage.models import (
     Tipster,
     TipsterIdentity,
 )
+from storage.sqlite_driver import inline
 from storage.types import utcnow
 
 
@@ -85,7 +86,7 @@ class TipRepository:
 
 
 # Built once: constructing this ORM statement cost more than running it (every bot update).
-_TIPSTER_BY_LOOKUP = (
+_TIPSTER_BY_LOOKUP = inline(
     select(Tipster)
     .join(TipsterIdentity, TipsterIdentity.tipster_id == Tipster.id)
     .where(TipsterIdentity.lookup_hash == bindparam("lookup"))
@@ -101,8 +102,8 @@ _NEW_TIPSTER_COLUMNS = (
     "created_at",
 )
 _TIPSTERS = cast(Table, Tipster.__table__)
-_INSERT_TIPSTER = insert(_TIPSTERS).returning(_TIPSTERS.c.id)
-_INSERT_IDENTITY = insert(cast(Table, TipsterIdentity.__table__))
+_INSERT_TIPSTER = inline(insert(_TIPSTERS).returning(_TIPSTERS.c.id))
+_INSERT_IDENTITY = inline(insert(cast(Table, TipsterIdentity.__table__)))
 
 
 class TipsterRepository:
@@ -205,7 +206,7 @@ _INBOX = cast(Table, InboxUpdate.__table__)
 # Built once: what admission reads back so the processor can take its updates from memory.
 # Oldest first and capped: a chat whose rows are cut off is left to the processor's own read.
 PENDING_READ_LIMIT = 1000
-_PENDING_IN_CHATS = (
+_PENDING_IN_CHATS = inline(
     select(_INBOX.c.id, _INBOX.c.chat_id, _INBOX.c.attempts)
     .where(_INBOX.c.status == "pending", _INBOX.c.chat_id.in_(bindparam("chats", expanding=True)))
     .order_by(_INBOX.c.id)
@@ -260,7 +261,8 @@ class InboxRepository:
         # On the table, not the entity: a Core insert skips the ORM's bulk-insert bookkeeping.
         table = _INBOX
         stmt = insert(table).on_conflict_do_nothing(index_elements=["update_id"])
-        result = await self.session.execute(stmt.returning(table.c.update_id, table.c.id), rows)
+        returning = inline(stmt.returning(table.c.update_id, table.c.id))
+        result = await self.session.execute(returning, rows)
         return {update_id: inbox_id for update_id, inbox_id in result}
 
     async def pending_in_chats(self, chats: Collection[int]) -> list[tuple[int, int, int]]:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from threading import get_ident
 from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine
+from storage.sqlite_driver import inline
 
 
 @pytest.fixture
@@ -92,3 +94,32 @@ async def test_database_errors_surface_as_sqlalchemy_errors(engine):
     async with engine.connect() as connection:
         with pytest.raises(IntegrityError):
             await connection.execute(text("INSERT INTO t (v) VALUES ('same')"))
+
+
+async def test_an_inline_statement_runs_on_the_loops_thread_without_a_trip(engine, trips):
+    threads: list[int] = []
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.create_function("here", 0, lambda: threads.append(get_ident()) or 1)
+        trips.clear()
+        assert await connection.scalar(inline(select(func.here()))) == 1
+        assert trips == []  # no call went to the connection's thread
+        assert await connection.scalar(select(func.here())) == 1
+        assert trips == ["_run"]
+    assert threads[0] == get_ident()  # the event loop's thread
+    assert threads[1] != get_ident()  # aiosqlite's thread for the connection
+
+
+async def test_inline_writes_and_their_errors_behave_as_on_the_connections_thread(engine):
+    insert = inline(text("INSERT INTO t (v) VALUES (:v) RETURNING id"))
+    async with engine.begin() as connection:
+        assert await connection.scalar(insert, {"v": "a"}) == 1
+    async with engine.connect() as connection:
+        with pytest.raises(IntegrityError):
+            await connection.execute(insert, {"v": "a"})
+        await connection.rollback()
+        assert await connection.scalar(inline(text("SELECT count(*) FROM t"))) == 1
+        await connection.execute(insert, {"v": "b"})
+        await connection.rollback()  # undone like any other write
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM t")) == 1
