@@ -62,6 +62,18 @@ def _forget_writes(session: Session) -> None:
     session.info.pop(WROTE, None)
 
 
+def tune_gc() -> None:
+    """The garbage collector as a long-running server under load wants it (call once started)."""
+    # What is alive now lives as long as the process (gazetteer, routers, models: ~100k
+    # objects). Frozen, the collector stops rescanning it: each full collection under load took
+    # ~160 ms of a single core.
+    gc.freeze()
+    # Each update allocates thousands of short-lived objects (pydantic models, SQL statements):
+    # at the default threshold of 700 the young generation was collected ~100 times a second,
+    # ~3% of the CPU; every 20,000 allocations it is ~1 time a second.
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def _only_states_left(session: AsyncSession) -> bool:
     """True when the update wrote nothing uncommitted but conversation state."""
     pending = session.new or session.dirty or session.deleted
@@ -163,14 +175,7 @@ class InboxProcessor:
 
     async def run_forever(self) -> None:
         """Process until cancelled (the leader lock keeps one processor per PostgreSQL database)."""
-        # What is alive now lives as long as the process (gazetteer, routers, models: ~100k
-        # objects). Frozen, the collector stops rescanning it: each full collection under load
-        # took ~160 ms of a single core.
-        gc.freeze()
-        # Each update allocates thousands of short-lived objects (pydantic models, SQL
-        # statements): at the default threshold of 700 the young generation was collected ~100
-        # times a second, ~3% of the CPU; every 20,000 allocations it is ~1 time a second.
-        gc.set_threshold(*GC_THRESHOLDS)
+        tune_gc()
         while True:
             try:
                 async with self._leadership() as lost:
