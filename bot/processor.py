@@ -150,7 +150,7 @@ class InboxProcessor:
         concurrency: int = 64,
         idle_interval: float = 0.5,
         gather_delay: float = 0.005,
-        lock_check: float = 5.0,
+        lock_check: float = 1.0,
         caches: Sequence[StateCache | TipsterCache] | None = None,
     ) -> None:
         self.sessions = sessions
