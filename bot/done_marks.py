@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.fsm import write_states
+from core.waits import cancel_and_wait
 from storage.models import InboxUpdate
 from storage.sqlite_driver import inline
 from storage.types import utcnow
@@ -78,9 +78,7 @@ class DoneMarks:
     async def close(self) -> None:
         """Stop the committer (marks not committed stay pending in the inbox, redone later)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while self._pending:

@@ -25,6 +25,7 @@ from bot.factory import caches_of
 from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
 from core.inbox import Admitted
+from core.waits import cancel_and_wait, wait_event
 from handlers.turn import answered_at_admission
 from storage.models import InboxUpdate
 from storage.types import utcnow
@@ -199,8 +200,7 @@ class InboxProcessor:
                 log.exception("could not read the inbox; retrying")
                 started = 0
             if not started or len(self._busy) >= self.concurrency:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), self.idle_interval)
+                await wait_event(self.wakeup, self.idle_interval)
                 self.wakeup.clear()
             # Chats finishing and updates arriving in the next moment share one read.
             await asyncio.sleep(self.gather_delay)
@@ -414,9 +414,7 @@ class InboxProcessor:
                 yield lost
             finally:
                 self._leading = False
-                watch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch
+                await cancel_and_wait(watch)
                 with contextlib.suppress(Exception):  # a dropped connection released it
                     await connection.execute(_UNLOCK)
 

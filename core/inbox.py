@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.waits import cancel_and_wait
 from storage.repositories import InboxRepository
 
 _CHAT_HOLDERS = (
@@ -161,9 +161,7 @@ class AdmissionBatcher:
     async def close(self) -> None:
         """Stop the background committer."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

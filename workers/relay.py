@@ -9,7 +9,6 @@ lease expires and the row is sent again (same idempotency key). See docs/outbox.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import math
@@ -35,6 +34,7 @@ from core.outbox import (
     requeue_dead,
     subscribe,
 )
+from core.waits import wait_event
 from storage.models import OutboxMessage
 from storage.types import utcnow
 from workers.buckets import Buckets, Clock, Limits
@@ -211,8 +211,7 @@ class Relay:
             since = self.buckets.clock() - self._pumped_at
             await asyncio.sleep(max(self.tick - since, self.buckets.overall_wait()))
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wakeup.wait(), max(self.tick, min(waits)))
+        await wait_event(self.wakeup, max(self.tick, min(waits)))
 
     async def _claim(self, ids: list[int], room: int) -> list[_Claim]:
         """Lease up to `room` of these rows: status 'sending' until the lease runs out."""
