@@ -165,8 +165,7 @@ class InboxProcessor:
         # Cleared at each new term as leader (another processor may have led meanwhile).
         self.caches = list(caches) if caches is not None else caches_of(dispatcher)
         self.wakeup = asyncio.Event()
-        self._busy: set[int | None] = set()  # chats with an update in flight
-        self._flight: dict[int | None, int] = {}  # the inbox id in flight, by chat
+        self._flight: dict[int | None, int] = {}  # chats with an update in flight: its inbox id
         self._queues: dict[int | None, deque[Due]] = {}  # handed over, by chat, oldest first
         self._leading = False  # holds the inbox (PostgreSQL: the leader lock); takes handovers
         self._unheld = False  # handed-over updates were left to the inbox read
@@ -199,7 +198,7 @@ class InboxProcessor:
             except Exception:
                 log.exception("could not read the inbox; retrying")
                 started = 0
-            if not started or len(self._busy) >= self.concurrency:
+            if not started or len(self._flight) >= self.concurrency:
                 await wait_event(self.wakeup, self.idle_interval)
                 self.wakeup.clear()
             # Chats finishing and updates arriving in the next moment share one read.
@@ -244,7 +243,7 @@ class InboxProcessor:
         fresh = [(i, a) for i, a in rows if i not in known]
         if not fresh:
             return True
-        room = chat in self._busy or len(self._busy) < self.concurrency
+        room = chat in self._flight or len(self._flight) < self.concurrency
         # A flood waits in the inbox, not in memory.
         small = len(self._queues.get(chat, ())) + len(fresh) <= MAX_QUEUED_PER_CHAT
         if not (room and small) or any(i not in updates for i, _ in fresh):
@@ -253,7 +252,7 @@ class InboxProcessor:
         for inbox_id, attempts in fresh:
             update, ack = updates[inbox_id]
             queue.append(Due(inbox_id, chat, update["update_id"], attempts, update, ack, True))
-        if chat not in self._busy:
+        if chat not in self._flight:
             self._start(self._claim(queue.popleft()))
         return True
 
@@ -270,7 +269,7 @@ class InboxProcessor:
     async def _start_due(self) -> int:
         self._unheld = False
         rows = await self._due()
-        for row in rows[: self.concurrency - len(self._busy)]:
+        for row in rows[: self.concurrency - len(self._flight)]:
             self._start(self._claim(row))
         return len(rows)
 
@@ -284,16 +283,15 @@ class InboxProcessor:
 
     async def _due(self) -> list[Due]:
         """The oldest due update of each chat that has none in flight, oldest first."""
-        busy = [chat for chat in self._busy if chat is not None]
+        busy = [chat for chat in self._flight if chat is not None]
         async with self.sessions() as session:
             result = await session.execute(self._due_stmt, {"now": utcnow(), "busy": busy})
             rows = [Due(*row) for row in result.all()]
         # A read overlapping a handover may return a row now held: only the holder starts it.
-        return [row for row in rows if row.chat_id not in self._busy]
+        return [row for row in rows if row.chat_id not in self._flight]
 
     def _claim(self, row: Due) -> Due:
         """Mark the row's chat as in flight (before its task starts, so no read takes it again)."""
-        self._busy.add(row.chat_id)
         self._flight[row.chat_id] = row.id
         return row
 
@@ -311,7 +309,6 @@ class InboxProcessor:
                 self._start(self._claim(queue.popleft()))
             else:
                 self._queues.pop(row.chat_id, None)
-                self._busy.discard(row.chat_id)
                 del self._flight[row.chat_id]
                 # A chat read from the inbox may have more there; a handed-over chat has
                 # nothing else pending, unless updates were left to the read for want of room.

@@ -127,25 +127,6 @@ async def submit_tip(
     """Store a tip and its files exactly once per source_key; commits."""
     if not draft.is_submittable:
         raise InvalidInput("a tip needs what you saw, a place or a photo")
-    return await _store_tip(
-        session,
-        draft=draft,
-        channel=channel,
-        source_key=source_key,
-        tipster_id=tipster_id,
-        language=language,
-    )
-
-
-async def _store_tip(
-    session: AsyncSession,
-    *,
-    draft: Draft,
-    channel: str,
-    source_key: str,
-    tipster_id: int | None,
-    language: str,
-) -> TipReceipt:
     columns = {
         "channel": channel,
         "source_key": source_key,
@@ -198,9 +179,7 @@ async def submit_tip_within_limit(
         if existing is not None:
             return TipReceipt(ref=existing, created=False, files=len(draft.attachments))
         raise RateLimited("too many tips in a short time; please wait a few minutes")
-    if not draft.is_submittable:
-        raise InvalidInput("a tip needs what you saw, a place or a photo")
-    return await _store_tip(
+    return await submit_tip(
         session,
         draft=draft,
         channel=channel,

@@ -93,14 +93,6 @@ _TIPSTER_BY_LOOKUP = inline(
 )
 
 
-_NEW_TIPSTER_COLUMNS = (
-    "pseudonym",
-    "language",
-    "promising_count",
-    "spam_count",
-    "blocked",
-    "created_at",
-)
 _TIPSTERS = cast(Table, Tipster.__table__)
 _INSERT_TIPSTER = inline(insert(_TIPSTERS).returning(_TIPSTERS.c.id))
 _INSERT_IDENTITY = inline(insert(cast(Table, TipsterIdentity.__table__)))
@@ -140,16 +132,15 @@ class TipsterRepository:
         flushes of the two objects cost several times the inserts.
         """
         now = utcnow()
-        tipster = Tipster(
-            pseudonym=pseudonym,
-            language=language,
-            promising_count=0,
-            spam_count=0,
-            blocked=False,
-            created_at=now,
-        )
-        columns = {key: getattr(tipster, key) for key in _NEW_TIPSTER_COLUMNS}
-        tipster.id = await self.session.scalar(_INSERT_TIPSTER, columns)
+        columns: dict[str, Any] = {
+            "pseudonym": pseudonym,
+            "language": language,
+            "promising_count": 0,
+            "spam_count": 0,
+            "blocked": False,
+            "created_at": now,
+        }
+        tipster = Tipster(id=await self.session.scalar(_INSERT_TIPSTER, columns), **columns)
         await self.session.execute(
             _INSERT_IDENTITY,
             {
