@@ -1,19 +1,20 @@
-"""Staff accounts: creation with an argon2id password hash."""
+"""Staff accounts' inputs: roles, e-mail addresses, passwords (argon2id hashes).
+
+Accounts are only ever made by enrolment through a set-up link (moderation/invites.py), so
+that no account exists without a second factor.
+"""
 
 from __future__ import annotations
 
 import re
 
 from argon2 import PasswordHasher
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
 from core.errors import InvalidInput
 from core.roles import STAFF_ROLES, Role
-from storage.models import StaffUser
-from storage.repositories import StaffRepository
 
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
 
@@ -23,10 +24,8 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def validate_new_staff(*, email: str, role: str, password: str) -> Role:
-    """Check the inputs of a new staff account; raise InvalidInput with a clear message."""
-    if not EMAIL_RE.match(email):
-        raise InvalidInput(f"'{email}' is not an e-mail address")
+def parse_staff_role(role: str) -> Role:
+    """A staff role by name; InvalidInput with the choices otherwise."""
     try:
         parsed = Role(role)
     except ValueError:
@@ -34,29 +33,14 @@ def validate_new_staff(*, email: str, role: str, password: str) -> Role:
         raise InvalidInput(f"unknown staff role '{role}'; choose one of: {allowed}") from None
     if parsed not in STAFF_ROLES:
         raise InvalidInput(f"'{role}' is not a staff role (families and volunteers use the bot)")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     return parsed
 
 
-async def add_staff_user(
-    session: AsyncSession, *, email: str, role: str, password: str
-) -> StaffUser:
-    """Create a staff account and audit it; commits."""
-    parsed = validate_new_staff(email=email, role=role, password=password)
-    repo = StaffRepository(session)
-    if await repo.get_by_email(email):
-        raise InvalidInput(f"a staff account for {email} already exists")
-    user = await repo.add(
-        StaffUser(email=email.lower(), role=parsed.value, password_hash=hash_password(password))
-    )
-    await record(
-        session,
-        actor_role="cli",
-        action="staff.create",
-        object_type="staff_user",
-        object_ref=str(user.id),
-        detail={"role": parsed.value},
-    )
-    await session.commit()
-    return user
+def validate_password(password: str) -> None:
+    """Refuse a password too short (or absurdly long) to be a passphrase."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password may have at most {MAX_PASSWORD_LENGTH} characters")
+    if len(set(password)) < 5:
+        raise InvalidInput("the password repeats too few characters; choose a passphrase")

@@ -18,6 +18,7 @@ from core.audit import record
 from core.errors import InvalidInput, RateLimited
 from core.limits import RateLimiter
 from core.vault import Vault
+from moderation.recovery import use_recovery_code
 from storage.models import StaffSession, StaffUser
 from storage.repositories import StaffRepository
 from storage.types import utcnow
@@ -93,7 +94,8 @@ async def begin_sign_in(
     return Signed(token=token, user=user)
 
 
-def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+def matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time-step (now, or one either side) whose code matches; None when none does."""
     totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // totp.interval
     for candidate in (step, step - 1, step + 1):
@@ -107,11 +109,26 @@ def check_totp(vault: Vault, user: StaffUser, code: str, *, now: datetime) -> bo
     if user.totp_secret is None:
         return False
     secret = str(vault.open(user.totp_secret)["totp"])
-    step = _matching_step(secret, code, now)
+    step = matching_step(secret, code, now)
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
         return False
     user.totp_last_step = step
     return True
+
+
+async def _second_factor(
+    session: AsyncSession, vault: Vault, user: StaffUser | None, code: str, *, now: datetime
+) -> str | None:
+    """Which second factor the code is ("totp" or "recovery_code"); None when it is neither."""
+    if user is None or not user.active:
+        return None
+    if check_totp(vault, user, code, now=now):
+        return "totp"
+    if user.totp_secret is not None and await use_recovery_code(
+        session, staff_id=user.id, code=code
+    ):
+        return "recovery_code"
+    return None
 
 
 async def finish_sign_in(
@@ -136,7 +153,8 @@ async def finish_sign_in(
         raise InvalidInput("the sign-in took too long; start again")
     user = await session.get(StaffUser, pending.staff_id)
     await _throttle(limiter, email=user.email if user else "?", address=address)
-    if user is None or not check_totp(vault, user, code, now=now):
+    method = await _second_factor(session, vault, user, code, now=now)
+    if user is None or method is None:
         await record(
             session,
             actor_role="anonymous",
@@ -148,16 +166,17 @@ async def finish_sign_in(
         await session.commit()
         raise InvalidInput(SIGN_IN_FAILED)
     pending.ended_at = now
+    user.last_sign_in_at = now
     token = secrets.token_urlsafe(32)
     session.add(StaffSession(token_hash=token_hash(token), staff_id=user.id, verified=True))
     await record(
         session,
         actor_id=user.id,
         actor_role=user.role,
-        action="signin",
+        action="signin" if method == "totp" else "signin.recovery_code",
         object_type="staff_user",
         object_ref=str(user.id),
-        detail={"address": address},
+        detail={"address": address, "second_factor": method},
     )
     await session.commit()
     return Signed(token=token, user=user)

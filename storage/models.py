@@ -344,6 +344,40 @@ class StaffUser(Base):
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
+
+
+class StaffRecoveryCode(Base):
+    """A one-time recovery code that stands in for a TOTP code once (only its hash is stored)."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class StaffRoleRequest(Base):
+    """A change that needs a second admin: granting the admin role to an existing account."""
+
+    __tablename__ = "staff_role_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # pending -> approved | refused
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None]
 
 
 class StaffSession(Base):
@@ -373,6 +407,16 @@ class StaffInvite(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # Who made it (None: the system's first-admin link) and why.
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    revoked_at: Mapped[datetime | None]
+    # A 2FA reset re-enrols this existing account instead of creating one.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # An admin invitation made while two or more admins exist waits for a second admin.
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
 
 
 class Decision(Base):

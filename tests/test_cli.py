@@ -143,55 +143,37 @@ def test_postgres_is_never_migrated_implicitly(tmp_path: Path):
         assert "schema matches" in check.stdout
 
 
-def test_user_add_prompts_for_password_and_refuses_bad_role(tmp_path: Path):
-    env = _env(tmp_path)
+def test_user_invite_prints_a_one_time_link_and_refuses_bad_input(tmp_path: Path):
+    env = _env(tmp_path, TIPLINE_PUBLIC_URL="https://tips.example.org")
     assert tipline("db", "upgrade", env=env).returncode == 0
-    ok = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tipline",
-            "user",
-            "add",
-            "--role",
-            "admin",
-            "--email",
-            "a@example.org",
-        ],
-        env=env,
-        cwd=ROOT,
-        input="correct horse battery\ncorrect horse battery\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    ok = tipline("user", "invite", "--role", "moderator", "--email", "A@example.org", env=env)
     assert ok.returncode == 0, ok.stderr
-    assert "created admin a@example.org" in ok.stdout
-    bad = tipline(
-        "user",
-        "add",
-        "--role",
-        "king",
-        "--email",
-        "b@example.org",
-        "--password",
-        "long enough password",
-        env=env,
+    assert "invitation for a@example.org as moderator, valid for 72 hours" in ok.stdout
+    link = ok.stdout.strip().splitlines()[-1]
+    assert link.startswith("https://tips.example.org/setup/") and len(link) > 60
+    assert_clean_failure(
+        tipline("user", "invite", "--role", "king", "--email", "b@example.org", env=env),
+        "unknown staff role",
     )
-    assert_clean_failure(bad, "unknown staff role")
-    again = tipline(
-        "user",
-        "add",
-        "--role",
-        "admin",
-        "--email",
-        "A@example.org",
-        "--password",
-        "long enough password",
-        env=env,
+    assert_clean_failure(
+        tipline("user", "invite", "--role", "admin", "--email", "a@example.org", env=env),
+        "already has a pending invitation",
     )
-    assert_clean_failure(again, "already exists")
+    assert_clean_failure(
+        tipline("user", "invite", "--role", "admin", "--email", "nope", env=env),
+        "not an e-mail address",
+    )
+    assert_clean_failure(
+        tipline(
+            "user", "invite", "--role", "admin", "--email", "c@example.org", "--hours", "0", env=env
+        ),
+        "between 1 and 336 hours",
+    )
+    # No command makes an account without a second factor.
+    assert (
+        tipline("user", "add", "--role", "admin", "--email", "d@example.org", env=env).returncode
+        != 0
+    )
 
 
 def test_invalid_vault_key_is_refused(tmp_path: Path):

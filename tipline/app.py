@@ -114,6 +114,8 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         bot_username=settings.bot_username,
         poster_font=settings.poster_font,
         alerts=alert_policy,
+        base_url=settings.base_url,
+        mail_invites=bool(settings.smtp_host),
     )
     telegram = None
     loops: list[Coroutine[Any, Any, None]] = []
@@ -242,6 +244,7 @@ def _relay(
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             sender=settings.smtp_from,
             starttls=settings.smtp_starttls,
+            vault=vault,
         ),
         "webhook": WebhookSender(
             sessions=sessions,

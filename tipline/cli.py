@@ -98,41 +98,31 @@ def db_check() -> None:
     print(f"ok: {settings.backend} at {revision} (head), schema matches the models")
 
 
-@user_app.command("add")
-def user_add(
+@user_app.command("invite")
+def user_invite(
     role: Annotated[
         str, typer.Option(help="moderator, senior_moderator, police_liaison, admin or auditor")
     ],
     email: Annotated[str, typer.Option(help="The person's e-mail address (their sign-in name).")],
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted.")
-    ],
+    hours: Annotated[int, typer.Option(help="How long the link works.")] = 72,
+    reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
 ) -> None:
-    """Create a staff account (prompts for the password)."""
-    from core.staff import add_staff_user
-    from storage.db import create_engine, create_sessionmaker
+    """Print a one-time set-up link: the person enrols TOTP and a password with it."""
+    from moderation.invites import create_invite
 
     settings = load_settings()
-    try:
-        validate_database_url(settings.database_url)
-        current_revision(settings.database_url)
-    except StartupError as exc:
-        fail(str(exc))
 
-    async def create() -> int:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                user = await add_staff_user(session, email=email, role=role, password=password)
-                return user.id
-        finally:
-            await engine.dispose()
+    async def work(session):  # type: ignore[no-untyped-def]
+        return await create_invite(
+            session, role=role, email=email, created_by=None, reason=reason, hours=hours
+        )
 
     try:
-        user_id = asyncio.run(create())
+        new = _with_session(settings, work)
     except InvalidInput as exc:
         fail(str(exc))
-    print(f"created {role} {email} (id {user_id}); they set up TOTP at first sign-in")
+    print(f"invitation for {new.invite.email} as {new.invite.role}, valid for {hours} hours:")
+    print(f"{settings.base_url}/setup/{new.token}")
 
 
 @vault_app.command("new-key")

@@ -57,6 +57,10 @@ class WebContext:
     poster_font: Path | None = None
     # Case alerts: how the radius grows and the daily cap (settings.alert_* / alerts_per_day).
     alerts: AlertPolicy = field(default_factory=AlertPolicy)
+    # Staff invitations: links start with base_url (settings, never the request's Host); they
+    # are e-mailed too when SMTP is configured.
+    base_url: str = "http://127.0.0.1:8080"
+    mail_invites: bool = False
 
 
 def create_app(context: WebContext) -> FastAPI:

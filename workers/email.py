@@ -30,6 +30,8 @@ from core.packets import (
     read_files,
     zip_name,
 )
+from core.vault import Vault
+from moderation.invites import invite_mail
 from moderation.police import load_packet, resolve_recipient
 from storage.models import PoliceRecipient
 from storage.photostore import PhotoStores
@@ -63,6 +65,7 @@ class EmailSender:
         sender: str = "tipline@localhost",
         starttls: bool = True,
         timeout: float = 30.0,
+        vault: Vault | None = None,
     ) -> None:
         self.sessions = sessions
         self.stores = stores
@@ -73,6 +76,7 @@ class EmailSender:
         self.sender = sender
         self.starttls = starttls
         self.timeout = timeout
+        self.vault = vault  # opens the sealed links of staff invitations
 
     async def send(self, message: Outgoing) -> Outcome:
         """Compose and hand the message to the SMTP server; say how it went."""
@@ -106,10 +110,23 @@ class EmailSender:
             email["Subject"] = str(payload.get("subject") or "Tipline page")
             email.set_content(str(payload.get("text") or ""))
             return email
+        if payload.get("kind") == "staff_invite":
+            await self._invite(email, payload)
+            return email
         if payload.get("kind") == "police_packet":
             await self._packet(email, payload)
             return email
         raise Unsendable(f"unknown e-mail payload {payload.get('kind')!r}")
+
+    async def _invite(self, email: EmailMessage, payload: dict[str, Any]) -> None:
+        if self.vault is None:
+            raise Unsendable("no vault to open the invitation link")
+        async with self.sessions() as session:
+            composed = await invite_mail(session, self.vault, payload)
+        if composed is None:
+            raise Unsendable("the invitation was used, revoked or expired before it was sent")
+        email["Subject"], text = composed
+        email.set_content(text)
 
     async def _packet(self, email: EmailMessage, payload: dict[str, Any]) -> None:
         document = await load_packet(self.sessions, int(payload.get("forward_id") or 0))

@@ -172,7 +172,7 @@ async def test_first_admin_set_up_link_is_one_time_and_needs_a_working_authentic
                 totp_secret=secret,
                 code="000000",
             )
-        user = await accept_invite(
+        enrolled = await accept_invite(
             session,
             vault,
             token=token,
@@ -181,7 +181,9 @@ async def test_first_admin_set_up_link_is_one_time_and_needs_a_working_authentic
             totp_secret=secret,
             code=pyotp.TOTP(secret).now(),
         )
+        user = enrolled.user
         assert user.role == "admin" and user.totp_secret and b"admin" not in user.totp_secret
-        with pytest.raises(InvalidInput, match="not valid"):
+        assert len(enrolled.recovery_codes) == 10 and len(set(enrolled.recovery_codes)) == 10
+        with pytest.raises(InvalidInput, match="already been used"):
             await open_invite(session, token=token)
         assert await first_admin_invite(session) is None

@@ -13,6 +13,7 @@ from web.dashboard import (
     queue,
     reveals,
     signin,
+    staff,
     system,
     tips,
 )
@@ -30,5 +31,6 @@ for part in (
     audit.router,
     forwarding.router,
     system.router,
+    staff.router,
 ):
     router.include_router(part)

@@ -15,8 +15,17 @@ from starlette.responses import Response
 
 from core.errors import InvalidInput, RateLimited
 from moderation.auth import begin_sign_in, finish_sign_in, resolve, sign_out
-from moderation.invites import accept_invite, new_totp_secret, open_invite, provisioning_uri
+from moderation.invites import (
+    InviteRefused,
+    accept_invite,
+    new_totp_secret,
+    open_invite,
+    provisioning_uri,
+)
 from moderation.policy import POLICY, can
+from moderation.recovery import codes_left
+from moderation.staff_links import create_link_code, unlink_telegram
+from storage.models import StaffInvite
 from web import csrf
 from web.dashboard.deps import (
     SESSION_COOKIE,
@@ -135,7 +144,7 @@ async def code_submit(request: Request, db: Database) -> Response:
             db,
             context.vault,
             pending_token=pending,
-            code=form.get("code", "")[:12],
+            code=form.get("code", "")[:32],
             address=address(request),
             limiter=context.limiter,
         )
@@ -160,34 +169,69 @@ async def logout(request: Request, staff: Annotated[Staff, require("account.self
 @router.get("/account", response_class=HTMLResponse)
 async def account(request: Request, staff: Annotated[Staff, require("account.self")]) -> Response:
     """Who is signed in, and what their role may do."""
+    return await _account_page(request, staff)
+
+
+async def _account_page(request: Request, staff: Staff, *, link_code: str = "") -> Response:
     allowed = [action for action in POLICY if can(staff.user.role, action)]
-    return page(request, "dash/account.html", staff, allowed=allowed)
+    left = await codes_left(staff.db, staff_id=staff.user.id)
+    values = {"allowed": allowed, "link_code": link_code, "codes_left": left}
+    return page(request, "dash/account.html", staff, **values)
+
+
+@router.post("/account/telegram-link", response_class=HTMLResponse)
+async def telegram_link(
+    request: Request, staff: Annotated[Staff, require("account.self")]
+) -> Response:
+    """A one-time code (ten minutes) to send to the bot as /link CODE."""
+    code = await create_link_code(staff.db, staff=staff.user)
+    return await _account_page(request, staff, link_code=code)
+
+
+@router.post("/account/telegram-unlink")
+async def telegram_unlink(
+    request: Request, staff: Annotated[Staff, require("account.self")]
+) -> Response:
+    """Stop a Telegram account pressing buttons for this account."""
+    await unlink_telegram(staff.db, staff=staff.user)
+    return RedirectResponse("/account", status_code=303)
 
 
 def _setup_page(
-    request: Request, token: str, secret: str, label: str, *, error: str = "", status: int = 200
+    request: Request,
+    token: str,
+    secret: str,
+    invite: StaffInvite,
+    *,
+    error: str = "",
+    status: int = 200,
 ) -> Response:
+    label = invite.email or f"new {invite.role}"
     uri = provisioning_uri(secret, label)
     signed = csrf.signed(web_context(request).secret, f"totp-setup:{token}", secret)
     values = {"secret": secret, "uri": uri, "qr": qr_svg(uri), "signed_secret": signed}
     return _public_page(
-        request, "dash/setup.html", status=status, error=error, token=token, **values
+        request, "dash/setup.html", status=status, error=error, token=token, invite=invite, **values
     )
+
+
+def _refused_link(request: Request, exc: InvalidInput) -> Response:
+    return message(request, None, title="Link not valid", text=str(exc), status=410)
 
 
 @router.get("/setup/{token}", response_class=HTMLResponse)
 async def setup_form(token: str, request: Request, db: Database) -> Response:
     """A one-time set-up link: a fresh TOTP secret to add to an authenticator app."""
     try:
-        invite = await open_invite(db, token=token)
+        invite = await open_invite(db, token=token[:100])
     except InvalidInput as exc:
-        return message(request, None, title="Link not valid", text=str(exc), status=410)
-    return _setup_page(request, token, new_totp_secret(), invite.email or f"new {invite.role}")
+        return _refused_link(request, exc)
+    return _setup_page(request, token, new_totp_secret(), invite)
 
 
 @router.post("/setup/{token}")
 async def setup_submit(token: str, request: Request, db: Database) -> Response:
-    """Create the account once the authenticator's code matches the secret shown."""
+    """Enrol once the authenticator's code matches the secret shown; show the recovery codes."""
     form = await _form(request)
     _check_public_csrf(request, form)
     context = web_context(request)
@@ -195,17 +239,19 @@ async def setup_submit(token: str, request: Request, db: Database) -> Response:
     if secret is None or context.vault is None:
         raise Denied("This set-up form was altered or has expired. Open the link again.")
     try:
-        user = await accept_invite(
+        enrolled = await accept_invite(
             db,
             context.vault,
-            token=token,
+            token=token[:100],
             email=form.get("email", "").strip()[:320],
             password=form.get("password", ""),
             totp_secret=secret,
             code=form.get("code", "")[:12],
         )
+    except InviteRefused as exc:
+        return _refused_link(request, exc)
     except InvalidInput as exc:
-        label = form.get("email", "").strip()[:320] or "new staff member"
-        return _setup_page(request, token, secret, label, error=str(exc), status=400)
-    text = f"The account {user.email} ({user.role}) is ready. Sign in with it now."
-    return message(request, None, title="Account ready", text=text, status=200)
+        invite = await open_invite(db, token=token[:100])
+        return _setup_page(request, token, secret, invite, error=str(exc), status=400)
+    values = {"user": enrolled.user, "codes": enrolled.recovery_codes}
+    return page(request, "dash/recovery_codes.html", None, **values)

@@ -22,6 +22,7 @@ NAV = (
     ("/reveals", "Reveals", "identity.approve_reveal"),
     ("/audit", "Audit", "audit.view"),
     ("/system/dead", "Dead letters", "system.dead_letters"),
+    ("/staff", "Staff", "staff.manage"),
     ("/account", "Account", "account.self"),
 )
 
