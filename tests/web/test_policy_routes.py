@@ -23,13 +23,17 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select
 from starlette.routing import Mount
 
+from moderation.invites import create_invite
 from moderation.policy import POLICY, can
 from storage.models import (
     AuditEvent,
     Decision,
     OutboxMessage,
     RevealRequest,
+    StaffInvite,
+    StaffRoleRequest,
     StaffSession,
+    StaffUser,
     Tip,
     TipNote,
     TipsterIdentity,
@@ -239,6 +243,89 @@ async def _retry_dead(session, signed, context):
     return Request("/system/dead/retry", {"kind": "outbox", "id": str(row.id)})
 
 
+async def _telegram_link(session, signed, context):
+    return Request("/account/telegram-link", {})
+
+
+async def _telegram_unlink(session, signed, context):
+    return Request("/account/telegram-unlink", {})
+
+
+async def _staff_page(session, signed, context):
+    return Request("/staff")
+
+
+async def _invite(session, signed, context):
+    email = f"new-{id(signed)}@example.org"
+    return Request(
+        "/staff/invites", {"email": email, "role": "moderator", "reason": "new volunteer"}
+    )
+
+
+async def _other_admins_invite(session) -> StaffInvite:
+    """An admin invitation by another admin, among two admins: it waits for approval."""
+    other = await world.staff(session, "admin")
+    await world.staff(session, "admin")
+    new = await create_invite(
+        session, role="admin", email=f"x{other.id}@example.org", created_by=other, reason="lead"
+    )
+    return new.invite
+
+
+async def _revoke_invite(session, signed, context):
+    invite = await _other_admins_invite(session)
+    return Request(f"/staff/invites/{invite.id}/revoke", {"reason": "wrong address"})
+
+
+async def _approve_invite(session, signed, context):
+    invite = await _other_admins_invite(session)
+    return Request(f"/staff/invites/{invite.id}/approve", {})
+
+
+async def _colleague(session, signed, context, path: str, data: dict[str, str]):
+    colleague = await world.staff(session, "moderator")
+    return Request(f"/staff/{colleague.id}/{path}", data)
+
+
+async def _role(session, signed, context):
+    return await _colleague(
+        session, signed, context, "role", {"role": "senior_moderator", "reason": "trusted"}
+    )
+
+
+async def _deactivate(session, signed, context):
+    return await _colleague(session, signed, context, "deactivate", {"reason": "left"})
+
+
+async def _reactivate(session, signed, context):
+    colleague = await world.staff(session, "moderator")
+    colleague.active = False
+    await session.commit()
+    return Request(f"/staff/{colleague.id}/reactivate", {"reason": "back"})
+
+
+async def _reset_2fa(session, signed, context):
+    return await _colleague(session, signed, context, "reset-2fa", {"reason": "lost phone"})
+
+
+async def _role_request(session) -> int:
+    asker = await world.staff(session, "admin")
+    await world.staff(session, "admin")
+    target = await world.staff(session, "moderator")
+    row = StaffRoleRequest(staff_id=target.id, role="admin", reason="lead", requested_by=asker.id)
+    session.add(row)
+    await session.commit()
+    return row.id
+
+
+async def _approve_request(session, signed, context):
+    return Request(f"/staff/requests/{await _role_request(session)}/approve", {})
+
+
+async def _refuse_request(session, signed, context):
+    return Request(f"/staff/requests/{await _role_request(session)}/refuse", {})
+
+
 # One sample request per dashboard route; a new route fails test_every_route_has_a_sample.
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/queue"): _queue,
@@ -262,6 +349,18 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/audit/export"): _export,
     ("GET", "/system/dead"): _dead,
     ("POST", "/system/dead/retry"): _retry_dead,
+    ("POST", "/account/telegram-link"): _telegram_link,
+    ("POST", "/account/telegram-unlink"): _telegram_unlink,
+    ("GET", "/staff"): _staff_page,
+    ("POST", "/staff/invites"): _invite,
+    ("POST", "/staff/invites/{invite_id}/revoke"): _revoke_invite,
+    ("POST", "/staff/invites/{invite_id}/approve"): _approve_invite,
+    ("POST", "/staff/{staff_id}/role"): _role,
+    ("POST", "/staff/{staff_id}/deactivate"): _deactivate,
+    ("POST", "/staff/{staff_id}/reactivate"): _reactivate,
+    ("POST", "/staff/{staff_id}/reset-2fa"): _reset_2fa,
+    ("POST", "/staff/requests/{request_id}/approve"): _approve_request,
+    ("POST", "/staff/requests/{request_id}/refuse"): _refuse_request,
 }
 
 
@@ -316,6 +415,9 @@ async def _state(sessions) -> tuple[Any, ...]:
                 select(func.count(AuditEvent.id)).where(AuditEvent.action != "access.denied")
             ),
             (await session.execute(select(RevealRequest.id, RevealRequest.status))).all(),
+            (await session.execute(select(StaffUser.id, StaffUser.role, StaffUser.active))).all(),
+            (await session.execute(select(StaffInvite.id, StaffInvite.revoked_at))).all(),
+            (await session.execute(select(StaffRoleRequest.id, StaffRoleRequest.status))).all(),
         )
 
 
