@@ -329,7 +329,7 @@ async def _account_for(
             raise InvalidInput("this account is deactivated; ask an admin")
         user.password_hash = password_hash
         return user
-    email = email.strip().lower()
+    email = (email.strip() or invite.email or "").lower()
     if invite.email and invite.email.lower() != email:
         raise InvalidInput(f"this set-up link is for {invite.email}")
     if not EMAIL_RE.match(email):

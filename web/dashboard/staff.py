@@ -63,8 +63,14 @@ def _done(text: str) -> Response:
     return RedirectResponse(f"/staff?done={text}", status_code=303)
 
 
+def _links_base(request: Request) -> str:
+    """Where links point: the configured public address, never the request's Host header."""
+    context = web_context(request)
+    return (context.public_url or context.base_url).rstrip("/")
+
+
 def _link_page(request: Request, staff: Staff, new: NewInvite, *, mailed: bool) -> Response:
-    link = f"{web_context(request).base_url}/setup/{new.token}"
+    link = f"{_links_base(request)}/setup/{new.token}"
     return page(request, "dash/staff_link.html", staff, invite=new.invite, link=link, mailed=mailed)
 
 
@@ -81,7 +87,7 @@ async def invite(request: Request, staff: Admin) -> Response:
     context = web_context(request)
     mail = None
     if context.mail_invites and context.vault is not None:
-        mail = InviteMail(context.vault, context.base_url)
+        mail = InviteMail(context.vault, _links_base(request))
     try:
         hours = int(form.get("hours") or DEFAULT_HOURS)
         new = await create_invite(
