@@ -1,6 +1,8 @@
 """A moderator's shift in a real browser: `tipline run` (uvicorn, SQLite via the migrations) and
-headless Chromium through Playwright. Sign in with password and TOTP, work the queue with the
-keyboard, decide tips with keys, and check the database changed.
+headless Chromium through Playwright. The moderator comes in through `tipline user invite` and the
+set-up page, signs in with password and TOTP, works the queue with the keyboard, decides tips
+with keys, and the test checks the database changed. (The case and tips are seeded with their
+scores; staff never are.)
 
 Needs /usr/bin/chromium (Debian's `chromium` package; `playwright install` is not used). Skips
 without it locally; fails under CI=true.
@@ -10,35 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pyotp
 import pytest
 from sqlalchemy import select
 
-from core.staff import hash_password
-from core.vault import Vault
-from moderation.auth import seal_totp
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
-from storage.models import Case, Decision, OutboxMessage, StaffUser, Tip, TipCluster, Tipster
+from storage.models import Case, Decision, OutboxMessage, Tip, TipCluster, Tipster
 from storage.types import utcnow
+from tests.browser.people import CHROMIUM, CHROMIUM_ARGS, Person, enrol, sign_in
 from tests.databases import IN_CI
-from tests.processes import TiplineProcess, tipline_env
+from tests.processes import ROOT, TiplineProcess, tipline_env
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-EMAIL, PASSWORD = "mod@example.org", "a long test passphrase"
+EMAIL = "mod@example.org"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
@@ -56,19 +47,11 @@ def _require_browser() -> None:
     pytest.skip(missing)
 
 
-async def _seed(url: str, vault_key: str, secret: str) -> dict[str, str]:
-    """A moderator with TOTP, a case and a few tips; returns the tips' references by name."""
+async def _seed(url: str) -> dict[str, str]:
+    """A case and a few scored tips (no staff: staff only come in through set-up links)."""
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session:
-            session.add(
-                StaffUser(
-                    email=EMAIL,
-                    role="moderator",
-                    password_hash=hash_password(PASSWORD),
-                    totp_secret=seal_totp(Vault(vault_key), secret),
-                )
-            )
             case = Case(
                 full_name="Li Wei",
                 status="verified",
@@ -79,9 +62,6 @@ async def _seed(url: str, vault_key: str, secret: str) -> dict[str, str]:
             )
             tipster = Tipster(pseudonym="T-K7Q2-9XRA", promising_count=2)
             session.add_all([case, tipster])
-            await session.flush()
-            colleague = StaffUser(email="ana@example.org", role="moderator", password_hash="-")
-            session.add(colleague)
             await session.flush()
             specs = {
                 "urgent": (
@@ -106,8 +86,6 @@ async def _seed(url: str, vault_key: str, secret: str) -> dict[str, str]:
             await session.flush()
             for name in ("middle", "echo1", "echo2"):
                 tips[name].cluster_id = cluster.id
-            tips["held"].claimed_by = colleague.id
-            tips["held"].claim_expires_at = utcnow() + timedelta(minutes=10)
             await session.commit()
             return {name: tip.ref for name, tip in tips.items()} | {"cluster": cluster.ref}
     finally:
@@ -160,19 +138,41 @@ async def _rows(url: str) -> dict[str, tuple[str, list[str]]]:
         await engine.dispose()
 
 
+def _invite_on_the_command_line(env: dict[str, str]) -> str:
+    """An operator's `tipline user invite`: the one-time link it prints."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tipline",
+            "user",
+            "invite",
+            "--role",
+            "moderator",
+            "--email",
+            EMAIL,
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[TiplineProcess, dict[str, str], pyotp.TOTP, str]]:
+def server(tmp_path: Path) -> Iterator[tuple[TiplineProcess, dict[str, str], str, str]]:
     """`tipline run` on a migrated, seeded SQLite file; map tiles off (no network in tests)."""
     _require_browser()
-    vault_key = Vault.new_key()
-    env = tipline_env(tmp_path, TIPLINE_VAULT_KEY=vault_key, TIPLINE_MAP_TILE_URL="")
+    env = tipline_env(tmp_path, TIPLINE_MAP_TILE_URL="")
     url = env["TIPLINE_DATABASE_URL"]
     migrate.upgrade(url)
-    secret = pyotp.random_base32()
-    refs = asyncio.run(_seed(url, vault_key, secret))
+    refs = asyncio.run(_seed(url))
     process = TiplineProcess(env)
     try:
-        yield process, refs, pyotp.TOTP(secret), url
+        yield process, refs, _invite_on_the_command_line(env), url
     finally:
         process.stop()
 
@@ -210,21 +210,17 @@ def _selected_ref(page) -> object:
 async def test_a_moderator_signs_in_and_works_the_queue_with_the_keyboard(server, page, tmp_path):
     from playwright.async_api import expect
 
-    process, refs, totp, url = server
+    process, refs, link, url = server
     await page.goto(process.url + "/queue")
     assert page.url.endswith("/login")
-    await page.fill("#email", EMAIL)
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/login/code")
-    await page.fill("#code", totp.now())
-    await page.click("button[type=submit]")
+    moderator = Person(EMAIL)
+    await enrol(page, link, moderator)
+    await sign_in(page, process.url, moderator)
     await page.wait_for_url("**/queue")
 
     order = await page.eval_on_selector_all("tr.queue-row", "rows => rows.map(r => r.dataset.ref)")
     assert order == [refs[n] for n in ("urgent", "best", "middle", "held", "low")]
     await expect(page.locator(f'tr[data-ref="{refs["middle"]}"]')).to_contain_text("3 tips")
-    await expect(page.locator(f'tr[data-ref="{refs["held"]}"]')).to_contain_text("ana@example.org")
     assert await _selected_ref(page) == refs["urgent"]
     await page.keyboard.press("j")
     await page.keyboard.press("j")

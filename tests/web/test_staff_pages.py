@@ -61,9 +61,7 @@ async def _enrol(client, link: str, email: str = "") -> tuple[str, str]:
     return response.text, secret
 
 
-async def test_an_admin_invites_a_moderator_who_enrols_from_the_link_shown_once(
-    client, sessions
-):
+async def test_an_admin_invites_a_moderator_who_enrols_from_the_link_shown_once(client, sessions):
     async with sessions() as session:
         admin = await world.sign_in_as(session, "admin", email="boss@example.org")
     page = await _post(
@@ -139,9 +137,7 @@ async def test_a_deactivated_moderator_lands_on_the_sign_in_page_at_the_next_req
     assert "deactivated" in (await client.get("/staff")).text
 
 
-async def test_the_last_admin_removing_themselves_is_refused_and_nothing_changes(
-    client, sessions
-):
+async def test_the_last_admin_removing_themselves_is_refused_and_nothing_changes(client, sessions):
     async with sessions() as session:
         admin = await world.sign_in_as(session, "admin")
     for path, data in (

@@ -1,0 +1,226 @@
+"""Every staff role's whole path, through the product's own doors only, in headless Chromium:
+
+`tipline run` (SQLite, migrations, the fake Bot API in its own process) prints the first-admin
+link; the admin enrols and invites a moderator and a senior moderator from the Staff page; each
+enrols from their link (TOTP computed from the secret on the page) and signs in. The senior
+registers and verifies a case and makes a family link, which a family member uses in Telegram;
+a member of the public reports a sighting on the web form; the moderator links that tip to the
+case, decides it promising and forwards it, and the family's chat receives the lead. Last, the
+senior signs in with a recovery code instead of TOTP, once.
+
+No row is written to the database by this test: it only reads it to check the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from storage.db import create_engine, create_sessionmaker
+from storage.models import AuditEvent, Decision, StaffUser, Tip
+from storage.types import utcnow
+from tests.browser.people import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Person,
+    enrol,
+    first_admin_link,
+    invite,
+    sign_in,
+)
+from tests.browser.test_moderator_browser import _require_browser
+from tests.processes import TOKEN, TiplineProcess, fake_telegram, tipline_env, wait_until
+
+FAMILY_CHAT = 770001
+SUMMARY = "A girl matching Li Wei's description was seen near the Bell Tower this afternoon."
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[TiplineProcess, object]]:
+    """A fresh install: `tipline run` with no staff, its bot talking to the fake Bot API."""
+    _require_browser()
+    with fake_telegram("--no-rate-limit") as fake:
+        env = tipline_env(
+            tmp_path,
+            TIPLINE_BOT_TOKEN=TOKEN,
+            TIPLINE_TELEGRAM_API_BASE=fake.base_url,
+            TIPLINE_MAP_TILE_URL="",
+        )
+        process = TiplineProcess(env)
+        try:
+            yield process, fake
+        finally:
+            process.stop()
+
+
+@pytest.fixture
+async def browser(running) -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def _page(browser: object) -> object:
+    """A new person at a new computer: their own cookies."""
+    context = await browser.new_context(viewport={"width": 1300, "height": 900})  # type: ignore[attr-defined]
+    return await context.new_page()
+
+
+async def _register_and_verify_case(page: object, url: str) -> str:
+    """As the senior moderator: register the case, then verify it (police reference given)."""
+    seen = utcnow() - timedelta(hours=6)
+    await page.goto(url + "/cases/new")  # type: ignore[attr-defined]
+    await page.fill("#full_name", "Li Wei")  # type: ignore[attr-defined]
+    await page.fill("#age_years", "4")  # type: ignore[attr-defined]
+    await page.fill("#last_seen_date", seen.strftime("%Y-%m-%d"))  # type: ignore[attr-defined]
+    await page.fill("#last_seen_time", seen.strftime("%H:%M"))  # type: ignore[attr-defined]
+    await page.fill("#last_seen_place", "Xi'an railway station")  # type: ignore[attr-defined]
+    await page.fill("#lat", "34.2778")  # type: ignore[attr-defined]
+    await page.fill("#lon", "108.9631")  # type: ignore[attr-defined]
+    await page.fill("#police_ref", "XA-2026-0412")  # type: ignore[attr-defined]
+    await page.fill("#contact", "Mother, +86 29 5555 0101")  # type: ignore[attr-defined]
+    await page.click("form.case-form button[type=submit]")  # type: ignore[attr-defined]
+    await page.wait_for_load_state()  # type: ignore[attr-defined]
+    assert re.search(r"/cases/[A-Z0-9-]+$", page.url), await page.inner_text("main")  # type: ignore[attr-defined]
+    ref = page.url.rsplit("/", 1)[1]  # type: ignore[attr-defined]
+    await page.fill("form.lifecycle #reason", "police report checked by phone")  # type: ignore[attr-defined]
+    await page.click("form.lifecycle button[value=verified]")  # type: ignore[attr-defined]
+    await page.wait_for_url(f"**/cases/{ref}*")  # type: ignore[attr-defined]
+    return str(ref)
+
+
+async def _family_link(page: object, url: str, case_ref: str) -> str:
+    """As the senior moderator: a one-time family link; returns its /start payload."""
+    await page.goto(f"{url}/cases/{case_ref}/forwarding")  # type: ignore[attr-defined]
+    await page.click("text=Make a family link")  # type: ignore[attr-defined]
+    body = await page.content()  # type: ignore[attr-defined]
+    found = re.search(r"/start (family_[A-Za-z0-9_-]+)", body)
+    assert found, body[:3000]
+    return found.group(1)
+
+
+async def _report_sighting(page: object, url: str) -> str:
+    """As a member of the public on the web form; returns the tip's reference."""
+    await page.goto(url + "/report")  # type: ignore[attr-defined]
+    await page.fill(  # type: ignore[attr-defined]
+        "#text", "A little girl in a red coat crying at the Bell Tower bus stop, a man with her"
+    )
+    await page.fill("#lat", "34.2612")  # type: ignore[attr-defined]
+    await page.fill("#lon", "108.9424")  # type: ignore[attr-defined]
+    local = (utcnow() - timedelta(hours=1)).astimezone(ZoneInfo("Asia/Shanghai"))
+    await page.check("input[name=when][value=day]")  # type: ignore[attr-defined]
+    await page.fill("#date", local.strftime("%Y-%m-%d"))  # type: ignore[attr-defined]
+    await page.fill("#time", local.strftime("%H:%M"))  # type: ignore[attr-defined]
+    await page.click("form button.button[type=submit]")  # type: ignore[attr-defined]
+    ref = await page.text_content("#ref")  # type: ignore[attr-defined]
+    assert ref, await page.inner_text("main")  # type: ignore[attr-defined]
+    return str(ref).strip()
+
+
+async def _forward_as_promising(page: object, url: str, tip_ref: str, case_ref: str) -> None:
+    """As the moderator: open the tip, link it to the case, decide promising with a summary."""
+    await page.goto(f"{url}/tips/{tip_ref}")  # type: ignore[attr-defined]
+    await page.fill("#case_ref", case_ref)  # type: ignore[attr-defined]
+    await page.click("#link-case button[value=tip]")  # type: ignore[attr-defined]
+    await page.wait_for_selector(f"#case a[href='/cases/{case_ref}']")  # type: ignore[attr-defined]
+    await page.goto(f"{url}/tips/{tip_ref}/forward")  # type: ignore[attr-defined]
+    await page.fill("#summary", SUMMARY)  # type: ignore[attr-defined]
+    await page.fill("#coarse_place", "Xi'an")  # type: ignore[attr-defined]
+    await page.click("button.outcome[value=promising]")  # type: ignore[attr-defined]
+    await page.wait_for_load_state()  # type: ignore[attr-defined]
+
+
+async def _read(url: str) -> dict[str, object]:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            staff = (await session.scalars(select(StaffUser))).all()
+            tips = (await session.scalars(select(Tip))).all()
+            decisions = (await session.scalars(select(Decision.outcome))).all()
+            actions = (await session.scalars(select(AuditEvent.action))).all()
+            return {
+                "staff": sorted((s.email, s.role, s.totp_secret is not None) for s in staff),
+                "tips": [(t.ref, t.case_id is not None, t.status) for t in tips],
+                "decisions": list(decisions),
+                "actions": list(actions),
+            }
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.slow
+async def test_admin_moderator_and_senior_are_invited_enrol_and_work_a_lead_to_the_family(
+    running, browser
+):
+    process, fake = running
+    url = process.url
+    admin = Person("admin@example.org")
+    moderator = Person("mod@example.org")
+    senior = Person("senior@example.org")
+
+    admin_page = await _page(browser)
+    await enrol(admin_page, first_admin_link(process.log), admin)
+    await sign_in(admin_page, url, admin)
+    assert admin_page.url.endswith("/queue")  # type: ignore[attr-defined]
+    moderator_link = await invite(admin_page, url, email=moderator.email, role="moderator")
+    senior_link = await invite(admin_page, url, email=senior.email, role="senior_moderator")
+
+    senior_page = await _page(browser)
+    await enrol(senior_page, senior_link, senior)
+    await sign_in(senior_page, url, senior)
+    case_ref = await _register_and_verify_case(senior_page, url)
+    payload = await _family_link(senior_page, url, case_ref)
+    fake.build("command", chat_id=FAMILY_CHAT, command="start", payload=payload)  # type: ignore[attr-defined]
+    wait_until(lambda: fake.sent_texts(FAMILY_CHAT), what="the family's welcome")  # type: ignore[attr-defined]
+
+    public_page = await _page(browser)
+    tip_ref = await _report_sighting(public_page, url)
+
+    moderator_page = await _page(browser)
+    await enrol(moderator_page, moderator_link, moderator)
+    await sign_in(moderator_page, url, moderator)
+    await _forward_as_promising(moderator_page, url, tip_ref, case_ref)
+    lead = wait_until(
+        lambda: [t for t in fake.sent_texts(FAMILY_CHAT) if "Bell Tower this afternoon" in t],  # type: ignore[attr-defined]
+        timeout=60,
+        what="the lead in the family's chat",
+    )
+    assert len(lead) == 1 and "crying" not in lead[0]  # the summary, never the tip's words
+
+    # The senior lost their phone: a recovery code works once instead of TOTP.
+    await senior_page.context.clear_cookies()  # type: ignore[attr-defined]
+    await sign_in(senior_page, url, senior, code=senior.recovery_codes[0])
+    assert senior_page.url.endswith("/queue")  # type: ignore[attr-defined]
+    await senior_page.context.clear_cookies()  # type: ignore[attr-defined]
+    await senior_page.goto(url + "/login")  # type: ignore[attr-defined]
+    await senior_page.fill("#email", senior.email)  # type: ignore[attr-defined]
+    await senior_page.fill("#password", "a long test passphrase")  # type: ignore[attr-defined]
+    await senior_page.click("button[type=submit]")  # type: ignore[attr-defined]
+    await senior_page.fill("#code", senior.recovery_codes[0])  # type: ignore[attr-defined]
+    await senior_page.click("button[type=submit]")  # type: ignore[attr-defined]
+    assert "not recognised" in await senior_page.text_content("p.error")  # type: ignore[attr-defined]
+
+    state = await asyncio.wait_for(_read(process.env["TIPLINE_DATABASE_URL"]), 30)
+    assert state["staff"] == [
+        ("admin@example.org", "admin", True),
+        ("mod@example.org", "moderator", True),
+        ("senior@example.org", "senior_moderator", True),
+    ]
+    assert state["tips"] == [(tip_ref, True, "promising")]
+    assert state["decisions"] == ["promising"]
+    actions = state["actions"]
+    assert actions.count("staff.setup") == 3 and actions.count("signin.recovery_code") == 1  # type: ignore[attr-defined]
