@@ -302,7 +302,7 @@ async def _announce_first_admin(
         token = await first_admin_invite(session)
     if token:
         print(
-            f"No staff accounts yet. Set up the first admin within 48 hours at this one-time "
+            f"No staff accounts yet. Set up the first admin within 72 hours at this one-time "
             f"link: {settings.base_url}/setup/{token}",
             file=sys.stderr,
         )
