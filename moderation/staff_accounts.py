@@ -81,6 +81,20 @@ async def _audit(
     )
 
 
+async def record_refusal(session: AsyncSession, *, actor: StaffUser, what: str, why: str) -> None:
+    """Audit a refused staff change (nothing else changed). Commits."""
+    await record(
+        session,
+        actor_id=actor.id,
+        actor_role=actor.role,
+        action="staff.refused",
+        object_type="staff",
+        object_ref=what[:64],
+        detail={"why": why[:300]},
+    )
+    await session.commit()
+
+
 async def list_staff(session: AsyncSession) -> list[StaffRow]:
     """Every account with its second factor, open sessions and recovery codes left."""
     now = utcnow()

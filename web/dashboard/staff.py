@@ -55,6 +55,8 @@ async def _staff_page(
 
 async def _refused(request: Request, staff: Staff, exc: Exception) -> Response:
     await staff.db.rollback()
+    await staff.db.refresh(staff.user)  # the rollback expired it
+    await accounts.record_refusal(staff.db, actor=staff.user, what=request.url.path, why=str(exc))
     status = 404 if isinstance(exc, NotFound) else 400
     return await _staff_page(request, staff, error=str(exc), status=status)
 
