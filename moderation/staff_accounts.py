@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
@@ -22,7 +22,13 @@ from moderation.auth import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
 from moderation.invites import NewInvite, active_admins, invite_state, reset_invite
 from moderation.policy import can
 from moderation.recovery import codes_left
-from storage.models import StaffInvite, StaffRoleRequest, StaffSession, StaffUser
+from storage.models import (
+    StaffInvite,
+    StaffRecoveryCode,
+    StaffRoleRequest,
+    StaffSession,
+    StaffUser,
+)
 from storage.types import utcnow
 
 MAX_REASON = 500
@@ -222,6 +228,7 @@ async def reset_2fa(
         raise InvalidInput(f"{whom.email} is deactivated; reactivate the account first")
     whom.totp_secret = None
     whom.totp_last_step = None
+    await session.execute(delete(StaffRecoveryCode).where(StaffRecoveryCode.staff_id == whom.id))
     ended = await end_sessions(session, staff_id=whom.id)
     new = await reset_invite(session, staff=whom, created_by=actor, reason=reason)
     await _audit(

@@ -234,6 +234,7 @@ async def test_a_2fa_reset_ends_sessions_and_the_fresh_link_re_enrols_the_same_a
         )
         user = await session.get(StaffUser, enrolled.user.id)
         assert user.totp_secret is None
+        assert await codes_left(session, staff_id=user.id) == 0
         open_sessions = await session.scalar(
             select(func.count(StaffSession.id)).where(StaffSession.ended_at.is_(None))
         )
