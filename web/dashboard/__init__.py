@@ -14,6 +14,7 @@ from web.dashboard import (
     reveals,
     signin,
     system,
+    tip_links,
     tips,
 )
 
@@ -22,6 +23,7 @@ for part in (
     signin.router,
     queue.router,
     tips.router,
+    tip_links.router,
     # Before cases.router: /cases/new is not a case called "new".
     case_admin.router,
     cases.router,
