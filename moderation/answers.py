@@ -37,22 +37,31 @@ def asker_name(staff: StaffUser | None) -> str:
     return staff.email.split("@", 1)[0] if staff is not None else "?"
 
 
-async def _back_in_queue(session: AsyncSession, tip: Tip) -> bool:
-    """needs_info (or answered) -> answered, unless a moderator decided it meanwhile."""
+async def _back_in_queue(session: AsyncSession, tip: Tip) -> tuple[bool, int | None]:
+    """needs_info (or answered) -> answered, unless a moderator decided it meanwhile; whether
+    it did, and who asked the question (read in the same statement, never stale)."""
     result = await session.execute(
         update(Tip)
         .where(Tip.id == tip.id, Tip.status.in_(WAITING))
         .values(status=ANSWERED, answered=True)
+        .returning(Tip.asked_by)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    row = result.first()
+    return row is not None, row[0] if row is not None else None
 
 
 async def _notify_group(
-    session: AsyncSession, tip: Tip, notice: GroupNotice, *, text: str, round_number: int
+    session: AsyncSession,
+    tip: Tip,
+    notice: GroupNotice,
+    *,
+    asked_by: int | None,
+    text: str,
+    round_number: int,
 ) -> None:
     texts = Texts(notice.language)
-    asker = await session.get(StaffUser, tip.asked_by) if tip.asked_by else None
+    asker = await session.get(StaffUser, asked_by) if asked_by else None
     preview = redact(" ".join(text.split()), texts("mod.hidden"))
     if len(preview) > PREVIEW:
         preview = preview[:PREVIEW] + "…"
@@ -86,9 +95,9 @@ async def receive_answer(
     in the queue as answered and tell the moderators' group; audited; commits."""
     tip = await append_answer(session, ref=ref, tipster_id=tipster_id, text=text)
     count = len(tip.details.get("answers", ()))
-    waiting = await _back_in_queue(session, tip)
+    waiting, asked_by = await _back_in_queue(session, tip)
     if waiting and group is not None:
-        await _notify_group(session, tip, group, text=text, round_number=count)
+        await _notify_group(session, tip, group, asked_by=asked_by, text=text, round_number=count)
     await record(
         session,
         actor_role="tipster",

@@ -3,6 +3,7 @@ whole clusters, face verdicts, and every refusal changing nothing. SQLite and Po
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,16 @@ from storage.models import (
 )
 from storage.types import utcnow
 from tests.moderation import factories
+
+_serial = itertools.count(1)
+
+
+async def _staff(session, role: str = "moderator", email: str | None = None):
+    """A staff member with an e-mail of their own (factories' id()-based ones may repeat)."""
+    return await factories.staff(
+        session, role, email=email or f"{role}-{next(_serial)}@example.org"
+    )
+
 
 XIAN = (34.2778, 108.9631)
 PARIS = (48.8566, 2.3522)
@@ -84,7 +95,7 @@ async def _history(session, tip: Tip) -> list[tuple[float, str]]:
 
 async def test_linking_scores_the_tip_against_the_case_and_makes_it_the_cases_lead(sessions):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         case = await _case(session)
         row = await _scored_tip(session)
         before = row.score
@@ -109,7 +120,7 @@ async def test_linking_scores_the_tip_against_the_case_and_makes_it_the_cases_le
 
 async def test_linking_flags_travel_no_child_could_have_made(sessions):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         case = await _case(session, last_seen_at=utcnow() - timedelta(hours=3))
         row = await _scored_tip(session, point=PARIS, hours_ago=1)
         await relink(session, staff=mod, tip_ref=row.ref, case_ref=case.ref)
@@ -121,7 +132,7 @@ async def test_linking_flags_travel_no_child_could_have_made(sessions):
 
 async def test_unlinking_scores_the_tip_without_the_case_and_is_audited(sessions):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         case = await _case(session)
         row = await _scored_tip(session)
         alone = row.score
@@ -137,7 +148,7 @@ async def test_unlinking_scores_the_tip_without_the_case_and_is_audited(sessions
 
 async def test_a_whole_cluster_is_linked_but_a_lead_passed_on_elsewhere_stays(sessions):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         case, other = await _case(session), await _case(session, full_name="Zhang San")
         tips = [await _scored_tip(session) for _ in range(3)]
         group = TipCluster(size=3, independent_sources=3)
@@ -194,7 +205,7 @@ async def test_a_link_to_a_case_that_cannot_take_it_is_refused_and_changes_nothi
     sessions, case_ref, error, message
 ):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         closed = await _case(session, status="closed")
         submitted = await _case(session, status="submitted")
         row = await _scored_tip(session)
@@ -208,7 +219,7 @@ async def test_a_link_to_a_case_that_cannot_take_it_is_refused_and_changes_nothi
 
 async def test_unlinking_a_tip_not_linked_or_relinking_the_same_case_is_refused(sessions):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         case = await _case(session)
         row = await _scored_tip(session)
     before = await _state(sessions)
@@ -227,7 +238,7 @@ async def test_unlinking_a_tip_not_linked_or_relinking_the_same_case_is_refused(
 
 async def test_a_tip_a_colleague_holds_or_already_passed_on_is_not_moved(sessions):
     async with sessions() as session:
-        mod, colleague = await factories.staff(session), await factories.staff(session)
+        mod, colleague = await _staff(session), await _staff(session)
         case, other = await _case(session), await _case(session)
         held = await _scored_tip(session)
         await claim(session, tip_id=held.id, staff_id=colleague.id)
@@ -244,7 +255,7 @@ async def test_a_tip_a_colleague_holds_or_already_passed_on_is_not_moved(session
 
 async def test_a_role_that_may_not_link_is_refused(sessions):
     async with sessions() as session:
-        auditor = await factories.staff(session, "auditor")
+        auditor = await _staff(session, "auditor")
         case = await _case(session)
         row = await _scored_tip(session)
     before = await _state(sessions)
@@ -282,7 +293,7 @@ async def _face_match(session, tip: Tip, case: Case, similarity: float) -> None:
 
 async def test_same_child_links_the_tip_and_the_verdict_is_kept_once(sessions):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         case = await _case(session)
         row = await _scored_tip(session)
         await _face_match(session, row, case, 0.8)
@@ -306,7 +317,7 @@ async def test_same_child_links_the_tip_and_the_verdict_is_kept_once(sessions):
 
 async def test_not_the_same_takes_the_face_out_of_the_score(sessions):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         case = await _case(session)
         row = await _scored_tip(session)
         await _face_match(session, row, case, 0.8)
@@ -321,7 +332,7 @@ async def test_not_the_same_takes_the_face_out_of_the_score(sessions):
 
 async def test_a_verdict_without_a_face_match_or_with_a_bad_word_is_refused(sessions):
     async with sessions() as session:
-        mod = await factories.staff(session)
+        mod = await _staff(session)
         case = await _case(session)
         row = await _scored_tip(session)
     before = await _state(sessions)
