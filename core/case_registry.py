@@ -19,6 +19,7 @@ from core.case_matching import refresh_matches
 from core.errors import InvalidInput
 from core.geo import validate_point
 from core.i18n import Texts
+from core.rescoring import LAST_SEEN_FIELDS, mark_case_tips
 from core.vault import Vault
 from storage.models import Case, CasePhoto
 from storage.repositories import CaseRepository
@@ -319,5 +320,7 @@ async def edit_case(
     await session.flush()
     if changed:
         await refresh_matches(session, case=case)
+    if LAST_SEEN_FIELDS.intersection(changed):
+        await mark_case_tips(session, case=case)  # travel and contradictions move with it
     await session.commit()
     return changed

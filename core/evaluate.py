@@ -1,5 +1,8 @@
 """Evaluating one tip: find its duplicates, put it in its cluster, score it, store the score.
 
+A stored score that changed is kept in the tip's history (tip_scores) with the reason;
+rescore_tip scores an evaluated tip again without touching its cluster (core/rescoring.py).
+
 evaluate_tip reads everything first and writes last, so a SQLite write lock is held briefly.
 """
 
@@ -27,6 +30,7 @@ from core.scoring import (
     DEFAULT_SETTINGS,
     PRECISE_SOURCES,
     CaseFacts,
+    LeadScore,
     ScoreSettings,
     Sighting,
     TipFacts,
@@ -34,9 +38,22 @@ from core.scoring import (
     probable_area,
     score_tip,
 )
-from storage.models import Case, CasePhoto, FaceMatch, Tip, TipCluster, TipPhoto, Tipster
+from storage.models import (
+    Case,
+    CasePhoto,
+    FaceMatch,
+    FaceVerdict,
+    Tip,
+    TipCluster,
+    TipPhoto,
+    TipScore,
+    Tipster,
+)
 
 MAX_SIGHTINGS = 200
+NOT_SAME = "not_same"  # a FaceVerdict: the tip's face is not this case's child
+FIRST_SCORED = "Scored when its evidence was first evaluated."
+SCORED_AGAIN = "Evaluated again: new evidence, an answer or a change in its cluster."
 _LINK_KINDS = tuple(f.name for f in fields(Links))
 
 
@@ -85,7 +102,7 @@ async def evaluate_tip(
         facts = replace(
             facts, cluster_size=cluster.size, independent_sources=cluster.independent_sources
         )
-    _store(tip, facts, case=case, others=others, links=links, now=now, settings=settings)
+    _store(session, tip, facts, case=case, others=others, links=links, now=now, settings=settings)
     tip.evaluated_at = now
     if change is not None and change.members_changed:
         await _rescore_members(session, cluster=change.cluster, tip_id=tip.id, now=now, s=settings)
@@ -93,6 +110,7 @@ async def evaluate_tip(
 
 
 def _store(
+    session: AsyncSession,
     tip: Tip,
     facts: TipFacts,
     *,
@@ -101,10 +119,53 @@ def _store(
     links: Links,
     now: datetime,
     settings: EvidenceSettings,
+    reason: str | None = None,
 ) -> None:
     result = score_tip(facts, case=case, others=others, now=now, settings=settings.scoring)
+    if reason is None:
+        reason = SCORED_AGAIN if tip.score_parts else FIRST_SCORED
+    store_score(session, tip, result, links=links, now=now, reason=reason)
+
+
+def store_score(
+    session: AsyncSession, tip: Tip, result: LeadScore, *, links: Links, now: datetime, reason: str
+) -> None:
+    """Put a score on the tip; its first score and every change go into its history."""
+    if result.score != tip.score or not tip.score_parts:
+        session.add(TipScore(tip_id=tip.id, at=now, score=result.score, reason=reason[:200]))
     tip.score = result.score
     tip.score_parts = {**result.to_json(), "links": links.to_json()}
+
+
+async def rescore_tip(
+    session: AsyncSession,
+    *,
+    tip: Tip,
+    now: datetime,
+    reason: str,
+    settings: EvidenceSettings = DEFAULT_EVIDENCE_SETTINGS,
+) -> bool:
+    """Score an evaluated tip again with the links it has (no re-clustering); never commits.
+
+    False for a tip never evaluated: the evidence worker scores it in full, case and all."""
+    tip.rescore_reason = None
+    if tip.evaluated_at is None:
+        return False
+    photos = await _processed_photos(session, tip_id=tip.id)
+    facts, case, others = await _score_inputs(session, tip, photos, settings)
+    links = stored_links(tip.score_parts)
+    _store(
+        session,
+        tip,
+        facts,
+        case=case,
+        others=others,
+        links=links,
+        now=now,
+        settings=settings,
+        reason=reason,
+    )
+    return True
 
 
 async def _rescore_members(
@@ -124,7 +185,7 @@ async def _rescore_members(
             facts, cluster_size=cluster.size, independent_sources=cluster.independent_sources
         )
         links = stored_links(member.score_parts)
-        _store(member, facts, case=case, others=others, links=links, now=now, settings=s)
+        _store(session, member, facts, case=case, others=others, links=links, now=now, settings=s)
 
 
 def stored_links(score_parts: Mapping[str, Any]) -> Links:
@@ -202,7 +263,13 @@ async def _case_photo_copies(
 
 
 async def _best_face(session: AsyncSession, tip: Tip) -> float | None:
-    stmt = select(func.max(FaceMatch.similarity)).where(FaceMatch.tip_id == tip.id)
+    """The best face similarity, leaving out cases a moderator judged "not the same child"."""
+    judged_other = select(FaceVerdict.case_id).where(
+        FaceVerdict.tip_id == tip.id, FaceVerdict.verdict == NOT_SAME
+    )
+    stmt = select(func.max(FaceMatch.similarity)).where(
+        FaceMatch.tip_id == tip.id, FaceMatch.case_id.not_in(judged_other)
+    )
     if tip.case_id is not None:
         stmt = stmt.where(FaceMatch.case_id == tip.case_id)
     best = await session.scalar(stmt)

@@ -230,8 +230,13 @@ def recency_part(tip: TipFacts, now: datetime) -> ScorePart:
         (24 * 90, 0, "weeks ago"),
     ):
         if hours <= limit:
-            return _part("recency", points, f"{ago}: {verdict}.", hours=round(hours, 1))
-    return _part("recency", -5, f"{ago}: too old to act on quickly.", hours=round(hours, 1))
+            return _recency(points, f"{ago}: {verdict}.", hours, tip.seen_at)
+    return _recency(-5, f"{ago}: too old to act on quickly.", hours, tip.seen_at)
+
+
+def _recency(points: int, reason: str, hours: float, seen_at: datetime) -> ScorePart:
+    # The time it counts from is kept, so the rescoring job can tell when the points go stale.
+    return _part("recency", points, reason, hours=round(hours, 1), seen_at=seen_at.isoformat())
 
 
 def location_part(tip: TipFacts, s: ScoreSettings = DEFAULT_SETTINGS) -> ScorePart:

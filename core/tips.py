@@ -24,6 +24,7 @@ PUBLIC_STATUS = {
     "received": "received",
     "under_review": "under_review",
     "needs_info": "under_review",
+    "answered": "under_review",
     "promising": "passed_on",
     "urgent": "passed_on",
     "forwarded": "passed_on",
@@ -262,15 +263,16 @@ async def add_to_tip(
     return tip
 
 
-async def record_answer(session: AsyncSession, *, ref: str, tipster_id: int, text: str) -> None:
-    """Keep a tipster's answer to a moderator's question on their own tip; commits."""
+async def append_answer(session: AsyncSession, *, ref: str, tipster_id: int, text: str) -> Tip:
+    """Keep a tipster's answer to a moderator's question on their own tip (never commits:
+    moderation.answers.receive_answer puts the tip back in the queue in the same commit)."""
     cleaned = text.strip()[:MAX_TEXT]
     if not cleaned:
         raise InvalidInput("an answer needs some text")
     tip = await _own_tip(session, ref=ref, tipster_id=tipster_id)
     answers = [*tip.details.get("answers", []), {"at": utcnow().isoformat(), "text": cleaned}]
     tip.details = {**tip.details, "answers": answers}
-    await session.commit()
+    return tip
 
 
 async def list_case_choices(session: AsyncSession, *, query: str, limit: int = 5) -> list[Case]:

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
-from core.tips import record_answer, tip_status
+from core.tips import tip_status
+from handlers.context import BotServices
 from handlers.filters import PlainText, PrivateChat
 from handlers.keyboards import Answer, finish
 from handlers.states import Answering
 from handlers.turn import Turn, acknowledge
+from moderation.answers import GroupNotice, receive_answer
 from storage.models import Tipster
 
 
@@ -40,17 +42,32 @@ async def start_answer(
     await turn.say(texts("answer.ask", ref=found.ref), finish(texts))
 
 
+def _group(services: BotServices | None) -> GroupNotice | None:
+    if services is None or services.moderators_chat_id is None:
+        return None
+    return GroupNotice(chat_id=services.moderators_chat_id, base_url=services.base_url)
+
+
 async def answer_text(
-    message: Message, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+    message: Message,
+    *,
+    state: FSMContext,
+    texts: Texts,
+    session: AsyncSession,
+    tipster: Tipster,
+    services: BotServices | None = None,
 ) -> None:
-    """The answer lands on the tip; staff see the tipster's pseudonym only."""
+    """The answer lands on the tip and brings it back to the queue; staff see the pseudonym."""
     turn = await Turn.of(message, state, texts)
     ref = turn.talk.target_ref
     if ref is None:
         await turn.resume(note=texts("report.stale_button"))
         return
+    text = message.text or ""
     try:
-        await record_answer(session, ref=ref, tipster_id=tipster.id, text=message.text or "")
+        await receive_answer(
+            session, ref=ref, tipster_id=tipster.id, text=text, group=_group(services)
+        )
     except NotFound:
         await turn.resume(note=texts("status.not_found"))
         return

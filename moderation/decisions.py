@@ -63,8 +63,12 @@ async def _transition(session: AsyncSession, tip: Tip, staff: StaffUser, outcome
     open_claim = or_(
         Tip.claimed_by.is_(None), Tip.claimed_by == staff.id, Tip.claim_expires_at < now
     )
-    values: dict[str, object] = {"status": outcome.value, "updated_at": now}
-    if outcome is not Outcome.NEEDS_INFO:
+    # Any decision reads the answer (it leaves "answered"); a question makes its asker the one
+    # whose badge counts the next answer.
+    values: dict[str, object] = {"status": outcome.value, "updated_at": now, "answered": False}
+    if outcome is Outcome.NEEDS_INFO:
+        values["asked_by"] = staff.id
+    else:
         values.update(claimed_by=None, claim_expires_at=None)
     if outcome is Outcome.URGENT:
         values["urgent"] = True

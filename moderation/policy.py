@@ -21,6 +21,8 @@ POLICY: dict[str, frozenset[Role]] = {
     "tip.decide": REVIEWERS,
     "tip.note": REVIEWERS | {POLICE},
     "tip.bulk_decide": REVIEWERS,
+    "tip.link": REVIEWERS,  # link a tip (or its cluster) to a case, or unlink it
+    "tip.face_verdict": REVIEWERS,  # "same child" / "not the same" on a face match
     # Fields of a tip beyond the text and the clean photos
     "field.precise_location": REVIEWERS | {POLICE},
     "field.exif_gps": frozenset({SENIOR, POLICE}),

@@ -1,4 +1,8 @@
-"""The review queue: ranked by urgency and lead score, clusters as one row, claims with leases."""
+"""The review queue: ranked by urgency and lead score, clusters as one row, claims with leases.
+
+Within the same urgency and score, a tip whose tipster answered a moderator's question
+(status "answered") comes before the others, then the oldest first.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from core.errors import NotFound
 from storage.models import OPEN_TIPS_SQL, Case, Tip, TipCluster
 from storage.types import UTCDateTime, utcnow
 
-OPEN_STATUSES = ("received", "under_review", "needs_info")
+OPEN_STATUSES = ("received", "under_review", "needs_info", "answered")
 OPEN_TIPS = text(OPEN_TIPS_SQL)
 CLAIM_LEASE = timedelta(minutes=10)
 PAGE = 50
@@ -47,6 +51,7 @@ class QueueFilter:
     channel: str | None = None
     cluster_ref: str | None = None
     area: tuple[float, float, float, float] | None = None  # min_lat, max_lat, min_lon, max_lon
+    asked_by: int | None = None  # tips whose latest question this staff member asked
     limit: int = PAGE
     offset: int = 0
 
@@ -73,10 +78,12 @@ class QueueRow:
 @functools.cache
 def _not_cluster_head() -> ColumnElement[bool]:
     other = aliased(Tip)
+    same_rank = and_(other.urgent == Tip.urgent, other.score == Tip.score)
     better = or_(
         other.urgent > Tip.urgent,
         and_(other.urgent == Tip.urgent, other.score > Tip.score),
-        and_(other.urgent == Tip.urgent, other.score == Tip.score, other.id < Tip.id),
+        and_(same_rank, other.answered > Tip.answered),
+        and_(same_rank, other.answered == Tip.answered, other.id < Tip.id),
     )
     return exists().where(
         other.cluster_id == Tip.cluster_id, other.status.in_(OPEN_STATUSES), better
@@ -91,6 +98,8 @@ def _filtered(stmt: Select[Any], filters: QueueFilter) -> Select[Any]:
         stmt = stmt.where(Tip.case_id == case_id)
     if filters.channel:
         stmt = stmt.where(Tip.channel == filters.channel)
+    if filters.asked_by is not None:
+        stmt = stmt.where(Tip.asked_by == filters.asked_by)
     if filters.cluster_ref:
         stmt = stmt.join(TipCluster, TipCluster.id == Tip.cluster_id).where(
             TipCluster.ref == filters.cluster_ref
@@ -104,9 +113,9 @@ def _filtered(stmt: Select[Any], filters: QueueFilter) -> Select[Any]:
 
 
 async def list_queue(session: AsyncSession, *, filters: QueueFilter) -> list[QueueRow]:
-    """The queue page: urgent first, then by lead score, oldest first."""
+    """The queue page: urgent first, then by lead score, answered first, oldest first."""
     stmt = _filtered(select(Tip), filters).order_by(
-        Tip.urgent.desc(), Tip.score.desc(), Tip.created_at
+        Tip.urgent.desc(), Tip.score.desc(), Tip.answered.desc(), Tip.created_at
     )
     tips = (await session.scalars(stmt.limit(filters.limit).offset(filters.offset))).all()
     return await _rows(session, [t for t in tips])
@@ -181,7 +190,7 @@ def _claim_statement() -> Any:
     candidate = (
         select(tips.id)
         .where(OPEN_TIPS, or_(tips.claimed_by.is_(None), tips.claim_expires_at < now))
-        .order_by(tips.urgent.desc(), tips.score.desc(), tips.created_at)
+        .order_by(tips.urgent.desc(), tips.score.desc(), tips.answered.desc(), tips.created_at)
         .limit(1)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
         .scalar_subquery()

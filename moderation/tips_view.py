@@ -14,19 +14,24 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core.audit import record
 from core.geo import distance_km
 from moderation.policy import can
 from moderation.queue import OPEN_STATUSES, ClaimConflict, claim
 from moderation.tip_access import may_view_tip, visible_tip
+from moderation.tip_panels import (
+    AnswerView,
+    FaceView,
+    ScoreEntry,
+    answer_view,
+    case_choices,
+    face_views,
+    score_history,
+)
 from storage.models import (
     Case,
-    CasePhoto,
     Decision,
-    FaceEmbedding,
-    FaceMatch,
     StaffUser,
     Tip,
     TipCluster,
@@ -75,15 +80,6 @@ class TravelView:
 
 
 @dataclass(frozen=True, slots=True)
-class FaceView:
-    """A face match, both faces from display copies."""
-
-    similarity: float
-    tip_sha: str | None
-    case_sha: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Entry:
     """A line of the tip's history: a decision, an answer, an addition or a note."""
 
@@ -123,6 +119,9 @@ class TipView:
     claimed_by: str | None
     claim_mine: bool
     fields: list[str] = field(default_factory=list)
+    answer: AnswerView | None = None
+    score_history: list[ScoreEntry] = field(default_factory=list)
+    case_choices: list[tuple[str, str]] = field(default_factory=list)
 
 
 def place_view(role: str, tip: Tip) -> PlaceView:
@@ -173,22 +172,6 @@ def travel_view(tip: Tip, case: Case | None) -> TravelView | None:
     if case.last_seen_at is not None and tip.seen_at is not None:
         hours = round((tip.seen_at - case.last_seen_at).total_seconds() / 3600, 1)
     return TravelView(distance_km=round(km, 1), hours=hours)
-
-
-async def _faces(session: AsyncSession, tip_id: int) -> list[FaceView]:
-    tip_face, case_face = aliased(FaceEmbedding), aliased(FaceEmbedding)
-    stmt = (
-        select(FaceMatch.similarity, TipPhoto.display_sha256, CasePhoto.display_sha256)
-        .join(tip_face, tip_face.id == FaceMatch.tip_face_id)
-        .join(case_face, case_face.id == FaceMatch.case_face_id)
-        .outerjoin(TipPhoto, TipPhoto.id == tip_face.tip_photo_id)
-        .outerjoin(CasePhoto, CasePhoto.id == case_face.case_photo_id)
-        .where(FaceMatch.tip_id == tip_id)
-        .order_by(FaceMatch.similarity.desc())
-        .limit(10)
-    )
-    rows = (await session.execute(stmt)).all()
-    return [FaceView(similarity=s, tip_sha=t, case_sha=c) for s, t, c in rows]
 
 
 def _tipster_view(role: str, tipster: Tipster | None) -> TipsterView | None:
@@ -321,7 +304,7 @@ async def open_tip(session: AsyncSession, *, staff: StaffUser, ref: str) -> TipV
         photos=photos,
         case=case,
         travel=travel_view(tip, case),
-        faces=await _faces(session, tip.id),
+        faces=await face_views(session, tip.id),
         cluster=cluster,
         cluster_tips=members,
         tipster=_tipster_view(role, tipster),
@@ -332,6 +315,9 @@ async def open_tip(session: AsyncSession, *, staff: StaffUser, ref: str) -> TipV
         claimed_by=holder,
         claim_mine=holder is not None and tip.claimed_by == staff.id,
         fields=_shown_fields(role, tip, place, photos),
+        answer=await answer_view(session, tip),
+        score_history=await score_history(session, tip.id),
+        case_choices=await case_choices(session) if can(role, "tip.link") else [],
     )
     await record(
         session,

@@ -36,7 +36,8 @@ NAMING_CONVENTION = {
 }
 
 
-OPEN_TIPS_SQL = "status IN ('received', 'under_review', 'needs_info')"
+OPEN_TIPS_SQL = "status IN ('received', 'under_review', 'needs_info', 'answered')"
+RESCORE_DUE_SQL = "rescore_reason IS NOT NULL"
 
 
 class Base(DeclarativeBase):
@@ -207,11 +208,12 @@ class Tip(Timestamped, Base):
     __table_args__ = (
         Index("ix_tips_lat_lon", "lat", "lon"),
         Index("ix_tips_queue", text("urgent DESC"), text("score DESC"), "created_at"),
-        # Partial indexes over open tips only (migration 0007).
+        # Partial indexes over open tips only (migrations 0007, 0011): the queue's order.
         Index(
             "ix_tips_queue_open",
             text("urgent DESC"),
             text("score DESC"),
+            text("answered DESC"),
             "created_at",
             postgresql_where=text(OPEN_TIPS_SQL),
             sqlite_where=text(OPEN_TIPS_SQL),
@@ -221,9 +223,17 @@ class Tip(Timestamped, Base):
             "case_id",
             text("urgent DESC"),
             text("score DESC"),
+            text("answered DESC"),
             "created_at",
             postgresql_where=text(OPEN_TIPS_SQL),
             sqlite_where=text(OPEN_TIPS_SQL),
+        ),
+        # The few tips waiting to be scored again (the rescoring worker reads them every round).
+        Index(
+            "ix_tips_rescore_due",
+            "id",
+            postgresql_where=text(RESCORE_DUE_SQL),
+            sqlite_where=text(RESCORE_DUE_SQL),
         ),
     )
 
@@ -253,6 +263,14 @@ class Tip(Timestamped, Base):
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     claim_expires_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # True exactly while status is "answered": a column so the queue's index can rank answered
+    # tips above others of the same score.
+    answered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who asked the tipster the latest question: their dashboard badge counts the answers.
+    asked_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # Why the tip must be scored again (its case's last-seen changed...); the rescoring worker
+    # scores it and clears this.
+    rescore_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class TipCluster(Timestamped, Base):
@@ -326,6 +344,33 @@ class FaceMatch(Base):
     similarity: Mapped[float] = mapped_column(Float)
     distance: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaceVerdict(Base):
+    """A moderator's judgement of a tip's face matches with one case: same child, or not."""
+
+    __tablename__ = "face_verdicts"
+    __table_args__ = (UniqueConstraint("tip_id", "case_id", name="uq_face_verdicts_tip_case"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    verdict: Mapped[str] = mapped_column(String(10))  # same | not_same
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TipScore(Base):
+    """One change of a tip's lead score and why: the score's history on the tip page."""
+
+    __tablename__ = "tip_scores"
+    __table_args__ = (Index("ix_tip_scores_tip_at", "tip_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(200))
 
 
 class StaffUser(Base):

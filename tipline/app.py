@@ -44,6 +44,7 @@ from workers.faces import FaceWorker
 from workers.moderator_cards import ModeratorCards
 from workers.photos import PhotoWorker
 from workers.relay import Relay, Sender
+from workers.rescoring import RescoreWorker
 from workers.retention import RetentionWorker
 from workers.webhooks import WebhookSender
 
@@ -154,7 +155,11 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
                 days=settings.photo_retention_days,
             ).run_forever()
         )
-    loops.append(EvidenceWorker(sessions=sessions).run_forever())
+    # Scores: the evidence worker evaluates new tips; the rescoring worker keeps scores current.
+    loops += [
+        EvidenceWorker(sessions=sessions).run_forever(),
+        RescoreWorker(sessions=sessions).run_forever(),
+    ]
     loops.append(
         AlertWorker(
             sessions=sessions,

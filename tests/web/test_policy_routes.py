@@ -369,8 +369,11 @@ def _samples_elsewhere() -> set[tuple[str, str]]:
     from tests.web.test_case_admin import CASE_ADMIN_SAMPLES  # imports this module
     from tests.web.test_forwarding_pages import FORWARDING_SAMPLES  # imports this module
     from tests.web.test_matches_page import MATCHES_SAMPLES  # imports this module
+    from tests.web.test_tip_links import LINK_SAMPLES  # imports this module
 
-    return set(FORWARDING_SAMPLES) | set(CASE_ADMIN_SAMPLES) | set(MATCHES_SAMPLES)
+    return (
+        set(FORWARDING_SAMPLES) | set(CASE_ADMIN_SAMPLES) | set(MATCHES_SAMPLES) | set(LINK_SAMPLES)
+    )
 
 
 def test_every_dashboard_route_has_a_sample_request():

@@ -15,6 +15,7 @@ from web.dashboard import (
     signin,
     staff,
     system,
+    tip_links,
     tips,
 )
 
@@ -23,6 +24,7 @@ for part in (
     signin.router,
     queue.router,
     tips.router,
+    tip_links.router,
     # Before cases.router: /cases/new is not a case called "new".
     case_admin.router,
     cases.router,

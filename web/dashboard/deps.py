@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from moderation.answers import count_answers_for
 from moderation.auth import resolve
 from moderation.policy import POLICY, can
 from moderation.tip_access import record_denied
@@ -54,6 +55,7 @@ class Staff:
     user: StaffUser
     db: AsyncSession
     csrf: str
+    answers: int = 0  # tips back in the queue with an answer to this reviewer's question
 
 
 def web_context(request: Request) -> WebContext:
@@ -120,7 +122,10 @@ def require(action: str) -> Any:
         expected = staff_csrf(web_context(request).secret, token)
         if request.method not in SAFE_METHODS:
             await check_csrf(request, expected)
-        return Staff(user=user, db=db, csrf=expected)
+        answers = (
+            await count_answers_for(db, staff_id=user.id) if can(user.role, "tip.decide") else 0
+        )
+        return Staff(user=user, db=db, csrf=expected, answers=answers)
 
     _ACTIONS[signed_in] = action
     return Depends(signed_in)

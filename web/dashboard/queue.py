@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -71,6 +72,8 @@ def _notice(params: Mapping[str, str]) -> str:
     if re.fullmatch(r"\d{1,4}:\d{1,4}", params.get("bulk", "")):
         done, skipped = params["bulk"].split(":")
         return f"Cluster decided: {done} tip(s); {skipped} left alone (decided or held by others)."
+    if params.get("asked") == "me":
+        return "Tips whose tipster answered a question you asked."
     if params.get("empty"):
         return "Nothing left to claim: the queue is clear."
     return ""
@@ -81,6 +84,8 @@ async def queue(request: Request, staff: Annotated[Staff, require("queue.view")]
     """The ranked queue: urgent first, then by lead score; clusters as one row."""
     params = request.query_params
     filters, problems = parse_filters(params)
+    if params.get("asked") == "me":  # the answers badge: answers to my own questions
+        filters = dataclasses.replace(filters, asked_by=staff.user.id)
     view = await queue_page(staff.db, staff=staff.user, filters=filters)
     return page(
         request,

@@ -62,6 +62,7 @@ def page(
         "nav": [(href, label) for href, label, action in NAV if role and can(role, action)],
         "can": (lambda action: bool(role) and can(role or "", action)),
         "tile_url": web_context(request).map_tile_url,
+        "answers_badge": staff.answers if staff else 0,
     }
     return TEMPLATES.TemplateResponse(request, template, values, status_code=status)
 
