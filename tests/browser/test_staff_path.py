@@ -14,6 +14,7 @@ No row is written to the database by this test: it only reads it to check the ou
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -35,7 +36,7 @@ from tests.browser.people import (
     invite,
     sign_in,
 )
-from tests.browser.test_moderator_browser import _require_browser
+from tests.browser.test_moderator_browser import DOCS_IMG, _require_browser
 from tests.processes import TOKEN, TiplineProcess, fake_telegram, tipline_env, wait_until
 
 FAMILY_CHAT = 770001
@@ -144,6 +145,18 @@ async def _forward_as_promising(page: object, url: str, tip_ref: str, case_ref: 
     await page.wait_for_load_state()  # type: ignore[attr-defined]
 
 
+async def _shoot(page: object, path: Path) -> None:
+    """A full-page screenshot; TIPLINE_SAVE_SCREENSHOTS=1 keeps it in docs/img."""
+    await page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    if os.environ.get("TIPLINE_SAVE_SCREENSHOTS"):
+        await asyncio.to_thread(_keep, path)
+
+
+def _keep(path: Path) -> None:
+    DOCS_IMG.mkdir(exist_ok=True)
+    (DOCS_IMG / path.name).write_bytes(path.read_bytes())
+
+
 async def _read(url: str) -> dict[str, object]:
     engine = create_engine(url)
     try:
@@ -164,7 +177,7 @@ async def _read(url: str) -> dict[str, object]:
 
 @pytest.mark.slow
 async def test_admin_moderator_and_senior_are_invited_enrol_and_work_a_lead_to_the_family(
-    running, browser
+    running, browser, tmp_path
 ):
     process, fake = running
     url = process.url
@@ -178,9 +191,11 @@ async def test_admin_moderator_and_senior_are_invited_enrol_and_work_a_lead_to_t
     assert admin_page.url.endswith("/queue")  # type: ignore[attr-defined]
     moderator_link = await invite(admin_page, url, email=moderator.email, role="moderator")
     senior_link = await invite(admin_page, url, email=senior.email, role="senior_moderator")
+    await _shoot(admin_page, tmp_path / "staff-invitation.png")
 
     senior_page = await _page(browser)
     await enrol(senior_page, senior_link, senior)
+    await _shoot(senior_page, tmp_path / "staff-recovery-codes.png")
     await sign_in(senior_page, url, senior)
     case_ref = await _register_and_verify_case(senior_page, url)
     payload = await _family_link(senior_page, url, case_ref)
@@ -216,6 +231,8 @@ async def test_admin_moderator_and_senior_are_invited_enrol_and_work_a_lead_to_t
     assert await senior_page.text_content("p.error")  # type: ignore[attr-defined]
     assert senior_page.url.endswith("/login/code")  # type: ignore[attr-defined]
 
+    await admin_page.goto(url + "/staff")  # type: ignore[attr-defined]
+    await _shoot(admin_page, tmp_path / "staff-page.png")
     state = await asyncio.wait_for(_read(process.env["TIPLINE_DATABASE_URL"]), 30)
     assert state["staff"] == [
         ("admin@example.org", "admin", True),
