@@ -15,8 +15,10 @@ from core.inbox import admit
 from tests.bot.harness import build_transcript
 
 CHAT = 4301
+# pg_locks is the whole server's: only this test database's holder counts (other suites may run).
 HOLDER = text(
     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :key"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 ).bindparams(key=LOCK_KEY)
 
 
