@@ -20,6 +20,7 @@ from core.i18n import Texts
 from core.limits import MemoryRateLimiter
 from core.outbox import Outgoing
 from core.packets import FORMAT, read_files
+from core.webhook_targets import TargetRules
 from moderation import decisions, police_recipients
 from moderation.decisions import AlreadyDecided, Outcome, decide
 from moderation.families import create_family_link, link_family, set_muted
@@ -31,7 +32,6 @@ from moderation.forwarding import (
     forwards_of,
     suggested_place,
 )
-from core.webhook_targets import TargetRules
 from moderation.police import OnCallPager, download_packet
 from moderation.police_recipients import approve_recipient, deactivate_recipient
 from storage.models import (

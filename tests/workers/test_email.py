@@ -24,8 +24,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from core.outbox import enqueue, telegram_text
-from moderation.decisions import Outcome, decide
 from core.webhook_targets import TargetRules
+from moderation.decisions import Outcome, decide
 from moderation.police import page_oncall
 from moderation.police_recipients import deactivate_recipient
 from storage.models import Forward, OutboxMessage
@@ -33,10 +33,9 @@ from storage.photostore import open_photo_stores
 from tests.fakes.telegram import FakeTelegram
 from tests.moderation.test_forwarding import add_recipient, forwarding_world
 from workers.email import EmailSender, message_id
-
-INSTALLATION = b"this-installation's-key-derived-from-the-vault-key"
 from workers.relay import Relay, Retry
 
+INSTALLATION = b"this-installation's-key-derived-from-the-vault-key"
 FAST = Retry(max_attempts=3, base=0.05, cap=0.1)
 POLICE_ADDRESS = "duty@police.example.org"
 SENDER = "tipline@tipline.example.org"
