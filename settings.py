@@ -87,9 +87,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator(
-        "oncall_emails", "police_domains", "test_webhook_exempt_hosts", mode="before"
-    )
+    @field_validator("oncall_emails", "police_domains", "test_webhook_exempt_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """TIPLINE_ONCALL_EMAILS=a@x.org,b@y.org (blank: nobody); the same for the others."""
