@@ -48,7 +48,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     oncall_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oncall_chat_id: int | None = None
+    # Deprecated: signed X-Tipline-Signature before webhook recipients had their own secrets.
     police_webhook_secret: SecretStr | None = None
+    # Evidence custody (docs/forwarding.md): when set, the only e-mail domains and webhook hosts
+    # (and their subdomains) police packets may go to. The exemption is for tests only.
+    police_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    test_webhook_exempt_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Cases, posters and area alerts (docs/cases.md). The bot's @username makes the
     # t.me/<bot>?start=case_<code> links on posters; when unset it is learned from getMe.
     bot_username: str | None = None
@@ -82,10 +87,10 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("oncall_emails", mode="before")
+    @field_validator("oncall_emails", "police_domains", "test_webhook_exempt_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
-        """TIPLINE_ONCALL_EMAILS=a@x.org,b@y.org (blank: nobody)."""
+        """TIPLINE_ONCALL_EMAILS=a@x.org,b@y.org (blank: nobody); the same for the others."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

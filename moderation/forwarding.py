@@ -24,7 +24,8 @@ from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from moderation.families import Feedback, feedback_counts, pending_links, record_feedback
 from moderation.family_leads import FAMILY, list_family, send_family_lead
-from moderation.police import forward_to_police, list_recipients, page_oncall
+from moderation.police import forward_to_police, page_oncall
+from moderation.police_recipients import list_recipients
 from moderation.policy import can
 from moderation.queue import OPEN_STATUSES
 from storage.models import (
@@ -343,7 +344,9 @@ async def tip_forwarding(session: AsyncSession, *, tip: Tip) -> TipForwarding:
         .order_by(TipPhoto.id)
     )
     family = await list_family(session, case_id=case.id) if case else []
-    recipients = await list_recipients(session, case_id=case.id, active_only=True) if case else []
+    recipients = (
+        await list_recipients(session, case_id=case.id, deliverable_only=True) if case else []
+    )
     forwards = await forwards_of(session, tip_id=tip.id)
     forwarded = any(view.forward.audience == FAMILY for view in forwards)
     return TipForwarding(

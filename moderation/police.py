@@ -1,199 +1,35 @@
 """Police: recipients per case, evidence packets to them, on-call pages, the liaison's download.
 
-A senior moderator sets where a case's packets go: e-mail addresses and/or webhook URLs. A lead
+Where a case's packets go is set in moderation/police_recipients.py (two-person rule). A lead
 forwarded to police becomes one `forwards` row holding the packet document as it stood, and one
-outbox row per active recipient (`police:<recipient id>` on the `email` or `webhook` channel);
-the senders read the address and the files at send time. Urgent leads also page the on-call
-staff through one `oncall` row that OnCallPager fans out to the chat and e-mails in settings.
+outbox row per active, approved recipient (`police:<recipient id>` on the `email` or `webhook`
+channel); the senders read the address and the files at send time. Urgent leads also page the
+on-call staff through one `oncall` row that OnCallPager fans out to the chat and e-mails in
+settings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import record
-from core.errors import InvalidInput, NotFound
 from core.outbox import Outcome, Outgoing, chat_recipient, enqueue, telegram_text
 from core.packets import build_packet, packet_zip, read_files, zip_name
+from moderation.police_recipients import POLICE, list_recipients, police_recipient
 from moderation.policy import can
 from moderation.tip_access import visible_tip
-from storage.models import Case, Forward, PoliceRecipient, StaffUser, Tip
+from storage.models import Forward, StaffUser, Tip
 from storage.photostore import PhotoStores
-from storage.refs import normalise_ref
 from storage.types import utcnow
 
-POLICE = "police"
-KINDS = ("email", "webhook")
 ONCALL = "oncall"
-_EMAIL = re.compile(r"[^@\s<>,;\"']+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_RECIPIENT = re.compile(r"police:([1-9][0-9]*)")
-MAX_ADDRESS = 500
-
-
-# --- recipients --------------------------------------------------------------------------------
-
-
-def _allow_manage(staff: StaffUser) -> None:
-    if not staff.active or not can(staff.role, "case.manage"):
-        raise PermissionError("only a senior moderator may set where a case's leads go")
-
-
-def check_address(kind: str, address: str) -> str:
-    """A clean e-mail address, or a webhook URL (https; plain http only to this machine)."""
-    address = address.strip()
-    if kind not in KINDS:
-        raise InvalidInput("choose e-mail or webhook")
-    if not address or len(address) > MAX_ADDRESS:
-        raise InvalidInput(f"give an address of at most {MAX_ADDRESS} characters")
-    if kind == "email":
-        if _EMAIL.fullmatch(address) is None:
-            raise InvalidInput("this is not an e-mail address")
-        return address
-    parts = urlsplit(address)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username:
-        raise InvalidInput("give the webhook as an https:// URL without a password in it")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise InvalidInput("evidence travels over https only (plain http is for localhost tests)")
-    return address
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-async def _case(session: AsyncSession, case_ref: str) -> Case:
-    case = await session.scalar(select(Case).where(Case.ref == normalise_ref(case_ref)))
-    if case is None:
-        raise NotFound("no such case")
-    return case
-
-
-async def add_recipient(
-    session: AsyncSession, *, staff: StaffUser, case_ref: str, kind: str, address: str, label: str
-) -> PoliceRecipient:
-    """Send this case's packets here too (reactivates a former one). Commits; audited."""
-    _allow_manage(staff)
-    address = check_address(kind, address)
-    case = await _case(session, case_ref)
-    row = await session.scalar(
-        select(PoliceRecipient).where(
-            PoliceRecipient.case_id == case.id,
-            PoliceRecipient.kind == kind,
-            PoliceRecipient.address == address,
-        )
-    )
-    if row is None:
-        row = PoliceRecipient(case_id=case.id, kind=kind, address=address, created_by=staff.id)
-        session.add(row)
-    row.active, row.label = True, label.strip()[:200]
-    await session.flush()
-    earlier = await send_earlier_packets(session, recipient=row)
-    await _audit_recipient(
-        session, staff, "police.recipient_added", case.ref, row, earlier_packets=earlier
-    )
-    await session.commit()
-    return row
-
-
-async def send_earlier_packets(session: AsyncSession, *, recipient: PoliceRecipient) -> int:
-    """A recipient added after leads were forwarded gets those packets too (once each, by the
-    outbox key), oldest first; how many were queued. Never commits."""
-    stmt = (
-        select(Forward)
-        .where(Forward.case_id == recipient.case_id, Forward.audience == POLICE)
-        .order_by(Forward.created_at, Forward.id)
-    )
-    queued = 0
-    for forward in (await session.scalars(stmt)).all():
-        urgent = (forward.packet or {}).get("forward", {}).get("reason") == "urgent"
-        queued += await enqueue(
-            session,
-            channel=recipient.kind,
-            recipient=police_recipient(recipient.id),
-            payload={"kind": "police_packet", "forward_id": forward.id, "urgent": urgent},
-            key=f"forward:{forward.id}:police:{recipient.id}",
-        )
-    return queued
-
-
-async def deactivate_recipient(
-    session: AsyncSession, *, staff: StaffUser, case_ref: str, recipient_id: int
-) -> PoliceRecipient:
-    """Stop sending here; deliveries not yet made are refused at send time. Commits; audited."""
-    _allow_manage(staff)
-    case = await _case(session, case_ref)
-    row = await session.get(PoliceRecipient, recipient_id)
-    if row is None or row.case_id != case.id:
-        raise NotFound("no such recipient for this case")
-    row.active = False
-    await _audit_recipient(session, staff, "police.recipient_removed", case.ref, row)
-    await session.commit()
-    return row
-
-
-async def _audit_recipient(
-    session: AsyncSession,
-    staff: StaffUser,
-    action: str,
-    case_ref: str,
-    row: PoliceRecipient,
-    **extra: Any,
-) -> None:
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action=action,
-        object_type="case",
-        object_ref=case_ref,
-        detail={"recipient_id": row.id, "kind": row.kind, "address": row.address, **extra},
-    )
-
-
-async def list_recipients(
-    session: AsyncSession, *, case_id: int, active_only: bool = False
-) -> Sequence[PoliceRecipient]:
-    """A case's police recipients, oldest first."""
-    stmt = select(PoliceRecipient).where(PoliceRecipient.case_id == case_id)
-    if active_only:
-        stmt = stmt.where(PoliceRecipient.active.is_(True))
-    return (await session.scalars(stmt.order_by(PoliceRecipient.id))).all()
-
-
-def police_recipient(recipient_id: int) -> str:
-    """The outbox recipient of a police recipient row."""
-    return f"police:{int(recipient_id)}"
-
-
-async def resolve_recipient(
-    sessions: async_sessionmaker[AsyncSession], recipient: str, *, kind: str
-) -> PoliceRecipient | Outcome:
-    """The live recipient row behind `police:<id>`, or the permanent outcome saying why not."""
-    match = _RECIPIENT.fullmatch(recipient)
-    if match is None:
-        return Outcome.permanent(f"unknown recipient {recipient!r}")
-    async with sessions() as session:
-        row = await session.get(PoliceRecipient, int(match.group(1)))
-    if row is None or row.kind != kind:
-        return Outcome.permanent("the police recipient no longer exists")
-    if not row.active:
-        return Outcome.permanent("the police recipient was removed before this was sent")
-    return row
 
 
 # --- packets -----------------------------------------------------------------------------------
@@ -232,7 +68,7 @@ async def forward_to_police(
         forward=info,
     )
     recipients = (
-        await list_recipients(session, case_id=tip.case_id, active_only=True)
+        await list_recipients(session, case_id=tip.case_id, deliverable_only=True)
         if (tip.case_id)
         else []
     )

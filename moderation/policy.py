@@ -43,6 +43,8 @@ POLICY: dict[str, frozenset[Role]] = {
     "case.matches": REVIEWERS | {ADMIN},
     # Police and forwarding
     "packet.download": frozenset({POLICE}),
+    # A recipient someone else added (two-person rule: never the one who added it).
+    "police.recipient_approve": frozenset({SENIOR, ADMIN}),
     # Oversight and administration
     "audit.view": frozenset({AUDITOR, ADMIN}),
     "audit.export": frozenset({AUDITOR}),

@@ -638,8 +638,16 @@ class PoliceRecipient(Base):
     address: Mapped[str] = mapped_column(String(500))
     label: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Who added it most recently (re-adding a removed one resets its approval): that person
+    # cannot approve it. Nothing is sent to it until approved_by is set (two-person rule).
     created_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    approved_at: Mapped[datetime | None]
+    # Webhooks: the secret is derived, never stored (core/webhook_signing.py); rotation bumps
+    # the generation and the previous one keeps signing until previous_secret_until.
+    secret_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    previous_secret_until: Mapped[datetime | None]
 
 
 class Forward(Base):

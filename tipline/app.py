@@ -32,6 +32,7 @@ from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.photostore import PhotoStore, open_photo_stores
 from tipline.keys import load_vault_key
+from tipline.police import installation_key, police_rules, webhook_secrets
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
@@ -72,6 +73,7 @@ def run(settings: Settings) -> None:
         if bot_mode(settings) == "webhook":
             webhook_secret(settings)
         vault_key = load_vault_key(settings)
+        police_rules(settings)  # refuses the test-only exemption in production, early
         prepare_database(settings)
         uvloop.run(_serve(settings, sock, vault_key))
     finally:
@@ -112,10 +114,12 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         photos=open_photo_stores(settings.media_dir),
         map_tile_url=settings.map_tile_url,
         public_url=settings.public_url,
+        base_url=settings.base_url,
+        police_rules=police_rules(settings),
+        webhook_secrets=webhook_secrets(vault_key),
         bot_username=settings.bot_username,
         poster_font=settings.poster_font,
         alerts=alert_policy,
-        base_url=settings.base_url,
         mail_invites=bool(settings.smtp_host),
     )
     telegram = None
@@ -141,7 +145,9 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     loops.append(_case_photo_worker(settings, sessions, bot).run_forever())
     loops.extend(await _face_loops(settings, sessions))
     loops.append(
-        _relay(settings, sessions, vault, telegram.bot if telegram else None).run_forever()
+        _relay(
+            settings, sessions, vault, vault_key, telegram.bot if telegram else None
+        ).run_forever()
     )
     if settings.moderators_chat_id is not None and telegram is not None:
         cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
@@ -235,14 +241,21 @@ def _case_photo_worker(
 
 
 def _relay(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault, bot: Bot | None
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    vault: Vault,
+    vault_key: str,
+    bot: Bot | None,
 ) -> Relay:
     """The outbox relay with a sender per channel (Telegram only when a bot is configured)."""
     stores = open_photo_stores(settings.media_dir)
+    rules = police_rules(settings)
     senders: dict[str, Sender] = {
         "email": EmailSender(
             sessions=sessions,
             stores=stores,
+            installation=installation_key(vault_key),
+            rules=rules,
             host=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_user,
@@ -252,13 +265,7 @@ def _relay(
             vault=vault,
         ),
         "webhook": WebhookSender(
-            sessions=sessions,
-            stores=stores,
-            secret=(
-                settings.police_webhook_secret.get_secret_value().encode()
-                if settings.police_webhook_secret
-                else None
-            ),
+            sessions=sessions, stores=stores, secrets=webhook_secrets(vault_key), rules=rules
         ),
     }
     if bot is not None:

@@ -18,6 +18,8 @@ from core.health import database_health
 from core.inbox import AdmissionBatcher
 from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
+from core.webhook_signing import WebhookSecrets
+from core.webhook_targets import TargetRules
 from moderation.tip_access import AccessDenied
 from storage.photostore import PhotoStores
 from web.case_form import router as case_form_router
@@ -51,15 +53,19 @@ class WebContext:
     photos: PhotoStores | None = None
     map_tile_url: str = ""
     public_url: str | None = None
+    # Links on posters and in QR codes: settings' public URL (or its local fallback), never
+    # the request's Host header, which anyone can set.
+    base_url: str = "http://127.0.0.1:8080"
+    # Evidence custody: where police packets may go, and the webhook secrets shown once.
+    police_rules: TargetRules = field(default_factory=TargetRules)
+    webhook_secrets: WebhookSecrets | None = None
     # Posters: the bot's @username (settings, or getMe once the bot starts) for the t.me
     # link; the CJK font (None: Debian's Noto CJK).
     bot_username: str | None = None
     poster_font: Path | None = None
     # Case alerts: how the radius grows and the daily cap (settings.alert_* / alerts_per_day).
     alerts: AlertPolicy = field(default_factory=AlertPolicy)
-    # Staff invitations: links start with base_url (settings, never the request's Host); they
-    # are e-mailed too when SMTP is configured.
-    base_url: str = "http://127.0.0.1:8080"
+    # Staff invitations are e-mailed too when SMTP is configured (links start with base_url).
     mail_invites: bool = False
 
 

@@ -138,7 +138,7 @@ async def _poster(request: Request, ref: str) -> PosterFiles | Response:
             geocoder=context.geocoder,
             display=_stores(context).display,
             bot_username=context.bot_username or "",
-            base_url=context.public_url or str(request.base_url),
+            base_url=context.base_url,
         )
     if found is None:
         return _not_found(request, lang)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -31,8 +32,10 @@ from core.packets import (
     zip_name,
 )
 from core.vault import Vault
+from core.webhook_targets import TargetRules
 from moderation.invites import invite_mail
-from moderation.police import load_packet, resolve_recipient
+from moderation.police import load_packet
+from moderation.police_recipients import resolve_recipient
 from storage.models import PoliceRecipient
 from storage.photostore import PhotoStores
 
@@ -44,10 +47,13 @@ class Unsendable(Exception):
     """The message cannot be composed (unknown payload, packet gone): retrying cannot help."""
 
 
-def message_id(key: str, sender: str) -> str:
-    """A Message-ID that is the same for every attempt of one outbox row (lead and recipient)."""
+def message_id(key: str, sender: str, *, installation: bytes) -> str:
+    """A Message-ID that is the same for every attempt of one outbox row (lead and recipient)
+    and differs between installations: keyed with this installation's secret, so two Tiplines
+    sending from the same domain never make the same id (a mail system would drop one)."""
     domain = sender.rpartition("@")[2] or "tipline.invalid"
-    return f"<tipline.{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+    digest = hmac.new(installation, key.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"<tipline.{digest}@{domain}>"
 
 
 class EmailSender:
@@ -58,6 +64,7 @@ class EmailSender:
         *,
         sessions: async_sessionmaker[AsyncSession],
         stores: PhotoStores,
+        installation: bytes,
         host: str | None,
         port: int = 587,
         username: str | None = None,
@@ -66,9 +73,12 @@ class EmailSender:
         starttls: bool = True,
         timeout: float = 30.0,
         vault: Vault | None = None,
+        rules: TargetRules | None = None,
     ) -> None:
         self.sessions = sessions
         self.stores = stores
+        self.installation = installation
+        self.rules = rules or TargetRules()
         self.host = host
         self.port = port
         self.username = username
@@ -95,7 +105,12 @@ class EmailSender:
         if recipient.startswith("email:"):
             return recipient.removeprefix("email:")
         row = await resolve_recipient(self.sessions, recipient, kind="email")
-        return row.address if isinstance(row, PoliceRecipient) else row
+        if not isinstance(row, PoliceRecipient):
+            return row
+        # The allow-list may have been set or narrowed since the recipient was approved.
+        if not self.rules.allows_domain(row.address.rpartition("@")[2]):
+            return Outcome.permanent("refused: the e-mail domain is not on TIPLINE_POLICE_DOMAINS")
+        return row.address
 
     async def compose(self, message: Outgoing, address: str) -> EmailMessage:
         """The e-mail for an outbox row: a page, or a police packet with its attachments."""
@@ -104,7 +119,7 @@ class EmailSender:
         email["From"] = self.sender
         email["To"] = address
         email["Date"] = formatdate(usegmt=True)
-        email["Message-ID"] = message_id(message.key, self.sender)
+        email["Message-ID"] = message_id(message.key, self.sender, installation=self.installation)
         email["Auto-Submitted"] = "auto-generated"
         if payload.get("kind") == "page":
             email["Subject"] = str(payload.get("subject") or "Tipline page")
@@ -182,24 +197,25 @@ class EmailSender:
 
 def outcome_of(exc: aiosmtplib.SMTPException) -> Outcome:
     """A 5xx refusal of this message is permanent; the rest (network, 4xx, our own login or
-    TLS set-up, a server refusing all connections) is retried and, if it lasts, parked dead."""
+    TLS set-up, a server refusing all connections) is retried and, if it lasts, parked dead.
+    Reasons hold the SMTP code and our own phrase, never the text a server sent."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        reason = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)[:500]
-        if any(r.code >= 500 for r in exc.recipients):
+        codes = sorted({r.code for r in exc.recipients})
+        reason = "SMTP " + ", ".join(str(c) for c in codes)
+        if any(code >= 500 for code in codes):
             return Outcome.permanent(f"recipient refused: {reason}")
         return Outcome.transient(f"recipient deferred: {reason}")
     configuration = (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPConnectResponseError)
     if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(exc, configuration):
-        reason = f"{exc.code} {exc.message}"[:500]
         if exc.code >= 500:
-            return Outcome.permanent(f"SMTP refused the message: {reason}")
-        return Outcome.transient(f"SMTP deferred the message: {reason}")
+            return Outcome.permanent(f"SMTP refused the message: SMTP {exc.code}")
+        return Outcome.transient(f"SMTP deferred the message: SMTP {exc.code}")
     return Outcome.transient(_describe(exc))
 
 
 def _describe(exc: aiosmtplib.SMTPException) -> str:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return f"SMTP {type(exc).__name__}: {exc.code} {exc.message}"[:500]
+        return f"SMTP {type(exc).__name__}: SMTP {exc.code}"
     if isinstance(exc, OSError):  # connect errors, timeouts, a dropped connection
-        return f"SMTP server unreachable: {exc}"[:500]
-    return f"SMTP {type(exc).__name__}: {exc}"[:500]
+        return f"SMTP server unreachable: {type(exc).__name__}"
+    return f"SMTP {type(exc).__name__}"

@@ -64,6 +64,7 @@ class _Zygote:
         if header.get("ready") is not True:
             self.close()
             raise wire.FrameError("zygote did not start")
+        self.confinement: dict[str, Any] = dict(header.get("sandbox") or {})
 
     @property
     def pid(self) -> int:
@@ -103,6 +104,15 @@ def _admit(data: bytes, limits: PhotoLimits) -> str:
     return kind
 
 
+def _request_limits(limits: PhotoLimits) -> dict[str, Any]:
+    return {
+        "cpu_seconds": limits.cpu_seconds,
+        "memory_bytes": limits.memory_bytes,
+        "wall_seconds": limits.wall_seconds,
+        "max_pixels": limits.max_pixels,
+    }
+
+
 class PhotoProcessor:
     """A small pool of decoder zygotes; safe to share between threads."""
 
@@ -117,6 +127,20 @@ class PhotoProcessor:
     def warm_up(self) -> None:
         """Start one zygote now, so the first photo does not pay Pillow's import time."""
         self._release(self._acquire())
+
+    def confinement(self) -> dict[str, Any]:
+        """What confines the decoders (core/photos/sandbox.py), as the zygote reported it."""
+        zygote = self._acquire()
+        try:
+            return dict(zygote.confinement)
+        finally:
+            self._release(zygote)
+
+    def probe(self, checks: dict[str, Any]) -> dict[str, Any]:
+        """Test hook: run sandbox.probe in a decoder child; what it could and could not do."""
+        request = {"probe": checks, **_request_limits(DEFAULT_LIMITS)}
+        header, _ = self._ask(wire.pack(request, b""), timeout=DEFAULT_LIMITS.wall_seconds + _SLACK)
+        return dict(header.get("probe") or {})
 
     def zygote_pids(self) -> list[int]:
         """Process ids of the running zygotes (for monitoring and tests)."""
@@ -184,10 +208,7 @@ class PhotoProcessor:
             "kind": kind,
             "max_display": max_display,
             "max_thumb": max_thumb,
-            "cpu_seconds": limits.cpu_seconds,
-            "memory_bytes": limits.memory_bytes,
-            "wall_seconds": limits.wall_seconds,
-            "max_pixels": limits.max_pixels,
+            **_request_limits(limits),
         }
         header, blobs = self._ask(wire.pack(request, data), timeout=limits.wall_seconds + _SLACK)
         return read_answer(data, header, blobs, kind=kind)

@@ -2,8 +2,9 @@
 resource-limited child for every photo.
 
 Started by processor.py with a clean environment (no service secrets) and only stdin/stdout/stderr.
-It speaks wire.py frames: request = limits + the untrusted bytes; response = the child's result
-or an error header. The zygote never parses image data itself.
+Once warm it confines itself (sandbox.py: no network, no files, no root, no new privileges), so
+every child is born confined. It speaks wire.py frames: request = limits + the untrusted bytes;
+response = the child's result or an error header. The zygote never parses image data itself.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from core.photos import errors, wire
+from core.photos import errors, sandbox, wire
 
-_READY = {"ready": True}
 _CHILD_MAX_OUTPUT = 256 * 1024 * 1024
 _REQUEST_MAX = 1024 * 1024 * 1024
 _ERROR_EXIT = 3
@@ -41,6 +41,11 @@ def _preload() -> None:
 
         pillow_heif.register_heif_opener()
     Image.init()
+    # After the zygote confines itself no module file is reachable: import now what decoding
+    # may look up lazily (text codecs for EXIF and PNG text chunks).
+    codecs = ("ascii", "latin_1", "utf_8", "utf_16", "utf_16_be", "utf_16_le", "cp1252", "idna")
+    for codec in codecs:
+        __import__(f"encodings.{codec}")
 
 
 def _set_limit(kind: int, soft: int, hard: int) -> None:
@@ -61,14 +66,20 @@ def _limit_self(request: dict[str, Any]) -> None:
     _set_limit(resource.RLIMIT_FSIZE, 0, 0)  # the child writes no files
 
 
-def _child_main(request: dict[str, Any], data: bytes, out_fd: int) -> None:
+def _child_main(request: dict[str, Any], data: bytes, out_fd: int, devnull: int) -> None:
     """Run in the forked child: limit, decode, report one frame, exit without cleanup."""
     # The child must not touch the zygote's pipes to the parent; and with RLIMIT_FSIZE at 0 a
     # stray warning written to a stderr that is a regular file would kill it with SIGXFSZ.
-    devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    sandbox.close_inherited_fds(keep=out_fd)
     _limit_self(request)
+    if "probe" in request:  # the tests' look at the confinement from inside a child
+        frame = wire.pack(
+            {"ok": False, "reason": "probe", "probe": sandbox.probe(request["probe"])}
+        )
+        wire.write_all(out_fd, frame)
+        return
     from PIL import Image
 
     from core.photos.render import render
@@ -120,7 +131,7 @@ def widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
-def _fork_child(request: dict[str, Any], data: bytes) -> tuple[int, int]:
+def _fork_child(request: dict[str, Any], data: bytes, devnull: int) -> tuple[int, int]:
     """Fork the decoder child; returns (pid, read end of its result pipe)."""
     read_fd, write_fd = os.pipe()
     widen_pipe(write_fd)
@@ -129,7 +140,7 @@ def _fork_child(request: dict[str, Any], data: bytes) -> tuple[int, int]:
         code = 0
         try:
             os.close(read_fd)
-            _child_main(request, data, write_fd)
+            _child_main(request, data, write_fd, devnull)
         except BaseException:  # noqa: BLE001 - the forked child must never unwind
             code = _ERROR_EXIT
         os._exit(code)
@@ -137,10 +148,12 @@ def _fork_child(request: dict[str, Any], data: bytes) -> tuple[int, int]:
     return pid, read_fd
 
 
-def handle(request: dict[str, Any], data: bytes, reply: Callable[[bytes], None]) -> None:
+def handle(
+    request: dict[str, Any], data: bytes, reply: Callable[[bytes], None], *, devnull: int
+) -> None:
     """Decode one photo in a fresh child and reply with its result or with what went wrong."""
     deadline = time.monotonic() + float(request["wall_seconds"])
-    pid, read_fd = _fork_child(request, data)
+    pid, read_fd = _fork_child(request, data, devnull)
     try:
         header, blobs = wire.read_frame(read_fd, deadline=deadline, max_bytes=_CHILD_MAX_OUTPUT)
     except wire.FrameError:
@@ -158,17 +171,22 @@ def handle(request: dict[str, Any], data: bytes, reply: Callable[[bytes], None])
         reply(wire.pack(_classify(status, timed_out)))
 
 
-def serve(in_fd: int, out_fd: int) -> None:
+def serve(in_fd: int, out_fd: int, *, devnull: int, confined: dict[str, Any]) -> None:
     """Answer requests until the parent closes our stdin."""
     widen_pipe(out_fd)
-    wire.write_all(out_fd, wire.pack(_READY))
+    wire.write_all(out_fd, wire.pack({"ready": True, "sandbox": confined}))
     while True:
         try:
             request, blobs = wire.read_frame(in_fd, deadline=None, max_bytes=_REQUEST_MAX)
         except wire.FrameError:
             return  # parent gone or confused: either way, stop
         try:
-            handle(request, blobs[0] if blobs else b"", lambda frame: wire.write_all(out_fd, frame))
+            handle(
+                request,
+                blobs[0] if blobs else b"",
+                lambda frame: wire.write_all(out_fd, frame),
+                devnull=devnull,
+            )
         except BrokenPipeError:
             return
         del request, blobs  # hold no photo while idle
@@ -178,7 +196,9 @@ def main() -> None:
     """Entry point of the zygote process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     _preload()
-    serve(sys.stdin.fileno(), sys.stdout.fileno())
+    devnull = os.open(os.devnull, os.O_RDWR)  # children's stdio; /dev is out of reach later
+    confined = sandbox.confine()
+    serve(sys.stdin.fileno(), sys.stdout.fileno(), devnull=devnull, confined=confined)
 
 
 if __name__ == "__main__":

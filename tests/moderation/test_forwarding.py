@@ -20,7 +20,8 @@ from core.i18n import Texts
 from core.limits import MemoryRateLimiter
 from core.outbox import Outgoing
 from core.packets import FORMAT, read_files
-from moderation import decisions
+from core.webhook_targets import TargetRules
+from moderation import decisions, police_recipients
 from moderation.decisions import AlreadyDecided, Outcome, decide
 from moderation.families import create_family_link, link_family, set_muted
 from moderation.family_leads import feedback_buttons
@@ -31,12 +32,8 @@ from moderation.forwarding import (
     forwards_of,
     suggested_place,
 )
-from moderation.police import (
-    OnCallPager,
-    add_recipient,
-    deactivate_recipient,
-    download_packet,
-)
+from moderation.police import OnCallPager, download_packet
+from moderation.police_recipients import approve_recipient, deactivate_recipient
 from storage.models import (
     AuditEvent,
     Case,
@@ -121,6 +118,20 @@ async def forwarding_world(session, stores, *, recipients=True):
             label="",
         )
     return senior, mod, case, person, tip, photo
+
+
+async def add_recipient(session, *, staff, case_ref, rules=None, **fields):
+    """A recipient added by `staff` and approved by a second senior moderator (two people)."""
+    new = await police_recipients.add_recipient(
+        session, staff=staff, case_ref=case_ref, rules=rules or TargetRules(), **fields
+    )
+    if new.recipient.approved_by is None:
+        email = f"approver-{secrets.token_hex(6)}@example.org"
+        second = await factories.staff(session, "senior_moderator", email=email)
+        await approve_recipient(
+            session, staff=second, case_ref=case_ref, recipient_id=new.recipient.id
+        )
+    return new.recipient
 
 
 async def family_members(session, senior, case, chat_ids):
@@ -543,6 +554,7 @@ async def test_police_recipients_are_for_senior_moderators_and_checked(sessions,
             kind="webhook",
             address="http://127.0.0.1:9/hook",
             label="",
+            rules=TargetRules.build(exempt=["127.0.0.1:9"]),
         )
         await deactivate_recipient(session, staff=senior, case_ref=case.ref, recipient_id=gone.id)
         await decide(session, staff=mod, tip_ref=tip.ref, outcome=Outcome.PROMISING)

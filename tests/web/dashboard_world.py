@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.limits import MemoryRateLimiter
 from core.staff import hash_password
 from core.vault import Vault
+from core.webhook_signing import WebhookSecrets
 from moderation.auth import token_hash
 from storage.models import Case, StaffSession, StaffUser, Tip, TipCluster, TipPhoto, Tipster
 from storage.photostore import PhotoStores, open_photo_stores
@@ -60,6 +61,7 @@ def build_context(
         photos=open_photo_stores(media),
         map_tile_url=TILES,
         public_url=public_url,
+        webhook_secrets=WebhookSecrets(b"police-webhook-master-key-for-tests-0123456789"),
     )
 
 

@@ -58,9 +58,14 @@ async def _lead(session, context, *, status="received"):
     case = await world.case(session)
     await _family_member(session, case)
     creator = await world.staff(session, "senior_moderator")
+    approver = await world.staff(session, "admin")
     session.add(
         PoliceRecipient(
-            case_id=case.id, kind="email", address="duty@police.example.org", created_by=creator.id
+            case_id=case.id,
+            kind="email",
+            address="duty@police.example.org",
+            created_by=creator.id,
+            approved_by=approver.id,
         )
     )
     tip = await world.tip(
@@ -129,6 +134,33 @@ async def _remove_recipient(session, signed, context):
     return Request(f"/cases/{case.ref}/police-recipients/{row.id}/remove", {})
 
 
+async def _pending_webhook(session, context, *, approved: bool):
+    case, _, _ = await _lead(session, context)
+    creator = await world.staff(session, "senior_moderator")
+    row = PoliceRecipient(
+        case_id=case.id,
+        kind="webhook",
+        address="https://police.example.org/hook",
+        created_by=creator.id,
+        approved_by=creator.id if approved else None,
+    )
+    session.add(row)
+    await session.commit()
+    return case, row
+
+
+async def _approve_recipient(session, signed, context):
+    case, row = await _pending_webhook(session, context, approved=False)
+    return Request(f"/cases/{case.ref}/police-recipients/{row.id}/approve", {})
+
+
+async def _rotate_secret(session, signed, context):
+    case, row = await _pending_webhook(session, context, approved=True)
+    return Request(f"/cases/{case.ref}/police-recipients/{row.id}/rotate", {})
+
+
+WEBHOOK_URL = "https://police.example.org/hook"
+
 FORWARDING_SAMPLES = {
     ("GET", "/tips/{ref}/forward"): _forward_page,
     ("POST", "/tips/{ref}/forward/decide"): _forward_decide,
@@ -139,6 +171,8 @@ FORWARDING_SAMPLES = {
     ("POST", "/cases/{ref}/family-links"): _family_link,
     ("POST", "/cases/{ref}/police-recipients"): _add_recipient,
     ("POST", "/cases/{ref}/police-recipients/{recipient_id}/remove"): _remove_recipient,
+    ("POST", "/cases/{ref}/police-recipients/{recipient_id}/approve"): _approve_recipient,
+    ("POST", "/cases/{ref}/police-recipients/{recipient_id}/rotate"): _rotate_secret,
 }
 
 
@@ -156,6 +190,11 @@ def test_every_forwarding_route_declares_its_policy_action_and_has_a_sample():
         ("POST", "/cases/{ref}/family-links"): "case.manage",
         ("POST", "/cases/{ref}/police-recipients"): "case.manage",
         ("POST", "/cases/{ref}/police-recipients/{recipient_id}/remove"): "case.manage",
+        (
+            "POST",
+            "/cases/{ref}/police-recipients/{recipient_id}/approve",
+        ): "police.recipient_approve",
+        ("POST", "/cases/{ref}/police-recipients/{recipient_id}/rotate"): "case.manage",
     }
 
 
@@ -166,7 +205,14 @@ async def _state(sessions) -> tuple[Any, ...]:
             for model in (Decision, Forward, OutboxMessage, FamilyLink)
         ]
         recipients = (
-            await session.execute(select(PoliceRecipient.id, PoliceRecipient.active))
+            await session.execute(
+                select(
+                    PoliceRecipient.id,
+                    PoliceRecipient.active,
+                    PoliceRecipient.approved_by,
+                    PoliceRecipient.secret_generation,
+                )
+            )
         ).all()
         tips = (await session.execute(select(Tip.id, Tip.status))).all()
         audit = await session.scalar(
@@ -317,6 +363,61 @@ async def test_police_recipients_are_added_checked_and_removed(client, sessions)
         assert (await session.get(PoliceRecipient, row.id)).active is False
         actions = (await session.scalars(select(AuditEvent.action))).all()
     assert {"police.recipient_added", "police.recipient_removed"} <= set(actions)
+
+
+async def test_a_webhook_secret_is_shown_once_and_a_second_senior_must_approve(client, sessions):
+    async with sessions() as session:
+        adder = await world.sign_in_as(session, "senior_moderator")
+        second = await world.sign_in_as(session, "senior_moderator")
+        case = await world.case(session)
+    world.use(client, adder)
+    url = f"/cases/{case.ref}/police-recipients"
+    shown = await _post(client, adder, url, kind="webhook", address=WEBHOOK_URL, label="unit 7")
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    secret = re.search(r"whsec_[A-Za-z0-9+/=]+", shown.text).group(0)
+    async with sessions() as session:
+        row = await session.scalar(select(PoliceRecipient))
+    page = await client.get(f"/cases/{case.ref}/forwarding")
+    assert "pending approval" in page.text and secret not in page.text
+    assert f"{row.id}/approve" not in page.text  # the adder is offered no approval
+    own = await _post(client, adder, f"{url}/{row.id}/approve")
+    assert own.status_code == 409 and "someone else must approve" in own.text
+    world.use(client, second)
+    assert f"{row.id}/approve" in (await client.get(f"/cases/{case.ref}/forwarding")).text
+    approved = await _post(client, second, f"{url}/{row.id}/approve")
+    assert approved.status_code == 303
+    again = await _post(client, second, f"{url}/{row.id}/approve")
+    assert again.status_code == 409 and "already approved" in again.text
+    rotated = await _post(client, second, f"{url}/{row.id}/rotate")
+    new_secret = re.search(r"whsec_[A-Za-z0-9+/=]+", rotated.text).group(0)
+    assert new_secret != secret and "keeps working until" in rotated.text
+    async with sessions() as session:
+        row = await session.get(PoliceRecipient, row.id)
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+        details = (await session.scalars(select(AuditEvent.detail))).all()
+    assert row.approved_by == second.user.id
+    assert {"police.recipient_added", "police.recipient_approved", "police.secret_rotated"} <= set(
+        actions
+    )
+    assert not any(secret in str(d) or new_secret in str(d) for d in details)
+
+
+async def test_webhook_urls_with_credentials_or_without_https_get_a_clear_refusal(client, sessions):
+    async with sessions() as session:
+        signed = await world.sign_in_as(session, "senior_moderator")
+        case = await world.case(session)
+    world.use(client, signed)
+    url = f"/cases/{case.ref}/police-recipients"
+    for address, says in [
+        ("https://user:pw@police.example.org/hook", "user name or password"),
+        ("http://police.example.org/hook", "https"),
+        ("https://10.0.0.1/hook", "private, local or reserved"),
+    ]:
+        response = await _post(client, signed, url, kind="webhook", address=address)
+        assert response.status_code == 400 and says in response.text
+        assert "Nothing was added" in response.text and "Traceback" not in response.text
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(PoliceRecipient.id))) == 0
 
 
 async def test_the_police_liaison_lists_and_downloads_packets_and_each_download_is_audited(

@@ -219,3 +219,26 @@ async def test_the_bot_username_for_poster_links_is_learned_from_get_me(context)
         finally:
             await bot.session.close()
     assert context.bot_username == services.bot_username == "missing_kids_bot"
+
+
+@pytest.mark.skipif(not DEFAULT_FONT.is_file(), reason="fonts-noto-cjk is not installed")
+async def test_poster_links_come_from_the_configured_url_never_the_host_header(
+    client, session, context, monkeypatch
+):
+    """A forged Host header must not put the attacker's site on a cached poster's QR code."""
+    import web.people
+
+    context.base_url = "https://tipline.example.org"
+    seen: list[str] = []
+    real = web.people.poster_data
+
+    async def spy(*args, **kwargs):
+        seen.append(kwargs["base_url"])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(web.people, "poster_data", spy)
+    row = await public_case(session)
+    await add_photo(session, context, row, 200)
+    response = await client.get(f"/people/{row.ref}/poster.png", headers={"Host": "evil.example"})
+    assert response.status_code == 200
+    assert seen == ["https://tipline.example.org"]

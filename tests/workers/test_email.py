@@ -24,15 +24,18 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from core.outbox import enqueue, telegram_text
+from core.webhook_targets import TargetRules
 from moderation.decisions import Outcome, decide
-from moderation.police import add_recipient, deactivate_recipient, page_oncall
+from moderation.police import page_oncall
+from moderation.police_recipients import deactivate_recipient
 from storage.models import Forward, OutboxMessage
 from storage.photostore import open_photo_stores
 from tests.fakes.telegram import FakeTelegram
-from tests.moderation.test_forwarding import forwarding_world
+from tests.moderation.test_forwarding import add_recipient, forwarding_world
 from workers.email import EmailSender, message_id
 from workers.relay import Relay, Retry
 
+INSTALLATION = b"this-installation's-key-derived-from-the-vault-key"
 FAST = Retry(max_attempts=3, base=0.05, cap=0.1)
 POLICE_ADDRESS = "duty@police.example.org"
 SENDER = "tipline@tipline.example.org"
@@ -86,10 +89,14 @@ def stores(tmp_media):
     return open_photo_stores(tmp_media)
 
 
-def sender_for(sessions, stores, port: int, *, host: str | None = "127.0.0.1") -> EmailSender:
+def sender_for(
+    sessions, stores, port: int, *, host: str | None = "127.0.0.1", rules=None
+) -> EmailSender:
     return EmailSender(
         sessions=sessions,
         stores=stores,
+        installation=INSTALLATION,
+        rules=rules,
         host=host,
         port=port,
         sender=SENDER,
@@ -192,12 +199,31 @@ async def test_the_message_id_is_the_same_on_a_retry_after_a_temporary_refusal(
     )
     assert (row.status, row.attempts) == ("sent", 2)
     first, second = box.offered
-    assert first["Message-ID"] == second["Message-ID"] == message_id(row.idempotency_key, SENDER)
+    expected = message_id(row.idempotency_key, SENDER, installation=INSTALLATION)
+    assert first["Message-ID"] == second["Message-ID"] == expected
     assert first["Message-ID"].endswith("@tipline.example.org>")
     assert len(box.accepted) == 1
 
 
-async def test_a_permanent_refusal_is_parked_dead_with_the_servers_reason(
+def test_message_ids_differ_between_installations_and_packets():
+    ours = message_id("forward:1:police:1", SENDER, installation=INSTALLATION)
+    theirs = message_id("forward:1:police:1", SENDER, installation=b"another installation")
+    other_packet = message_id("forward:2:police:1", SENDER, installation=INSTALLATION)
+    assert len({ours, theirs, other_packet}) == 3
+
+
+async def test_a_domain_off_the_allow_list_at_send_time_gets_nothing(sessions, stores, mailbox):
+    box, port = mailbox
+    await promising_lead(sessions, stores)
+    await _only_police_rows(sessions)
+    narrowed = TargetRules.build(allowed=["other-police.example.net"])
+    sender = sender_for(sessions, stores, port, rules=narrowed)
+    [row] = await settle(sessions, relay_for(sessions, {"email": sender}))
+    assert row.status == "dead" and "TIPLINE_POLICE_DOMAINS" in row.last_error
+    assert box.offered == []
+
+
+async def test_a_permanent_refusal_is_parked_dead_with_its_code_not_the_servers_words(
     sessions, stores, mailbox
 ):
     box, port = mailbox
@@ -208,7 +234,7 @@ async def test_a_permanent_refusal_is_parked_dead_with_the_servers_reason(
         sessions, relay_for(sessions, {"email": sender_for(sessions, stores, port)})
     )
     assert (row.status, row.attempts) == ("dead", 1)
-    assert "554" in row.last_error and "rejected by policy" in row.last_error
+    assert "554" in row.last_error and "rejected by policy" not in row.last_error
 
 
 async def test_a_refused_recipient_is_parked_dead(sessions, stores, mailbox):
@@ -219,7 +245,8 @@ async def test_a_refused_recipient_is_parked_dead(sessions, stores, mailbox):
     [row] = await settle(
         sessions, relay_for(sessions, {"email": sender_for(sessions, stores, port)})
     )
-    assert row.status == "dead" and "550" in row.last_error and "no such mailbox" in row.last_error
+    assert row.status == "dead" and "550" in row.last_error
+    assert "no such mailbox" not in row.last_error
 
 
 # --- failures that must not block ---------------------------------------------------------------

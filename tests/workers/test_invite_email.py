@@ -29,6 +29,7 @@ def _sender(sessions, stores, port: int, vault: Vault) -> EmailSender:  # noqa: 
     return EmailSender(
         sessions=sessions,
         stores=stores,
+        installation=b"i" * 32,
         host="127.0.0.1",
         port=port,
         sender=SENDER,

@@ -10,6 +10,7 @@ from web.dashboard import (
     cases,
     forwarding,
     matches,
+    police_recipients,
     queue,
     reveals,
     signin,
@@ -32,6 +33,7 @@ for part in (
     reveals.router,
     audit.router,
     forwarding.router,
+    police_recipients.router,
     system.router,
     staff.router,
 ):

@@ -20,11 +20,11 @@ from moderation.forwarding import (
     forwards_of,
     tip_forwarding,
 )
-from moderation.police import POLICE, add_recipient, deactivate_recipient, download_packet
+from moderation.police import download_packet
+from moderation.police_recipients import POLICE
 from moderation.queue import ClaimConflict
 from moderation.tip_access import visible_tip
 from storage.photostore import open_photo_stores
-from storage.refs import normalise_ref
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import page
 
@@ -33,19 +33,21 @@ FORWARD_OUTCOMES = (("promising", "Promising"), ("urgent", "Urgent"))
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _text(form: FormData, name: str) -> str:
+def text_field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
 
 
 def _lead(form: FormData) -> FamilyLead | None:
     """The family fields of a form; None when no summary was written (the lead waits)."""
-    summary = _text(form, "summary").strip()
+    summary = text_field(form, "summary").strip()
     if not summary:
         return None
-    photo = _text(form, "photo").strip()
+    photo = text_field(form, "photo").strip()
     return FamilyLead(
-        summary=summary, coarse_place=_text(form, "coarse_place"), include_photo_sha=photo or None
+        summary=summary,
+        coarse_place=text_field(form, "coarse_place"),
+        include_photo_sha=photo or None,
     )
 
 
@@ -77,7 +79,7 @@ async def decide_and_forward(
     form = await request.form()
     tip = await visible_tip(staff.db, staff=staff.user, ref=ref, action="tip.decide")
     back = f"/tips/{tip.ref}/forward"
-    outcome = _text(form, "outcome")
+    outcome = text_field(form, "outcome")
     if outcome not in dict(FORWARD_OUTCOMES):
         return _refused(
             request, staff, "Not decided", "Choose promising or urgent.", back=back, status=400
@@ -88,7 +90,7 @@ async def decide_and_forward(
             staff=staff.user,
             tip_ref=tip.ref,
             outcome=Outcome(outcome),
-            note=_text(form, "note"),
+            note=text_field(form, "note"),
             family=_lead(form),
         )
     except (AlreadyDecided, ClaimConflict) as exc:
@@ -161,33 +163,3 @@ async def new_family_link(
     response = page(request, "dash/forwarding_code.html", staff, code=code)
     response.headers.update(NO_STORE)
     return response
-
-
-@router.post("/cases/{ref}/police-recipients")
-async def new_recipient(
-    ref: str, request: Request, staff: Annotated[Staff, require("case.manage")]
-) -> Response:
-    """Send this case's packets to an e-mail address or a webhook URL too."""
-    form = await request.form()
-    back = f"/cases/{normalise_ref(ref)}/forwarding"
-    try:
-        await add_recipient(
-            staff.db,
-            staff=staff.user,
-            case_ref=ref,
-            kind=_text(form, "kind"),
-            address=_text(form, "address"),
-            label=_text(form, "label"),
-        )
-    except InvalidInput as exc:
-        return _refused(request, staff, "Recipient not added", str(exc), back=back, status=400)
-    return RedirectResponse(back, status_code=303)
-
-
-@router.post("/cases/{ref}/police-recipients/{recipient_id}/remove")
-async def remove_recipient(
-    ref: str, recipient_id: int, staff: Annotated[Staff, require("case.manage")]
-) -> Response:
-    """Stop sending this case's packets there (deliveries not yet made are not sent)."""
-    await deactivate_recipient(staff.db, staff=staff.user, case_ref=ref, recipient_id=recipient_id)
-    return RedirectResponse(f"/cases/{normalise_ref(ref)}/forwarding", status_code=303)
