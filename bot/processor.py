@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.elements import BindParameter
 
-from bot.done_marks import DoneMarks, Handled
+from bot.done_marks import DONE_VALUES, DoneMarks, Handled
 from bot.factory import caches_of
 from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
@@ -112,6 +112,15 @@ def without_echoed_keyboard(payload: dict[str, Any]) -> dict[str, Any]:
         return payload
     message = {key: value for key, value in message.items() if key != "reply_markup"}
     return {**payload, "callback_query": {**query, "message": message}}
+
+
+def error_text(exc: Exception) -> str:
+    """What is kept of a failure: pydantic's message quotes the update's values (names, ids),
+    so a validation error keeps only where it failed."""
+    if isinstance(exc, ValidationError):
+        where = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})
+        return f"ValidationError at {', '.join(where)}"[:1000]
+    return f"{type(exc).__name__}: {exc}"[:1000]
 
 
 @dataclass(slots=True)
@@ -345,7 +354,7 @@ class InboxProcessor:
                 await session.execute(
                     update(INBOX)
                     .where(INBOX.c.id == row.id)
-                    .values(status="done", processed_at=utcnow(), attempts=row.attempts + 1)
+                    .values(**DONE_VALUES, processed_at=utcnow(), attempts=row.attempts + 1)
                 )
                 await session.commit()
             except ValidationError as exc:
@@ -381,7 +390,7 @@ class InboxProcessor:
                     .values(
                         status="dead" if dead else "pending",
                         attempts=attempts,
-                        last_error=f"{type(exc).__name__}: {exc}"[:1000],
+                        last_error=error_text(exc),
                         next_attempt_at=utcnow() + delay,
                     )
                 )

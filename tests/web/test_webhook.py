@@ -17,6 +17,7 @@ from core.geo import build_geocoder
 from core.inbox import AdmissionBatcher
 from storage.db import create_engine, create_sessionmaker
 from storage.models import InboxUpdate
+from tests.keys import CHAT_KEY
 from web.app import WebContext, create_app
 from web.telegram import MAX_BODY, WebhookFirst
 
@@ -33,7 +34,7 @@ def _context(engine, sessions, tmp_path: Path) -> WebContext:
         media_dir=tmp_path,
         secret=b"k" * 32,
         geocoder=build_geocoder(user_agent="t"),
-        admission=AdmissionBatcher(sessions),
+        admission=AdmissionBatcher(sessions, chat_key=CHAT_KEY),
         webhook_secret=SECRET,
     )
 
