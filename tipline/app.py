@@ -32,7 +32,13 @@ from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.photostore import PhotoStore, open_photo_stores
 from tipline.keys import load_vault_key
-from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
+from tipline.startup import (
+    bind_socket,
+    lock_instance,
+    prepare_database,
+    private_directory,
+    validate_database_url,
+)
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
 from web.telegram import WebhookFirst
@@ -65,13 +71,14 @@ def run(settings: Settings) -> None:
     )
     # Migration chatter is not news; errors still reach stderr as one clear line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    private_directory(settings.var_dir)
     lock = lock_instance(settings)
     sock = bind_socket(settings.web_host, settings.web_port)
     try:
         if bot_mode(settings) == "webhook":
             webhook_secret(settings)
         vault_key = load_vault_key(settings)
-        prepare_database(settings)
+        prepare_database(settings, vault_key=vault_key)
         uvloop.run(_serve(settings, sock, vault_key))
     finally:
         sock.close()
