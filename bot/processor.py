@@ -24,6 +24,7 @@ from bot.done_marks import DONE_VALUES, DoneMarks, Handled
 from bot.factory import caches_of
 from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
+from core.erasure import ErasureListener, listen
 from core.inbox import Admitted
 from core.waits import cancel_and_wait, wait_event
 from handlers.turn import answered_at_admission
@@ -180,6 +181,9 @@ class InboxProcessor:
         self._unheld = False  # handed-over updates were left to the inbox read
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks = DoneMarks(sessions, fail=self._retry_later)
+        # An erased tipster must not be found again through a cached tipster or state.
+        self._erasures = ErasureListener(self.forget_cached)
+        listen(self._erasures)
         self._due_stmt = _due_statement(concurrency)
 
     async def run_forever(self) -> None:
@@ -212,6 +216,11 @@ class InboxProcessor:
                 self.wakeup.clear()
             # Chats finishing and updates arriving in the next moment share one read.
             await asyncio.sleep(self.gather_delay)
+
+    def forget_cached(self) -> None:
+        """Drop every cached tipster and conversation state (an identity was erased)."""
+        for cache in self.caches:
+            cache.clear()
 
     async def run_once(self) -> int:
         """One round: the oldest due update of up to `concurrency` chats, processed and

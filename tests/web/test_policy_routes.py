@@ -27,11 +27,13 @@ from moderation.policy import POLICY, can
 from storage.models import (
     AuditEvent,
     Decision,
+    ErasureRequest,
     OutboxMessage,
     RevealRequest,
     StaffSession,
     Tip,
     TipNote,
+    Tipster,
     TipsterIdentity,
 )
 from tests.web import dashboard_world as world
@@ -212,6 +214,39 @@ async def _refuse(session, signed, context):
     return Request(f"/reveals/{await _pending_reveal(session, context)}/refuse", {"reason": "no"})
 
 
+async def _erasures(session, signed, context):
+    return Request("/erasures")
+
+
+async def _ask_erasure(session, signed, context):
+    await _pending_reveal(session, context)  # a tipster with a sealed identity
+    tipster = (await session.scalars(select(TipsterIdentity))).first()
+    pseudonym = await session.scalar(
+        select(Tipster.pseudonym).where(Tipster.id == tipster.tipster_id)
+    )
+    return Request(
+        "/erasures", {"pseudonym": pseudonym, "reason": "the tipster asked us by e-mail"}
+    )
+
+
+async def _pending_erasure(session, context) -> int:
+    await _pending_reveal(session, context)
+    asker = await world.staff(session, "senior_moderator")
+    identity = (await session.scalars(select(TipsterIdentity))).first()
+    row = ErasureRequest(tipster_id=identity.tipster_id, requested_by=asker.id, reason="x" * 30)
+    session.add(row)
+    await session.commit()
+    return row.id
+
+
+async def _approve_erasure(session, signed, context):
+    return Request(f"/erasures/{await _pending_erasure(session, context)}/approve", {})
+
+
+async def _refuse_erasure(session, signed, context):
+    return Request(f"/erasures/{await _pending_erasure(session, context)}/refuse", {"reason": "no"})
+
+
 async def _audit(session, signed, context):
     return Request("/audit?action=signin")
 
@@ -258,6 +293,10 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/reveals"): _reveals,
     ("POST", "/reveals/{request_id}/approve"): _approve,
     ("POST", "/reveals/{request_id}/refuse"): _refuse,
+    ("GET", "/erasures"): _erasures,
+    ("POST", "/erasures"): _ask_erasure,
+    ("POST", "/erasures/{request_id}/approve"): _approve_erasure,
+    ("POST", "/erasures/{request_id}/refuse"): _refuse_erasure,
     ("GET", "/audit"): _audit,
     ("POST", "/audit/export"): _export,
     ("GET", "/system/dead"): _dead,
@@ -316,6 +355,8 @@ async def _state(sessions) -> tuple[Any, ...]:
                 select(func.count(AuditEvent.id)).where(AuditEvent.action != "access.denied")
             ),
             (await session.execute(select(RevealRequest.id, RevealRequest.status))).all(),
+            (await session.execute(select(ErasureRequest.id, ErasureRequest.status))).all(),
+            await session.scalar(select(func.count(TipsterIdentity.id))),
         )
 
 
