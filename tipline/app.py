@@ -131,6 +131,7 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
             moderators_chat_id=settings.moderators_chat_id,
             base_url=settings.base_url,
             alerts_per_day=alert_policy.per_day,
+            originals=open_photo_stores(settings.media_dir).originals,
         )
         if settings.bot_username:
             services.bot_username = settings.bot_username
