@@ -151,15 +151,16 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     if settings.moderators_chat_id is not None and telegram is not None:
         cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
         loops.append(ModeratorCards(sessions=sessions, settings=cards).run_forever())
-    if settings.photo_retention_days:
-        loops.append(
-            RetentionWorker(
-                sessions=sessions,
-                originals=open_photo_stores(settings.media_dir).originals,
-                quarantine=PhotoStore(settings.media_dir / "quarantine"),
-                days=settings.photo_retention_days,
-            ).run_forever()
-        )
+    loops.append(
+        RetentionWorker(
+            sessions=sessions,
+            stores=open_photo_stores(settings.media_dir),
+            quarantine=PhotoStore(settings.media_dir / "quarantine"),
+            quarantine_hours=settings.retention_quarantine_hours,
+            originals_days=settings.photo_retention_days,
+            closed_case_days=settings.retention_closed_case_days,
+        ).run_forever()
+    )
     loops.append(EvidenceWorker(sessions=sessions).run_forever())
     loops.append(
         AlertWorker(
