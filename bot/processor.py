@@ -24,7 +24,7 @@ from bot.done_marks import DONE_VALUES, DoneMarks, Handled
 from bot.factory import caches_of
 from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
-from core.erasure import ErasureListener, listen
+from core.erasure import ErasureListener, listen, watching_erasures
 from core.inbox import Admitted
 from core.waits import cancel_and_wait, wait_event
 from handlers.turn import answered_at_admission
@@ -191,10 +191,12 @@ class InboxProcessor:
         tune_gc()
         while True:
             try:
-                async with self._leadership() as lost:
+                async with (
+                    self._leadership() as lost,
+                    watching_erasures(self.sessions, self.forget_cached),
+                ):
                     # Another processor may have led meanwhile: what was cached may be stale.
-                    for cache in self.caches:
-                        cache.clear()
+                    self.forget_cached()
                     await self._lead(lost)
                 log.warning("lost the inbox lock; processing stops until it is taken again")
             except Exception:  # the database is unreachable, say: try again shortly

@@ -9,20 +9,24 @@ Clean display copies and thumbnails stay with the tips.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import delete, event, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Exists
 
 from core.audit import record
 from core.outbox import SENT, tipster_recipient
 from core.vault import Vault
+from core.waits import cancel_and_wait
 from storage.models import (
+    AuditEvent,
     CasePhoto,
     Forward,
     FsmState,
@@ -34,6 +38,7 @@ from storage.models import (
     TipsterIdentity,
 )
 from storage.photostore import PhotoStore
+from storage.types import utcnow
 
 log = logging.getLogger("tipline.erasure")
 _ERASED_KEY = "tipline.erasure.erased"
@@ -194,7 +199,7 @@ async def erase_identity(
         session,
         actor_id=actor_id,
         actor_role=actor_role,
-        action="identity.erased",
+        action=ERASED,
         object_type="tipster",
         object_ref=tipster.pseudonym,
         reason=reason,
@@ -214,6 +219,54 @@ def _notify() -> None:
             listener.forget()
         except Exception:  # a listener's bug must not undo a committed erasure
             log.exception("an erasure listener failed")
+
+
+ERASED = "identity.erased"
+WATCH_INTERVAL = 2.0
+WATCH_WINDOW = timedelta(minutes=5)
+
+
+async def _recent_erasures(sessions: async_sessionmaker[AsyncSession]) -> set[int]:
+    """Erasures recorded in the last few minutes (the `at` index keeps this cheap; the margin
+    covers an erasure committed a while after its event was stamped)."""
+    since = utcnow() - WATCH_WINDOW
+    async with sessions() as session:
+        ids = await session.scalars(
+            select(AuditEvent.id).where(AuditEvent.at >= since, AuditEvent.action == ERASED)
+        )
+        return set(ids.all())
+
+
+async def _watch(
+    sessions: async_sessionmaker[AsyncSession], forget: Callable[[], None], interval: float
+) -> None:
+    seen = await _recent_erasures(sessions)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            recent = await _recent_erasures(sessions)
+        except Exception:  # noqa: BLE001 - the database is away: look again next time
+            log.warning("could not look for erasures; trying again")
+            continue
+        if recent - seen:
+            forget()
+        seen = recent
+
+
+@contextlib.asynccontextmanager
+async def watching_erasures(
+    sessions: async_sessionmaker[AsyncSession],
+    forget: Callable[[], None],
+    *,
+    interval: float = WATCH_INTERVAL,
+) -> AsyncIterator[None]:
+    """Call `forget()` within `interval` seconds of an erasure committed by any process (another
+    `tipline run` whose dashboard approved it): the in-process listener cannot hear those."""
+    task = asyncio.create_task(_watch(sessions, forget, interval), name="erasure-watch")
+    try:
+        yield
+    finally:
+        await cancel_and_wait(task)
 
 
 @event.listens_for(Session, "after_commit")

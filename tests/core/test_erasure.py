@@ -1,10 +1,14 @@
-"""core.erasure: originals in a police packet stay under legal hold (recorded); others go."""
+"""core.erasure: originals in a police packet stay under legal hold (recorded); others go; the
+bot's caches are cleared after an erasure anywhere."""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
-from core.erasure import erase_identity
+from core.audit import record
+from core.erasure import erase_identity, watching_erasures
 from core.vault import Vault
 from storage.models import AuditEvent, Forward, TipPhoto, TipsterIdentity
 from storage.photostore import open_photo_stores
@@ -52,3 +56,20 @@ async def test_originals_in_a_police_packet_are_held_and_the_rest_released(sessi
     assert rows[held.row.id].camera == "Pixel 8" and rows[held.row.id].original_sha256
     assert rows[released.row.id].camera is None and rows[released.row.id].original_sha256 is None
     assert event.detail["photos_on_legal_hold"] == 1 and event.detail["originals"] == 1
+
+
+async def test_an_erasure_committed_by_another_process_clears_the_caches(sessions):
+    forgotten = asyncio.Event()
+    async with watching_erasures(sessions, forgotten.set, interval=0.05):
+        await asyncio.sleep(0.1)
+        assert not forgotten.is_set()  # nothing erased: the caches stay
+        async with sessions() as session:  # what another `tipline run` commits
+            await record(
+                session,
+                actor_role="senior_moderator",
+                action="identity.erased",
+                object_type="tipster",
+                object_ref="T-AAAA-BBBB",
+            )
+            await session.commit()
+        await asyncio.wait_for(forgotten.wait(), 10)
