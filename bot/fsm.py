@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, cast
 
 from aiogram.fsm.state import State
@@ -44,15 +45,18 @@ class KeyedStateKeys(KeyBuilder):
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
+        # A chat's key is built several times per update: each HMAC once, while it is recent.
+        self._keyed = lru_cache(maxsize=CACHE_SIZE)(self._conversation_key)
+
+    def _conversation_key(self, chat_id: int, user_id: int, destiny: str) -> str:
+        return self.vault.conversation_key(chat_id=chat_id, user_id=user_id, destiny=destiny)
 
     def build(self, key: StorageKey, part: Literal["data", "state", "lock"] | None = None) -> str:
         """The key of a chat's state (with its part for Redis: state, data, lock)."""
         destiny = key.destiny
         if key.thread_id is not None or key.business_connection_id is not None:
             destiny = f"{destiny}:{key.thread_id}:{key.business_connection_id}"
-        built = self.vault.conversation_key(
-            chat_id=key.chat_id, user_id=key.user_id, destiny=destiny
-        )
+        built = self._keyed(key.chat_id, key.user_id, destiny)
         return f"{built}:{part}" if part else built
 
 
