@@ -118,7 +118,8 @@ async def test_update_is_committed_before_200_and_admitted_once(client, sessions
     assert first.status_code == 200
     async with sessions() as session:
         rows = (await session.scalars(select(InboxUpdate))).all()
-    assert [(r.update_id, r.chat_id, r.status) for r in rows] == [(11, 7, "pending")]
+    # The chat is kept as its keyed number, never as the chat id.
+    assert [(r.update_id, r.chat_id, r.status) for r in rows] == [(11, CHAT_KEY(7), "pending")]
     again = await client.post("/telegram/webhook", json=_update(11), headers=HEADERS)
     assert again.status_code == 200
     async with sessions() as session:
