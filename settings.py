@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     face_threshold: float = Field(default=0.6, gt=0, le=2)
     faces: bool = True
     photo_retention_days: int | None = Field(default=None, ge=1)
+    # Retention (docs/retention.md): quarantined uploads that never became photos, and the tips
+    # and photos of ended cases (anything sent to police is on legal hold and stays).
+    retention_quarantine_hours: int = Field(default=24, ge=1)
+    retention_closed_case_days: int = Field(default=730, ge=1)
     # Forwarding leads: SMTP for police packets and on-call e-mail, who is paged for urgent
     # leads, and the key that signs police webhook bodies (docs/forwarding.md).
     smtp_host: str | None = None

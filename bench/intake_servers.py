@@ -57,6 +57,7 @@ def admission(port: int, database_url: str) -> None:
     from bot.processor import tune_gc
     from core.geo import build_geocoder
     from core.inbox import AdmissionBatcher
+    from core.vault import Vault
     from storage.db import create_engine, create_sessionmaker
     from web.app import WebContext, create_app
 
@@ -70,7 +71,7 @@ def admission(port: int, database_url: str) -> None:
         media_dir=Path("/tmp"),
         secret=b"x" * 32,
         geocoder=build_geocoder(user_agent="bench"),
-        admission=AdmissionBatcher(sessions),
+        admission=AdmissionBatcher(sessions, chat_key=Vault(Vault.new_key()).chat_key),
         webhook_secret=SECRET,
     )
     config = uvicorn.Config(

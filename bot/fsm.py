@@ -7,16 +7,18 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import lru_cache
+from typing import Any, Literal, cast
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
 from sqlalchemy import Table, bindparam, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from core.vault import Vault
 from storage.models import FsmState
 from storage.sqlite_driver import inline
 from storage.types import utcnow
@@ -30,6 +32,32 @@ CACHE = "fsm_cache"
 WRITTEN = "fsm_written"
 CACHE_SIZE = 10_000
 READ = inline(select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == bindparam("key")))
+
+
+class KeyedStateKeys(KeyBuilder):
+    """Conversation-state keys that are keyed hashes of the chat and user ids.
+
+    aiogram's DefaultKeyBuilder writes `fsm:<chat id>:<user id>:default`: a curious reader of
+    `fsm_states` (or of Redis) would hold every tipster's Telegram id. The HMAC under the
+    vault's lookup key cannot be recomputed without the key, and erasure finds the row by
+    building the same key (Vault.conversation_key).
+    """
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+        # A chat's key is built several times per update: each HMAC once, while it is recent.
+        self._keyed = lru_cache(maxsize=CACHE_SIZE)(self._conversation_key)
+
+    def _conversation_key(self, chat_id: int, user_id: int, destiny: str) -> str:
+        return self.vault.conversation_key(chat_id=chat_id, user_id=user_id, destiny=destiny)
+
+    def build(self, key: StorageKey, part: Literal["data", "state", "lock"] | None = None) -> str:
+        """The key of a chat's state (with its part for Redis: state, data, lock)."""
+        destiny = key.destiny
+        if key.thread_id is not None or key.business_connection_id is not None:
+            destiny = f"{destiny}:{key.thread_id}:{key.business_connection_id}"
+        built = self._keyed(key.chat_id, key.user_id, destiny)
+        return f"{built}:{part}" if part else built
 
 
 @dataclass(slots=True)
@@ -158,14 +186,18 @@ class SqlStorage(BaseStorage):
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, cache: StateCache | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        keys: KeyBuilder,
+        cache: StateCache | None = None,
     ) -> None:
         self._sessions = sessions
-        self._keys = DefaultKeyBuilder(with_destiny=True)
+        self.keys = keys
         self.cache = cache if cache is not None else StateCache()
 
     async def _slot(self, session: AsyncSession, key: StorageKey) -> _Slot | None:
-        name = self._keys.build(key)
+        name = self.keys.build(key)
         session.info[CACHE] = self.cache
         slots: dict[str, _Slot | None] = session.info.setdefault(SLOTS, {})
         if name in slots:
@@ -194,7 +226,7 @@ class SqlStorage(BaseStorage):
     async def _change(self, session: AsyncSession, key: StorageKey, values: dict[str, Any]) -> None:
         slot = await self._slot(session, key)
         if slot is None:
-            slot = session.info[SLOTS][self._keys.build(key)] = _Slot(None, {})
+            slot = session.info[SLOTS][self.keys.build(key)] = _Slot(None, {})
         for name, value in values.items():
             setattr(slot, name, value)
         slot.dirty = True

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.inbox import admit, validate_update
+from core.inbox import ChatKey, admit, validate_update
 from storage.repositories import InboxRepository
 
 log = logging.getLogger("tipline.polling")
@@ -25,12 +25,14 @@ class DurablePoller:
         token: str,
         api_base: str,
         wakeup: asyncio.Event,
+        chat_key: ChatKey,
         timeout: int = 25,
         limit: int = 100,
     ) -> None:
         self.sessions = sessions
         self.url = f"{api_base.rstrip('/')}/bot{token}/getUpdates"
         self.wakeup = wakeup
+        self.chat_key = chat_key
         self.timeout = timeout
         self.limit = limit
         self.offset: int | None = None
@@ -67,7 +69,7 @@ class DurablePoller:
         if not updates:
             return 0
         async with self.sessions() as session:
-            await admit(session, updates)
+            await admit(session, updates, chat_key=self.chat_key)
         # Only now is it safe to let Telegram forget them.
         self.offset = max(u["update_id"] for u in updates) + 1
         self.wakeup.set()

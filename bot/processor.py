@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.elements import BindParameter
 
-from bot.done_marks import DoneMarks, Handled
+from bot.done_marks import DONE_VALUES, DoneMarks, Handled
 from bot.factory import caches_of
 from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
+from core.erasure import ErasureListener, listen, watching_erasures
 from core.inbox import Admitted
 from core.waits import cancel_and_wait, wait_event
 from handlers.turn import answered_at_admission
@@ -114,6 +115,15 @@ def without_echoed_keyboard(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "callback_query": {**query, "message": message}}
 
 
+def error_text(exc: Exception) -> str:
+    """What is kept of a failure: pydantic's message quotes the update's values (names, ids),
+    so a validation error keeps only where it failed."""
+    if isinstance(exc, ValidationError):
+        where = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})
+        return f"ValidationError at {', '.join(where)}"[:1000]
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
 @dataclass(slots=True)
 class Due:
     """An inbox row to process."""
@@ -171,6 +181,9 @@ class InboxProcessor:
         self._unheld = False  # handed-over updates were left to the inbox read
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks = DoneMarks(sessions, fail=self._retry_later)
+        # An erased tipster must not be found again through a cached tipster or state.
+        self._erasures = ErasureListener(self.forget_cached)
+        listen(self._erasures)
         self._due_stmt = _due_statement(concurrency)
 
     async def run_forever(self) -> None:
@@ -178,10 +191,12 @@ class InboxProcessor:
         tune_gc()
         while True:
             try:
-                async with self._leadership() as lost:
+                async with (
+                    self._leadership() as lost,
+                    watching_erasures(self.sessions, self.forget_cached),
+                ):
                     # Another processor may have led meanwhile: what was cached may be stale.
-                    for cache in self.caches:
-                        cache.clear()
+                    self.forget_cached()
                     await self._lead(lost)
                 log.warning("lost the inbox lock; processing stops until it is taken again")
             except Exception:  # the database is unreachable, say: try again shortly
@@ -203,6 +218,11 @@ class InboxProcessor:
                 self.wakeup.clear()
             # Chats finishing and updates arriving in the next moment share one read.
             await asyncio.sleep(self.gather_delay)
+
+    def forget_cached(self) -> None:
+        """Drop every cached tipster and conversation state (an identity was erased)."""
+        for cache in self.caches:
+            cache.clear()
 
     async def run_once(self) -> int:
         """One round: the oldest due update of up to `concurrency` chats, processed and
@@ -345,7 +365,7 @@ class InboxProcessor:
                 await session.execute(
                     update(INBOX)
                     .where(INBOX.c.id == row.id)
-                    .values(status="done", processed_at=utcnow(), attempts=row.attempts + 1)
+                    .values(**DONE_VALUES, processed_at=utcnow(), attempts=row.attempts + 1)
                 )
                 await session.commit()
             except ValidationError as exc:
@@ -381,7 +401,7 @@ class InboxProcessor:
                     .values(
                         status="dead" if dead else "pending",
                         attempts=attempts,
-                        last_error=f"{type(exc).__name__}: {exc}"[:1000],
+                        last_error=error_text(exc),
                         next_attempt_at=utcnow() + delay,
                     )
                 )

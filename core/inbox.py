@@ -64,18 +64,34 @@ def private_callback_query_id(update: dict[str, Any]) -> str | None:
     return None
 
 
+ChatKey = Callable[[int], int]
+
+
+def _rows(
+    updates: Sequence[dict[str, Any]], chat_key: ChatKey
+) -> list[tuple[int, int | None, dict[str, Any]]]:
+    """(update_id, keyed chat, update): the inbox keeps a keyed number, never the chat id."""
+    rows = []
+    for update in updates:
+        chat = chat_of(update)
+        rows.append((update["update_id"], None if chat is None else chat_key(chat), update))
+    return rows
+
+
 async def admit(
     session: AsyncSession,
     updates: Sequence[dict[str, Any]],
     *,
+    chat_key: ChatKey,
     acknowledged: Collection[int] = (),
 ) -> int:
     """Insert updates (duplicates ignored) and commit; returns how many were new.
 
+    `chat_key` turns a chat id into the keyed number the inbox groups by (Vault.chat_key).
     `acknowledged`: update_ids whose callback query was answered at admission (webhook
     response), so the processor does not answer them again.
     """
-    rows = [(u["update_id"], chat_of(u), u) for u in updates]
+    rows = _rows(updates, chat_key)
     new = await InboxRepository(session).add_many(rows, acknowledged=acknowledged)
     await session.commit()
     return new
@@ -97,10 +113,11 @@ async def admit_for_handoff(
     session: AsyncSession,
     updates: Sequence[dict[str, Any]],
     *,
+    chat_key: ChatKey,
     acknowledged: Collection[int] = (),
 ) -> Admitted:
     """`admit`, returning the new rows and their chats' pending rows."""
-    rows = [(u["update_id"], chat_of(u), u) for u in updates]
+    rows = _rows(updates, chat_key)
     repo = InboxRepository(session)
     ids = await repo.insert_new(rows, acknowledged=acknowledged)
     pending = await repo.pending_in_chats({c for u, c, _ in rows if c is not None and u in ids})
@@ -127,6 +144,7 @@ class AdmissionBatcher:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
+        chat_key: ChatKey,
         max_batch: int = 500,
         max_delay: float = 0.002,
         wakeup: asyncio.Event | None = None,
@@ -137,6 +155,7 @@ class AdmissionBatcher:
         what was committed, so it need not read it back, whenever `ready()` says it can use
         it."""
         self._sessions = sessions
+        self._chat_key = chat_key
         self._wakeup_processor = wakeup
         self._handoff = handoff
         self._ready = ready
@@ -185,9 +204,13 @@ class AdmissionBatcher:
         try:
             async with self._sessions() as session:
                 if handoff is None:
-                    await admit(session, updates, acknowledged=acknowledged)
+                    await admit(
+                        session, updates, chat_key=self._chat_key, acknowledged=acknowledged
+                    )
                 else:
-                    admitted = await admit_for_handoff(session, updates, acknowledged=acknowledged)
+                    admitted = await admit_for_handoff(
+                        session, updates, chat_key=self._chat_key, acknowledged=acknowledged
+                    )
         except Exception as exc:  # noqa: BLE001 - every waiter learns the commit failed
             for one in batch:
                 if not one.future.done():

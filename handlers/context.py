@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from core.geo import GeocodingService
 from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
+from storage.photostore import PhotoStore
 
 
 @dataclass(slots=True)
@@ -33,3 +34,5 @@ class BotServices:
     base_url: str = ""
     # Area alerts a volunteer may get a day (settings.alerts_per_day), also when joining.
     alerts_per_day: int = 3
+    # The restricted originals store: erasure (/forget) deletes the originals it releases.
+    originals: PhotoStore | None = None

@@ -18,6 +18,7 @@ from core.case_registry import CaseProblem, submit_case
 from core.errors import InvalidInput
 from core.i18n import Texts
 from core.places import picked_place
+from core.vault import telegram_source_key
 from handlers import newcase_steps as steps
 from handlers.context import BotServices
 from handlers.filters import HasContact, HasMedia, HasPlace, PlainText, PrivateChat
@@ -173,7 +174,9 @@ async def on_submit(
             draft=talk.to_draft(now=_now()),
             vault=services.vault,
             channel="telegram",
-            source_key=f"telegram-case:{turn.chat_id}:{talk.draft_id}",
+            source_key=telegram_source_key(
+                services.vault, kind="case", chat_id=turn.chat_id, draft_id=talk.draft_id
+            ),
             tipster_id=tipster.id,
         )
     except InvalidInput as problem:

@@ -14,6 +14,7 @@ from core.errors import InvalidInput, RateLimited
 from core.i18n import Texts
 from core.places import picked_place
 from core.tips import TipReceipt, submit_tip_within_limit
+from core.vault import telegram_source_key
 from handlers.context import BotServices
 from handlers.filters import TipsterChat
 from handlers.keyboards import Confirm, Nav, Pick
@@ -124,7 +125,9 @@ async def _submit(
             session,
             draft=draft,
             channel="telegram",
-            source_key=f"telegram:{turn.chat_id}:{draft.draft_id}",
+            source_key=telegram_source_key(
+                services.vault, kind="tip", chat_id=turn.chat_id, draft_id=draft.draft_id
+            ),
             tipster_id=tipster.id,
             language=tipster.language,
             max_tips=services.limits.tips_per_window,

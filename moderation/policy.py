@@ -31,6 +31,8 @@ POLICY: dict[str, frozenset[Role]] = {
     # Tipster identity (the vault)
     "identity.request_reveal": frozenset({SENIOR}),
     "identity.approve_reveal": frozenset({SENIOR}),
+    "identity.request_erasure": frozenset({SENIOR}),
+    "identity.approve_erasure": frozenset({SENIOR}),
     # Cases
     "case.view": REVIEWERS | {POLICE, ADMIN},
     "case.manage": frozenset({SENIOR, ADMIN}),

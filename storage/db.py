@@ -25,6 +25,9 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
+    # Deleted rows (an erased identity, a reduced update) are overwritten with zeros rather
+    # than left readable in free pages of the file.
+    "PRAGMA secure_delete=ON",
 )
 
 

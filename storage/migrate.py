@@ -15,6 +15,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class VaultKeyNeeded(Exception):
+    """A migration must rewrite identity-derived keys and no vault key was given."""
+
+
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at our migrations and the given database."""
     config = Config(str(ROOT / "alembic.ini"))
@@ -29,9 +33,14 @@ def head_revision(url: str) -> str:
     return head or "base"
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate a database forward (must not be called from inside a running event loop)."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, vault_key: str | None = None) -> None:
+    """Migrate a database forward (must not be called from inside a running event loop).
+
+    `vault_key`: migrations that rewrite lookup keys as keyed hashes (0012) need it when the
+    database holds rows written before them."""
+    config = alembic_config(url)
+    config.attributes["vault_key"] = vault_key
+    command.upgrade(config, revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:

@@ -506,6 +506,21 @@ class RevealRequest(Base):
     decided_at: Mapped[datetime | None]
 
 
+class ErasureRequest(Base):
+    """A senior moderator asks to erase a tipster's identity; a second one approves or refuses."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tipster_id: Mapped[int] = mapped_column(ForeignKey("tipsters.id", ondelete="CASCADE"))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
 class CallbackToken(Base):
     """Opaque server-side callback data for moderator buttons in Telegram (never trusted as is)."""
 

@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -122,14 +122,19 @@ class PhotoStore:
                     if second.is_dir() and not second.is_symlink():
                         yield from (f for f in second.iterdir() if f.is_file())
 
-    def purge_older_than(self, age: timedelta, *, now: datetime | None = None) -> list[str]:
-        """Delete photos last received more than age ago (and stale temp files); returns hashes."""
+    def purge_older_than(
+        self, age: timedelta, *, now: datetime | None = None, keep: Collection[str] = ()
+    ) -> list[str]:
+        """Delete photos last received more than age ago (and stale temp files), except those
+        in `keep` (on legal hold); returns hashes."""
         cutoff = (time.time() if now is None else now.timestamp()) - age.total_seconds()
         purged = []
         for file in self._files():
             if file.stat().st_mtime >= cutoff:
                 continue
             if _SHA256.fullmatch(file.name):
+                if file.name in keep:
+                    continue
                 file.unlink()
                 purged.append(file.name)
             elif file.name.startswith(_TEMP_PREFIX):

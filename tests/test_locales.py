@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CALL = re.compile(r"""\b(?:texts|t|Texts\([^)]*\))\(\s*["']([a-z][\w.-]*)["']""")
 # Keys handlers pass around before rendering them (skip="button.skip", "input.too_big").
 HANDLER_KEY = re.compile(
-    r"^(?:about|add|alerts|answer|button|case|cases|help|input|language|limits|menu|newcase|note"
+    r"^(?:about|add|alerts|answer|button|case|cases|forget|help|input|language|limits|menu|newcase|note"
     r"|poster|report|start|status|volunteer"
     r"|summary)\.[a-z_.]+$"
 )

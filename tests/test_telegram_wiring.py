@@ -10,7 +10,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.fsm import SqlStorage
+from bot.fsm import KeyedStateKeys, SqlStorage
 from core.limits import RedisRateLimiter
 from core.vault import Vault
 from handlers.context import BotServices
@@ -56,7 +56,9 @@ async def test_redis_holds_drafts_and_limits_when_configured(sessions):
     assert isinstance(services.limiter, RedisRateLimiter)
     await storage.set_state(KEY, "Report:what")
     await storage.set_data(KEY, {"draft": {"text": "a boy in a red coat"}})
-    again = RedisStorage.from_url(REDIS_URL)
+    # Keyed names in Redis too: no Telegram id in a key (aiogram's default is fsm:<chat>:<user>).
+    assert await Redis.from_url(REDIS_URL).exists(f"fsm:{KEY.chat_id}:{KEY.user_id}:state") == 0
+    again = RedisStorage.from_url(REDIS_URL, key_builder=KeyedStateKeys(services.vault))
     assert await again.get_state(KEY) == "Report:what"
     assert (await again.get_data(KEY))["draft"]["text"] == "a boy in a red coat"
     await storage.set_state(KEY, None)

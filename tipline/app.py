@@ -33,7 +33,13 @@ from storage.db import create_engine, create_sessionmaker
 from storage.photostore import PhotoStore, open_photo_stores
 from tipline.keys import load_vault_key
 from tipline.police import installation_key, police_rules, webhook_secrets
-from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
+from tipline.startup import (
+    bind_socket,
+    lock_instance,
+    prepare_database,
+    private_directory,
+    validate_database_url,
+)
 from tipline.telegram import build_telegram, webhook_secret
 from web.app import WebContext, create_app
 from web.telegram import WebhookFirst
@@ -67,6 +73,7 @@ def run(settings: Settings) -> None:
     )
     # Migration chatter is not news; errors still reach stderr as one clear line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    private_directory(settings.var_dir)
     lock = lock_instance(settings)
     sock = bind_socket(settings.web_host, settings.web_port)
     try:
@@ -74,7 +81,7 @@ def run(settings: Settings) -> None:
             webhook_secret(settings)
         vault_key = load_vault_key(settings)
         police_rules(settings)  # refuses the test-only exemption in production, early
-        prepare_database(settings)
+        prepare_database(settings, vault_key=vault_key)
         uvloop.run(_serve(settings, sock, vault_key))
     finally:
         sock.close()
@@ -131,6 +138,7 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
             moderators_chat_id=settings.moderators_chat_id,
             base_url=settings.base_url,
             alerts_per_day=alert_policy.per_day,
+            originals=open_photo_stores(settings.media_dir).originals,
         )
         if settings.bot_username:
             services.bot_username = settings.bot_username
@@ -152,15 +160,16 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
     if settings.moderators_chat_id is not None and telegram is not None:
         cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
         loops.append(ModeratorCards(sessions=sessions, settings=cards).run_forever())
-    if settings.photo_retention_days:
-        loops.append(
-            RetentionWorker(
-                sessions=sessions,
-                originals=open_photo_stores(settings.media_dir).originals,
-                quarantine=PhotoStore(settings.media_dir / "quarantine"),
-                days=settings.photo_retention_days,
-            ).run_forever()
-        )
+    loops.append(
+        RetentionWorker(
+            sessions=sessions,
+            stores=open_photo_stores(settings.media_dir),
+            quarantine=PhotoStore(settings.media_dir / "quarantine"),
+            quarantine_hours=settings.retention_quarantine_hours,
+            originals_days=settings.photo_retention_days,
+            closed_case_days=settings.retention_closed_case_days,
+        ).run_forever()
+    )
     # Scores: the evidence worker evaluates new tips; the rescoring worker keeps scores current.
     loops += [
         EvidenceWorker(sessions=sessions).run_forever(),

@@ -67,10 +67,18 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     try:
         validate_database_url(settings.database_url)
         current_revision(settings.database_url)
-        migrate.upgrade(settings.database_url, revision)
+        migrate.upgrade(settings.database_url, revision, vault_key=_known_vault_key(settings))
         print(f"database at {migrate.current_revision_sync(settings.database_url)}")
-    except StartupError as exc:
+    except (StartupError, migrate.VaultKeyNeeded) as exc:
         fail(str(exc))
+
+
+def _known_vault_key(settings: Settings) -> str | None:
+    """The vault key when one is set or the embedded one exists (never a new one here)."""
+    if settings.vault_key is not None:
+        return settings.vault_key.get_secret_value()
+    embedded = settings.var_dir / "vault.key"
+    return embedded.read_text().strip() if embedded.exists() else None
 
 
 @db_app.command("check")

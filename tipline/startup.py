@@ -59,7 +59,25 @@ def current_revision(url: str) -> str | None:
         ) from None
 
 
-def prepare_database(settings: Settings) -> str:
+def private_directory(path: Path) -> None:
+    """Create a directory only its owner can enter (0700), tightening one that exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+
+
+def private_database_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, often 0644);
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    if not path.parent.exists():
+        private_directory(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists():
+            each.chmod(0o600)
+
+
+def prepare_database(settings: Settings, *, vault_key: str | None = None) -> str:
     """Migrate the embedded SQLite database; require PostgreSQL to be at head already."""
     url = settings.database_url
     backend = validate_database_url(url)
@@ -67,9 +85,9 @@ def prepare_database(settings: Settings) -> str:
     if backend == "sqlite":
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database_file(path)
         current_revision(url)
-        migrate.upgrade(url)
+        migrate.upgrade(url, vault_key=vault_key)
         return head
     revision = current_revision(url)
     if revision != head:

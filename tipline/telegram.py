@@ -15,11 +15,12 @@ from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.factory import create_bot, create_dispatcher
-from bot.fsm import SqlStorage
+from bot.fsm import KeyedStateKeys, SqlStorage
 from bot.polling import DurablePoller
 from bot.processor import InboxProcessor
 from core.inbox import AdmissionBatcher
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from core.vault import Vault
 from handlers import build_routers
 from handlers.context import BotServices
 from settings import Settings
@@ -61,10 +62,13 @@ def webhook_secret(settings: Settings) -> str:
     return secret
 
 
-def _fsm_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
+def _fsm_storage(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault
+) -> BaseStorage:
+    keys = KeyedStateKeys(vault)  # never a Telegram id in a key, in Redis or in the database
     if settings.redis_url:
-        return RedisStorage.from_url(settings.redis_url)
-    return SqlStorage(sessions)
+        return RedisStorage.from_url(settings.redis_url, key_builder=keys)
+    return SqlStorage(sessions, keys=keys)
 
 
 def _limiter(settings: Settings) -> RateLimiter:
@@ -84,7 +88,9 @@ def build_telegram(
     bot = create_bot(token=token, api_base=settings.telegram_api_base)
     services.limiter = _limiter(settings)
     dispatcher = create_dispatcher(
-        storage=_fsm_storage(settings, sessions), services=services, routers=build_routers()
+        storage=_fsm_storage(settings, sessions, services.vault),
+        services=services,
+        routers=build_routers(),
     )
     processor = InboxProcessor(sessions=sessions, dispatcher=dispatcher, bot=bot)
     side = TelegramSide(bot=bot, processor=processor)
@@ -93,6 +99,7 @@ def build_telegram(
         webhook_secret(settings)
         side.admission = AdmissionBatcher(
             sessions,
+            chat_key=services.vault.chat_key,
             wakeup=processor.wakeup,
             handoff=processor.take,
             ready=processor.takes_handoffs,
@@ -103,6 +110,7 @@ def build_telegram(
             token=token,
             api_base=settings.telegram_api_base,
             wakeup=processor.wakeup,
+            chat_key=services.vault.chat_key,
         )
         side.loops.append(_poll(bot, poller))
     return side

@@ -1,4 +1,8 @@
-"""Retention: originals (and abandoned quarantine files) are deleted after a set number of days."""
+"""Retention, once an hour: abandoned quarantined uploads, old originals, closed cases' tips.
+
+Everything in a police packet is on legal hold and stays. What went is recorded in the audit
+trail as counts, never content (docs/retention.md).
+"""
 
 from __future__ import annotations
 
@@ -9,28 +13,34 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import record
-from storage.photostore import PhotoStore
+from core.retention import Purged, held_originals, purge_closed_cases
+from storage.photostore import PhotoStore, PhotoStores
+from storage.types import utcnow
 from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.retention")
 
 
 class RetentionWorker:
-    """Purges the restricted originals store and the quarantine once an hour."""
+    """Purges what the retention settings say is due, once an hour."""
 
     def __init__(
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        originals: PhotoStore,
+        stores: PhotoStores,
         quarantine: PhotoStore,
-        days: int,
+        quarantine_hours: int = 24,
+        originals_days: int | None = None,
+        closed_case_days: int = 730,
         interval: float = 3600,
     ) -> None:
         self.sessions = sessions
-        self.originals = originals
+        self.stores = stores
         self.quarantine = quarantine
-        self.age = timedelta(days=days)
+        self.quarantine_age = timedelta(hours=quarantine_hours)
+        self.originals_age = timedelta(days=originals_days) if originals_days else None
+        self.closed_case_days = closed_case_days
         self.interval = interval
 
     async def run_forever(self) -> None:
@@ -40,23 +50,50 @@ class RetentionWorker:
         )
 
     async def run_once(self) -> int:
-        """Delete what is older than the retention age; audited; returns how many files."""
-        purged = await asyncio.to_thread(self.originals.purge_older_than, self.age)
-        stale = await asyncio.to_thread(self.quarantine.purge_older_than, self.age)
-        if purged or stale:
-            async with self.sessions() as session:
-                await record(
-                    session,
-                    actor_role="system",
-                    action="photos.retention_purge",
-                    object_type="photo_store",
-                    object_ref="originals",
-                    detail={
-                        "originals": len(purged),
-                        "quarantine": len(stale),
-                        "days": self.age.days,
-                    },
+        """Delete what is due; audited as counts; returns how many things went."""
+        stale = await asyncio.to_thread(self.quarantine.purge_older_than, self.quarantine_age)
+        originals: list[str] = []
+        async with self.sessions() as session:
+            if self.originals_age is not None:
+                held = await held_originals(session)
+                originals = await asyncio.to_thread(
+                    self.stores.originals.purge_older_than, self.originals_age, keep=held
                 )
-                await session.commit()
-            log.info("retention purged %s originals, %s quarantined", len(purged), len(stale))
-        return len(purged) + len(stale)
+            purged = await purge_closed_cases(session, days=self.closed_case_days, now=utcnow())
+        files = await asyncio.to_thread(self._delete_files, purged)
+        counts = {
+            "quarantine_files": len(stale),
+            "originals": len(originals),
+            "tips": purged.tips,
+            "photos": purged.photos,
+            "photo_files": files,
+        }
+        if any(counts.values()):
+            await self._audit(counts | {"tips_on_legal_hold": purged.tips_on_legal_hold})
+        return len(stale) + len(originals) + purged.tips
+
+    def _delete_files(self, purged: Purged) -> int:
+        stores = {
+            "originals": self.stores.originals,
+            "display": self.stores.display,
+            "thumbnails": self.stores.thumbnails,
+        }
+        return sum(stores[name].delete(sha) for name, shas in purged.files.items() for sha in shas)
+
+    async def _audit(self, counts: dict[str, int]) -> None:
+        async with self.sessions() as session:
+            await record(
+                session,
+                actor_role="system",
+                action="retention.purge",
+                object_type="retention",
+                object_ref="hourly",
+                detail=counts
+                | {
+                    "quarantine_hours": int(self.quarantine_age.total_seconds() // 3600),
+                    "originals_days": self.originals_age.days if self.originals_age else None,
+                    "closed_case_days": self.closed_case_days,
+                },
+            )
+            await session.commit()
+        log.info("retention purged %s", counts)

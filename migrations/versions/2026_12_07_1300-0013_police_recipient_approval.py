@@ -1,7 +1,7 @@
 """police recipients: second-person approval and per-recipient webhook secret generations
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07 13:00:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from aiogram.fsm.storage.base import StorageKey
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -61,12 +62,13 @@ async def tipsters(sessions: async_sessionmaker[AsyncSession]) -> list[Tipster]:
         return list((await session.scalars(select(Tipster).order_by(Tipster.id))).all())
 
 
-async def fsm_state(sessions: async_sessionmaker[AsyncSession], chat_id: int) -> str | None:
+async def fsm_state(chat: Transcript, chat_id: int) -> str | None:
     """The stored conversation state of a private chat (None when idle)."""
-    async with sessions() as session:
-        rows = (await session.scalars(select(FsmState))).all()
-    found = [row.state for row in rows if f":{chat_id}:{chat_id}:" in f"{row.key}:"]
-    return found[0] if found else None
+    key = chat.dispatcher.storage.keys.build(
+        StorageKey(bot_id=chat.bot.id, chat_id=chat_id, user_id=chat_id)
+    )
+    async with chat.sessions() as session:
+        return await session.scalar(select(FsmState.state).where(FsmState.key == key))
 
 
 async def assert_all_processed(chat: Transcript) -> None:

@@ -24,12 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from bot.factory import create_bot, create_dispatcher
-from bot.fsm import SqlStorage
+from bot.fsm import KeyedStateKeys, SqlStorage
 from bot.processor import InboxProcessor
 from core.inbox import AdmissionBatcher, admit
 from handlers.context import BotServices
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_state import Call
+from tests.keys import CHAT_KEY
 from web.telegram import SECRET_HEADER, WEBHOOK_PATH, WebhookFirst
 
 SENDING = ("sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup", "copyMessage")
@@ -42,7 +43,7 @@ class Webhook:
 
     def __init__(self, fake: FakeTelegram, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.fake = fake
-        self.admission = AdmissionBatcher(sessions)
+        self.admission = AdmissionBatcher(sessions, chat_key=CHAT_KEY)
         inner = Starlette()  # never reached: WebhookFirst answers the webhook's POSTs itself
         inner.state.context = SimpleNamespace(
             webhook_secret=WEBHOOK_SECRET, admission=self.admission
@@ -88,7 +89,7 @@ class Transcript:
             assert response.status_code == 200, response.status_code
         else:
             async with self.sessions() as session:
-                await admit(session, [update])
+                await admit(session, chat_key=CHAT_KEY, updates=[update])
         while await self.processor.run_once():
             pass
         return self.fake.calls()[before:]
@@ -159,7 +160,11 @@ def build_transcript(
     """Wire the real bot stack to the fake server and a test database (admitting updates
     through the webhook endpoint with webhook=True; close `transcript.webhook` after)."""
     bot = create_bot(token=fake.token, api_base=fake.base_url)  # the session `tipline run` uses
-    dispatcher = create_dispatcher(storage=SqlStorage(sessions), services=services, routers=routers)
+    dispatcher = create_dispatcher(
+        storage=SqlStorage(sessions, keys=KeyedStateKeys(services.vault)),
+        services=services,
+        routers=routers,
+    )
     processor = InboxProcessor(sessions=sessions, dispatcher=dispatcher, bot=bot)
     return Transcript(
         fake=fake,

@@ -14,6 +14,7 @@ from core.inbox_admin import inbox_counts, list_dead, retry_dead
 from storage.models import InboxUpdate
 from storage.types import utcnow
 from tests.bot.harness import build_transcript
+from tests.keys import CHAT_KEY
 
 CHAT = 3003
 
@@ -51,7 +52,11 @@ async def test_failing_update_is_retried_then_parked_and_the_chat_moves_on(
     )
     chat.processor.max_attempts = 3
     async with sessions() as session:
-        await admit(session, [fake.text_message(CHAT, "/boom"), fake.text_message(CHAT, "after")])
+        await admit(
+            session,
+            chat_key=CHAT_KEY,
+            updates=[fake.text_message(CHAT, "/boom"), fake.text_message(CHAT, "after")],
+        )
     for _ in range(3):
         await chat.processor.run_once()
         # The later update of the same chat waits behind the failing one.
@@ -82,7 +87,9 @@ async def test_other_chats_are_not_held_up_by_a_failing_chat(fake, sessions, ser
     )
     async with sessions() as session:
         await admit(
-            session, [fake.text_message(CHAT, "/boom"), fake.text_message(CHAT + 1, "hello")]
+            session,
+            chat_key=CHAT_KEY,
+            updates=[fake.text_message(CHAT, "/boom"), fake.text_message(CHAT + 1, "hello")],
         )
     await chat.processor.run_once()
     assert chat.last_text(CHAT + 1) == "echo hello"
@@ -92,7 +99,11 @@ async def test_other_chats_are_not_held_up_by_a_failing_chat(fake, sessions, ser
 async def test_unparseable_update_is_parked_at_once(fake, sessions, services):
     chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[])
     async with sessions() as session:
-        await admit(session, [{"update_id": 99, "message": {"text": "no chat, no date"}}])
+        await admit(
+            session,
+            chat_key=CHAT_KEY,
+            updates=[{"update_id": 99, "message": {"text": "no chat, no date"}}],
+        )
     await chat.processor.run_once()
     async with sessions() as session:
         dead = await list_dead(session)
@@ -104,7 +115,7 @@ async def test_unparseable_update_is_parked_at_once(fake, sessions, services):
 async def test_unknown_update_types_are_done_not_dead(fake, sessions, services):
     chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[])
     async with sessions() as session:
-        await admit(session, [fake.update_of_unknown_type()])
+        await admit(session, chat_key=CHAT_KEY, updates=[fake.update_of_unknown_type()])
     await chat.processor.run_once()
     async with sessions() as session:
         assert await inbox_counts(session) == {"done": 1}

@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from core.inbox import admit
 from storage.models import InboxUpdate
 from tests.bot.harness import build_transcript
+from tests.keys import CHAT_KEY
 
 SLOW, QUICK = 4101, 4102
 
@@ -36,7 +37,11 @@ async def _statuses(sessions) -> list[tuple[int, str, str]]:  # type: ignore[no-
                 InboxUpdate.id
             )
         )
-        return [(chat, payload["message"]["text"], status) for chat, payload, status in result]
+        # A processed update keeps neither its chat nor its content.
+        return [
+            (chat, payload.get("message", {}).get("text"), status)
+            for chat, payload, status in result
+        ]
 
 
 async def _until(check) -> None:  # type: ignore[no-untyped-def]
@@ -53,7 +58,8 @@ async def test_a_hanging_update_holds_up_its_own_chat_only(fake, sessions, servi
     async with sessions() as session:
         await admit(
             session,
-            [
+            chat_key=CHAT_KEY,
+            updates=[
                 fake.text_message(SLOW, "slow"),
                 fake.text_message(SLOW, "after slow"),
                 fake.text_message(QUICK, "one"),
@@ -64,12 +70,12 @@ async def test_a_hanging_update_holds_up_its_own_chat_only(fake, sessions, servi
         # The quick chat keeps going while the slow chat's first update hangs...
         await _until(lambda: asyncio.sleep(0, f"{QUICK}:one" in seen))
         async with sessions() as session:
-            await admit(session, [fake.text_message(QUICK, "two")])
+            await admit(session, chat_key=CHAT_KEY, updates=[fake.text_message(QUICK, "two")])
         chat.processor.wakeup.set()
         await _until(lambda: asyncio.sleep(0, f"{QUICK}:two" in seen))
         # ...and the slow chat's next update waits behind it, in order.
         assert f"{SLOW}:after slow" not in seen
-        assert (SLOW, "after slow", "pending") in await _statuses(sessions)
+        assert (CHAT_KEY(SLOW), "after slow", "pending") in await _statuses(sessions)
         release.set()
 
         async def all_done() -> bool:
@@ -99,7 +105,7 @@ async def test_an_outcome_that_cannot_be_recorded_is_logged_and_processing_goes_
 
     chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[router])
     async with sessions() as session:
-        await admit(session, [fake.text_message(SLOW, "hello")])
+        await admit(session, chat_key=CHAT_KEY, updates=[fake.text_message(SLOW, "hello")])
     runner = asyncio.create_task(chat.processor.run_forever())
     try:
 

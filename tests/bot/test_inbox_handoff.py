@@ -14,6 +14,7 @@ from bot.processor import MAX_QUEUED_PER_CHAT
 from core.inbox import AdmissionBatcher, admit
 from storage.models import InboxUpdate
 from tests.bot.harness import Transcript, build_transcript
+from tests.keys import CHAT_KEY
 
 CHAT = 4201
 NO_READS = 60.0  # the processor's idle read comes only after a minute: longer than any test
@@ -51,7 +52,7 @@ async def _all_done(sessions, count: int) -> None:  # type: ignore[no-untyped-de
 async def _running(chat: Transcript) -> AsyncIterator[AdmissionBatcher]:
     """The processor running (its first inbox read done), and admission handing over to it."""
     runner = asyncio.create_task(chat.processor.run_forever())
-    batcher = AdmissionBatcher(chat.sessions, handoff=chat.processor.take)
+    batcher = AdmissionBatcher(chat.sessions, chat_key=CHAT_KEY, handoff=chat.processor.take)
     try:
         await _until(lambda: chat.processor._leading)
         await asyncio.sleep(0.2)  # past the read at start: from now on only wakeups read
@@ -100,7 +101,7 @@ async def test_an_older_update_the_processor_does_not_hold_goes_first(fake, sess
     async with _running(chat) as admission:
         # Admitted elsewhere (another process, say): pending, and the processor was not told.
         async with sessions() as session:
-            await admit(session, [fake.text_message(CHAT, "older")])
+            await admit(session, chat_key=CHAT_KEY, updates=[fake.text_message(CHAT, "older")])
         await admission.admit(fake.text_message(CHAT, "newer"))
         await _all_done(sessions, 2)
     assert seen == ["older", "newer"]

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from bot.processor import LOCK_KEY
 from core.inbox import admit
 from tests.bot.harness import build_transcript
+from tests.keys import CHAT_KEY
 
 CHAT = 4301
 # pg_locks is the whole server's: only this test database's holder counts (other suites may run).
@@ -70,7 +71,7 @@ async def test_a_processor_whose_lock_connection_drops_stops_and_takes_the_lock_
         await _until(lost_then_retaken)
         assert not state_cache.knows("stale-chat")  # another processor may have led meanwhile
         async with sessions() as session:
-            await admit(session, [fake.text_message(CHAT, "after")])
+            await admit(session, chat_key=CHAT_KEY, updates=[fake.text_message(CHAT, "after")])
         processor.wakeup.set()
         await _until(lambda: asyncio.sleep(0, seen == ["after"]))
     finally:

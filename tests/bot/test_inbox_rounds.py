@@ -12,6 +12,7 @@ from core.inbox import admit
 from storage.models import InboxUpdate
 from tests.bot.fixtures import fsm_state
 from tests.bot.harness import build_transcript
+from tests.keys import CHAT_KEY
 
 CHATS = (4001, 4002, 4003)
 
@@ -34,24 +35,29 @@ def _router() -> Router:
     return router
 
 
-async def _rows(sessions) -> dict[int, tuple[str, int]]:
+async def _rows(sessions) -> list[tuple[int | None, str, int, dict]]:
     async with sessions() as session:
         result = await session.execute(
-            select(InboxUpdate.chat_id, InboxUpdate.status, InboxUpdate.attempts)
+            select(
+                InboxUpdate.chat_id, InboxUpdate.status, InboxUpdate.attempts, InboxUpdate.payload
+            ).order_by(InboxUpdate.id)
         )
-        return {chat: (status, attempts) for chat, status, attempts in result.all()}
+        return [tuple(row) for row in result.all()]
 
 
 async def test_one_round_marks_every_chat_done_and_keeps_each_chats_state(fake, sessions, services):
     chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[_router()])
     async with sessions() as session:
-        await admit(session, [fake.text_message(c, f"hello {c}") for c in CHATS])
+        await admit(
+            session, chat_key=CHAT_KEY, updates=[fake.text_message(c, f"hello {c}") for c in CHATS]
+        )
 
     assert await chat.processor.run_once() == len(CHATS)
 
-    assert await _rows(sessions) == {c: ("done", 1) for c in CHATS}
+    # Done: no chat, no content left (the payload held names and words).
+    assert await _rows(sessions) == [(None, "done", 1, {}) for _ in CHATS]
     for c in CHATS:
-        assert await fsm_state(sessions, c) == "Echo:seen"
+        assert await fsm_state(chat, c) == "Echo:seen"
         assert chat.last_text(c) == f"echo hello {c}"
     await chat.bot.session.close()
 
@@ -60,12 +66,17 @@ async def test_an_update_whose_state_cannot_be_written_fails_alone(fake, session
     chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[_router()])
     good, bad = CHATS[0], CHATS[1]
     async with sessions() as session:
-        await admit(session, [fake.text_message(good, "fine"), fake.command(bad, "poison")])
+        await admit(
+            session,
+            chat_key=CHAT_KEY,
+            updates=[fake.text_message(good, "fine"), fake.command(bad, "poison")],
+        )
 
     await chat.processor.run_once()
 
     rows = await _rows(sessions)
-    assert rows[good] == ("done", 1)
-    assert rows[bad] == ("pending", 1)
-    assert await fsm_state(sessions, good) == "Echo:seen"
+    assert rows[0] == (None, "done", 1, {})
+    assert rows[1][:3] == (CHAT_KEY(bad), "pending", 1)
+    assert rows[1][3]["message"]["text"] == "/poison"  # kept until it is processed
+    assert await fsm_state(chat, good) == "Echo:seen"
     await chat.bot.session.close()

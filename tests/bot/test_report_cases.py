@@ -60,7 +60,7 @@ async def test_typing_a_name_offers_only_public_cases_and_the_pick_sticks(chat, 
     await chat.send(fake.text_message(CHAT, "nobody by this name"))
     assert "No open case matches “nobody by this name”" in chat.last_text(CHAT)
     await chat.press(CHAT, "Cancel")
-    assert await fsm_state(chat.sessions, CHAT) is None
+    assert await fsm_state(chat, CHAT) is None
 
 
 async def test_no_public_cases_skips_straight_to_what(chat, fake, sessions):

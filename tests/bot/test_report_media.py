@@ -83,7 +83,7 @@ async def test_a_pdf_or_a_sticker_is_not_used_and_says_what_is(chat, fake):
     assert "I can't use this" in chat.last_text(CHAT)
     await chat.send(fake.sticker_message(CHAT))
     assert "I can't use this. Please send text, a photo" in chat.last_text(CHAT)
-    assert await fsm_state(chat.sessions, CHAT) == "Report:media"
+    assert await fsm_state(chat, CHAT) == "Report:media"
     await chat.press(CHAT, "Skip")
     await _send(chat)
     [tip] = await all_tips(chat.sessions)

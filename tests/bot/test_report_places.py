@@ -131,7 +131,7 @@ async def test_a_location_while_answering_what_is_kept_and_where_is_not_asked(ch
     await chat.send(fake.location_message(CHAT, 34.2583, 108.9286))
     reply = chat.last_text(CHAT)
     assert "Place saved: Xi’an" in reply and "What did you see?" in reply
-    assert await fsm_state(chat.sessions, CHAT) == "Report:what"
+    assert await fsm_state(chat, CHAT) == "Report:what"
     await chat.send(fake.text_message(CHAT, "She was crying near the gate"))
     await chat.press(CHAT, "Now")
     assert "photos or videos" in chat.last_text(CHAT)  # where was answered already

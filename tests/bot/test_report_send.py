@@ -37,7 +37,7 @@ async def test_an_update_retried_after_a_failed_reply_yields_the_same_tip(chat, 
     fake.fail_next("sendMessage", status=500)
     await chat.press(CHAT, "Send report")
     [tip] = await all_tips(chat.sessions)  # committed before the reply failed
-    assert await fsm_state(chat.sessions, CHAT) == "Report:confirm"  # rolled back: retried
+    assert await fsm_state(chat, CHAT) == "Report:confirm"  # rolled back: retried
     async with chat.sessions() as session:
         await session.execute(update(InboxUpdate).values(next_attempt_at=InboxUpdate.received_at))
         await session.commit()
@@ -45,7 +45,7 @@ async def test_an_update_retried_after_a_failed_reply_yields_the_same_tip(chat, 
         pass
     assert sent_ref(chat.last_text(CHAT)) == tip.ref
     assert [t.ref for t in await all_tips(chat.sessions)] == [tip.ref]
-    assert await fsm_state(chat.sessions, CHAT) is None
+    assert await fsm_state(chat, CHAT) is None
     await assert_all_processed(chat)
 
 
@@ -60,7 +60,7 @@ async def test_a_sixth_tip_within_ten_minutes_is_refused_politely(chat, fake, se
     await chat.press(CHAT, "Send report")
     assert "several reports in a short time" in chat.last_text(CHAT)
     assert len(await all_tips(chat.sessions)) == 5
-    assert await fsm_state(chat.sessions, CHAT) == "Report:confirm"  # the draft is kept
+    assert await fsm_state(chat, CHAT) == "Report:confirm"  # the draft is kept
     async with chat.sessions() as session:  # ten minutes later, the earlier tips have aged out
         eleven_minutes_ago = datetime.now(UTC) - timedelta(minutes=11)
         await session.execute(update(Tip).values(created_at=eleven_minutes_ago))

@@ -11,9 +11,18 @@ from sqlalchemy import event
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.fsm import SqlStorage, StateCache, current_session, take_changes, write_states
+from bot.fsm import (
+    KeyedStateKeys,
+    SqlStorage,
+    StateCache,
+    current_session,
+    take_changes,
+    write_states,
+)
+from tests.keys import TEST_VAULT
 
 KEY = StorageKey(bot_id=1, chat_id=2, user_id=2)
+KEYS = KeyedStateKeys(TEST_VAULT)
 OTHER = StorageKey(bot_id=1, chat_id=3, user_id=3)
 
 
@@ -48,7 +57,7 @@ async def _in_session(sessions, storage: SqlStorage, *, state: str, data: dict, 
 
 
 async def test_a_committed_state_is_read_back_without_a_query(sessions, engine):
-    storage = SqlStorage(sessions)
+    storage = SqlStorage(sessions, keys=KEYS)
     await _in_session(sessions, storage, state="Report:what", data={"n": 1}, commit=True)
     with state_reads(engine) as reads:
         assert await storage.get_state(KEY) == "Report:what"
@@ -56,12 +65,12 @@ async def test_a_committed_state_is_read_back_without_a_query(sessions, engine):
     assert reads == []
     # And the database holds the same: a storage with a cold cache reads it there.
     with state_reads(engine) as reads:
-        assert await SqlStorage(sessions).get_state(KEY) == "Report:what"
+        assert await SqlStorage(sessions, keys=KEYS).get_state(KEY) == "Report:what"
     assert len(reads) == 1
 
 
 async def test_a_state_rolled_back_is_not_remembered(sessions):
-    storage = SqlStorage(sessions)
+    storage = SqlStorage(sessions, keys=KEYS)
     await _in_session(sessions, storage, state="Report:what", data={"n": 1}, commit=True)
     await _in_session(sessions, storage, state="Report:when", data={"n": 2}, commit=False)
     assert await storage.get_state(KEY) == "Report:what"
@@ -69,7 +78,7 @@ async def test_a_state_rolled_back_is_not_remembered(sessions):
 
 
 async def test_a_commit_that_fails_leaves_the_cache_on_the_committed_state(sessions):
-    storage = SqlStorage(sessions)
+    storage = SqlStorage(sessions, keys=KEYS)
     await _in_session(sessions, storage, state="Report:what", data={"n": 1}, commit=True)
     async with sessions() as session:
         token = current_session.set(session)
@@ -83,11 +92,11 @@ async def test_a_commit_that_fails_leaves_the_cache_on_the_committed_state(sessi
         finally:
             current_session.reset(token)
     assert await storage.get_state(KEY) == "Report:what"
-    assert await SqlStorage(sessions).get_state(KEY) == "Report:what"
+    assert await SqlStorage(sessions, keys=KEYS).get_state(KEY) == "Report:what"
 
 
 async def test_changing_what_was_read_does_not_change_the_cache(sessions):
-    storage = SqlStorage(sessions)
+    storage = SqlStorage(sessions, keys=KEYS)
     await _in_session(
         sessions, storage, state="Report:what", data={"draft": {"files": [1]}}, commit=True
     )
@@ -97,7 +106,7 @@ async def test_changing_what_was_read_does_not_change_the_cache(sessions):
 
 
 async def test_states_written_for_a_round_reach_the_cache_only_after_their_commit(sessions):
-    storage = SqlStorage(sessions)
+    storage = SqlStorage(sessions, keys=KEYS)
     async with sessions() as session:
         token = current_session.set(session)
         await storage.set_state(KEY, "Report:when")
@@ -114,11 +123,11 @@ async def test_states_written_for_a_round_reach_the_cache_only_after_their_commi
         await session.commit()
     assert await storage.get_state(KEY) == "Report:when"
     assert await storage.get_state(OTHER) == "Report:where"
-    assert await SqlStorage(sessions).get_state(OTHER) == "Report:where"
+    assert await SqlStorage(sessions, keys=KEYS).get_state(OTHER) == "Report:where"
 
 
 async def test_the_cache_keeps_only_the_most_recent_chats_and_reads_the_rest(sessions, engine):
-    storage = SqlStorage(sessions, cache=StateCache(size=1))
+    storage = SqlStorage(sessions, keys=KEYS, cache=StateCache(size=1))
     for key, state in ((KEY, "Report:what"), (OTHER, "Report:when")):
         async with sessions() as session:
             token = current_session.set(session)

@@ -64,7 +64,7 @@ async def test_add_puts_text_places_and_photos_on_ones_own_tip(chat, fake):
     await chat.send(fake.photo_message(CHAT, jpeg(3)))
     await chat.press(CHAT, "Done")
     assert f"added to {ref} is saved" in chat.last_text(CHAT)
-    assert await fsm_state(chat.sessions, CHAT) is None
+    assert await fsm_state(chat, CHAT) is None
     [tip] = await all_tips(chat.sessions)
     additions = tip.details["additions"]
     assert additions[0]["text"] == "She was wearing a yellow hat"
@@ -89,12 +89,12 @@ async def test_add_to_someone_elses_tip_is_refused(chat, fake):
 async def test_add_in_the_middle_of_a_report_comes_back_to_it(chat, fake):
     ref = await _sent_tip(chat, fake)
     await chat.send(fake.text_message(CHAT, "A new sighting"))
-    assert await fsm_state(chat.sessions, CHAT) == "Report:when"
+    assert await fsm_state(chat, CHAT) == "Report:when"
     await chat.send(fake.command(CHAT, "add", ref))
     await chat.send(fake.text_message(CHAT, "extra for the old one"))
     await chat.press(CHAT, "Done")
     assert "When did you see this?" in chat.last_text(CHAT)
-    assert await fsm_state(chat.sessions, CHAT) == "Report:when"
+    assert await fsm_state(chat, CHAT) == "Report:when"
 
 
 async def test_language_switches_to_chinese_and_back(chat, fake):
@@ -128,7 +128,7 @@ async def test_an_answer_to_a_moderator_lands_on_the_tip(chat, fake):
     [tip] = await all_tips(chat.sessions)
     [answer] = tip.details["answers"]
     assert answer["text"] == "Yes, the man had a beard" and answer["at"]
-    assert await fsm_state(chat.sessions, CHAT) is None
+    assert await fsm_state(chat, CHAT) is None
     await assert_all_processed(chat)
 
 
@@ -200,7 +200,7 @@ async def test_cancel_during_add_stops_adding_and_keeps_the_report(chat, fake):
     await chat.send(fake.command(CHAT, "cancel"))
     reply = chat.last_text(CHAT)
     assert f"Nothing more will be added to {ref}" in reply and "When did you see this?" in reply
-    assert await fsm_state(chat.sessions, CHAT) == "Report:when"
+    assert await fsm_state(chat, CHAT) == "Report:when"
     await chat.send(fake.command(CHAT, "cancel"))
     assert "Cancelled. Nothing was sent." in chat.last_text(CHAT)
     assert len(await all_tips(chat.sessions)) == 1

@@ -21,6 +21,7 @@ from handlers.context import Limits
 from storage.models import InboxUpdate
 from tests.bot.fixtures import all_tips, assert_all_processed, sent_ref, walk_to_summary
 from tests.bot.harness import Transcript, build_transcript
+from tests.keys import CHAT_KEY
 
 CHAT = 3101
 GROUP = -1001234567890
@@ -180,6 +181,7 @@ async def test_over_the_limit_in_polling_mode_the_notice_is_on_the_answer(chat, 
 async def test_in_polling_mode_the_processor_answers_the_press(chat, fake, sessions):
     fake.push_update(fake.command(CHAT, "start"))
     poller = DurablePoller(
+        chat_key=CHAT_KEY,
         sessions=sessions,
         token=fake.token,
         api_base=fake.base_url,

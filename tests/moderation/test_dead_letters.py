@@ -8,6 +8,7 @@ from sqlalchemy import select
 from core.inbox import admit
 from moderation.dead_letters import list_dead_letters, retry_dead_letter
 from storage.models import AuditEvent, InboxUpdate, OutboxMessage
+from tests.keys import CHAT_KEY
 from tests.moderation import factories
 
 
@@ -24,7 +25,9 @@ async def test_admin_sees_and_retries_dead_letters(sessions):
             last_error="Forbidden: bot was blocked by the user",
         )
         session.add(row)
-        await admit(session, [{"update_id": 5, "message": {"text": "x"}}])
+        await admit(
+            session, chat_key=CHAT_KEY, updates=[{"update_id": 5, "message": {"text": "x"}}]
+        )
         await session.execute(InboxUpdate.__table__.update().values(status="dead", attempts=5))
         await session.commit()
         found = await list_dead_letters(session, staff=admin)

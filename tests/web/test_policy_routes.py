@@ -28,6 +28,7 @@ from moderation.policy import POLICY, can
 from storage.models import (
     AuditEvent,
     Decision,
+    ErasureRequest,
     OutboxMessage,
     RevealRequest,
     StaffInvite,
@@ -36,6 +37,7 @@ from storage.models import (
     StaffUser,
     Tip,
     TipNote,
+    Tipster,
     TipsterIdentity,
 )
 from tests.web import dashboard_world as world
@@ -216,6 +218,39 @@ async def _refuse(session, signed, context):
     return Request(f"/reveals/{await _pending_reveal(session, context)}/refuse", {"reason": "no"})
 
 
+async def _erasures(session, signed, context):
+    return Request("/erasures")
+
+
+async def _ask_erasure(session, signed, context):
+    await _pending_reveal(session, context)  # a tipster with a sealed identity
+    tipster = (await session.scalars(select(TipsterIdentity))).first()
+    pseudonym = await session.scalar(
+        select(Tipster.pseudonym).where(Tipster.id == tipster.tipster_id)
+    )
+    return Request(
+        "/erasures", {"pseudonym": pseudonym, "reason": "the tipster asked us by e-mail"}
+    )
+
+
+async def _pending_erasure(session, context) -> int:
+    await _pending_reveal(session, context)
+    asker = await world.staff(session, "senior_moderator")
+    identity = (await session.scalars(select(TipsterIdentity))).first()
+    row = ErasureRequest(tipster_id=identity.tipster_id, requested_by=asker.id, reason="x" * 30)
+    session.add(row)
+    await session.commit()
+    return row.id
+
+
+async def _approve_erasure(session, signed, context):
+    return Request(f"/erasures/{await _pending_erasure(session, context)}/approve", {})
+
+
+async def _refuse_erasure(session, signed, context):
+    return Request(f"/erasures/{await _pending_erasure(session, context)}/refuse", {"reason": "no"})
+
+
 async def _audit(session, signed, context):
     return Request("/audit?action=signin")
 
@@ -345,6 +380,10 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/reveals"): _reveals,
     ("POST", "/reveals/{request_id}/approve"): _approve,
     ("POST", "/reveals/{request_id}/refuse"): _refuse,
+    ("GET", "/erasures"): _erasures,
+    ("POST", "/erasures"): _ask_erasure,
+    ("POST", "/erasures/{request_id}/approve"): _approve_erasure,
+    ("POST", "/erasures/{request_id}/refuse"): _refuse_erasure,
     ("GET", "/audit"): _audit,
     ("POST", "/audit/export"): _export,
     ("GET", "/system/dead"): _dead,
@@ -421,6 +460,8 @@ async def _state(sessions) -> tuple[Any, ...]:
             (await session.execute(select(StaffUser.id, StaffUser.role, StaffUser.active))).all(),
             (await session.execute(select(StaffInvite.id, StaffInvite.revoked_at))).all(),
             (await session.execute(select(StaffRoleRequest.id, StaffRoleRequest.status))).all(),
+            (await session.execute(select(ErasureRequest.id, ErasureRequest.status))).all(),
+            await session.scalar(select(func.count(TipsterIdentity.id))),
         )
 
 

@@ -17,6 +17,7 @@ from core.geo import build_geocoder
 from core.inbox import AdmissionBatcher
 from storage.db import create_engine, create_sessionmaker
 from storage.models import InboxUpdate
+from tests.keys import CHAT_KEY
 from web.app import WebContext, create_app
 from web.telegram import MAX_BODY, WebhookFirst
 
@@ -33,7 +34,7 @@ def _context(engine, sessions, tmp_path: Path) -> WebContext:
         media_dir=tmp_path,
         secret=b"k" * 32,
         geocoder=build_geocoder(user_agent="t"),
-        admission=AdmissionBatcher(sessions),
+        admission=AdmissionBatcher(sessions, chat_key=CHAT_KEY),
         webhook_secret=SECRET,
     )
 
@@ -117,7 +118,8 @@ async def test_update_is_committed_before_200_and_admitted_once(client, sessions
     assert first.status_code == 200
     async with sessions() as session:
         rows = (await session.scalars(select(InboxUpdate))).all()
-    assert [(r.update_id, r.chat_id, r.status) for r in rows] == [(11, 7, "pending")]
+    # The chat is kept as its keyed number, never as the chat id.
+    assert [(r.update_id, r.chat_id, r.status) for r in rows] == [(11, CHAT_KEY(7), "pending")]
     again = await client.post("/telegram/webhook", json=_update(11), headers=HEADERS)
     assert again.status_code == 200
     async with sessions() as session:

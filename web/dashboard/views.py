@@ -20,6 +20,7 @@ NAV = (
     ("/queue", "Queue", "queue.view"),
     ("/cases", "Cases", "case.view"),
     ("/reveals", "Reveals", "identity.approve_reveal"),
+    ("/erasures", "Erasures", "identity.request_erasure"),
     ("/audit", "Audit", "audit.view"),
     ("/system/dead", "Dead letters", "system.dead_letters"),
     ("/staff", "Staff", "staff.manage"),

@@ -1,0 +1,8 @@
+"""One keyed-hash function for tests that admit updates without a bot's vault."""
+
+from __future__ import annotations
+
+from core.vault import Vault
+
+TEST_VAULT = Vault(Vault.new_key())
+CHAT_KEY = TEST_VAULT.chat_key
