@@ -6,8 +6,10 @@ Sync tests: Alembic and the PostgreSQL fixture run their own event loops.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from core.vault import Vault, telegram_source_key
@@ -21,21 +23,60 @@ CHAT = 987654321
 UPDATE = {"update_id": 7, "message": {"chat": {"id": CHAT}, "from": {"first_name": "Meiling"}}}
 
 
+def _rows_at_0009() -> list[tuple[str, dict]]:
+    """Old-style rows as the schema of revision 0009 takes them (no model: models are at head)."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    tip = {"ref": "PXCX-P4XJ", "channel": "telegram", "status": "received", "text": "seen"}
+    tip |= {"contact_allowed": False, "language": "en", "details": {}, "score": 0.0}
+    tip |= {"score_parts": {}, "urgent": False, "source_key": f"telegram:{CHAT}:d1"}
+    case = {"ref": "H4MZ22QC", "full_name": "Li Wei", "source_key": f"telegram-case:{CHAT}:d2"}
+    case |= {"status": "submitted", "nicknames": "", "description": "", "languages": ""}
+    inbox = {"attempts": 0, "received_at": now, "next_attempt_at": now}
+    return [
+        ("tips", tip | stamps),
+        ("cases", case | stamps),
+        (
+            "fsm_states",
+            {
+                "key": f"fsm:{CHAT}:{CHAT}:default",
+                "state": "Report:what",
+                "data": {"a": 1},
+                "updated_at": now,
+            },
+        ),
+        (
+            "fsm_states",
+            {
+                "key": f"fsm:{CHAT}:55:{CHAT}:default",
+                "state": "Report:what",
+                "data": {},
+                "updated_at": now,
+            },
+        ),
+        (
+            "inbox_updates",
+            {"update_id": 7, "chat_id": CHAT, "payload": UPDATE, "status": "done"} | inbox,
+        ),
+        (
+            "inbox_updates",
+            {"update_id": 8, "chat_id": CHAT, "payload": UPDATE, "status": "pending"} | inbox,
+        ),
+    ]
+
+
 async def _old_rows(url: str) -> None:
     engine = create_engine(url)
-    async with create_sessionmaker(engine)() as session:
-        session.add_all(
-            [
-                Tip(channel="telegram", source_key=f"telegram:{CHAT}:d1", text="seen"),
-                Case(full_name="Li Wei", source_key=f"telegram-case:{CHAT}:d2"),
-                FsmState(key=f"fsm:{CHAT}:{CHAT}:default", state="Report:what", data={"a": 1}),
-                FsmState(key=f"fsm:{CHAT}:55:{CHAT}:default", state="Report:what", data={}),
-                InboxUpdate(update_id=7, chat_id=CHAT, payload=UPDATE, status="done"),
-                InboxUpdate(update_id=8, chat_id=CHAT, payload=UPDATE, status="pending"),
-            ]
-        )
-        await session.commit()
-    await engine.dispose()
+    try:
+        async with engine.begin() as connection:
+            for table, row in _rows_at_0009():
+                columns = [
+                    sa.column(name, sa.JSON if isinstance(v, dict) else None)
+                    for name, v in row.items()
+                ]
+                await connection.execute(sa.insert(sa.table(table, *columns)).values(row))
+    finally:
+        await engine.dispose()
 
 
 async def _read(url: str) -> dict[str, list]:
@@ -84,5 +125,5 @@ def test_old_style_rows_without_the_vault_key_stop_the_upgrade_clearly(backend, 
         asyncio.run(_old_rows(url))
         with pytest.raises(migrate.VaultKeyNeeded, match="needs the vault key"):
             migrate.upgrade(url, "head")
-        assert migrate.current_revision_sync(url) == "0009"
+        assert migrate.current_revision_sync(url) == "0011"  # stopped before 0012
         assert asyncio.run(_read(url))["tips"] == [f"telegram:{CHAT}:d1"]  # nothing half-done
