@@ -125,5 +125,6 @@ def test_old_style_rows_without_the_vault_key_stop_the_upgrade_clearly(backend, 
         asyncio.run(_old_rows(url))
         with pytest.raises(migrate.VaultKeyNeeded, match="needs the vault key"):
             migrate.upgrade(url, "head")
-        assert migrate.current_revision_sync(url) == "0011"  # stopped before 0012
+        # PostgreSQL undoes the whole upgrade; SQLite keeps the revisions before 0012.
+        assert migrate.current_revision_sync(url) in {"0009", "0011"}
         assert asyncio.run(_read(url))["tips"] == [f"telegram:{CHAT}:d1"]  # nothing half-done
