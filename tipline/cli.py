@@ -45,13 +45,22 @@ def load_settings() -> Settings:
 
 
 @app.command()
-def run() -> None:
+def run(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all (one process: the default, and SQLite's only choice), or on PostgreSQL + "
+            "Redis: web (HTTP and webhook admission), bot (the inbox processor) or worker "
+            "(background workers)."
+        ),
+    ] = "all",
+) -> None:
     """Start Tipline: web app, background workers and (with a token) the Telegram bot."""
     from tipline.app import run as run_app
 
     settings = load_settings()
     try:
-        run_app(settings)
+        run_app(settings, role)
     except (StartupError, TiplineError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:

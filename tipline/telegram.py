@@ -76,9 +76,14 @@ def _limiter(settings: Settings) -> RateLimiter:
 
 
 def build_telegram(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], services: BotServices
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    services: BotServices,
+    *,
+    admission: bool = True,
 ) -> TelegramSide:
-    """Build the bot and the loops that feed it, for polling or webhook mode."""
+    """Build the bot and the loops that feed it, for polling or webhook mode (`admission`:
+    whether this process also admits webhook updates; the bot role leaves that to web)."""
     assert settings.bot_token is not None
     token = settings.bot_token.get_secret_value()
     bot = create_bot(token=token, api_base=settings.telegram_api_base)
@@ -91,6 +96,8 @@ def build_telegram(
     side.loops.append(processor.run_forever())
     if settings.webhook_url:
         webhook_secret(settings)
+        if not admission:
+            return side
         side.admission = AdmissionBatcher(
             sessions,
             wakeup=processor.wakeup,

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import record
-from storage.photostore import PhotoStore
+from storage.photostore import MediaStore, PhotoStore
 from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.retention")
@@ -22,7 +22,7 @@ class RetentionWorker:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        originals: PhotoStore,
+        originals: MediaStore,
         quarantine: PhotoStore,
         days: int,
         interval: float = 3600,
