@@ -16,7 +16,7 @@ from tests.processes import ROOT, free_port
 
 # moto accepts any credentials; real ones are needed by nothing here.
 ACCESS_KEY = "tipline-test"
-SECRET_KEY = "tipline-test-secret"  # noqa: S105 - moto's throwaway credentials
+SECRET_KEY = "tipline-test-secret"
 
 
 @dataclass(frozen=True, slots=True)

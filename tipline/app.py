@@ -271,7 +271,7 @@ def _web_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
         from redis.asyncio import Redis
 
-        return RedisRateLimiter(Redis.from_url(settings.redis_url))
+        return RedisRateLimiter(Redis.from_url(settings.redis_url), f"{settings.redis_prefix}rl:")
     return MemoryRateLimiter()
 
 

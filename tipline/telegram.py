@@ -11,7 +11,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.factory import create_bot, create_dispatcher
@@ -63,7 +63,8 @@ def webhook_secret(settings: Settings) -> str:
 
 def _fsm_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
     if settings.redis_url:
-        return RedisStorage.from_url(settings.redis_url)
+        keys = DefaultKeyBuilder(prefix=f"{settings.redis_prefix}fsm")
+        return RedisStorage.from_url(settings.redis_url, key_builder=keys)
     return SqlStorage(sessions)
 
 
@@ -71,7 +72,7 @@ def _limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
         from redis.asyncio import Redis
 
-        return RedisRateLimiter(Redis.from_url(settings.redis_url))
+        return RedisRateLimiter(Redis.from_url(settings.redis_url), f"{settings.redis_prefix}rl:")
     return MemoryRateLimiter()
 
 
