@@ -92,9 +92,11 @@ async def _drive(
     driver = Driver(fake_url, [w.url + "/telegram/webhook" for w in webs])
     text_chats, photo_chats = plan(UPDATES, PHOTOS)
     tail = asyncio.create_task(driver.tail())
+    # Photo chats first, the others joining over 30 s: the kill lands mid-stream.
     chats = [
-        driver.converse(FIRST_CHAT + n, noisy_jpeg(n) if n < photo_chats else None)
+        _later(n * 30 / (text_chats + photo_chats), driver.converse(FIRST_CHAT + n, photo))
         for n in range(text_chats + photo_chats)
+        for photo in [noisy_jpeg(n) if n < photo_chats else None]
     ]
     killer = asyncio.create_task(_kill_midway(driver, webs[0], workers))
     try:
@@ -104,6 +106,11 @@ async def _drive(
         tail.cancel()
         await driver.close()
     return driver
+
+
+async def _later(delay: float, work: Any) -> None:
+    await asyncio.sleep(delay)
+    await work
 
 
 async def _kill_midway(driver: Driver, web: TiplineProcess, workers: list[TiplineProcess]) -> None:
@@ -121,6 +128,7 @@ async def _kill_midway(driver: Driver, web: TiplineProcess, workers: list[Tiplin
     await loop.run_in_executor(None, web.kill)
     await loop.run_in_executor(None, workers[0].kill)
     print(f"killed web and worker after {driver.delivered} updates; photos by worker {done}")
+    assert driver.delivered < UPDATES  # midway, not after the end
 
 
 def test_two_web_one_bot_two_workers_survive_sigkills(tmp_path: Path, s3: S3Server) -> None:
