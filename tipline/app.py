@@ -35,11 +35,17 @@ from moderation.invites import first_admin_invite
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
-from tipline.infra import Media, check_redis, check_role, open_media
+from tipline.infra import Media, check_redis, open_media
 from tipline.keys import load_vault_key
 from tipline.logs import configure_logging
 from tipline.loops import Loop, shared_buckets, worker_loops
-from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
+from tipline.startup import (
+    bind_socket,
+    check_role,
+    lock_instance,
+    prepare_database,
+    validate_database_url,
+)
 from tipline.telegram import TelegramSide, build_telegram, webhook_secret
 from web.app import WebContext, create_app
 from web.ops import create_ops_app

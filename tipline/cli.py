@@ -12,7 +12,7 @@ import typer
 
 from core.errors import InvalidInput, TiplineError
 from settings import Settings
-from tipline.startup import StartupError, current_revision, validate_database_url
+from tipline.startup import StartupError, check_role, current_revision, validate_database_url
 
 app = typer.Typer(
     help="Tipline: the tip line for finding missing children.",
@@ -57,10 +57,11 @@ def run(
     ] = "all",
 ) -> None:
     """Start Tipline: web app, background workers and (with a token) the Telegram bot."""
-    from tipline.app import run as run_app
-
     settings = load_settings()
     try:
+        check_role(settings, role)  # before the heavy imports: a wrong role answers at once
+        from tipline.app import run as run_app
+
         run_app(settings, role)
     except (StartupError, TiplineError) as exc:
         fail(str(exc))

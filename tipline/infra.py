@@ -17,26 +17,6 @@ from storage.photostore import PhotoStores, open_photo_stores
 from storage.s3store import MediaUnavailableError, S3Connection, S3Location, open_s3_stores
 from tipline.startup import StartupError
 
-ROLES = ("all", "web", "bot", "worker")
-
-
-def check_role(settings: Settings, role: str) -> None:
-    """SQLite is one process (role all); split roles need PostgreSQL and Redis."""
-    if role not in ROLES:
-        raise StartupError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    if role == "all":
-        return
-    if settings.is_sqlite:
-        raise StartupError(
-            f"--role {role} needs PostgreSQL: SQLite is one process (run `tipline run` with "
-            "the default role all), or set TIPLINE_DATABASE_URL=postgresql+asyncpg://..."
-        )
-    if not settings.redis_url:
-        raise StartupError(
-            f"--role {role} needs TIPLINE_REDIS_URL: processes share Telegram's rate limits "
-            "and sign-in throttling through Redis"
-        )
-
 
 def check_redis(settings: Settings) -> None:
     """Ping TIPLINE_REDIS_URL when it is set."""
