@@ -8,7 +8,7 @@
     per second (both should sit at 30/s: two relays share one global limit, they do not add up),
     the highest 5-second rate the fake saw, 429s, and each worker's peak RSS.
 
-    .venv/bin/python bench/roles.py [--updates 6000] [--concurrency 64] [--messages 600]
+    .venv/bin/python bench/roles.py [--updates 4000] [--concurrency 64] [--messages 600]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,17 +82,11 @@ def _env(tmp: Path, url: str, fake_url: str, vault_key: str) -> dict[str, str]:
 
 @contextmanager
 def _processes(env: dict[str, str], role: str, count: int) -> Iterator[list[TiplineProcess]]:
-    runs = []
+    """`count` processes of one role, started side by side, stopped at the end."""
+    envs = [{**env, "TIPLINE_WEB_PORT": str(free_port())} for _ in range(count)]
+    with ThreadPoolExecutor(count) as pool:
+        runs = list(pool.map(lambda e: TiplineProcess(e, "--role", role, start_timeout=900), envs))
     try:
-        for _ in range(count):
-            runs.append(
-                TiplineProcess(
-                    {**env, "TIPLINE_WEB_PORT": str(free_port())},
-                    "--role",
-                    role,
-                    start_timeout=600,
-                )
-            )
         yield runs
     finally:
         for run in runs:
@@ -185,7 +180,7 @@ def relays(tmp: Path, fake: Any, workers: int, messages: int) -> dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--updates", type=int, default=6000)
+    parser.add_argument("--updates", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--messages", type=int, default=600)
     args = parser.parse_args()

@@ -74,7 +74,9 @@ class Driver:
     """Delivers updates to web processes and waits for the bot's answers."""
 
     def __init__(self, fake_url: str, webhooks: list[str]) -> None:
+        # One client each (a new client per request costs an SSL context: the driver's CPU).
         self.fake = httpx.AsyncClient(base_url=fake_url, timeout=60)
+        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200))
         self.webhooks = list(webhooks)
         self.alive = list(webhooks)
         self.chats = Chats()
@@ -100,19 +102,18 @@ class Driver:
     async def deliver(self, update: dict[str, Any]) -> None:
         """POST to the next live web process; another one after a failure (Telegram retries)."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        async with httpx.AsyncClient(timeout=30) as http:
-            for attempt in range(200):
-                self._turn += 1
-                url = self.alive[self._turn % len(self.alive)]
-                try:
-                    answer = await http.post(url, json=update, headers=headers)
-                    if answer.status_code == 200:
-                        self.delivered += 1
-                        return
-                except httpx.TransportError:
-                    pass
-                self.redeliveries += 1
-                await asyncio.sleep(min(2.0, 0.1 * (attempt + 1)))
+        for attempt in range(200):
+            self._turn += 1
+            url = self.alive[self._turn % len(self.alive)]
+            try:
+                answer = await self.http.post(url, json=update, headers=headers)
+                if answer.status_code == 200:
+                    self.delivered += 1
+                    return
+            except httpx.TransportError:
+                pass
+            self.redeliveries += 1
+            await asyncio.sleep(min(2.0, 0.1 * (attempt + 1)))
         raise AssertionError(f"update {update['update_id']} never admitted")
 
     def forget(self, webhook: str) -> None:
@@ -161,8 +162,9 @@ class Driver:
         await self.press(chat, "Send report", "Reference:")
 
     async def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         await self.fake.aclose()
+        await self.http.aclose()
 
 
 def plan(updates: int, photos: int) -> tuple[int, int]:
