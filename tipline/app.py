@@ -185,11 +185,16 @@ def _assemble(
     mode = context.bot_mode
     if mode != "disabled" and role in ("all", "bot"):
         _add_bot(settings, sessions, context, parts, webhook=serves_web)
-    elif mode == "webhook" and role == "web":
-        # Admission only: the bot role's processor reads the inbox (every 0.5 s).
-        parts.admission = AdmissionBatcher(sessions)
-        context.admission = parts.admission
-        context.webhook_secret = webhook_secret(settings)
+    elif mode != "disabled" and role == "web":
+        if mode == "webhook":
+            # Admission only: the bot role's processor reads the inbox (every 0.5 s).
+            parts.admission = AdmissionBatcher(sessions)
+            context.admission = parts.admission
+            context.webhook_secret = webhook_secret(settings)
+        bot = _worker_bot(settings)
+        if bot is not None and not settings.bot_username:
+            parts.bots.append(bot)  # only to learn the @username for posters' t.me links
+            parts.loops.append(_learn_bot_username(bot, None, context))
     if role in ("all", "worker"):
         bot = _worker_bot(settings)
         if bot is not None:
@@ -258,7 +263,7 @@ async def _close(parts: _Parts) -> None:
         await bot.session.close()
 
 
-async def _learn_bot_username(bot: Bot, services: BotServices, context: WebContext) -> None:
+async def _learn_bot_username(bot: Bot, services: BotServices | None, context: WebContext) -> None:
     """Learn the bot's @username from getMe (for t.me links on posters), retrying."""
     while True:
         try:
@@ -268,7 +273,8 @@ async def _learn_bot_username(bot: Bot, services: BotServices, context: WebConte
             log.warning("cannot learn the bot's username (%s); retrying in 30s", exc)
             await asyncio.sleep(30)
     if me.username:
-        services.bot_username = me.username
+        if services is not None:
+            services.bot_username = me.username
         context.bot_username = me.username
 
 

@@ -19,7 +19,6 @@ from core.metrics import REGISTRY, refresh_gauges
 
 router = APIRouter(include_in_schema=False)
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_scrape_lock = asyncio.Lock()
 
 
 @router.get("/healthz")
@@ -53,7 +52,10 @@ async def metrics(request: Request) -> Response:
     given = request.headers.get("authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
-    async with _scrape_lock:  # the gauges are shared: one scrape fills them at a time
+    state = request.app.state
+    if not hasattr(state, "scrape_lock"):
+        state.scrape_lock = asyncio.Lock()
+    async with state.scrape_lock:  # the gauges are shared: one scrape fills them at a time
         async with request.app.state.context.sessions() as session:
             await refresh_gauges(session)
         body = generate_latest(REGISTRY)
