@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     media_dir: Path = Path("./var/media")
     var_dir: Path = Path("./var")
     redis_url: str | None = None
-    # Prefix of every Redis key Tipline writes (several deployments may share one Redis).
+    # Prefix of the Redis keys Tipline writes (several deployments may share one Redis).
     redis_prefix: str = "tipline:"
     # Media: local disk under media_dir unless media_url is s3://bucket/prefix (docs/production.md).
     media_url: str | None = None

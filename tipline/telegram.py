@@ -63,7 +63,10 @@ def webhook_secret(settings: Settings) -> str:
 
 def _fsm_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
     if settings.redis_url:
-        keys = DefaultKeyBuilder(prefix=f"{settings.redis_prefix}fsm")
+        # aiogram's own "fsm" keys under the default prefix, so an upgrade keeps conversations
+        # in progress; a deployment sharing Redis sets its own TIPLINE_REDIS_PREFIX.
+        default = settings.redis_prefix == Settings.model_fields["redis_prefix"].default
+        keys = DefaultKeyBuilder(prefix="fsm" if default else f"{settings.redis_prefix}fsm")
         return RedisStorage.from_url(settings.redis_url, key_builder=keys)
     return SqlStorage(sessions)
 
