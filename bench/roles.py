@@ -66,6 +66,7 @@ class PeakRss:
 
 
 def _env(tmp: Path, url: str, fake_url: str, vault_key: str) -> dict[str, str]:
+    tmp.mkdir(parents=True, exist_ok=True)
     return tipline_env(
         tmp,
         TIPLINE_DATABASE_URL=url,

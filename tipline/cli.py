@@ -59,7 +59,9 @@ def run(
     """Start Tipline: web app, background workers and (with a token) the Telegram bot."""
     settings = load_settings()
     try:
-        check_role(settings, role)  # before the heavy imports: a wrong role answers at once
+        # Before the heavy imports: a wrong URL or role answers at once.
+        validate_database_url(settings.database_url)
+        check_role(settings, role)
         from tipline.app import run as run_app
 
         run_app(settings, role)

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from settings import Settings
 from storage.photostore import PhotoStores, open_photo_stores
-from storage.s3store import MediaUnavailableError, S3Connection, S3Location, open_s3_stores
 from tipline.startup import StartupError
+
+if TYPE_CHECKING:
+    from storage.s3store import S3Connection
 
 
 def check_redis(settings: Settings) -> None:
@@ -65,6 +68,9 @@ def open_media(settings: Settings) -> Media:
     settings.media_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not settings.media_url:
         return Media(open_photo_stores(settings.media_dir))
+    # botocore takes a second to import: only deployments with S3 pay for it.
+    from storage.s3store import MediaUnavailableError, S3Connection, S3Location, open_s3_stores
+
     try:
         location = S3Location.from_url(
             settings.media_url,
