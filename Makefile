@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test lint typecheck imports pytest bench sync font wrk clean
+.PHONY: run test test-scale lint typecheck imports pytest bench sync font wrk clean
 
 $(BOOT)/bin/uv:
 	@command -v uv >/dev/null 2>&1 || { \
@@ -56,6 +56,10 @@ pytest: sync
 	$(VENV)/bin/pytest
 
 test: lint typecheck imports pytest
+
+# The multi-process test at five times the size `make test` runs it (10,000 webhook updates).
+test-scale: sync
+	TIPLINE_MP_UPDATES=10000 TIPLINE_MP_PHOTOS=96 $(VENV)/bin/pytest -x -q -s tests/test_multiprocess.py
 
 # bench/intake.py drives durable admission with wrk (C, so the driver leaves the 2 cores to the
 # server); without it, a Python driver stands in and the figure comes out lower.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     media_dir: Path = Path("./var/media")
     var_dir: Path = Path("./var")
     redis_url: str | None = None
+    # Prefix of the Redis keys Tipline writes (several deployments may share one Redis).
+    redis_prefix: str = "tipline:"
+    # Media: local disk under media_dir unless media_url is s3://bucket/prefix (docs/production.md).
+    media_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # GET /metrics answers only `Authorization: Bearer <metrics_token>`; unset, it is a 404.
+    metrics_token: SecretStr | None = None
+    # Logs: "text" (human-readable) or "json" (one event per line, docs/operations.md).
+    log_format: Literal["text", "json"] = "text"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     vault_key: SecretStr | None = None
@@ -72,7 +84,17 @@ class Settings(BaseSettings):
     alerts_per_day: int = Field(default=3, ge=1, le=100)
 
     @field_validator(
-        "bot_token", "webhook_secret", "vault_key", "redis_url", "webhook_url", mode="before"
+        "bot_token",
+        "webhook_secret",
+        "vault_key",
+        "redis_url",
+        "webhook_url",
+        "media_url",
+        "s3_endpoint_url",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        "metrics_token",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

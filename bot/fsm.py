@@ -43,8 +43,9 @@ class KeyedStateKeys(KeyBuilder):
     building the same key (Vault.conversation_key).
     """
 
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: Vault, *, prefix: str = "") -> None:
         self.vault = vault
+        self.prefix = prefix  # a Redis shared with other deployments (TIPLINE_REDIS_PREFIX)
         # A chat's key is built several times per update: each HMAC once, while it is recent.
         self._keyed = lru_cache(maxsize=CACHE_SIZE)(self._conversation_key)
 
@@ -56,7 +57,7 @@ class KeyedStateKeys(KeyBuilder):
         destiny = key.destiny
         if key.thread_id is not None or key.business_connection_id is not None:
             destiny = f"{destiny}:{key.thread_id}:{key.business_connection_id}"
-        built = self._keyed(key.chat_id, key.user_id, destiny)
+        built = self.prefix + self._keyed(key.chat_id, key.user_id, destiny)
         return f"{built}:{part}" if part else built
 
 

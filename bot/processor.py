@@ -26,6 +26,7 @@ from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
 from core.erasure import ErasureListener, listen, watching_erasures
 from core.inbox import Admitted
+from core.logcontext import UPDATE_ID
 from core.waits import cancel_and_wait, wait_event
 from handlers.turn import answered_at_admission
 from storage.models import InboxUpdate
@@ -316,6 +317,7 @@ class InboxProcessor:
         return row
 
     async def _handle(self, row: Due) -> None:
+        UPDATE_ID.set(row.update_id)  # this task's log lines name the update (JSON logs)
         try:
             handled = await self._process(row)
             if handled is not None:

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.outbox import Outcome, Outgoing, parse_recipient
 from core.vault import Vault, VaultKeyError
-from storage.photostore import PhotoCorruptError, PhotoNotFoundError, PhotoStore
+from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError
 from storage.repositories import TipsterRepository
 
 log = logging.getLogger("tipline.outbox")
@@ -61,7 +61,7 @@ class TelegramSender:
         bot: Bot,
         vault: Vault,
         sessions: async_sessionmaker[AsyncSession],
-        display_store: PhotoStore,
+        display_store: MediaStore,
         request_timeout: int | None = None,
     ) -> None:
         self.bot = bot

@@ -7,6 +7,7 @@ Who may read which store is decided by the policy table, not here.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -17,7 +18,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _TEMP_PREFIX: Final = ".tmp-"
@@ -33,7 +34,8 @@ class PhotoCorruptError(RuntimeError):
     """A stored file no longer matches its hash."""
 
 
-def _check(sha: str) -> str:
+def check_sha(sha: str) -> str:
+    """sha itself when it is a lowercase hex SHA-256; ValueError otherwise."""
     if not isinstance(sha, str) or _SHA256.fullmatch(sha) is None:
         raise ValueError("not a lowercase hex SHA-256")
     return sha
@@ -65,7 +67,7 @@ class PhotoStore:
 
     def path(self, sha: str) -> Path:
         """Where the file for sha lives (whether or not it exists)."""
-        sha = _check(sha)
+        sha = check_sha(sha)
         return self.root / sha[:2] / sha[2:4] / sha
 
     def exists(self, sha: str) -> bool:
@@ -94,6 +96,18 @@ class PhotoStore:
             raise
         _fsync_dir(final.parent)
         return sha
+
+    async def aput(self, data: bytes) -> str:
+        """put, off the event loop (a write and two fsyncs)."""
+        return await asyncio.to_thread(self.put, data)
+
+    async def aget(self, sha: str) -> bytes:
+        """get, off the event loop."""
+        return await asyncio.to_thread(self.get, sha)
+
+    def list_hashes(self) -> list[str]:
+        """Every hash held."""
+        return [f.name for f in self._files() if _SHA256.fullmatch(f.name)]
 
     def get(self, sha: str) -> bytes:
         """The stored bytes for sha, verified against the hash."""
@@ -149,13 +163,28 @@ def _mkstemp(directory: Path) -> tuple[int, str]:
     return fd, name
 
 
+class MediaStore(Protocol):
+    """What a photo store offers: a local directory (PhotoStore) or S3 (storage.s3store)."""
+
+    def put(self, data: bytes) -> str: ...
+    def get(self, sha: str) -> bytes: ...
+    def exists(self, sha: str) -> bool: ...
+    def delete(self, sha: str) -> bool: ...
+    async def aput(self, data: bytes) -> str: ...
+    async def aget(self, sha: str) -> bytes: ...
+    def purge_older_than(
+        self, age: timedelta, *, now: datetime | None = None, keep: Collection[str] = ()
+    ) -> list[str]: ...
+    def list_hashes(self) -> list[str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PhotoStores:
     """The separate namespaces: originals (restricted) and our clean re-encodes."""
 
-    originals: PhotoStore
-    display: PhotoStore
-    thumbnails: PhotoStore
+    originals: MediaStore
+    display: MediaStore
+    thumbnails: MediaStore
 
 
 def open_photo_stores(root: Path) -> PhotoStores:

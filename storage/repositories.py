@@ -84,6 +84,21 @@ class TipRepository:
         )
         return (await self.session.scalars(stmt)).all()
 
+    async def claim_quarantined_photo(self, *, after: int = 0) -> TipPhoto | None:
+        """The oldest waiting file after id `after`, locked until this transaction ends.
+
+        On PostgreSQL a row another worker holds is skipped (FOR UPDATE SKIP LOCKED): several
+        photo workers never take the same file, and a worker that dies drops its connection,
+        which frees the row. SQLite has one process and ignores the clause."""
+        stmt = (
+            select(TipPhoto)
+            .where(TipPhoto.status == "quarantined", TipPhoto.id > after)
+            .order_by(TipPhoto.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.scalars(stmt)).first()
+
 
 # Built once: constructing this ORM statement cost more than running it (every bot update).
 _TIPSTER_BY_LOOKUP = inline(

@@ -13,6 +13,7 @@ from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Base
 from tests.databases import fresh_database
+from tests.s3server import S3Server, s3_server
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -65,3 +66,10 @@ def tmp_media(tmp_path: Path) -> Path:
     media = tmp_path / "media"
     media.mkdir(mode=0o700)
     return media
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """A real local S3 server (moto server mode) for the whole session."""
+    with s3_server() as server:
+        yield server

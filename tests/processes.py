@@ -127,12 +127,12 @@ def tipline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 class TiplineProcess:
     """A running `tipline run`."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str, start_timeout: float = 180) -> None:
         self.env = env
         self.log = Path(env["TIPLINE_VAR_DIR"]) / f"run-{time.monotonic_ns()}.log"
         handle = self.log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tipline", "run"],
+            [sys.executable, "-m", "tipline", "run", *args],
             env=env,
             cwd=ROOT,
             stdout=handle,
@@ -140,7 +140,8 @@ class TiplineProcess:
             text=True,
         )
         self.url = f"http://127.0.0.1:{env['TIPLINE_WEB_PORT']}"
-        wait_until(self._healthy, timeout=180, what=f"tipline run to answer /healthz ({self.log})")
+        what = f"tipline run to answer /healthz ({self.log})"
+        wait_until(self._healthy, timeout=start_timeout, what=what)
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:

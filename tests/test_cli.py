@@ -87,7 +87,7 @@ def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, s
 def test_help_lists_every_command(tmp_path: Path):
     result = tipline("--help", env=_env(tmp_path))
     assert result.returncode == 0
-    for command in ("run", "db", "user", "vault"):
+    for command in ("run", "db", "user", "vault", "backup", "restore"):
         assert command in result.stdout
     sub = tipline("db", "--help", env=_env(tmp_path))
     assert "upgrade" in sub.stdout and "check" in sub.stdout

@@ -1,4 +1,10 @@
-"""The composition root: build settings, database, web, workers and bot once, then run them."""
+"""The composition root: build settings, database, web, workers and bot once, then run them.
+
+`tipline run --role all` (the default) runs everything in one process, as SQLite requires. On
+PostgreSQL + Redis a deployment splits it: `web` (HTTP and the webhook's durable admission, any
+number), `bot` (the inbox processor; one leads at a time) and `worker` (the background workers,
+any number). See docs/production.md.
+"""
 
 from __future__ import annotations
 
@@ -8,52 +14,44 @@ import hmac
 import logging
 import socket
 import sys
-from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 import uvloop
 from aiogram import Bot
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.files import telegram_fetcher
-from bot.sender import TelegramSender
+from bot.factory import create_bot
+from bot.flood import SharedFloodLimit
 from core.alerts import AlertPolicy
-from core.faces import load_face_engine
 from core.geo import build_geocoder
+from core.inbox import AdmissionBatcher
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.vault import Vault
 from handlers.context import BotServices
-from moderation.cards import CardSettings
 from moderation.invites import first_admin_invite
-from moderation.police import OnCallPager
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
-from storage.photostore import PhotoStore, open_photo_stores
+from tipline.infra import Media, check_redis, open_media
 from tipline.keys import load_vault_key
-from tipline.police import installation_key, police_rules, webhook_secrets
+from tipline.logs import configure_logging
+from tipline.loops import Loop, shared_buckets, worker_loops
+from tipline.police import police_rules, webhook_secrets
 from tipline.startup import (
     bind_socket,
+    check_role,
     lock_instance,
     prepare_database,
     private_directory,
     validate_database_url,
 )
-from tipline.telegram import build_telegram, webhook_secret
+from tipline.telegram import TelegramSide, build_telegram, webhook_secret
 from web.app import WebContext, create_app
+from web.ops import create_ops_app
 from web.telegram import WebhookFirst
-from workers.alerts import AlertWorker
-from workers.case_photos import CasePhotoWorker
-from workers.email import EmailSender
-from workers.evidence import EvidenceWorker
-from workers.faces import FaceWorker
-from workers.moderator_cards import ModeratorCards
-from workers.photos import PhotoWorker
-from workers.relay import Relay, Sender
-from workers.rescoring import RescoreWorker
-from workers.retention import RetentionWorker
-from workers.webhooks import WebhookSender
 
 log = logging.getLogger("tipline")
 
@@ -65,26 +63,28 @@ def bot_mode(settings: Settings) -> str:
     return "webhook" if settings.webhook_url else "polling"
 
 
-def run(settings: Settings) -> None:
-    """Check, migrate (SQLite only) and start everything in this process until a signal."""
+def run(settings: Settings, role: str = "all") -> None:
+    """Check, migrate (SQLite only) and start this role's parts until a signal."""
     validate_database_url(settings.database_url)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Migration chatter is not news; errors still reach stderr as one clear line.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings, role=role)
+    check_role(settings, role)
     private_directory(settings.var_dir)
     lock = lock_instance(settings)
     sock = bind_socket(settings.web_host, settings.web_port)
+    media: Media | None = None
     try:
         if bot_mode(settings) == "webhook":
             webhook_secret(settings)
         vault_key = load_vault_key(settings)
         police_rules(settings)  # refuses the test-only exemption in production, early
         prepare_database(settings, vault_key=vault_key)
-        uvloop.run(_serve(settings, sock, vault_key))
+        check_redis(settings)
+        media = open_media(settings)
+        uvloop.run(_serve(settings, sock, vault_key, role, media))
     finally:
         sock.close()
+        if media is not None:
+            media.close()
         if lock is not None:
             lock.close()
 
@@ -94,117 +94,188 @@ def derive_secret(vault_key: str, purpose: str) -> bytes:
     return hmac.new(vault_key.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
-async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> None:
+@dataclass(slots=True)
+class _Parts:
+    """What a role runs: its HTTP app, background loops, and what to close at the end."""
+
+    app: FastAPI
+    loops: list[Loop] = field(default_factory=list)
+    bots: list[Bot] = field(default_factory=list)
+    telegram: TelegramSide | None = None
+    admission: AdmissionBatcher | None = None
+
+
+async def _serve(
+    settings: Settings, sock: socket.socket, vault_key: str, role: str, media: Media
+) -> None:
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
-    mode = bot_mode(settings)
-    settings.media_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    geocoder = build_geocoder(user_agent="tipline")
-    # Load the gazetteer now (about 2 s) rather than on the first tipster's message.
-    await asyncio.to_thread(geocoder.geocode, "Xi'an")
-    vault = Vault(vault_key)
-    alert_policy = AlertPolicy(
-        radii_km=tuple(settings.alert_radii_km),
-        step_minutes=settings.alert_step_minutes,
-        per_day=settings.alerts_per_day,
-    )
-    context = WebContext(
-        engine=engine,
-        sessions=sessions,
-        head_revision=migrate.head_revision(settings.database_url),
-        bot_mode=mode,
-        media_dir=settings.media_dir,
-        secret=derive_secret(vault_key, "web"),
-        geocoder=geocoder,
-        vault=vault,
-        limiter=_web_limiter(settings),
-        photos=open_photo_stores(settings.media_dir),
-        map_tile_url=settings.map_tile_url,
-        public_url=settings.public_url,
-        base_url=settings.base_url,
-        police_rules=police_rules(settings),
-        webhook_secrets=webhook_secrets(vault_key),
-        bot_username=settings.bot_username,
-        poster_font=settings.poster_font,
-        alerts=alert_policy,
-        mail_invites=bool(settings.smtp_host),
-    )
-    telegram = None
-    loops: list[Coroutine[Any, Any, None]] = []
-    if mode != "disabled":
-        services = BotServices(
-            vault=vault,
-            geocoder=geocoder,
-            moderators_chat_id=settings.moderators_chat_id,
-            base_url=settings.base_url,
-            alerts_per_day=alert_policy.per_day,
-            originals=open_photo_stores(settings.media_dir).originals,
-        )
-        if settings.bot_username:
-            services.bot_username = settings.bot_username
-        telegram = build_telegram(settings, sessions, services)
-        if not settings.bot_username:
-            loops.append(_learn_bot_username(telegram.bot, services, context))
-        context.admission = telegram.admission
-        context.webhook_secret = webhook_secret(settings) if mode == "webhook" else None
-        loops.extend(telegram.loops)
-    bot = telegram.bot if telegram else None
-    loops.append(_photo_worker(settings, sessions, bot).run_forever())
-    loops.append(_case_photo_worker(settings, sessions, bot).run_forever())
-    loops.extend(await _face_loops(settings, sessions))
-    loops.append(
-        _relay(
-            settings, sessions, vault, vault_key, telegram.bot if telegram else None
-        ).run_forever()
-    )
-    if settings.moderators_chat_id is not None and telegram is not None:
-        cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
-        loops.append(ModeratorCards(sessions=sessions, settings=cards).run_forever())
-    loops.append(
-        RetentionWorker(
-            sessions=sessions,
-            stores=open_photo_stores(settings.media_dir),
-            quarantine=PhotoStore(settings.media_dir / "quarantine"),
-            quarantine_hours=settings.retention_quarantine_hours,
-            originals_days=settings.photo_retention_days,
-            closed_case_days=settings.retention_closed_case_days,
-        ).run_forever()
-    )
-    # Scores: the evidence worker evaluates new tips; the rescoring worker keeps scores current.
-    loops += [
-        EvidenceWorker(sessions=sessions).run_forever(),
-        RescoreWorker(sessions=sessions).run_forever(),
-    ]
-    loops.append(
-        AlertWorker(
-            sessions=sessions,
-            radii=alert_policy.radii_km,
-            step_minutes=alert_policy.step_minutes,
-            per_day=alert_policy.per_day,
-        ).run_forever()
-    )
-    app = create_app(context)
+    context = await _web_context(settings, sessions, vault_key, role, media)
+    parts = _assemble(settings, sessions, context, role, media, vault_key=vault_key)
     config = uvicorn.Config(
-        WebhookFirst(app), log_level=settings.log_level.lower(), access_log=False
+        WebhookFirst(parts.app),
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
     )
     server = uvicorn.Server(config)
     host, port = sock.getsockname()[:2]
-    print(f"Tipline web on http://{host}:{port} (database: {settings.backend})", file=sys.stderr)
-    print(_bot_line(mode), file=sys.stderr)
-    await _announce_first_admin(settings, sessions)
-    background = [asyncio.create_task(_supervised(loop)) for loop in loops]
+    print(
+        f"Tipline {role} on http://{host}:{port} (database: {settings.backend}, "
+        f"media: {'s3' if media.connection else 'local disk'})",
+        file=sys.stderr,
+    )
+    print(_bot_line(context.bot_mode), file=sys.stderr)
+    if role in ("all", "web"):
+        await _announce_first_admin(settings, sessions)
+    background = [asyncio.create_task(_supervised(loop)) for loop in parts.loops]
     try:
         await server.serve(sockets=[sock])
     finally:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        if telegram is not None:
-            await telegram.close()
+        await _close(parts)
         await engine.dispose()
 
 
-async def _learn_bot_username(bot: Bot, services: BotServices, context: WebContext) -> None:
+async def _web_context(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    vault_key: str,
+    role: str,
+    media: Media,
+) -> WebContext:
+    geocoder = build_geocoder(user_agent="tipline")
+    if role in ("all", "web", "bot"):
+        # Load the gazetteer now (about 2 s) rather than on the first tipster's message.
+        await asyncio.to_thread(geocoder.geocode, "Xi'an")
+    return WebContext(
+        engine=sessions.kw["bind"],
+        sessions=sessions,
+        head_revision=migrate.head_revision(settings.database_url),
+        bot_mode=bot_mode(settings),
+        media_dir=settings.media_dir,
+        secret=derive_secret(vault_key, "web"),
+        geocoder=geocoder,
+        vault=Vault(vault_key),
+        limiter=_web_limiter(settings),
+        photos=media.stores,
+        map_tile_url=settings.map_tile_url,
+        public_url=settings.public_url,
+        base_url=settings.base_url,
+        police_rules=police_rules(settings),
+        webhook_secrets=webhook_secrets(vault_key),
+        mail_invites=bool(settings.smtp_host),
+        bot_username=settings.bot_username,
+        poster_font=settings.poster_font,
+        alerts=AlertPolicy(
+            radii_km=tuple(settings.alert_radii_km),
+            step_minutes=settings.alert_step_minutes,
+            per_day=settings.alerts_per_day,
+        ),
+        metrics_token=(
+            settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        ),
+    )
+
+
+def _assemble(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    context: WebContext,
+    role: str,
+    media: Media,
+    *,
+    vault_key: str,
+) -> _Parts:
+    """The parts of one role (all: every part, in one process)."""
+    serves_web = role in ("all", "web")
+    parts = _Parts(app=create_app(context) if serves_web else create_ops_app(context))
+    mode = context.bot_mode
+    if mode != "disabled" and role in ("all", "bot"):
+        _add_bot(settings, sessions, context, parts, webhook=serves_web)
+    elif mode != "disabled" and role == "web":
+        if mode == "webhook":
+            # Admission only: the bot role's processor reads the inbox (every 0.5 s).
+            parts.admission = AdmissionBatcher(sessions)
+            context.admission = parts.admission
+            context.webhook_secret = webhook_secret(settings)
+        bot = _worker_bot(settings)
+        if bot is not None and not settings.bot_username:
+            parts.bots.append(bot)  # only to learn the @username for posters' t.me links
+            parts.loops.append(_learn_bot_username(bot, None, context))
+    if role in ("all", "worker"):
+        bot = _worker_bot(settings)
+        if bot is not None:
+            parts.bots.append(bot)
+        assert context.vault is not None
+        parts.loops.extend(
+            worker_loops(
+                settings,
+                sessions,
+                vault=context.vault,
+                vault_key=vault_key,
+                bot=bot,
+                stores=media.stores,
+                alerts=context.alerts,
+            )
+        )
+    return parts
+
+
+def _add_bot(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    context: WebContext,
+    parts: _Parts,
+    *,
+    webhook: bool,
+) -> None:
+    """The inbox processor (and polling, or webhook admission when this process serves HTTP)."""
+    assert context.vault is not None
+    services = BotServices(
+        vault=context.vault,
+        geocoder=context.geocoder,
+        moderators_chat_id=settings.moderators_chat_id,
+        base_url=settings.base_url,
+        alerts_per_day=context.alerts.per_day,
+        originals=context.photos.originals if context.photos else None,
+    )
+    if settings.bot_username:
+        services.bot_username = settings.bot_username
+    telegram = build_telegram(settings, sessions, services, admission=webhook)
+    shared = shared_buckets(settings)
+    if shared is not None:
+        telegram.bot.session.middleware(SharedFloodLimit(shared))
+    if not settings.bot_username:
+        parts.loops.append(_learn_bot_username(telegram.bot, services, context))
+    if telegram.admission is not None:
+        context.admission = telegram.admission
+        context.webhook_secret = webhook_secret(settings)
+    parts.loops.extend(telegram.loops)
+    parts.telegram = telegram
+
+
+def _worker_bot(settings: Settings) -> Bot | None:
+    """The workers' own Bot (relay sends, file downloads), apart from the processor's."""
+    if settings.bot_token is None:
+        return None
+    return create_bot(
+        token=settings.bot_token.get_secret_value(), api_base=settings.telegram_api_base
+    )
+
+
+async def _close(parts: _Parts) -> None:
+    if parts.telegram is not None:
+        await parts.telegram.close()
+    if parts.admission is not None:
+        await parts.admission.close()
+    for bot in parts.bots:
+        await bot.session.close()
+
+
+async def _learn_bot_username(bot: Bot, services: BotServices | None, context: WebContext) -> None:
     """Learn the bot's @username from getMe (for t.me links on posters), retrying."""
     while True:
         try:
@@ -214,7 +285,8 @@ async def _learn_bot_username(bot: Bot, services: BotServices, context: WebConte
             log.warning("cannot learn the bot's username (%s); retrying in 30s", exc)
             await asyncio.sleep(30)
     if me.username:
-        services.bot_username = me.username
+        if services is not None:
+            services.bot_username = me.username
         context.bot_username = me.username
 
 
@@ -223,96 +295,8 @@ def _web_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
         from redis.asyncio import Redis
 
-        return RedisRateLimiter(Redis.from_url(settings.redis_url))
+        return RedisRateLimiter(Redis.from_url(settings.redis_url), f"{settings.redis_prefix}rl:")
     return MemoryRateLimiter()
-
-
-def _photo_worker(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], bot: Bot | None
-) -> PhotoWorker:
-    return PhotoWorker(
-        sessions=sessions,
-        stores=open_photo_stores(settings.media_dir),
-        quarantine=PhotoStore(settings.media_dir / "quarantine"),
-        fetch=telegram_fetcher(bot),
-    )
-
-
-def _case_photo_worker(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], bot: Bot | None
-) -> CasePhotoWorker:
-    return CasePhotoWorker(
-        sessions=sessions,
-        stores=open_photo_stores(settings.media_dir),
-        quarantine=PhotoStore(settings.media_dir / "quarantine"),
-        fetch=telegram_fetcher(bot),
-    )
-
-
-def _relay(
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    vault: Vault,
-    vault_key: str,
-    bot: Bot | None,
-) -> Relay:
-    """The outbox relay with a sender per channel (Telegram only when a bot is configured)."""
-    stores = open_photo_stores(settings.media_dir)
-    rules = police_rules(settings)
-    senders: dict[str, Sender] = {
-        "email": EmailSender(
-            sessions=sessions,
-            stores=stores,
-            installation=installation_key(vault_key),
-            rules=rules,
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_user,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            sender=settings.smtp_from,
-            starttls=settings.smtp_starttls,
-            vault=vault,
-        ),
-        "webhook": WebhookSender(
-            sessions=sessions, stores=stores, secrets=webhook_secrets(vault_key), rules=rules
-        ),
-    }
-    if bot is not None:
-        senders["telegram"] = TelegramSender(
-            bot=bot, vault=vault, sessions=sessions, display_store=stores.display
-        )
-    # Pages for urgent leads fan out to the on-call chat (only with a bot) and e-mails.
-    senders["oncall"] = OnCallPager(
-        sessions=sessions,
-        chat_id=settings.oncall_chat_id if bot is not None else None,
-        emails=settings.oncall_emails,
-        base_url=settings.base_url,
-    )
-    return Relay(sessions=sessions, senders=senders)
-
-
-async def _face_loops(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> list[Coroutine[Any, Any, None]]:
-    """The face worker, when face matching is on (models load in the background)."""
-    if not settings.faces:
-        print("Face matching is off (TIPLINE_FACES=false).", file=sys.stderr)
-        return []
-    return [_run_faces(settings, sessions)]
-
-
-async def _run_faces(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
-    engine = await asyncio.to_thread(load_face_engine)
-    if engine is None:
-        log.warning("face matching is off: install the 'faces' extra")
-        return
-    worker = FaceWorker(
-        sessions=sessions,
-        engine=engine,
-        stores=open_photo_stores(settings.media_dir),
-        threshold=settings.face_threshold,
-    )
-    await worker.run_forever()
 
 
 async def _announce_first_admin(
@@ -337,7 +321,7 @@ def _bot_line(mode: str) -> str:
     return "Telegram bot in long-polling mode."
 
 
-async def _supervised(loop: Coroutine[Any, Any, None]) -> None:
+async def _supervised(loop: Any) -> None:
     """Run a background loop; a crash is logged loudly instead of vanishing with the task."""
     try:
         await loop

@@ -15,6 +15,25 @@ from settings import Settings
 from storage import migrate
 
 SUPPORTED = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+ROLES = ("all", "web", "bot", "worker")
+
+
+def check_role(settings: Settings, role: str) -> None:
+    """SQLite is one process (role all); split roles need PostgreSQL and Redis."""
+    if role not in ROLES:
+        raise StartupError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if role == "all":
+        return
+    if settings.is_sqlite:
+        raise StartupError(
+            f"--role {role} needs PostgreSQL: SQLite is one process (run `tipline run` with "
+            "the default role all), or set TIPLINE_DATABASE_URL=postgresql+asyncpg://..."
+        )
+    if not settings.redis_url:
+        raise StartupError(
+            f"--role {role} needs TIPLINE_REDIS_URL: processes share Telegram's rate limits "
+            "and sign-in throttling through Redis"
+        )
 
 
 class StartupError(Exception):

@@ -67,6 +67,9 @@ def _fsm_storage(
 ) -> BaseStorage:
     keys = KeyedStateKeys(vault)  # never a Telegram id in a key, in Redis or in the database
     if settings.redis_url:
+        # A deployment sharing Redis sets its own TIPLINE_REDIS_PREFIX; keys stay keyed hashes.
+        default = settings.redis_prefix == Settings.model_fields["redis_prefix"].default
+        keys = KeyedStateKeys(vault, prefix="" if default else settings.redis_prefix)
         return RedisStorage.from_url(settings.redis_url, key_builder=keys)
     return SqlStorage(sessions, keys=keys)
 
@@ -75,14 +78,19 @@ def _limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
         from redis.asyncio import Redis
 
-        return RedisRateLimiter(Redis.from_url(settings.redis_url))
+        return RedisRateLimiter(Redis.from_url(settings.redis_url), f"{settings.redis_prefix}rl:")
     return MemoryRateLimiter()
 
 
 def build_telegram(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], services: BotServices
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    services: BotServices,
+    *,
+    admission: bool = True,
 ) -> TelegramSide:
-    """Build the bot and the loops that feed it, for polling or webhook mode."""
+    """Build the bot and the loops that feed it, for polling or webhook mode (`admission`:
+    whether this process also admits webhook updates; the bot role leaves that to web)."""
     assert settings.bot_token is not None
     token = settings.bot_token.get_secret_value()
     bot = create_bot(token=token, api_base=settings.telegram_api_base)
@@ -97,6 +105,8 @@ def build_telegram(
     side.loops.append(processor.run_forever())
     if settings.webhook_url:
         webhook_secret(settings)
+        if not admission:
+            return side
         side.admission = AdmissionBatcher(
             sessions,
             chat_key=services.vault.chat_key,

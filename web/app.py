@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.alerts import AlertPolicy
 from core.errors import NotFound
 from core.geo import GeocodingService
-from core.health import database_health
 from core.inbox import AdmissionBatcher
 from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
@@ -26,6 +25,8 @@ from web.case_form import router as case_form_router
 from web.dashboard import router as dashboard_router
 from web.dashboard.deps import route_actions
 from web.dashboard.views import HANDLERS, denied, not_found
+from web.ops import RequestIds
+from web.ops import router as ops_router
 from web.people import router as people_router
 from web.report import router as report_router
 from web.security import SecurityHeaders
@@ -67,6 +68,8 @@ class WebContext:
     alerts: AlertPolicy = field(default_factory=AlertPolicy)
     # Staff invitations are e-mailed too when SMTP is configured (links start with base_url).
     mail_invites: bool = False
+    # GET /metrics needs this bearer token (None: /metrics is a 404).
+    metrics_token: str | None = None
 
 
 def create_app(context: WebContext) -> FastAPI:
@@ -79,25 +82,7 @@ def create_app(context: WebContext) -> FastAPI:
     async def landing(request: Request) -> HTMLResponse:
         return TEMPLATES.TemplateResponse(request, "landing.html", {"bot_mode": context.bot_mode})
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        try:
-            health = await database_health(context.engine, head=context.head_revision)
-        except Exception as exc:  # noqa: BLE001 - health reports any failure
-            body = {"status": "unavailable", "database": {"error": type(exc).__name__}}
-            return JSONResponse(body, status_code=503)
-        body = {
-            "status": "ok" if health.at_head else "degraded",
-            "database": {
-                "backend": health.backend,
-                "revision": health.revision,
-                "head": health.head,
-                "at_head": health.at_head,
-            },
-            "bot": context.bot_mode,
-        }
-        return JSONResponse(body, status_code=200 if health.at_head else 503)
-
+    app.include_router(ops_router)
     app.include_router(telegram_router)
     app.include_router(report_router)
     app.include_router(case_form_router)
@@ -109,6 +94,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.add_exception_handler(AccessDenied, denied)
     app.add_exception_handler(NotFound, not_found)
     app.add_middleware(SecurityHeaders, tile_url=context.map_tile_url)
+    app.add_middleware(RequestIds)
     # Every dashboard route names one policy action; the policy tests read this registry.
     app.state.route_actions = route_actions(app)
     return app

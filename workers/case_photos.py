@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.evidence import REFUSAL_TEXTS, signed64
 from core.i18n import Texts
+from core.metrics import PHOTO_SECONDS
 from core.outbox import enqueue, telegram_text, tipster_recipient
 from core.photos import PhotoRejected
 from storage.models import Case, CasePhoto, Tipster
@@ -78,12 +79,20 @@ class CasePhotoWorker:
 
     async def run_once(self) -> int:
         """Process every quarantined case photo due now; returns how many were handled."""
-        async with self.sessions() as session:
-            rows = await _quarantined(session, limit=20)
-            for row in rows:
+        done, last = 0, 0
+        while done < 20:
+            # One transaction per photo: its row lock is the claim (FOR UPDATE SKIP LOCKED).
+            async with self.sessions() as session:
+                row = await _claim_quarantined(session, after=last)
+                if row is None:
+                    break
+                last = row.id
+                started = time.perf_counter()
                 await self._handle(session, row)
                 await session.commit()
-            return len(rows)
+            PHOTO_SECONDS.labels(kind="case").observe(time.perf_counter() - started)
+            done += 1
+        return done
 
     async def _handle(self, session: AsyncSession, row: CasePhoto) -> None:
         row.attempts += 1
@@ -113,11 +122,13 @@ class CasePhotoWorker:
             await tell_submitter_photo_refused(session, photo=row)
 
 
-async def _quarantined(session: AsyncSession, *, limit: int) -> Sequence[CasePhoto]:
+async def _claim_quarantined(session: AsyncSession, *, after: int) -> CasePhoto | None:
+    """The oldest waiting case photo after `after`, locked (skipped by other workers)."""
     stmt = (
         select(CasePhoto)
-        .where(CasePhoto.status == "quarantined")
+        .where(CasePhoto.status == "quarantined", CasePhoto.id > after)
         .order_by(CasePhoto.id)
-        .limit(limit)
+        .limit(1)
+        .with_for_update(skip_locked=True)
     )
-    return (await session.scalars(stmt)).all()
+    return (await session.scalars(stmt)).first()

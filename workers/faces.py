@@ -32,6 +32,7 @@ from core.faces import (
 )
 from core.faces.engine import OFF_MESSAGE
 from core.faces.records import list_case_photos_to_embed, list_tip_photos_to_embed
+from core.metrics import FACE_SECONDS
 from core.photos import PhotoRejected, process_photo_async
 from storage.models import Case, CasePhoto, TipPhoto
 from storage.photostore import PhotoCorruptError, PhotoNotFoundError, PhotoStores
@@ -111,7 +112,9 @@ class FaceWorker:
             photos = await list_tip_photos_to_embed(session, limit=self.batch)
             for photo in photos:
                 ref = _Ref("tip photo", photo.id, None)
-                if not await self._guard(session, ref, self._tip_photo(session, engine, photo)):
+                with FACE_SECONDS.time():
+                    ok = await self._guard(session, ref, self._tip_photo(session, engine, photo))
+                if not ok:
                     break
         return len(photos)
 
@@ -138,14 +141,14 @@ class FaceWorker:
     async def _case_copy(self, photo: CasePhoto) -> bytes:
         """Our clean copy of a case photo; an original goes through the sandbox first."""
         if photo.display_sha256:
-            return self.stores.display.get(photo.display_sha256)
-        original = self.stores.originals.get(photo.original_sha256)
+            return await self.stores.display.aget(photo.display_sha256)
+        original = await self.stores.originals.aget(photo.original_sha256)
         return (await process_photo_async(original)).display
 
     async def _tip_photo(self, session: AsyncSession, engine: Embedder, photo: TipPhoto) -> None:
         tip_id = photo.tip_id
         try:
-            image = self.stores.display.get(photo.display_sha256 or "")
+            image = await self.stores.display.aget(photo.display_sha256 or "")
         except (PhotoNotFoundError, PhotoCorruptError, ValueError) as exc:
             log.info("tip photo %s has no usable display copy: %r", photo.id, exc)
             await mark_photo_unusable(session, tip_photo_id=photo.id, reason=_reason(exc))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.evidence import apply_processed, tell_sender_photo_refused
+from core.metrics import PHOTO_SECONDS
 from core.photos import PhotoRejected, ProcessedPhoto, process_photo_async
 from storage.models import TipPhoto
 from storage.photostore import PhotoStore, PhotoStores
@@ -67,9 +69,9 @@ class CleanCopies:
 async def sanitise(stores: PhotoStores, data: bytes) -> CleanCopies:
     """Decode in the sandbox, keep the original (restricted) and store our clean re-encodes."""
     photo = await process_photo_async(data)
-    stores.originals.put(data)
-    display = stores.display.put(photo.display)
-    thumb = stores.thumbnails.put(photo.thumbnail)
+    await stores.originals.aput(data)
+    display = await stores.display.aput(photo.display)
+    thumb = await stores.thumbnails.aput(photo.thumbnail)
     return CleanCopies(photo=photo, display=display, thumb=thumb)
 
 
@@ -85,8 +87,10 @@ class PhotoWorker:
         fetch: Fetch,
         max_attempts: int = 5,
         idle_interval: float = 2.0,
+        batch: int = 20,
     ) -> None:
         self.sessions = sessions
+        self.batch = batch
         self.stores = stores
         self.quarantine = quarantine
         self.fetch = fetch
@@ -100,12 +104,20 @@ class PhotoWorker:
 
     async def run_once(self) -> int:
         """Process every quarantined file due now; returns how many were handled."""
-        async with self.sessions() as session:
-            rows = await TipRepository(session).list_quarantined_photos(limit=20)
-            for row in rows:
+        done, last = 0, 0
+        while done < self.batch:
+            # One transaction per file: its row lock is the claim (see claim_quarantined_photo).
+            async with self.sessions() as session:
+                row = await TipRepository(session).claim_quarantined_photo(after=last)
+                if row is None:
+                    break
+                last = row.id
+                started = time.perf_counter()
                 await self._handle(session, row)
                 await session.commit()
-            return len(rows)
+            PHOTO_SECONDS.labels(kind="tip").observe(time.perf_counter() - started)
+            done += 1
+        return done
 
     async def _handle(self, session: AsyncSession, row: TipPhoto) -> None:
         row.attempts += 1
@@ -115,7 +127,7 @@ class PhotoWorker:
                 await self._sanitise(row, data)
             else:
                 # Videos and voice notes are kept as evidence; they are never shown or sent.
-                row.original_sha256 = self.stores.originals.put(data)
+                row.original_sha256 = await self.stores.originals.aput(data)
                 row.size_bytes = len(data)
                 row.status = "stored"
         except PhotoRejected as exc:

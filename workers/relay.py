@@ -9,6 +9,7 @@ lease expires and the row is sent again (same idempotency key). See docs/outbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import math
@@ -21,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.metrics import RELAY_FLOODS, RELAY_SENDS
 from core.outbox import (
     DEAD,
     PENDING,
@@ -38,6 +40,7 @@ from core.waits import wait_event
 from storage.models import OutboxMessage
 from storage.types import utcnow
 from workers.buckets import Buckets, Clock, Limits
+from workers.shared_buckets import SharedBuckets
 
 __all__ = [
     "Limits",
@@ -93,12 +96,15 @@ class Relay:
         tick: float = 0.1,
         idle_interval: float = 1.0,
         refresh_interval: float = 1.0,
+        shared: SharedBuckets | None = None,
     ) -> None:
         if lease <= send_timeout:
             raise ValueError("the lease must outlast a send, or a slow send could go twice")
         self.sessions = sessions
         self.senders = dict(senders)
         self.buckets = Buckets(limits or Limits(), clock)
+        self.shared = shared  # Redis: the limits every relay and the processor share
+        self._shared_wait = 0.0
         self.retry = retry or Retry()
         self.lease = lease
         self.send_timeout = send_timeout
@@ -150,12 +156,17 @@ class Relay:
             self._new_rows = True  # rung by a commit (or a freed slot): look again
         self.wakeup.clear()  # before the claim: a commit during the round rings again
         room = min(self.buckets.room(), self.max_in_flight - len(self._in_flight))
+        if self.shared is not None and room > 0:
+            shared_room, self._shared_wait = await self.shared.room()
+            room = min(room, shared_room)
         if room <= 0:
             return 0
         busy = set(self._in_flight) | set(self.buckets.not_ready())
         picks = await self._pick(room, busy)
         claims = await self._claim([i for _, i in picks], room) if picks else []
         self._put_back(picks, claims)
+        if self.shared is not None and claims:
+            claims = await self._admit(claims)
         for claim in claims:
             recipient = claim.message.recipient
             self.buckets.take(recipient, group=is_group(recipient))
@@ -163,6 +174,33 @@ class Relay:
             self._in_flight[recipient] = task
             task.add_done_callback(functools.partial(self._finished, recipient))
         return len(claims)
+
+    async def _admit(self, claims: list[_Claim]) -> list[_Claim]:
+        """Take the shared tokens of the claimed rows; hand back the rows Redis refused (another
+        process used the tokens first), due now, and wait here as long as Redis said."""
+        assert self.shared is not None
+        targets = [(c.message.recipient, is_group(c.message.recipient)) for c in claims]
+        waits = await self.shared.take(targets)
+        refused = [(c, w) for c, w in zip(claims, waits, strict=True) if w > 0]
+        for claim, wait in refused:
+            recipient = claim.message.recipient
+            self.buckets.pause(recipient, wait, group=is_group(recipient))
+        if refused:
+            values = {"status": PENDING, "next_attempt_at": utcnow()}
+            async with self.sessions() as session:
+                for claim, _ in refused:
+                    await session.execute(self._mine(claim).values(**values))
+                await session.commit()
+        return [c for c, w in zip(claims, waits, strict=True) if w <= 0]
+
+    @staticmethod
+    def _mine(claim: _Claim) -> Any:
+        """An update of the claimed row, only while our lease holds."""
+        return (
+            update(OUTBOX)
+            .where(OM.id == claim.message.id)
+            .where(OM.status == SENDING, OM.next_attempt_at == claim.lease_until)
+        )
 
     async def _pick(self, room: int, busy: set[str]) -> list[tuple[str, int]]:
         """Candidates for this round: due heads of free recipients, oldest first."""
@@ -200,6 +238,9 @@ class Relay:
 
     async def _pause(self) -> None:
         waits = [self.idle_interval, *self.buckets.not_ready().values()]
+        if self._shared_wait > 0:
+            waits.append(self._shared_wait)  # the shared bucket was empty at the last look
+            self._shared_wait = 0.0
         now = self.buckets.clock()
         if self._retry_at <= now:
             self._retry_at = math.inf  # the round that just ran had its chance
@@ -279,9 +320,16 @@ class Relay:
         except Exception as exc:  # a sender bug must not lose the row
             log.warning("sender failed on outbox %s", message.id, exc_info=True)
             outcome = Outcome.transient(f"sender error: {type(exc).__name__}")
+        RELAY_SENDS.labels(channel=message.channel, outcome=outcome.kind).inc()
         if outcome.kind == "flood":
+            RELAY_FLOODS.labels(channel=message.channel).inc()
             recipient = message.recipient
             self.buckets.pause(recipient, outcome.retry_after, group=is_group(recipient))
+            if self.shared is not None:
+                with contextlib.suppress(Exception):  # the local pause still holds
+                    await self.shared.pause(
+                        recipient, outcome.retry_after, group=is_group(recipient)
+                    )
         await self._record(claim, outcome)
 
     async def _record(self, claim: _Claim, outcome: Outcome) -> None:
@@ -290,7 +338,7 @@ class Relay:
         stmt = update(OUTBOX).where(OM.id == message.id).values(**values)
         if outcome.kind != "sent":
             # Only while our lease holds: never undo another relay's later success.
-            stmt = stmt.where(OM.status == SENDING, OM.next_attempt_at == claim.lease_until)
+            stmt = self._mine(claim).values(**values)
         for attempt in range(3):
             try:
                 async with self.sessions() as session:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+
+import pytest
 from sqlalchemy import select
 
 from bot.files import telegram_fetcher
@@ -92,3 +96,32 @@ async def test_a_tipster_is_told_clearly_when_a_file_is_refused(sessions, tmp_me
         [notice] = (await session.scalars(select(OutboxMessage))).all()
     assert notice.recipient == f"tipster:{person.id}"
     assert tip.ref in notice.payload["text"] and "not a photo we can read" in notice.payload["text"]
+
+
+async def test_two_workers_never_take_the_same_file(sessions, tmp_media):
+    """PostgreSQL: the claim is a row lock (FOR UPDATE SKIP LOCKED), so two photo workers
+    running at once fetch each file once. (SQLite is one process and runs one worker.)"""
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED claims: PostgreSQL only (SQLite runs one worker)")
+    quarantine = PhotoStore(tmp_media / "quarantine")
+    refs = [
+        f"quarantine:{quarantine.put(photo_corpus.plain_jpeg((400 + n, 200)))}" for n in range(12)
+    ]
+    async with sessions() as session:
+        await _tip_with(session, [("photo", ref) for ref in refs])
+    fetched: Counter[str] = Counter()
+    stores = open_photo_stores(tmp_media)
+
+    class Counting(PhotoWorker):
+        async def _handle(self, session, row) -> None:
+            fetched[row.source_ref] += 1
+            await asyncio.sleep(0.05)  # a slow fetch: the other worker is looking meanwhile
+            await super()._handle(session, row)
+
+    workers = [
+        Counting(sessions=sessions, stores=stores, quarantine=quarantine, fetch=None)
+        for _ in range(2)
+    ]
+    done = await asyncio.gather(*(worker.run_once() for worker in workers))
+    assert sum(done) == 12 and all(done)  # both worked, the files split between them
+    assert set(fetched.values()) == {1} and len(fetched) == 12
