@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
 from core.errors import InvalidInput
+from core.passwords import hash_password as hash_off_loop
 from core.roles import STAFF_ROLES, Role
 from storage.models import StaffUser
 from storage.repositories import StaffRepository
@@ -19,7 +20,7 @@ _hasher = PasswordHasher()
 
 
 def hash_password(password: str) -> str:
-    """An argon2id hash of a password."""
+    """An argon2id hash of a password, on the calling thread (the CLI, tests)."""
     return _hasher.hash(password)
 
 
@@ -47,8 +48,9 @@ async def add_staff_user(
     repo = StaffRepository(session)
     if await repo.get_by_email(email):
         raise InvalidInput(f"a staff account for {email} already exists")
+    password_hash = await hash_off_loop(password)
     user = await repo.add(
-        StaffUser(email=email.lower(), role=parsed.value, password_hash=hash_password(password))
+        StaffUser(email=email.lower(), role=parsed.value, password_hash=password_hash)
     )
     await record(
         session,
