@@ -7,6 +7,7 @@ Redis, shared by every process (each key expires on its own).
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import time
 from collections import OrderedDict, deque
@@ -19,6 +20,34 @@ from redis.asyncio import Redis
 from core.errors import RateLimited
 
 MAX_KEYS = 100_000
+MAX_COUNT = 100_000  # hits remembered per key: bounds a key's memory too
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE = re.compile(r"(\d{1,7})/(\d{0,6})([smhd]?)")
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most `limit` hits in any `window` seconds."""
+
+    limit: int
+    window: float
+
+
+def parse_rates(text: str) -> tuple[Rate, ...]:
+    """'10/1m,40/1h' as rates; ValueError naming the form expected for anything else."""
+    rates = []
+    for part in text.replace(" ", "").split(","):
+        match = _RATE.fullmatch(part)
+        if match is None:
+            raise ValueError(f"{part!r} is not a rate; write COUNT/WINDOW such as 10/1m or 40/1h")
+        count, number, unit = match.groups()
+        window = int(number or "1") * _UNITS[unit or "s"]
+        if not 1 <= int(count) <= MAX_COUNT or not 1 <= window <= 86400:
+            raise ValueError(
+                f"{part!r}: the count must be 1 to {MAX_COUNT:,}, the window 1 s to 1 day"
+            )
+        rates.append(Rate(int(count), float(window)))
+    return tuple(rates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from storage.photostore import PhotoStore, open_photo_stores
 from tipline.keys import load_vault_key
 from tipline.startup import bind_socket, lock_instance, prepare_database, validate_database_url
 from tipline.telegram import build_telegram, webhook_secret
+from web.abuse import FormLimits
 from web.app import WebContext, create_app
 from web.telegram import WebhookFirst
 from workers.alerts import AlertWorker
@@ -108,6 +109,12 @@ async def _serve(settings: Settings, sock: socket.socket, vault_key: str) -> Non
         geocoder=geocoder,
         vault=vault,
         limiter=_web_limiter(settings),
+        form_limits=FormLimits.read(
+            address=settings.form_limits_address,
+            session=settings.form_limits_session,
+            overall=settings.form_limits_overall,
+            proxies=settings.trusted_proxies,
+        ),
         photos=open_photo_stores(settings.media_dir),
         map_tile_url=settings.map_tile_url,
         public_url=settings.public_url,
@@ -197,7 +204,7 @@ async def _learn_bot_username(bot: Bot, services: BotServices, context: WebConte
 
 
 def _web_limiter(settings: Settings) -> RateLimiter:
-    """Sign-in throttling: shared through Redis when several web workers run, else in memory."""
+    """Sign-in and form limits: shared through Redis when several web workers run, else memory."""
     if settings.redis_url:
         from redis.asyncio import Redis
 

@@ -36,6 +36,7 @@ from core.web_intake import (
 )
 from storage.photostore import PhotoStore
 from web import csrf
+from web.abuse import over_limit
 from web.public_forms import Refusal, pick_language, read_public_post, sign_kept
 from web.uploads import MAX_REQUEST_BYTES, ReceivedForm
 
@@ -179,6 +180,9 @@ async def report_submit(request: Request) -> HTMLResponse:
 
 async def _submission(request: Request) -> _Submission | HTMLResponse:
     """Read and authenticate a POST; a refusal page when it cannot be taken further."""
+    limited = await over_limit(request, form="report", lang=pick_language(request))
+    if limited is not None:
+        return limited
     post = await read_public_post(request, secret=_context(request).secret)
     if isinstance(post, Refusal):
         return _refused(request, lang=post.lang, reason=post.reason, status=post.status)
@@ -242,6 +246,9 @@ async def status_page(request: Request) -> HTMLResponse:
     page: dict[str, Any] = {"lang": lang, "typed": typed, "here": "/status"}
     if not typed:
         return _page(request, "status.html", **page)
+    limited = await over_limit(request, form="status", lang=lang)
+    if limited is not None:
+        return limited
     try:
         async with _context(request).sessions() as session:
             public = await web_tip_status(session, ref=typed)
