@@ -45,7 +45,9 @@ def tier(short: float, full: float) -> float:
 
 def report(scenario: str, **figures: Any) -> None:
     """Print a scenario's figures on one line (pytest -s shows them; CI logs keep them)."""
-    shown = ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+    shown = ", ".join(
+        f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()
+    )
     tag = "full" if FULL else "short"
     load = os.getloadavg()[0]
     print(f"\n[{scenario} {tag}] {shown}, load={load:.1f}", flush=True)
@@ -124,7 +126,9 @@ def deployment(tmp_path: Path, *, backend: str = "postgresql", **env: str) -> It
             TIPLINE_VAULT_KEY=VAULT_KEY,
             **env,
         )
-        values["TIPLINE_WEBHOOK_URL"] = f"http://127.0.0.1:{values['TIPLINE_WEB_PORT']}/telegram/webhook"
+        values["TIPLINE_WEBHOOK_URL"] = (
+            f"http://127.0.0.1:{values['TIPLINE_WEB_PORT']}/telegram/webhook"
+        )
         run = TiplineProcess(values)
         try:
             yield Deployment(run, url, fake)
