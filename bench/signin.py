@@ -37,7 +37,11 @@ async def _guesser(client: httpx.AsyncClient, token: str, numbers: list[int]) ->
         n = numbers.pop()
         headers = {"X-Forwarded-For": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"}
         form = {"csrf": token, "email": f"guess{n}@example.org", "password": f"wrong {n}"}
-        response = await client.post("/login", data=form, headers=headers)
+        try:
+            response = await client.post("/login", data=form, headers=headers)
+        except httpx.TransportError:
+            errors += 1  # the server dropped the connection
+            continue
         errors += response.status_code != 401
     return errors
 
@@ -47,8 +51,12 @@ async def _probe(base: str, stop: asyncio.Event) -> list[float]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as probe:
         while not stop.is_set():
             started = time.perf_counter()
-            (await probe.get("/healthz")).raise_for_status()
-            latencies.append((time.perf_counter() - started) * 1000)
+            try:
+                ok = (await probe.get("/healthz")).status_code == 200
+            except httpx.TransportError:
+                ok = False
+            # A failed probe counts as the slowest kind of answer: it is in the latencies.
+            latencies.append((time.perf_counter() - started) * 1000 if ok else 30_000.0)
             await asyncio.sleep(PROBE_EVERY)
     return latencies
 

@@ -1,7 +1,7 @@
 """R3: forged webhook requests: no secret, a wrong secret, replays, oversized, malformed JSON.
 Pass: 100% refused (a replay is answered but never admitted twice); nothing admitted.
 
-Short tier: 500 requests. Full: 10,000.
+Short tier: 250 requests. Full: 10,000.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.reliability.harness import SECRET, deployment, report, text_update, t
 
 pytestmark = pytest.mark.reliability
 
-REQUESTS = int(tier(500, 10_000))
+REQUESTS = int(tier(250, 10_000))
 KINDS = ("no secret", "wrong secret", "replay", "oversized", "malformed")
 
 
