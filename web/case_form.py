@@ -119,7 +119,11 @@ async def people_new_submit(request: Request) -> HTMLResponse:
             request, sent, lang=sent.lang, status=status, problems=shown, kept=sent.kept
         )
     store = PhotoStore(_context(request).media_dir / "quarantine")
-    fresh = await asyncio.to_thread(quarantine, store, photos)
+    try:
+        fresh = await asyncio.to_thread(quarantine, store, photos)
+    except OSError:  # the media disk is full or failing: keep what was typed, ask to retry
+        shown = [Problem("web.error.unavailable"), Problem("web.error.photos_again")]
+        return _form_page(request, sent, lang=sent.lang, status=503, problems=shown, kept=sent.kept)
     kept = list({a.source_ref: a for a in sent.kept + fresh}.values())
     return await _register(request, sent, kept)
 

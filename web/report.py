@@ -154,8 +154,13 @@ async def report_submit(request: Request) -> HTMLResponse:
         status, problems = _upload_problems(sub.received, problems)
         return page(status=status, problems=problems, kept=sub.kept)
     store = PhotoStore(context.media_dir / "quarantine")
-    # fsync'd writes of up to 60 MB: off the event loop.
-    attachments = _unique(sub.kept + await asyncio.to_thread(quarantine, store, photos))
+    try:
+        # fsync'd writes of up to 60 MB: off the event loop.
+        fresh = await asyncio.to_thread(quarantine, store, photos)
+    except OSError:  # the media disk is full or failing: keep what was typed, ask to retry
+        unavailable = [Problem("web.error.unavailable"), Problem("web.error.photos_again")]
+        return page(status=503, problems=unavailable, kept=sub.kept)
+    attachments = _unique(sub.kept + fresh)
     intake = await prepare_draft(sub.form, geocoder=context.geocoder, attachments=attachments)
     if intake.draft is None:
         status = 400 if intake.problems else 200

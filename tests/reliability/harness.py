@@ -129,6 +129,11 @@ def deployment(tmp_path: Path, *, backend: str = "postgresql", **env: str) -> It
         values["TIPLINE_WEBHOOK_URL"] = (
             f"http://127.0.0.1:{values['TIPLINE_WEB_PORT']}/telegram/webhook"
         )
+        # The fake pushes the updates it builds (fake.build) to the webhook, as Telegram would.
+        fake.http.post(
+            f"/bot{TOKEN}/setWebhook",
+            json={"url": values["TIPLINE_WEBHOOK_URL"], "secret_token": SECRET},
+        ).raise_for_status()
         run = TiplineProcess(values)
         try:
             yield Deployment(run, url, fake)

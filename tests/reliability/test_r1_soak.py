@@ -47,10 +47,12 @@ async def _paced(rate: float, seconds: float, send, pending: set[asyncio.Task]) 
         task.add_done_callback(pending.discard)
 
 
-async def _rss_sampler(pid: int, samples: list[float], stop: asyncio.Event) -> None:
+async def _rss_sampler(pid: int, samples: list[float], stop: asyncio.Event, progress) -> None:
     process = psutil.Process(pid)
     while not stop.is_set():
         samples.append(process.memory_info().rss / 2**20)
+        if len(samples) % 15 == 0:
+            print(f"  R1 {len(samples) * 2} s: {progress()}, rss {samples[-1]:.0f} MiB", flush=True)
         await asyncio.sleep(2)
 
 
@@ -85,7 +87,14 @@ async def _soak(app: Deployment) -> dict[str, object]:
         pending: set[asyncio.Task] = set()
         samples: list[float] = []
         stop = asyncio.Event()
-        sampler = asyncio.create_task(_rss_sampler(app.run.proc.pid, samples, stop))
+
+        def progress() -> str:
+            return (
+                f"sent {len(sent)}, answered {len(latencies)}, web tips {len(refs)}, "
+                f"failed {len(failures)}, in flight {len(pending)}"
+            )
+
+        sampler = asyncio.create_task(_rss_sampler(app.run.proc.pid, samples, stop, progress))
         await asyncio.gather(
             _paced(TEXT_RATE, SECONDS, send_text, pending),
             _paced(PHOTO_RATE, SECONDS, send_photo, pending),
