@@ -47,46 +47,53 @@ def _for(annotation: Any, depth: int) -> st.SearchStrategy[Any]:
         return st.sampled_from(typing.get_args(annotation)) | TEXT
     if origin is typing.Annotated:
         return _for(args[0], depth)
-    if origin in (list, typing.List):  # noqa: UP006 - annotations may spell it either way
-        return st.lists(_for(args[0], depth - 1), max_size=3) if depth > 0 else st.just([])
-    if isinstance(annotation, type):
-        if issubclass(annotation, BaseModel):
-            return model(annotation, depth - 1) if depth > 0 else st.none() | JSON
-        if issubclass(annotation, bool):
-            return st.booleans() | SCALAR
-        if issubclass(annotation, int):
-            return st.integers(-(2**63), 2**63) | st.integers(-5, 5) | SCALAR
-        if issubclass(annotation, float):
-            return st.floats(allow_nan=False) | SCALAR
-        if issubclass(annotation, str):
-            return TEXT | SCALAR
-        if issubclass(annotation, datetime):
-            return st.integers(-(2**40), 2**40) | SCALAR
+    if origin is list:
+        return st.lists(_for(args[0], depth - 1), max_size=2) if depth > 0 else st.just([])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return model(annotation, depth - 1) if depth > 0 else st.none() | JSON
+    return _scalar(annotation)
+
+
+def _scalar(annotation: Any) -> st.SearchStrategy[Any]:
+    """A value of a plain type, or often one of another type (Telegram's types are not checked)."""
+    for kind, strategy in (
+        (bool, st.booleans()),
+        (int, st.integers(-(2**63), 2**63) | st.integers(-5, 5)),
+        (float, st.floats(allow_nan=False)),
+        (str, TEXT),
+        (datetime, st.integers(-(2**40), 2**40)),
+    ):
+        if isinstance(annotation, type) and issubclass(annotation, kind):
+            return strategy | SCALAR
     return JSON
 
 
 @functools.cache
-def model(cls: type[BaseModel], depth: int = 3) -> st.SearchStrategy[dict[str, Any]]:
+def model(cls: type[BaseModel], depth: int = 2) -> st.SearchStrategy[dict[str, Any]]:
     """Dicts shaped like an aiogram type: required fields usually there, any of them may not be."""
     fields = {
         (info.alias or name): _for(info.annotation, depth)
         for name, info in cls.model_fields.items()
         if name != "update_id"
     }
-    required = {
+    required = frozenset(
         (info.alias or name)
         for name, info in cls.model_fields.items()
         if info.is_required() and name != "update_id"
-    }
-    strict = st.fixed_dictionaries(
-        {k: v for k, v in fields.items() if k in required},
-        optional={k: v for k, v in fields.items() if k not in required},
     )
-    loose = st.fixed_dictionaries({}, optional=fields)
+    optional = sorted(set(fields) - required)
+
+    def pick(keys: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries({k: fields[k] for k in sorted(keys)})
+
+    # A few of the optional fields at a time (a Message has ~100): real updates are sparse too.
+    some = st.sets(st.sampled_from(optional), max_size=6) if optional else st.just(set())
+    strict = some.map(lambda keys: frozenset(keys) | required).flatmap(pick)
+    every = st.sampled_from(sorted(fields)) if fields else st.nothing()
+    loose = st.sets(every, max_size=6).map(frozenset).flatmap(pick)
     extra = st.dictionaries(st.text(min_size=1, max_size=12), JSON, max_size=2)
-    return st.tuples(st.sampled_from([strict, strict, loose]).flatmap(lambda s: s), extra).map(
-        lambda pair: {**pair[1], **pair[0]}
-    )
+    body = st.one_of(strict, strict, loose)
+    return st.tuples(body, extra).map(lambda pair: {**pair[1], **pair[0]})
 
 
 KINDS = [
