@@ -39,7 +39,8 @@ async def _paced(rate: float, seconds: float, send, pending: set[asyncio.Task]) 
     started = time.monotonic()
     for n in itertools.count():
         due = started + n / rate
-        if due - started >= seconds:
+        # Stop on the clock: a driver that falls behind its rate must not run on past the soak.
+        if due - started >= seconds or time.monotonic() - started >= seconds:
             return
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         task = asyncio.create_task(send(n))

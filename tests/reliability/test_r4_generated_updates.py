@@ -5,7 +5,7 @@ then handled or parked (dead) with a reason.
 
 Hypothesis draws ~0.1-0.3 s per update here (aiogram's types are large), so it draws a corpus of
 distinct updates and each is delivered CYCLES times under a fresh update_id.
-Short tier: 100 drawn, sent once. Full: 1,000 drawn, 20 cycles: 20,000 updates.
+Short tier: 100 drawn, sent once. Full: 500 drawn, 40 cycles: 20,000 updates.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from tests.reliability.updates import updates
 
 pytestmark = pytest.mark.reliability
 
-DRAWN = int(tier(100, 1_000))
-CYCLES = int(tier(1, 20))
+DRAWN = int(tier(100, 500))
+CYCLES = int(tier(1, 40))
 
 
 def _draw() -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ Pass: every real tipster's report stored (web) or answered (bot); the flood limi
 
 Behind a trusted proxy (TIPLINE_TRUSTED_PROXIES=127.0.0.1) each web client has its own address;
 the flood also drops its cookies, as a script would. Short tier: a flood of 150 of each kind and
-10 real tipsters on each door. Full: 1,500 of each and 40 real tipsters.
+10 real tipsters on each door. Full: 500 of each and 40 real tipsters.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.reliability.harness import deployment, report, text_update, tier, unt
 
 pytestmark = pytest.mark.reliability
 
-FLOOD = int(tier(150, 1500))
+FLOOD = int(tier(150, 500))
 REAL = int(tier(10, 40))
 FLOOD_CHAT = 66_000
 PER_MINUTE = 30  # handlers.context.Limits.messages_per_minute
