@@ -92,3 +92,40 @@ async def test_a_tipster_is_told_clearly_when_a_file_is_refused(sessions, tmp_me
         [notice] = (await session.scalars(select(OutboxMessage))).all()
     assert notice.recipient == f"tipster:{person.id}"
     assert tip.ref in notice.payload["text"] and "not a photo we can read" in notice.payload["text"]
+
+
+async def test_a_failing_media_disk_parks_the_photo_with_a_reason_until_it_recovers(
+    sessions, tmp_media, monkeypatch
+):
+    monkeypatch.setattr("workers.photos.STORAGE_PAUSE", 0.0)
+    quarantine = PhotoStore(tmp_media / "quarantine")
+    stores = open_photo_stores(tmp_media)
+    data = photo_corpus.plain_jpeg()
+    first = quarantine.put(data)
+    second = quarantine.put(photo_corpus.plain_jpeg(quality=70))
+    # A real failure of the filesystem: a file where the store needs a folder.
+    blocker = stores.originals.path(first).parent.parent
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_bytes(b"")
+    async with sessions() as session:
+        tip_id = await _tip_with(
+            session, [("photo", f"quarantine:{first}"), ("photo", f"quarantine:{second}")]
+        )
+    worker = PhotoWorker(
+        sessions=sessions, stores=stores, quarantine=quarantine, fetch=telegram_fetcher(None)
+    )
+
+    await worker.run_once()
+    async with sessions() as session:
+        rows = (await session.scalars(select(TipPhoto).where(TipPhoto.tip_id == tip_id))).all()
+    assert [r.status for r in rows] == ["quarantined", "quarantined"]
+    assert all(r.reject_reason and r.reject_reason.startswith("storage:") for r in rows)
+    assert [r.attempts for r in rows] == [0, 0]  # the photo was not at fault
+    assert quarantine.exists(first)
+
+    blocker.unlink()
+    await worker.run_once()
+    async with sessions() as session:
+        rows = (await session.scalars(select(TipPhoto).where(TipPhoto.tip_id == tip_id))).all()
+    assert [r.status for r in rows] == ["processed", "processed"]
+    assert [r.reject_reason for r in rows] == [None, None]
