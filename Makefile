@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-scale lint typecheck imports pytest bench sync font wrk clean
+.PHONY: run test test-scale lint typecheck imports pytest bench reliability sync font wrk clean
 
 $(BOOT)/bin/uv:
 	@command -v uv >/dev/null 2>&1 || { \
@@ -73,6 +73,11 @@ wrk:
 	    echo "bench/intake.py is best driven by wrk: sudo $(WRK_INSTALL)"; \
 	  fi; \
 	fi
+
+# The reliability suite at full size (R1 alone soaks for 10 minutes on PostgreSQL); `make test`
+# runs its short tier. Figures are printed per scenario; docs/reliability.md keeps the last run's.
+reliability: sync
+	RELIABILITY=full $(VENV)/bin/pytest tests/reliability -m reliability -s -q -p no:cacheprovider
 
 bench: sync wrk
 	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

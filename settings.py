@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.limits import parse_rates
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/tipline.db"
 TELEGRAM_API = "https://api.telegram.org"
@@ -82,6 +85,14 @@ class Settings(BaseSettings):
     )
     alert_step_minutes: int = Field(default=60, ge=1)
     alerts_per_day: int = Field(default=3, ge=1, le=100)
+    # The public forms (/report, /people/new, /status): rates per client address, per browser
+    # session and overall, each "COUNT/WINDOW[,COUNT/WINDOW]" (windows in s, m, h or d). A
+    # person sends several reports an hour; a script is stopped within seconds.
+    form_limits_address: str = "10/1m,40/1h"
+    form_limits_session: str = "5/1m,20/1h"
+    form_limits_overall: str = "300/1m"
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator(
         "bot_token",
@@ -141,6 +152,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.strip().lstrip("@")
             return value or None
+        return value
+
+    @field_validator("form_limits_address", "form_limits_session", "form_limits_overall")
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        """Refuse nonsense at start: zero, negative, huge counts, windows outside 1 s..1 day."""
+        parse_rates(value)
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        """TIPLINE_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8: each an address or a network."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for item in value if isinstance(value, list) else []:
+            try:
+                ip_network(str(item), strict=False)
+            except ValueError:
+                raise ValueError(f"trusted proxy {item!r} is not an address or network") from None
         return value
 
     @property

@@ -20,7 +20,7 @@ _hasher = PasswordHasher()
 
 
 def hash_password(password: str) -> str:
-    """An argon2id hash of a password."""
+    """An argon2id hash of a password, on the calling thread (the CLI, tests)."""
     return _hasher.hash(password)
 
 

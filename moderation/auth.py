@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
 from core.errors import InvalidInput, RateLimited
-from core.limits import RateLimiter
+from core.limits import SIGN_IN_BACKOFF, RateLimiter, account_key, check_backoff
+from core.passwords import verify_password
 from core.vault import Vault
 from moderation.recovery import use_recovery_code
 from storage.models import StaffSession, StaffUser
@@ -29,9 +28,6 @@ PENDING_TIMEOUT = timedelta(minutes=5)
 TOUCH_EVERY = timedelta(seconds=60)
 ACCOUNT_ATTEMPTS = (5, 900.0)  # per account and address: 5 tries in 15 minutes
 ADDRESS_ATTEMPTS = (30, 900.0)  # per address, across accounts
-_hasher = PasswordHasher()
-# Verifying against a dummy hash keeps the timing of unknown and known e-mails alike.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 SIGN_IN_FAILED = "e-mail, password or code not recognised"
 
 
@@ -61,14 +57,12 @@ async def _throttle(limiter: RateLimiter, *, email: str, address: str) -> None:
     limit, window = ADDRESS_ATTEMPTS
     if not await limiter.hit(f"login-addr:{address}", limit=limit, window=window):
         raise RateLimited("too many sign-in attempts from this address; wait 15 minutes")
+    await check_backoff(limiter, email=email)
 
 
-def _password_ok(user: StaffUser | None, password: str) -> bool:
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return False
-    return user is not None and user.active
+async def _password_ok(user: StaffUser | None, password: str) -> bool:
+    ok = await verify_password(user.password_hash if user else None, password)
+    return ok and user is not None and user.active
 
 
 async def begin_sign_in(
@@ -77,7 +71,8 @@ async def begin_sign_in(
     """Check the password; return a session that can only finish signing in. Commits."""
     await _throttle(limiter, email=email, address=address)
     user = await StaffRepository(session).get_by_email(email)
-    if not _password_ok(user, password) or user is None:
+    if not await _password_ok(user, password) or user is None:
+        await limiter.failed(account_key(email), policy=SIGN_IN_BACKOFF)
         await record(
             session,
             actor_role="anonymous",
@@ -155,6 +150,8 @@ async def finish_sign_in(
     await _throttle(limiter, email=user.email if user else "?", address=address)
     method = await _second_factor(session, vault, user, code, now=now)
     if user is None or method is None:
+        if user is not None:
+            await limiter.failed(account_key(user.email), policy=SIGN_IN_BACKOFF)
         await record(
             session,
             actor_role="anonymous",
@@ -167,6 +164,7 @@ async def finish_sign_in(
         raise InvalidInput(SIGN_IN_FAILED)
     pending.ended_at = now
     user.last_sign_in_at = now
+    await limiter.cleared(account_key(user.email))
     token = secrets.token_urlsafe(32)
     session.add(StaffSession(token_hash=token_hash(token), staff_id=user.id, verified=True))
     await record(

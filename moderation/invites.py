@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import record
 from core.errors import InvalidInput
 from core.outbox import enqueue
+from core.passwords import hash_password
 from core.roles import Role
-from core.staff import EMAIL_RE, hash_password, parse_staff_role, validate_password
+from core.staff import EMAIL_RE, parse_staff_role, validate_password
 from core.vault import Vault
 from moderation.auth import matching_step, seal_totp, token_hash
 from moderation.recovery import new_recovery_codes
@@ -359,7 +360,7 @@ async def accept_invite(
         step = matching_step(totp_secret, code, utcnow())
         if step is None:
             raise InvalidInput("that code does not match; check the authenticator app's clock")
-        password_hash = hash_password(password)
+        password_hash = await hash_password(password)  # argon2 off the event loop
         await _claim(session, invite)
         user = await _account_for(session, invite, email=email, password_hash=password_hash)
         user.totp_secret = seal_totp(vault, totp_secret)

@@ -133,6 +133,23 @@ def test_bad_database_url_is_one_line_and_exit_2(tmp_path: Path, url: str, needl
     assert_clean_failure(tipline("db", "check", env=env), needle)
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("TIPLINE_FORM_LIMITS_ADDRESS", "0/1m", "count must be 1 to 100,000"),
+        ("TIPLINE_FORM_LIMITS_SESSION", "lots", "is not a rate"),
+        ("TIPLINE_FORM_LIMITS_OVERALL", "10/0s", "window 1 s to 1 day"),
+        ("TIPLINE_FORM_LIMITS_OVERALL", "99999999/1m", "is not a rate"),
+        ("TIPLINE_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local", "is not an address or network"),
+    ],
+)
+def test_nonsense_limits_are_one_line_and_exit_2(tmp_path: Path, name: str, value: str, needle):
+    env = _env(tmp_path, **{name: value})
+    assert_clean_failure(
+        tipline("run", env=env, timeout=30), name.removeprefix("TIPLINE_").lower(), needle
+    )
+
+
 def test_postgres_is_never_migrated_implicitly(tmp_path: Path):
     with fresh_database("postgresql", tmp_path) as url:
         env = _env(tmp_path, TIPLINE_DATABASE_URL=url, TIPLINE_VAULT_KEY=_key())

@@ -49,6 +49,7 @@ from tipline.startup import (
     validate_database_url,
 )
 from tipline.telegram import TelegramSide, build_telegram, webhook_secret
+from web.abuse import FormLimits
 from web.app import WebContext, create_app
 from web.ops import create_ops_app
 from web.telegram import WebhookFirst
@@ -160,6 +161,12 @@ async def _web_context(
         geocoder=geocoder,
         vault=Vault(vault_key),
         limiter=_web_limiter(settings),
+        form_limits=FormLimits.read(
+            address=settings.form_limits_address,
+            session=settings.form_limits_session,
+            overall=settings.form_limits_overall,
+            proxies=settings.trusted_proxies,
+        ),
         photos=media.stores,
         map_tile_url=settings.map_tile_url,
         public_url=settings.public_url,
@@ -291,7 +298,7 @@ async def _learn_bot_username(bot: Bot, services: BotServices | None, context: W
 
 
 def _web_limiter(settings: Settings) -> RateLimiter:
-    """Sign-in throttling: shared through Redis when several web workers run, else in memory."""
+    """Sign-in and form limits: shared through Redis when several web workers run, else memory."""
     if settings.redis_url:
         from redis.asyncio import Redis
 

@@ -21,6 +21,7 @@ from core.webhook_signing import WebhookSecrets
 from core.webhook_targets import TargetRules
 from moderation.tip_access import AccessDenied
 from storage.photostore import PhotoStores
+from web.abuse import FormLimits
 from web.case_form import router as case_form_router
 from web.dashboard import router as dashboard_router
 from web.dashboard.deps import route_actions
@@ -51,6 +52,8 @@ class WebContext:
     # The dashboard: TOTP secrets are sealed with the vault; sign-in throttling; photo stores.
     vault: Vault | None = None
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    # The public forms' flood limits and the reverse proxies believed (web/abuse.py).
+    form_limits: FormLimits = field(default_factory=FormLimits)
     photos: PhotoStores | None = None
     map_tile_url: str = ""
     public_url: str | None = None

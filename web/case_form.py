@@ -21,6 +21,7 @@ from core.places import resolve_typed
 from core.web_intake import AS_TYPED, MAX_PHOTO_BYTES, Problem, judge_photos, quarantine
 from storage.photostore import PhotoStore
 from web import csrf
+from web.abuse import over_limit
 from web.case_fields import CaseForm, read_case_form
 from web.public_forms import Refusal, pick_language, read_public_post, sign_kept
 from web.report import HEADERS, TEMPLATES
@@ -118,7 +119,11 @@ async def people_new_submit(request: Request) -> HTMLResponse:
             request, sent, lang=sent.lang, status=status, problems=shown, kept=sent.kept
         )
     store = PhotoStore(_context(request).media_dir / "quarantine")
-    fresh = await asyncio.to_thread(quarantine, store, photos)
+    try:
+        fresh = await asyncio.to_thread(quarantine, store, photos)
+    except OSError:  # the media disk is full or failing: keep what was typed, ask to retry
+        shown = [Problem("web.error.unavailable"), Problem("web.error.photos_again")]
+        return _form_page(request, sent, lang=sent.lang, status=503, problems=shown, kept=sent.kept)
     kept = list({a.source_ref: a for a in sent.kept + fresh}.values())
     return await _register(request, sent, kept)
 
@@ -179,6 +184,9 @@ async def _place(request: Request, sent: _Sent) -> tuple[DraftPlace | None, list
 
 async def _sent(request: Request) -> _Sent | HTMLResponse:
     """Read and authenticate a POST; a refusal page when it cannot be taken further."""
+    limited = await over_limit(request, form="people/new", lang=pick_language(request))
+    if limited is not None:
+        return limited
     post = await read_public_post(request, secret=_context(request).secret)
     if isinstance(post, Refusal):
         return _refused(request, lang=post.lang, reason=post.reason, status=post.status)

@@ -36,6 +36,7 @@ from core.web_intake import (
 )
 from storage.photostore import PhotoStore
 from web import csrf
+from web.abuse import over_limit
 from web.public_forms import Refusal, pick_language, read_public_post, sign_kept
 from web.uploads import MAX_REQUEST_BYTES, ReceivedForm
 
@@ -153,8 +154,13 @@ async def report_submit(request: Request) -> HTMLResponse:
         status, problems = _upload_problems(sub.received, problems)
         return page(status=status, problems=problems, kept=sub.kept)
     store = PhotoStore(context.media_dir / "quarantine")
-    # fsync'd writes of up to 60 MB: off the event loop.
-    attachments = _unique(sub.kept + await asyncio.to_thread(quarantine, store, photos))
+    try:
+        # fsync'd writes of up to 60 MB: off the event loop.
+        fresh = await asyncio.to_thread(quarantine, store, photos)
+    except OSError:  # the media disk is full or failing: keep what was typed, ask to retry
+        unavailable = [Problem("web.error.unavailable"), Problem("web.error.photos_again")]
+        return page(status=503, problems=unavailable, kept=sub.kept)
+    attachments = _unique(sub.kept + fresh)
     intake = await prepare_draft(sub.form, geocoder=context.geocoder, attachments=attachments)
     if intake.draft is None:
         status = 400 if intake.problems else 200
@@ -179,6 +185,9 @@ async def report_submit(request: Request) -> HTMLResponse:
 
 async def _submission(request: Request) -> _Submission | HTMLResponse:
     """Read and authenticate a POST; a refusal page when it cannot be taken further."""
+    limited = await over_limit(request, form="report", lang=pick_language(request))
+    if limited is not None:
+        return limited
     post = await read_public_post(request, secret=_context(request).secret)
     if isinstance(post, Refusal):
         return _refused(request, lang=post.lang, reason=post.reason, status=post.status)
@@ -242,6 +251,9 @@ async def status_page(request: Request) -> HTMLResponse:
     page: dict[str, Any] = {"lang": lang, "typed": typed, "here": "/status"}
     if not typed:
         return _page(request, "status.html", **page)
+    limited = await over_limit(request, form="status", lang=lang)
+    if limited is not None:
+        return limited
     try:
         async with _context(request).sessions() as session:
             public = await web_tip_status(session, ref=typed)

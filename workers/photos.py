@@ -22,6 +22,9 @@ log = logging.getLogger("tipline.photos")
 Fetch = Callable[[str], Awaitable[bytes]]
 PHOTO_KINDS = frozenset({"photo", "document"})
 TRANSIENT = frozenset({"unavailable"})
+# After a failed write to the media disk (full, read-only), the worker waits this long before it
+# tries again: each try decodes a photo in the sandbox first, too dear to repeat every round.
+STORAGE_PAUSE = 15.0
 
 
 class FetchFailed(Exception):
@@ -97,6 +100,8 @@ class PhotoWorker:
         self.source = PhotoSource(quarantine=quarantine, fetch=fetch)
         self.max_attempts = max_attempts
         self.idle_interval = idle_interval
+        self._paused_until = 0.0
+        self._storage_error: str | None = None
 
     async def run_forever(self) -> None:
         """Process until cancelled."""
@@ -104,6 +109,9 @@ class PhotoWorker:
 
     async def run_once(self) -> int:
         """Process every quarantined file due now; returns how many were handled."""
+        if time.monotonic() < self._paused_until:
+            return 0
+        self._storage_error = None
         done, last = 0, 0
         while done < self.batch:
             # One transaction per file: its row lock is the claim (see claim_quarantined_photo).
@@ -113,7 +121,10 @@ class PhotoWorker:
                     break
                 last = row.id
                 started = time.perf_counter()
-                await self._handle(session, row)
+                if self._storage_error is None:
+                    await self._handle(session, row)
+                else:  # not tried: the disk just failed, the row waits with the same reason
+                    row.reject_reason = self._storage_error
                 await session.commit()
             PHOTO_SECONDS.labels(kind="tip").observe(time.perf_counter() - started)
             done += 1
@@ -136,8 +147,22 @@ class PhotoWorker:
             )
         except FetchFailed as exc:
             await self._fail(session, row, exc.reason, permanent=exc.permanent)
+        except OSError as exc:
+            self._park(row, exc)
         else:
+            if (row.reject_reason or "").startswith("storage:"):
+                row.reject_reason = None  # the disk had room again
             self.source.forget(row.source_ref or "")
+
+    def _park(self, row: TipPhoto, error: OSError) -> None:
+        """The media disk failed (full, read-only): our fault, not the photo's. It stays in
+        quarantine with the reason for whoever looks, the try is not counted, and the worker
+        pauses; it goes on by itself once the disk takes writes again."""
+        row.attempts -= 1
+        row.reject_reason = f"storage: {error.strerror or type(error).__name__}"[:200]
+        self._storage_error = row.reject_reason
+        self._paused_until = time.monotonic() + STORAGE_PAUSE
+        log.warning("tip file %s parked: the media store failed: %s", row.id, error)
 
     async def _sanitise(self, row: TipPhoto, data: bytes) -> None:
         clean = await sanitise(self.stores, data)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from core.errors import InvalidInput, RateLimited
-from core.limits import MemoryRateLimiter
+from core.limits import SIGN_IN_BACKOFF, MemoryRateLimiter, account_key
 from core.vault import Vault
 from moderation.auth import begin_sign_in, finish_sign_in, resolve, seal_totp, sign_out
 from moderation.invites import accept_invite, first_admin_invite, new_totp_secret, open_invite
@@ -106,11 +106,15 @@ async def test_wrong_password_and_unknown_email_look_the_same_and_are_audited(se
     assert len(failures) == 2
 
 
-async def test_throttling_one_address_does_not_lock_the_account_elsewhere(sessions, vault):
-    limiter = MemoryRateLimiter()
+async def test_failures_from_one_address_back_the_account_off_everywhere_but_not_for_good(
+    sessions, vault
+):
+    clock = [1000.0]
+    limiter = MemoryRateLimiter(clock=lambda: clock[0])
     async with sessions() as session:
         await _user_with_totp(session, vault)
         for _ in range(5):
+            clock[0] += 10  # past each back-off: the 4th failure earns 2 s, the 5th 4 s
             with pytest.raises(InvalidInput):
                 await begin_sign_in(
                     session,
@@ -119,6 +123,16 @@ async def test_throttling_one_address_does_not_lock_the_account_elsewhere(sessio
                     address="attacker",
                     limiter=limiter,
                 )
+        # Another address does not escape the account's back-off (many addresses, one guesser).
+        with pytest.raises(RateLimited, match="this account"):
+            await begin_sign_in(
+                session,
+                email="mod@example.org",
+                password=PASSWORD,
+                address="office",
+                limiter=limiter,
+            )
+        clock[0] += 5  # the back-off after 5 failures is 4 s
         with pytest.raises(RateLimited):
             await begin_sign_in(
                 session,
@@ -127,6 +141,29 @@ async def test_throttling_one_address_does_not_lock_the_account_elsewhere(sessio
                 address="attacker",
                 limiter=limiter,
             )
+        ok = await begin_sign_in(
+            session, email="mod@example.org", password=PASSWORD, address="office", limiter=limiter
+        )
+        assert ok.token
+
+
+async def test_the_back_off_is_capped_however_many_addresses_fail(sessions, vault):
+    clock = [1000.0]
+    limiter = MemoryRateLimiter(clock=lambda: clock[0])
+    async with sessions() as session:
+        await _user_with_totp(session, vault)
+        for attempt in range(40):
+            clock[0] += SIGN_IN_BACKOFF.cap  # each guess waits out the back-off, from a new address
+            with pytest.raises(InvalidInput):
+                await begin_sign_in(
+                    session,
+                    email="mod@example.org",
+                    password="bad",
+                    address=f"bot-{attempt}",
+                    limiter=limiter,
+                )
+        assert await limiter.backoff_wait(account_key("mod@example.org")) <= SIGN_IN_BACKOFF.cap
+        clock[0] += SIGN_IN_BACKOFF.cap
         ok = await begin_sign_in(
             session, email="mod@example.org", password=PASSWORD, address="office", limiter=limiter
         )

@@ -125,3 +125,40 @@ async def test_two_workers_never_take_the_same_file(sessions, tmp_media):
     done = await asyncio.gather(*(worker.run_once() for worker in workers))
     assert sum(done) == 12 and all(done)  # both worked, the files split between them
     assert set(fetched.values()) == {1} and len(fetched) == 12
+
+
+async def test_a_failing_media_disk_parks_the_photo_with_a_reason_until_it_recovers(
+    sessions, tmp_media, monkeypatch
+):
+    monkeypatch.setattr("workers.photos.STORAGE_PAUSE", 0.0)
+    quarantine = PhotoStore(tmp_media / "quarantine")
+    stores = open_photo_stores(tmp_media)
+    data = photo_corpus.plain_jpeg()
+    first = quarantine.put(data)
+    second = quarantine.put(photo_corpus.plain_jpeg(quality=70))
+    # A real failure of the filesystem: a file where the store needs a folder.
+    blocker = stores.originals.path(first).parent.parent
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_bytes(b"")
+    async with sessions() as session:
+        tip_id = await _tip_with(
+            session, [("photo", f"quarantine:{first}"), ("photo", f"quarantine:{second}")]
+        )
+    worker = PhotoWorker(
+        sessions=sessions, stores=stores, quarantine=quarantine, fetch=telegram_fetcher(None)
+    )
+
+    await worker.run_once()
+    async with sessions() as session:
+        rows = (await session.scalars(select(TipPhoto).where(TipPhoto.tip_id == tip_id))).all()
+    assert [r.status for r in rows] == ["quarantined", "quarantined"]
+    assert all(r.reject_reason and r.reject_reason.startswith("storage:") for r in rows)
+    assert [r.attempts for r in rows] == [0, 0]  # the photo was not at fault
+    assert quarantine.exists(first)
+
+    blocker.unlink()
+    await worker.run_once()
+    async with sessions() as session:
+        rows = (await session.scalars(select(TipPhoto).where(TipPhoto.tip_id == tip_id))).all()
+    assert [r.status for r in rows] == ["processed", "processed"]
+    assert [r.reject_reason for r in rows] == [None, None]

@@ -26,6 +26,7 @@ from moderation.policy import POLICY, can
 from moderation.tip_access import record_denied
 from storage.models import StaffUser
 from web import csrf
+from web.abuse import client_address
 
 if TYPE_CHECKING:
     from web.app import WebContext
@@ -74,8 +75,8 @@ Database = Annotated[AsyncSession, Depends(database)]
 
 
 def address(request: Request) -> str:
-    """The caller's address, for sign-in throttling and the audit trail."""
-    return request.client.host if request.client else "unknown"
+    """The caller's address (behind a trusted proxy, its client's), for throttling and audit."""
+    return client_address(request, web_context(request).form_limits.trusted_proxies)
 
 
 def staff_csrf(secret: bytes, token: str) -> str:

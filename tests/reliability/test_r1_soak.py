@@ -1,0 +1,165 @@
+"""R1: a soak on PostgreSQL, text updates over the Telegram webhook and photo tips over the web
+form at once. Pass: 0 lost, 0 duplicated, admission p99 < 50 ms, RSS growth < 10% after warm-up.
+
+Short tier: 20 s at a fifth of the rate. Full: 10 minutes at 50 text + 5 photo tips a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.reliability.harness import (
+    OPEN_LIMITS,
+    Deployment,
+    deployment,
+    jpeg,
+    report,
+    text_update,
+    tier,
+    until,
+    web_report,
+)
+
+pytestmark = pytest.mark.reliability
+
+SECONDS = tier(20, 600)
+TEXT_RATE = tier(10, 50)
+PHOTO_RATE = tier(1, 5)
+
+
+async def _paced(rate: float, seconds: float, send, pending: set[asyncio.Task]) -> None:
+    """Start send(n) `rate` times a second (open loop: a slow answer does not slow the sender)."""
+    started = time.monotonic()
+    for n in itertools.count():
+        due = started + n / rate
+        # Stop on the clock: a driver that falls behind its rate must not run on past the soak.
+        if due - started >= seconds or time.monotonic() - started >= seconds:
+            return
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        task = asyncio.create_task(send(n))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+
+async def _rss_sampler(pid: int, samples: list[float], stop: asyncio.Event, progress) -> None:
+    process = psutil.Process(pid)
+    while not stop.is_set():
+        samples.append(process.memory_info().rss / 2**20)
+        if len(samples) % 15 == 0:
+            print(f"  R1 {len(samples) * 2} s: {progress()}, rss {samples[-1]:.0f} MiB", flush=True)
+        await asyncio.sleep(2)
+
+
+async def _soak(app: Deployment) -> dict[str, object]:
+    latencies: list[float] = []
+    sent: list[int] = []
+    refs: list[str] = []
+    failures: list[int] = []
+    limits = httpx.Limits(max_connections=64)
+    async with (
+        httpx.AsyncClient(base_url=app.url, timeout=30, limits=limits) as hook,
+        httpx.AsyncClient(base_url=app.url, timeout=60) as web,
+    ):
+
+        async def send_text(n: int) -> None:
+            sent.append(n)
+            update = text_update(1_000_000 + n, 50_000 + n % 500, f"sighting {n}: boy in a red cap")
+            started = time.perf_counter()
+            try:
+                status = await app.post_update(hook, update)
+            except httpx.TransportError:
+                status = 0  # no answer: Telegram would redeliver; counted as a failure
+            latencies.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                failures.append(status)
+
+        async def send_photo(n: int) -> None:
+            async with httpx.AsyncClient(base_url=app.url, timeout=60) as browser:
+                try:
+                    status, ref = await web_report(browser, f"photo {n}", photo=jpeg(n))
+                except httpx.TransportError:
+                    status, ref = 0, None
+            if ref:
+                refs.append(ref)
+            else:
+                failures.append(status)
+
+        pending: set[asyncio.Task] = set()
+        samples: list[float] = []
+        stop = asyncio.Event()
+
+        def progress() -> str:
+            return (
+                f"sent {len(sent)}, answered {len(latencies)}, web tips {len(refs)}, "
+                f"failed {len(failures)}, in flight {len(pending)}"
+            )
+
+        sampler = asyncio.create_task(_rss_sampler(app.run.proc.pid, samples, stop, progress))
+        await asyncio.gather(
+            _paced(TEXT_RATE, SECONDS, send_text, pending),
+            _paced(PHOTO_RATE, SECONDS, send_photo, pending),
+        )
+        await asyncio.gather(*list(pending))
+        stop.set()
+        await sampler
+        del web
+    return {
+        "latencies": latencies,
+        "refs": refs,
+        "failures": failures,
+        "rss": samples,
+        "sent": len(sent),
+    }
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def test_r1_soak_loses_nothing_and_keeps_admission_fast(tmp_path: Path):
+    with deployment(tmp_path, **OPEN_LIMITS) as app:
+        result = asyncio.run(_soak(app))
+
+        async def settled() -> bool:
+            rows = await app.sql("SELECT count(*) FROM inbox_updates WHERE status = 'pending'")
+            return rows[0][0] == 0
+
+        asyncio.run(until(settled, timeout=300))
+        inbox = asyncio.run(app.sql("SELECT update_id, status FROM inbox_updates"))
+        tips = asyncio.run(app.sql("SELECT ref FROM tips WHERE channel = 'web'"))
+    latencies = result["latencies"]
+    refs = result["refs"]
+    stored = {row[0] for row in inbox}
+    tip_refs = [row[0] for row in tips]
+    rss = result["rss"]
+    warm = rss[len(rss) // 5] if rss else 0.0
+    growth = (max(rss[len(rss) // 5 :]) / warm - 1) * 100 if warm else 0.0
+    lost = len(app.acked - stored) + len(set(refs) - set(tip_refs))
+    duplicated = len(tip_refs) - len(set(tip_refs)) + len(refs) - len(set(refs))
+    statuses = {s: sum(1 for row in inbox if row[1] == s) for s in {row[1] for row in inbox}}
+    report(
+        "R1 soak",
+        seconds=SECONDS,
+        webhook_sent=result["sent"],
+        webhook_acked=len(app.acked),
+        web_tips=len(refs),
+        refused=len(result["failures"]),
+        lost=lost,
+        duplicated=duplicated,
+        admission_p50_ms=_percentile(latencies, 50),
+        admission_p99_ms=_percentile(latencies, 99),
+        rss_warm_mib=warm,
+        rss_growth_pct=growth,
+        inbox=statuses,
+    )
+    assert lost == 0 and duplicated == 0
+    assert result["failures"] == []
+    assert statuses.get("pending", 0) == 0
