@@ -49,7 +49,7 @@ def parse_age(years: str, months: str = "", *, unknown: bool = False) -> int | N
 
 
 def age_caption(months: int | None, kind: str, texts: Texts) -> str:
-    """"Photo at age 2", "Photo at age 18 months", "Age-progressed image, about age 30"."""
+    """ "Photo at age 2", "Photo at age 18 months", "Age-progressed image, about age 30"."""
     if months is None:
         return texts("photo.age_unknown") if kind == PHOTO else texts("photo.progressed_unknown")
     if kind == AGE_PROGRESSED:

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from core.i18n import SUPPORTED, Texts
 from core.people import PublicPerson, get_person, list_people, photo_of
+from core.photo_ages import age_caption
 from core.poster_files import PosterFiles, bot_link, cached_poster, poster_data
 from core.posters import PosterFontMissing, resolve_font
 from storage.photostore import PhotoNotFoundError, PhotoStores, open_photo_stores
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("tipline.web.people")
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# "Photo at age 2" in the reader's language.
+TEMPLATES.env.globals["photo_caption"] = lambda photo, t: age_caption(
+    photo.age_months, photo.kind, t
+)
 PAGE_HEADERS = HEADERS | {"Cache-Control": "no-cache"}
 # Short, so a case that stops being public (withdrawn, closed) soon leaves shared caches too.
 FILE_CACHE = "public, max-age=300"

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from core.errors import InvalidInput, NotFound
 from core.i18n import SUPPORTED, Texts
+from core.photo_ages import age_caption
 from moderation.case_matches import (
     KINDS,
     STATUSES,
@@ -32,9 +33,28 @@ def reason_words(texts: Texts, reason: dict[str, Any]) -> str:
     if code == "face" and isinstance(params.get("similarity"), float | int):
         params["similarity"] = f"{params['similarity']:.0%}"
     try:
-        return texts(f"matching.reason.{code}", **params)
+        words = texts(f"matching.reason.{code}", **params)
     except (KeyError, IndexError, ValueError):
         return code  # a reason from a newer version: its code is still better than nothing
+    if code == "face" and params.get("photo"):
+        words = f"{words}: {_photo_used(texts, params)}"
+    return words
+
+
+def _photo_used(texts: Texts, params: dict[str, Any]) -> str:
+    """Which photo of the missing person the face was compared with, and the age gap."""
+    kind = str(params.get("photo_kind") or "photo")
+    months = params.get("photo_age_months")
+    caption = age_caption(months if isinstance(months, int) else None, kind, texts)
+    weight = f"{float(params.get('weight') or 1.0):.0%}"
+    gap = params.get("gap_years")
+    if gap is None:
+        return texts(
+            "matching.face_photo_no_gap", caption=caption, number=params["photo"], weight=weight
+        )
+    return texts(
+        "matching.face_photo", caption=caption, number=params["photo"], gap=abs(gap), weight=weight
+    )
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], default: str | None) -> str | None:

@@ -12,6 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from core.i18n import Texts
+from core.photo_ages import age_caption
 from moderation.policy import can
 from web.dashboard.deps import SESSION_COOKIE, Denied, SignInRequired, Staff, web_context
 
@@ -48,6 +50,10 @@ def urlencode_page(params: Mapping[str, str], number: int) -> str:
 TEMPLATES.env.filters["when"] = when
 TEMPLATES.env.filters["urlencode_page"] = urlencode_page
 TEMPLATES.env.filters["hours"] = hours
+# "Photo at age 2" / "Age-progressed image, about age 30" under a case photo (staff read English).
+TEMPLATES.env.globals["photo_caption"] = lambda photo: age_caption(
+    photo.age_months, photo.kind, Texts("en")
+)
 
 
 def page(
