@@ -111,9 +111,7 @@ class Case(Timestamped, Base):
     source_id: Mapped[str | None] = mapped_column(String(100))
     source_date: Mapped[date | None] = mapped_column(Date)
     # A found or imported record confirmed to be this missing person (or the other way round).
-    linked_case_id: Mapped[int | None] = mapped_column(
-        ForeignKey("cases.id", ondelete="SET NULL")
-    )
+    linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
 
 
 class CaseMatch(Base):

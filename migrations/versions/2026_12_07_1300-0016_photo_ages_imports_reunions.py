@@ -32,7 +32,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("linked_case_id", sa.Integer(), nullable=True))
         batch_op.create_unique_constraint("uq_cases_source", ["source_name", "source_id"])
         batch_op.create_foreign_key(
-            "fk_cases_linked_case_id_cases", "cases", ["linked_case_id"], ["id"], ondelete="SET NULL"
+            "fk_cases_linked_case_id_cases",
+            "cases",
+            ["linked_case_id"],
+            ["id"],
+            ondelete="SET NULL",
         )
     with op.batch_alter_table("case_matches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("evidence_type", sa.String(length=30), nullable=True))
