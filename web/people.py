@@ -159,6 +159,12 @@ async def poster(ref: str, kind: str, request: Request) -> Response:
     """The case's A4 poster as PNG or PDF, drawn once per version of the case."""
     if kind not in POSTER_TYPES:
         return _not_found(request, pick_language(request))
+    async with _context(request).sessions() as session:
+        person = await get_person(session, ref=ref)
+    if person is not None and person.found:
+        # Gone for good: printed copies and shared links should come down (410, not 404).
+        lang = pick_language(request)
+        return _page(request, "poster_found.html", lang=lang, status=410, person=person)
     files = await _poster(request, ref)
     if isinstance(files, Response):
         return files
