@@ -43,8 +43,6 @@ POLICY: dict[str, frozenset[Role]] = {
     "case.confirm_match": frozenset({SENIOR, POLICE}),
     # Found-person databases (a shelter, a police list, a DNA-database partner)
     "people.import": frozenset({SENIOR, ADMIN}),
-    # A tip flagged as possible extortion reaches a family only with a senior's approval
-    "tip.forward_flagged": frozenset({SENIOR}),
     # Police and forwarding
     "packet.download": frozenset({POLICE}),
     # Oversight and administration
