@@ -5,9 +5,10 @@ Run: .venv/bin/python bench/people_import.py [--people N] [--missing M] [--photo
 Builds M missing cases (SQLite, migrated), then imports N people twice in the same run, each into
 a fresh database: once without matching (the baseline: parse, write, quarantine the photos) and
 once with matching (core/case_matching.py for every person). Prints the times, the matching time
-per person (the difference over N), the ratio and the peak RSS. The photos are small JPEGs put in
-the quarantine store; the sanitiser and face engine run later in their workers and are not timed
-here (bench/photos.py and bench/faces.py time those).
+per person (the difference over N), the ratio, the time per person in the first and the last
+tenth of the import (equal when a row's cost does not grow with the import) and the peak RSS.
+The photos are small JPEGs put in the quarantine store; the sanitiser and face engine run later
+in their workers and are not timed here (bench/photos.py and bench/faces.py time those).
 """
 
 from __future__ import annotations
@@ -92,21 +93,40 @@ async def _registry(url: str, missing: int, rng: random.Random) -> None:
 
 async def _import(
     url: str, data: bytes, photos: dict[str, bytes], media: Path, match: bool
-) -> float:
+) -> tuple[float, list[tuple[int, float]]]:
+    """Seconds for the whole import, and (people done, seconds) after each committed chunk."""
     engine = create_engine(url)
     sessions = create_sessionmaker(engine)
     batch = read_batch(data, name="bench.csv", photos=photos, now=NOW)
     started = time.perf_counter()
+    marks: list[tuple[int, float]] = [(0, 0.0)]
+
+    def progress(done: int, total: int) -> None:
+        marks.append((done, time.perf_counter() - started))
+
     async with sessions() as session:
         job = await start_import(
             session, staff=None, source_name="bench", file_name="bench.csv", batch=batch
         )
         await run_import(
-            session, job_id=job.id, batch=batch, quarantine=PhotoStore(media), match=match, now=NOW
+            session,
+            job_id=job.id,
+            batch=batch,
+            quarantine=PhotoStore(media),
+            progress=progress,
+            match=match,
+            now=NOW,
         )
     elapsed = time.perf_counter() - started
     await engine.dispose()
-    return elapsed
+    return elapsed, marks
+
+
+def _per_person_ms(marks: list[tuple[int, float]], part: slice) -> float:
+    """Milliseconds per person over a part of the import (the first or last tenth of chunks)."""
+    chosen = marks[part]
+    (done_a, at_a), (done_b, at_b) = chosen[0], chosen[-1]
+    return (at_b - at_a) / max(1, done_b - done_a) * 1000
 
 
 def main() -> None:
@@ -116,15 +136,16 @@ def main() -> None:
     parser.add_argument("--photos", type=float, default=0.3)
     args = parser.parse_args()
     data, photos = _file(args.people, args.photos, random.Random(7))
-    times = {}
+    times, marks = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for match in (False, True):
             with fresh_database("sqlite", Path(tmp)) as url:
                 migrate.upgrade(url)
                 asyncio.run(_registry(url, args.missing, random.Random(11)))
                 media = Path(tmp) / f"media{match}"
-                times[match] = asyncio.run(_import(url, data, photos, media, match))
+                times[match], marks[match] = asyncio.run(_import(url, data, photos, media, match))
     per_person = (times[True] - times[False]) / args.people * 1000
+    tenth = max(2, len(marks[True]) // 10)
     print(
         f"{args.people} people ({len(photos)} with a photo), {args.missing} missing cases, SQLite"
     )
@@ -132,6 +153,11 @@ def main() -> None:
     print(f"import with matching:                {times[True]:.1f} s")
     ratio = times[True] / times[False]
     print(f"matching per person: {per_person:.2f} ms; ratio to baseline {ratio:.2f}")
+    for match in (False, True):
+        first = _per_person_ms(marks[match], slice(0, tenth))
+        last = _per_person_ms(marks[match], slice(-tenth, None))
+        label = "with matching" if match else "baseline"
+        print(f"{label}: first tenth {first:.2f} ms/person, last tenth {last:.2f} ms/person")
     print(f"peak RSS: {peak_rss_mib():.0f} MiB")
 
 

@@ -1,20 +1,30 @@
 """Matching cases with each other: found people with missing children, and duplicate records.
 
 Candidates come from SQL (not withdrawn; sex compatible when both are known; of the other kind for
-a found-match, of the same kind for a duplicate), are scored in Python (core/case_match_scoring.py)
+a found-match; of the same kind for a duplicate, only those sharing a name key (core/name_keys.py)
+and a date, or a face), are scored in Python (core/case_match_scoring.py)
 and kept as CaseMatch rows for moderators: a pair once (the lower case id first), its score and
 reasons refreshed, a moderator's confirmation or dismissal kept. Nothing here commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, delete, exists, false, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,12 +32,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.case_match_scoring import CaseFields, Profile, Scored, age_at, profile, score_pair
 from core.faces.index import DEFAULT_THRESHOLD, FaceIndex, similarity
 from core.faces.records import HAS_VECTOR, unpack
+from core.name_keys import NameKeys, name_keys
 from core.photo_ages import AgedPhoto, FaceHit, pick_face
-from storage.models import Case, CaseMatch, CasePhoto, FaceEmbedding
+from storage.models import Case, CaseMatch, CaseNameKey, CasePhoto, FaceEmbedding
 from storage.types import utcnow
 
 # Beyond this many matches for one case the rest are noise (a common nickname).
 MAX_MATCHES: Final = 50
+# Same-kind records read for one case's duplicates: blocking by name keys and dates keeps this to
+# a handful; the cap holds the cost flat even when a batch repeats one name on one day.
+MAX_DUPLICATE_READS: Final = 100
 OPEN: Final = "open"
 _FIELDS = (
     Case.id,
@@ -59,8 +73,12 @@ async def refresh_matches(
     scored: dict[Pair, Scored] = {}
     if case.status != "withdrawn":
         me = profile(case)
+        keys = await store_name_keys(session, case=case)
         faces = await face_links(session, case=case, threshold=face_threshold)
-        for row in await _candidates(session, case=case, face_case_ids=set(faces.pairs)):
+        candidates = await _candidates(
+            session, case=case, keys=keys, face_case_ids=set(faces.pairs)
+        )
+        for row in candidates:
             other = profile(row)
             result = score_pair(me, other, face=faces.hit(me, other, now=now), now=now)
             if result is not None:
@@ -77,7 +95,7 @@ def _candidate_filter(case: Case) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def _same_kind_filter(case: Case) -> ColumnElement[bool]:
+def _date_filter(case: Case) -> ColumnElement[bool]:
     """A duplicate needs the same birth date or last-seen day (or a face, added separately)."""
     options: list[ColumnElement[bool]] = []
     if case.birth_date is not None:
@@ -85,19 +103,42 @@ def _same_kind_filter(case: Case) -> ColumnElement[bool]:
     if case.last_seen_at is not None:
         day = timedelta(days=1)
         options.append(Case.last_seen_at.between(case.last_seen_at - day, case.last_seen_at + day))
-    return and_(Case.kind == case.kind, or_(false(), *options))
+    return or_(false(), *options)
+
+
+async def store_name_keys(session: AsyncSession, *, case: Case) -> NameKeys:
+    """Replace a case's name keys (core/name_keys.py) with those of its names now."""
+    await session.execute(delete(CaseNameKey).where(CaseNameKey.case_id == case.id))
+    keys = name_keys(case.full_name, case.nicknames or "")
+    rows = [{"case_id": case.id, "key": key} for key in keys.all]
+    if rows:
+        await session.execute(insert(CaseNameKey), rows)
+    return keys
 
 
 async def _candidates(
-    session: AsyncSession, *, case: Case, face_case_ids: set[int]
-) -> Sequence[CaseFields]:
-    """Rows of the cases to score (only the columns matching reads)."""
-    other_kind = Case.kind != case.kind
-    wanted = [other_kind, _same_kind_filter(case)]
-    if face_case_ids:
-        wanted.append(Case.id.in_(face_case_ids))
-    stmt = select(*_FIELDS).where(_candidate_filter(case), or_(*wanted))
-    return (await session.execute(stmt)).all()
+    session: AsyncSession, *, case: Case, keys: NameKeys, face_case_ids: set[int]
+) -> list[CaseFields]:
+    """Rows of the cases to score (only the columns matching reads): every case of the other
+    kind; of the same kind, those sharing a date and a name key, close keys first (at most
+    MAX_DUPLICATE_READS each), and those with a face alike."""
+    others = select(*_FIELDS).where(_candidate_filter(case), Case.kind != case.kind)
+    rows: list[CaseFields] = list((await session.execute(others)).all())
+    same = and_(_candidate_filter(case), Case.kind == case.kind)
+    seen: set[int] = set()
+    for tier in (keys.close, keys.words):
+        keyed = select(CaseNameKey.case_id).where(CaseNameKey.key.in_(tier))
+        stmt = select(*_FIELDS).where(same, Case.id.in_(keyed), _date_filter(case))
+        if seen:
+            stmt = stmt.where(Case.id.not_in(seen))
+        stmt = stmt.order_by(Case.id.desc()).limit(MAX_DUPLICATE_READS)
+        found = (await session.execute(stmt)).all()
+        rows += found
+        seen |= {row.id for row in found}
+    if face_case_ids - seen:
+        faced = select(*_FIELDS).where(same, Case.id.in_(face_case_ids - seen))
+        rows += (await session.execute(faced)).all()
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +252,8 @@ async def _store(
         }
         for (lo, hi, kind), result in scored.items()
     ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(CaseMatch)
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = upsert(CaseMatch)
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=["case_id", "other_case_id", "kind"],

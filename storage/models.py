@@ -151,6 +151,19 @@ class CaseMatch(Base):
     reunion_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
 
 
+class CaseNameKey(Base):
+    """A blocking key of a case's names (core/name_keys.py): duplicate matching reads only the
+    cases that share a key, so its cost does not grow with the registry."""
+
+    __tablename__ = "case_name_keys"
+    __table_args__ = (Index("ix_case_name_keys_key", "key"),)
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
 class CaseAlert(Base):
     """One message to one volunteer about one case: an alert, or the news that it ended."""
 

@@ -1,4 +1,5 @@
-"""photo ages and age-progressed images, imported people's provenance, confirmation and reunion
+"""photo ages and age-progressed images, imported people's provenance, confirmation and reunion,
+name keys for duplicate matching
 
 Revision ID: 0016
 Revises: 0009
@@ -78,9 +79,38 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_people_imports"),
     )
+    op.create_table(
+        "case_name_keys",
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name="fk_case_name_keys_case_id_cases", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("case_id", "key", name="pk_case_name_keys"),
+    )
+    op.create_index("ix_case_name_keys_key", "case_name_keys", ["key"], unique=False)
+    _key_existing_cases()
+
+
+def _key_existing_cases() -> None:
+    """Name keys for the cases already registered (duplicate matching reads only keyed cases)."""
+    from core.name_keys import name_keys  # the same function the application keys with
+
+    connection = op.get_bind()
+    keys = sa.table("case_name_keys", sa.column("case_id"), sa.column("key"))
+    cases = connection.execute(sa.text("SELECT id, full_name, nicknames FROM cases")).all()
+    rows = [
+        {"case_id": case.id, "key": key}
+        for case in cases
+        for key in name_keys(case.full_name or "", case.nicknames or "").all
+    ]
+    for start in range(0, len(rows), 5000):
+        connection.execute(keys.insert(), rows[start : start + 5000])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_name_keys_key", table_name="case_name_keys")
+    op.drop_table("case_name_keys")
     op.drop_table("people_imports")
     with op.batch_alter_table("case_matches", schema=None) as batch_op:
         batch_op.drop_constraint("fk_case_matches_reunion_by_staff_users", type_="foreignkey")

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 
 from core.case_match_scoring import cjk_core, mark_words, name_similarity, normalise_name
-from core.case_matching import refresh_matches
+from core.case_matching import refresh_matches, store_name_keys
 from core.faces.records import pack
 from storage.models import Case, CaseMatch, CasePhoto, FaceEmbedding
 from tests.core.face_images import synthetic_vector
@@ -20,6 +20,7 @@ async def _case(session, **fields) -> Case:
     case = Case(**values)
     session.add(case)
     await session.flush()
+    await store_name_keys(session, case=case)  # as registering a case does
     return case
 
 
@@ -244,3 +245,13 @@ async def test_the_photo_nearest_in_age_is_compared_and_the_gap_lowers_the_weigh
     params = next(r["params"] for r in with_rose.reasons if r["code"] == "face")
     assert (params["weight"], params["gap_years"]) == (0.4, 26.0)
     assert with_rose.score < match.score
+
+
+async def test_a_duplicate_is_found_by_its_name_now_not_the_name_it_had(session):
+    first = await _missing_lily(session)
+    again = await _case(session, full_name="Rose Wong", sex="female", birth_date=date(2019, 3, 1))
+    assert await refresh_matches(session, case=again, now=NOW) == []
+    first.full_name, first.nicknames = "Rose Wong", ""
+    await refresh_matches(session, case=first, now=NOW)  # its keys are now Rose Wong's
+    (match,) = await refresh_matches(session, case=again, now=NOW)
+    assert (match.case_id, match.other_case_id, match.kind) == (first.id, again.id, "duplicate")
