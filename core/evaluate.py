@@ -23,6 +23,8 @@ from core.clusters import (
     join_cluster,
 )
 from core.dedup import PhashIndex, hamming
+from core.extortion import extortion_signs
+from core.recycled import recycled_from
 from core.scoring import (
     DEFAULT_SETTINGS,
     PRECISE_SOURCES,
@@ -76,7 +78,10 @@ async def evaluate_tip(
         text=tuple(await find_text_links(session, tip=tip, now=now, settings=cs)),
         place_time=tuple(await find_place_time_links(session, tip=tip, settings=cs)),
     )
-    facts, case, others = await _score_inputs(session, tip, photos, settings)
+    recycled = await recycled_from(
+        session, tip=tip, phashes=phashes, index=phash_index, distance=cs.photo_distance
+    )
+    facts, case, others = await _score_inputs(session, tip, photos, settings, recycled)
     for photo_id, phash in phashes.items():
         phash_index.add(photo_id, phash)
     change = await join_cluster(session, tip=tip, related=links.tip_ids(), text_links=links.text)
@@ -104,7 +109,11 @@ def _store(
 ) -> None:
     result = score_tip(facts, case=case, others=others, now=now, settings=settings.scoring)
     tip.score = result.score
-    tip.score_parts = {**result.to_json(), "links": links.to_json()}
+    tip.score_parts = {
+        **result.to_json(),
+        "links": links.to_json(),
+        "recycled_from": list(facts.recycled_from),
+    }
 
 
 async def _rescore_members(
@@ -119,7 +128,8 @@ async def _rescore_members(
     )
     for member in (await session.scalars(stmt)).all():
         photos = await _processed_photos(session, tip_id=member.id)
-        facts, case, others = await _score_inputs(session, member, photos, s)
+        recycled = tuple(member.score_parts.get("recycled_from") or ())  # found when evaluated
+        facts, case, others = await _score_inputs(session, member, photos, s, recycled)
         facts = replace(
             facts, cluster_size=cluster.size, independent_sources=cluster.independent_sources
         )
@@ -139,7 +149,11 @@ async def _processed_photos(session: AsyncSession, *, tip_id: int) -> list[TipPh
 
 
 async def _score_inputs(
-    session: AsyncSession, tip: Tip, photos: Sequence[TipPhoto], settings: EvidenceSettings
+    session: AsyncSession,
+    tip: Tip,
+    photos: Sequence[TipPhoto],
+    settings: EvidenceSettings,
+    recycled: tuple[str, ...],
 ) -> tuple[TipFacts, CaseFacts | None, list[Sighting]]:
     case = await session.get(Case, tip.case_id) if tip.case_id is not None else None
     case_facts = None
@@ -154,6 +168,8 @@ async def _score_inputs(
         **_where_and_when(tip, photos, settings.scoring),
         photos=len(photos),
         case_photo_copies=await _case_photo_copies(session, tip, photos, settings),
+        recycled_from=recycled,
+        extortion=tuple(extortion_signs(tip.text)),
         face_similarity=await _best_face(session, tip),
         cluster_size=cluster.size if cluster else 1,
         independent_sources=cluster.independent_sources if cluster else 1,
