@@ -39,7 +39,8 @@ def test_every_name_one_typo_away_that_scores_as_the_same_name_shares_a_key(name
 
 
 @pytest.mark.parametrize(
-    ("a", "b"), [("lily", "lily chen"), ("王小明", "小明"), ("明明", "阿明"), ("Chen Lily", "lily chen")]
+    ("a", "b"),
+    [("lily", "lily chen"), ("王小明", "小明"), ("明明", "阿明"), ("Chen Lily", "lily chen")],
 )
 def test_a_name_inside_another_or_the_same_chinese_core_shares_a_key(a, b):
     assert best_name(_profile(a), _profile(b))[0] >= SAME_NAME
