@@ -633,6 +633,24 @@ class FamilyFeedback(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ScamReport(Base):
+    """A family member's "report a scam" on a lead they got: one per member and lead."""
+
+    __tablename__ = "scam_reports"
+    __table_args__ = (
+        UniqueConstraint("forward_id", "subscription_id", name="uq_scam_reports_forward_sub"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    forward_id: Mapped[int] = mapped_column(ForeignKey("forwards.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PeopleImport(Base):
     """One import of found people (a CSV or JSON file, maybe a ZIP of photos) and its progress."""
 

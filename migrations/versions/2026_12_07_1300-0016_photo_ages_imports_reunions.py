@@ -1,5 +1,5 @@
 """photo ages and age-progressed images, imported people's provenance, confirmation and reunion,
-name keys for duplicate matching
+name keys for duplicate matching, families' scam reports
 
 Revision ID: 0016
 Revises: 0009
@@ -90,6 +90,39 @@ def upgrade() -> None:
     )
     op.create_index("ix_case_name_keys_key", "case_name_keys", ["key"], unique=False)
     _key_existing_cases()
+    op.create_table(
+        "scam_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("forward_id", sa.Integer(), nullable=False),
+        sa.Column("subscription_id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("tip_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name="fk_scam_reports_case_id_cases", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["forward_id"],
+            ["forwards.id"],
+            name="fk_scam_reports_forward_id_forwards",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name="fk_scam_reports_subscription_id_subscriptions",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tip_id"], ["tips.id"], name="fk_scam_reports_tip_id_tips", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_scam_reports"),
+        sa.UniqueConstraint("forward_id", "subscription_id", name="uq_scam_reports_forward_sub"),
+    )
+    op.create_index("ix_scam_reports_case_id", "scam_reports", ["case_id"], unique=False)
+    op.create_index(
+        "ix_scam_reports_subscription_id", "scam_reports", ["subscription_id"], unique=False
+    )
 
 
 def _key_existing_cases() -> None:
@@ -109,6 +142,9 @@ def _key_existing_cases() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_scam_reports_subscription_id", table_name="scam_reports")
+    op.drop_index("ix_scam_reports_case_id", table_name="scam_reports")
+    op.drop_table("scam_reports")
     op.drop_index("ix_case_name_keys_key", table_name="case_name_keys")
     op.drop_table("case_name_keys")
     op.drop_table("people_imports")

@@ -239,6 +239,10 @@ async def _retry_dead(session, signed, context):
     return Request("/system/dead/retry", {"kind": "outbox", "id": str(row.id)})
 
 
+async def _scam_reports(session, signed, context):
+    return Request("/scam-reports")
+
+
 # One sample request per dashboard route; a new route fails test_every_route_has_a_sample.
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/queue"): _queue,
@@ -262,6 +266,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/audit/export"): _export,
     ("GET", "/system/dead"): _dead,
     ("POST", "/system/dead/retry"): _retry_dead,
+    ("GET", "/scam-reports"): _scam_reports,
 }
 
 

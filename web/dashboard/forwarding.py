@@ -22,6 +22,7 @@ from moderation.forwarding import (
 )
 from moderation.police import POLICE, add_recipient, deactivate_recipient, download_packet
 from moderation.queue import ClaimConflict
+from moderation.scam_gate import NeedsSenior
 from moderation.tip_access import visible_tip
 from storage.photostore import open_photo_stores
 from storage.refs import normalise_ref
@@ -45,7 +46,10 @@ def _lead(form: FormData) -> FamilyLead | None:
         return None
     photo = _text(form, "photo").strip()
     return FamilyLead(
-        summary=summary, coarse_place=_text(form, "coarse_place"), include_photo_sha=photo or None
+        summary=summary,
+        coarse_place=_text(form, "coarse_place"),
+        include_photo_sha=photo or None,
+        approve_flagged=_text(form, "approve_flagged") == "yes",
     )
 
 
@@ -96,8 +100,9 @@ async def decide_and_forward(
             request, staff, "Not decided", f"{exc}. Nothing changed.", back=back, status=409
         )
     except InvalidInput as exc:
+        status = 403 if isinstance(exc, NeedsSenior) else 400
         return _refused(
-            request, staff, "Not decided", f"{exc}. Nothing changed.", back=back, status=400
+            request, staff, "Not decided", f"{exc}. Nothing changed.", back=back, status=status
         )
     return RedirectResponse(back, status_code=303)
 
@@ -116,8 +121,9 @@ async def forward_family(
             raise InvalidInput("write the summary the family will read")
         await forward_to_family(staff.db, staff=staff.user, tip_ref=tip.ref, lead=lead)
     except InvalidInput as exc:
+        status = 403 if isinstance(exc, NeedsSenior) else 400
         return _refused(
-            request, staff, "Not forwarded", f"{exc}. Nothing was sent.", back=back, status=400
+            request, staff, "Not forwarded", f"{exc}. Nothing was sent.", back=back, status=status
         )
     return RedirectResponse(back, status_code=303)
 

@@ -22,6 +22,7 @@ NAV = (
     ("/queue", "Queue", "queue.view"),
     ("/cases", "Cases", "case.view"),
     ("/reveals", "Reveals", "identity.approve_reveal"),
+    ("/scam-reports", "Scam reports", "scam_reports.view"),
     ("/audit", "Audit", "audit.view"),
     ("/system/dead", "Dead letters", "system.dead_letters"),
     ("/account", "Account", "account.self"),
