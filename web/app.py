@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.alerts import AlertPolicy
@@ -24,12 +23,11 @@ from web.case_form import router as case_form_router
 from web.dashboard import router as dashboard_router
 from web.dashboard.deps import route_actions
 from web.dashboard.views import HANDLERS, denied, not_found
+from web.landing import router as landing_router
 from web.people import router as people_router
 from web.report import router as report_router
 from web.security import SecurityHeaders
 from web.telegram import router as telegram_router
-
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 @dataclass(slots=True)
@@ -65,10 +63,6 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.context = context
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), "static")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def landing(request: Request) -> HTMLResponse:
-        return TEMPLATES.TemplateResponse(request, "landing.html", {"bot_mode": context.bot_mode})
-
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         try:
@@ -88,6 +82,7 @@ def create_app(context: WebContext) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if health.at_head else 503)
 
+    app.include_router(landing_router)
     app.include_router(telegram_router)
     app.include_router(report_router)
     app.include_router(case_form_router)

@@ -23,6 +23,7 @@ from core.posters import PosterFontMissing, resolve_font
 from storage.photostore import PhotoNotFoundError, PhotoStores, open_photo_stores
 from web.public_forms import pick_language
 from web.report import HEADERS
+from web.sharing import share_of
 
 if TYPE_CHECKING:
     from web.app import WebContext
@@ -50,14 +51,19 @@ def _stores(context: WebContext) -> PhotoStores:
     return context.photos or open_photo_stores(context.media_dir)
 
 
-def _page(
-    request: Request, template: str, *, lang: str, status: int = 200, **values: Any
-) -> HTMLResponse:
-    values |= {
+def language_choices(lang: str) -> dict[str, Any]:
+    """What a public page's templates need for the reader's language and the switcher."""
+    return {
         "t": Texts(lang),
         "lang": lang,
         "languages": [(code, Texts(code)("web.lang.name")) for code in SUPPORTED],
     }
+
+
+def _page(
+    request: Request, template: str, *, lang: str, status: int = 200, **values: Any
+) -> HTMLResponse:
+    values |= language_choices(lang)
     return TEMPLATES.TemplateResponse(
         request, template, values, status_code=status, headers=PAGE_HEADERS
     )
@@ -85,7 +91,9 @@ async def person(ref: str, request: Request) -> HTMLResponse:
         found = await get_person(session, ref=ref)
     if found is None:
         return _not_found(request, lang)
-    username = _context(request).bot_username
+    context = _context(request)
+    username = context.bot_username
+    base = context.public_url or str(request.base_url)
     return _page(
         request,
         "person.html",
@@ -93,6 +101,7 @@ async def person(ref: str, request: Request) -> HTMLResponse:
         here=f"/people/{found.ref}",
         person=found,
         bot_link=bot_link(username, found.ref) if username else None,
+        share=share_of(found, base_url=base, texts=Texts(lang)),
     )
 
 
