@@ -213,6 +213,7 @@ async def transition(
             to=_text(posted, "to"),
             reason=_text(posted, "reason"),
             policy=context.alerts,
+            public_url=context.public_url or str(request.base_url),
         )
     except (InvalidInput, PermissionError) as exc:
         return _refused(request, staff, str(exc), f"/cases/{normalise_ref(ref)}")
