@@ -15,13 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
-from core.errors import NotFound
 from core.i18n import Texts
 from core.outbox import chat_recipient, enqueue, telegram_text
 from core.roles import Role
-from moderation.family_leads import FAMILY
+from moderation.families import lead_of_member
 from moderation.policy import can
-from storage.models import Case, Forward, ScamReport, StaffUser, Subscription, Tip, Tipster
+from storage.models import Case, Forward, ScamReport, StaffUser, Tip, Tipster
 
 VIEW_ACTION: Final = "scam_reports.view"
 _STAFF_TEXTS = Texts("en")
@@ -33,24 +32,6 @@ class ScamReported:
 
     report_id: int
     already: bool
-
-
-async def _subscription(
-    session: AsyncSession, *, tipster: Tipster, forward: Forward | None
-) -> Subscription:
-    """The member's link to the lead's case; NotFound for anyone else (as for answers)."""
-    if forward is None or forward.audience != FAMILY or forward.case_id is None:
-        raise NotFound("no such lead")
-    subscription = await session.scalar(
-        select(Subscription).where(
-            Subscription.kind == FAMILY,
-            Subscription.case_id == forward.case_id,
-            Subscription.tipster_id == tipster.id,
-        )
-    )
-    if subscription is None:
-        raise NotFound("no such lead")
-    return subscription
 
 
 async def _tell_moderators(
@@ -79,9 +60,8 @@ async def report_scam(
     session: AsyncSession, *, tipster: Tipster, forward_id: int, moderators_chat_id: int | None
 ) -> ScamReported:
     """Keep a family member's scam report on a lead and tell the moderators, once. Commits."""
-    forward = await session.get(Forward, forward_id)
-    subscription = await _subscription(session, tipster=tipster, forward=forward)
-    assert forward is not None and forward.case_id is not None  # checked by _subscription
+    forward, subscription = await lead_of_member(session, tipster=tipster, forward_id=forward_id)
+    assert forward.case_id is not None  # a family lead always has its case
     existing = await session.scalar(
         select(ScamReport).where(
             ScamReport.forward_id == forward.id, ScamReport.subscription_id == subscription.id
