@@ -23,6 +23,7 @@ NAV = (
     ("/cases", "Cases", "case.view"),
     ("/reveals", "Reveals", "identity.approve_reveal"),
     ("/scam-reports", "Scam reports", "scam_reports.view"),
+    ("/imports", "Imports", "people.import"),
     ("/audit", "Audit", "audit.view"),
     ("/system/dead", "Dead letters", "system.dead_letters"),
     ("/account", "Account", "account.self"),
