@@ -8,6 +8,7 @@ nearest in age to the person's age at the time, and the face's weight falls as t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -46,6 +47,29 @@ def parse_age(years: str, months: str = "", *, unknown: bool = False) -> int | N
     if y < 0 or not 0 <= m <= 11 or y * 12 + m > MAX_AGE_MONTHS:
         raise InvalidInput("the age at the photo is 0 to 120 years and 0 to 11 months")
     return y * 12 + m
+
+
+# A caption's age, as families type it: "age 3", "3", "3 years 6 months", "18 months", "3岁",
+# "3岁半", "1岁6个月", "18个月". Anything else leaves the age unknown (the note is kept as typed).
+_YEARS = r"(?P<y>\d{1,3})\s*(?:years?|yrs?|y|岁|周岁)?"
+_MONTHS = r"(?P<m>\d{1,3})\s*(?:months?|mos?|个月|月)"
+_CAPTION_AGE = re.compile(
+    rf"^(?:age[ds]?\s*|at\s+|年龄\s*)?(?:{_MONTHS}|{_YEARS}(?P<half>半)?\s*(?:(?:and\s+)?"
+    rf"(?P<m2>\d{{1,2}})\s*(?:months?|mos?|个月|月))?)\s*(?:old)?$"
+)
+
+
+def age_from_note(note: str) -> int | None:
+    """Months of age from a photo's caption ("age 3" -> 36, "3岁半" -> 42, "18 months" -> 18);
+    None when the caption says no age we can read."""
+    found = _CAPTION_AGE.match(" ".join(note.strip().lower().split()))
+    if found is None:
+        return None
+    if found["m"] is not None:
+        months = int(found["m"])
+    else:
+        months = int(found["y"]) * 12 + (6 if found["half"] else int(found["m2"] or 0))
+    return months if 0 <= months <= MAX_AGE_MONTHS else None
 
 
 def age_caption(months: int | None, kind: str, texts: Texts) -> str:

@@ -103,6 +103,7 @@ async def test_whole_case_in_english_is_registered_private_with_photos_in_quaran
     assert [p.status for p in photos] == ["quarantined"] * 3
     assert all(p.source_ref.startswith("tg:") and p.case_id == case.id for p in photos)
     assert [p.age_note for p in photos] == ["age 5", "", ""]
+    assert [p.age_months for p in photos] == [60, None, None]  # read from the caption
     assert await fsm_state(chat.sessions, CHAT) is None
     await assert_all_processed(chat)
 
