@@ -19,6 +19,7 @@ from typing import Any, Final, NamedTuple, Protocol
 from rapidfuzz import fuzz
 
 from core.dedup.text import normalise_text
+from core.photo_ages import FaceHit
 
 MIN_SCORE: Final = 0.45
 NAME_FLOOR: Final = 70.0  # below this a name says nothing
@@ -207,7 +208,7 @@ def _reason(code: str, **params: Any) -> Reason:
     return {"code": code, "params": params}
 
 
-def score_pair(a: Profile, b: Profile, *, face: float | None, now: datetime) -> Scored | None:
+def score_pair(a: Profile, b: Profile, *, face: FaceHit | None, now: datetime) -> Scored | None:
     """Score a pair: duplicates when of the same kind, a found-match otherwise; None if unlikely."""
     if a.kind == b.kind:
         return score_duplicate(a, b, face=face)
@@ -216,7 +217,7 @@ def score_pair(a: Profile, b: Profile, *, face: float | None, now: datetime) -> 
 
 
 def score_found(
-    missing: Profile, found: Profile, *, face: float | None, now: datetime
+    missing: Profile, found: Profile, *, face: FaceHit | None, now: datetime
 ) -> Scored | None:
     """Could this found person be this missing child? Needs a name, a face or shared marks."""
     scored = Scored(kind="found", score=0.0)
@@ -234,7 +235,7 @@ def score_found(
     return _kept(scored)
 
 
-def score_duplicate(a: Profile, b: Profile, *, face: float | None) -> Scored | None:
+def score_duplicate(a: Profile, b: Profile, *, face: FaceHit | None) -> Scored | None:
     """Is this the same person registered twice? Same names and birth date (or day last seen),
     or the same face."""
     scored = Scored(kind="duplicate", score=0.0)
@@ -263,11 +264,22 @@ def _name_points(scored: Scored, a: Profile, b: Profile) -> float:
     return score
 
 
-def _face_points(scored: Scored, face: float | None) -> bool:
-    """face is the best similarity (0..1) of two faces within the threshold, or None."""
+def _face_points(scored: Scored, face: FaceHit | None) -> bool:
+    """face: the best similarity (0..1) of two faces within the threshold, weighted by the age
+    gap between the photo used and the person's age (core/photo_ages.py), or None."""
     if face is None:
         return False
-    _add(scored, 0.5 + 0.6 * max(0.0, face - 0.5), "face", similarity=round(face, 2))
+    points = (0.5 + 0.6 * max(0.0, face.similarity - 0.5)) * face.weight
+    params: dict[str, Any] = {"similarity": round(face.similarity, 2)}
+    if face.photo is not None:
+        params.update(
+            photo=face.photo.number,
+            photo_kind=face.photo.kind,
+            photo_age_months=face.photo.age_months,
+            gap_years=face.gap_years,
+            weight=face.weight,
+        )
+    _add(scored, points, "face", **params)
     return True
 
 

@@ -19,6 +19,7 @@ from core.case_matching import refresh_matches
 from core.errors import InvalidInput
 from core.geo import validate_point
 from core.i18n import Texts
+from core.photo_ages import MAX_AGE_MONTHS, PHOTO, PHOTO_KINDS
 from core.rescoring import LAST_SEEN_FIELDS, mark_case_tips
 from core.vault import Vault
 from storage.models import Case, CasePhoto
@@ -73,6 +74,9 @@ class NewCasePhoto:
 
     source_ref: str
     age_note: str = ""
+    kind: str = PHOTO  # or AGE_PROGRESSED (police or a forensic artist)
+    age_months: int | None = None  # the age in the photo; None: unknown
+    taken_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +170,10 @@ def _check_photos(photos: tuple[NewCasePhoto, ...]) -> None:
             raise CaseProblem("photo_unreadable")
         if len(photo.age_note) > 100:
             raise CaseProblem("photo_note_long", limit=100)
+        if photo.kind not in PHOTO_KINDS:
+            raise CaseProblem("photo_kind")
+        if photo.age_months is not None and not 0 <= photo.age_months <= MAX_AGE_MONTHS:
+            raise CaseProblem("photo_age", max=MAX_AGE)
 
 
 def validate_draft(draft: CaseDraft, *, now: datetime) -> None:
@@ -180,6 +188,8 @@ def validate_draft(draft: CaseDraft, *, now: datetime) -> None:
     _check_age(draft, now)
     _check_place(draft, now)
     _check_photos(draft.photos)
+    if any(p.taken_on is not None and p.taken_on > now.date() for p in draft.photos):
+        raise CaseProblem("photo_taken_future")
     if draft.kind == "missing" and not draft.contact.strip():
         raise CaseProblem("contact_required")
 
@@ -201,6 +211,9 @@ def _photo_rows(case_id: int, photos: tuple[NewCasePhoto, ...], start: int) -> l
             status="quarantined",
             source_ref=photo.source_ref,
             age_note=photo.age_note.strip(),
+            kind=photo.kind,
+            age_months=photo.age_months,
+            taken_on=photo.taken_on,
             position=start + index,
         )
         for index, photo in enumerate(photos)

@@ -62,6 +62,7 @@ class DraftPlace(BaseModel):
     lon: float | None = None
     text: str | None = None
     label: str | None = None
+    label_zh: str | None = None  # the label in Chinese, for Chinese readers (core/places.py)
     precision_m: float | None = None
     timezone: str | None = None
 

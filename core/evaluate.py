@@ -26,6 +26,8 @@ from core.clusters import (
     join_cluster,
 )
 from core.dedup import PhashIndex, hamming
+from core.extortion import extortion_signs
+from core.recycled import recycled_from
 from core.scoring import (
     DEFAULT_SETTINGS,
     PRECISE_SOURCES,
@@ -93,7 +95,10 @@ async def evaluate_tip(
         text=tuple(await find_text_links(session, tip=tip, now=now, settings=cs)),
         place_time=tuple(await find_place_time_links(session, tip=tip, settings=cs)),
     )
-    facts, case, others = await _score_inputs(session, tip, photos, settings)
+    recycled = await recycled_from(
+        session, tip=tip, phashes=phashes, index=phash_index, distance=cs.photo_distance
+    )
+    facts, case, others = await _score_inputs(session, tip, photos, settings, recycled)
     for photo_id, phash in phashes.items():
         phash_index.add(photo_id, phash)
     change = await join_cluster(session, tip=tip, related=links.tip_ids(), text_links=links.text)
@@ -124,17 +129,30 @@ def _store(
     result = score_tip(facts, case=case, others=others, now=now, settings=settings.scoring)
     if reason is None:
         reason = SCORED_AGAIN if tip.score_parts else FIRST_SCORED
-    store_score(session, tip, result, links=links, now=now, reason=reason)
+    store_score(
+        session, tip, result, links=links, now=now, reason=reason, recycled=facts.recycled_from
+    )
 
 
 def store_score(
-    session: AsyncSession, tip: Tip, result: LeadScore, *, links: Links, now: datetime, reason: str
+    session: AsyncSession,
+    tip: Tip,
+    result: LeadScore,
+    *,
+    links: Links,
+    now: datetime,
+    reason: str,
+    recycled: Sequence[str] = (),
 ) -> None:
     """Put a score on the tip; its first score and every change go into its history."""
     if result.score != tip.score or not tip.score_parts:
         session.add(TipScore(tip_id=tip.id, at=now, score=result.score, reason=reason[:200]))
     tip.score = result.score
-    tip.score_parts = {**result.to_json(), "links": links.to_json()}
+    tip.score_parts = {
+        **result.to_json(),
+        "links": links.to_json(),
+        "recycled_from": list(recycled),
+    }
 
 
 async def rescore_tip(
@@ -152,7 +170,8 @@ async def rescore_tip(
     if tip.evaluated_at is None:
         return False
     photos = await _processed_photos(session, tip_id=tip.id)
-    facts, case, others = await _score_inputs(session, tip, photos, settings)
+    recycled = tuple(tip.score_parts.get("recycled_from") or ())  # found when evaluated
+    facts, case, others = await _score_inputs(session, tip, photos, settings, recycled)
     links = stored_links(tip.score_parts)
     _store(
         session,
@@ -180,7 +199,8 @@ async def _rescore_members(
     )
     for member in (await session.scalars(stmt)).all():
         photos = await _processed_photos(session, tip_id=member.id)
-        facts, case, others = await _score_inputs(session, member, photos, s)
+        recycled = tuple(member.score_parts.get("recycled_from") or ())  # found when evaluated
+        facts, case, others = await _score_inputs(session, member, photos, s, recycled)
         facts = replace(
             facts, cluster_size=cluster.size, independent_sources=cluster.independent_sources
         )
@@ -200,7 +220,11 @@ async def _processed_photos(session: AsyncSession, *, tip_id: int) -> list[TipPh
 
 
 async def _score_inputs(
-    session: AsyncSession, tip: Tip, photos: Sequence[TipPhoto], settings: EvidenceSettings
+    session: AsyncSession,
+    tip: Tip,
+    photos: Sequence[TipPhoto],
+    settings: EvidenceSettings,
+    recycled: tuple[str, ...],
 ) -> tuple[TipFacts, CaseFacts | None, list[Sighting]]:
     case = await session.get(Case, tip.case_id) if tip.case_id is not None else None
     case_facts = None
@@ -215,6 +239,8 @@ async def _score_inputs(
         **_where_and_when(tip, photos, settings.scoring),
         photos=len(photos),
         case_photo_copies=await _case_photo_copies(session, tip, photos, settings),
+        recycled_from=recycled,
+        extortion=tuple(extortion_signs(tip.text)),
         face_similarity=await _best_face(session, tip),
         cluster_size=cluster.size if cluster else 1,
         independent_sources=cluster.independent_sources if cluster else 1,

@@ -27,6 +27,8 @@ class PublicPhoto:
     display_sha256: str
     thumb_sha256: str
     age_note: str
+    kind: str = "photo"
+    age_months: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ def _person(case: Case, photos: Sequence[CasePhoto]) -> PublicPerson:
                 display_sha256=photo.display_sha256 or "",
                 thumb_sha256=photo.thumb_sha256 or photo.display_sha256 or "",
                 age_note=photo.age_note or "",
+                kind=photo.kind,
+                age_months=photo.age_months,
             )
             for number, photo in enumerate(photos, start=1)
         ),

@@ -92,11 +92,24 @@ async def _zone(geocoder: GeocodingService, location: Any) -> str | None:
     return country_zone(str(raw.get("country_code") or ""), lat, lon)
 
 
+def _label_zh(location: Any) -> str | None:
+    """The place's name in Chinese (offline gazetteer only; Nominatim gives none)."""
+    return str(_raw(location).get("address_zh") or "") or None
+
+
+def place_label(place: DraftPlace, language: str) -> str | None:
+    """A place's label in the reader's language: 成都市，四川省，中国 for a Chinese reader."""
+    if language.startswith("zh") and place.label_zh:
+        return place.label_zh
+    return place.label
+
+
 async def _candidate(geocoder: GeocodingService, typed: str, location: Any) -> DraftPlace:
     return DraftPlace(
         source="typed",
         text=typed,
         label=str(location.address),
+        label_zh=_label_zh(location),
         lat=float(location.latitude),
         lon=float(location.longitude),
         precision_m=_precision_m(_raw(location)),
@@ -145,16 +158,18 @@ async def place_at(
     lat, lon = validate_point(lat, lon)
     nearest = await _call(geocoder.reverse, (lat, lon), exactly_one=True)
     raw = _raw(nearest)
-    label = None
+    label = label_zh = None
     if nearest is not None:
         near = distance_km((lat, lon), (nearest.latitude, nearest.longitude)) <= LABEL_RADIUS_KM
         label = str(nearest.address) if near else None
+        label_zh = _label_zh(nearest) if near else None
     return DraftPlace(
         source=source,
         lat=lat,
         lon=lon,
         text=clean_typed(text) if text else None,
         label=label,
+        label_zh=label_zh,
         precision_m=accuracy_m,
         timezone=str(raw["timezone"]) if raw.get("timezone") else None,
     )

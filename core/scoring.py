@@ -19,7 +19,15 @@ PRECISE_SOURCES = frozenset({"live", "pin", "venue", "coords"})
 # How far off a stated seen time may be, by how the tipster gave it (hours).
 TIME_SLACK_H = {"now": 0.5, "today": 6.0, "day": 12.0}
 DEFAULT_TIME_SLACK_H = 1.0
-DISQUALIFYING_FLAGS = frozenset({"impossible_travel", "before_disappearance", "case_photo"})
+DISQUALIFYING_FLAGS = frozenset(
+    {
+        "impossible_travel",
+        "before_disappearance",
+        "case_photo",
+        "recycled_image",
+        "possible_extortion",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,11 @@ class TipFacts:
     location_precision_m: float | None = None
     photos: int = 0
     case_photo_copies: int = 0
+    # Where the tip's photos were seen before: "case <ref>" (any public case's photo) or
+    # "tip <ref>" (an earlier tip about another case). A recycled image is not a sighting.
+    recycled_from: tuple[str, ...] = ()
+    # The extortion patterns its text matched (core/extortion.py).
+    extortion: tuple[str, ...] = ()
     face_similarity: float | None = None
     cluster_size: int = 1
     independent_sources: int = 1
@@ -277,9 +290,15 @@ def face_part(tip: TipFacts, s: ScoreSettings = DEFAULT_SETTINGS) -> ScorePart:
 
 
 def photo_part(tip: TipFacts) -> tuple[ScorePart, list[Flag]]:
-    """A photo of the sighting helps, unless it is the family's own photo sent back."""
+    """A photo of the sighting helps, unless it is the family's own photo sent back, or a
+    photo seen before elsewhere (a recycled image)."""
     if tip.photos == 0:
         return _part("photo", 0, "No photo came with the tip."), []
+    if tip.recycled_from:
+        seen = ", ".join(tip.recycled_from[:5])
+        message = f"Recycled image: a photo is a near-copy of one seen before ({seen})."
+        data = {"photos": tip.photos, "recycled_from": list(tip.recycled_from[:5])}
+        return _part("photo", -25, message, **data), [Flag("recycled_image", message)]
     if tip.case_photo_copies >= tip.photos:
         message = "The photo is a copy of the case's own published photo, not a new sighting."
         return _part("photo", -10, message, photos=tip.photos), [Flag("case_photo", message)]
@@ -367,8 +386,18 @@ def score_tip(
         tipster_part(tip),
     )
     total = float(min(100, max(0, sum(p.points for p in parts))))
-    flags = (*travel_flags, *photo_flags, *contradictions(tip, others, settings))
+    flags = (*travel_flags, *photo_flags, *extortion_flags(tip))
+    flags += tuple(contradictions(tip, others, settings))
     return LeadScore(score=total, parts=parts, flags=flags)
+
+
+def extortion_flags(tip: TipFacts) -> list[Flag]:
+    """A text asking for money or threatening: it never reaches a family without a senior."""
+    if not tip.extortion:
+        return []
+    signs = ", ".join(sign.replace("_", " ") for sign in tip.extortion)
+    message = f"Possible extortion: the text asks for money or threatens ({signs})."
+    return [Flag("possible_extortion", message)]
 
 
 def probable_area(

@@ -14,8 +14,9 @@ from handlers.context import BotServices
 from handlers.filters import PrivateChat
 from handlers.turn import acknowledge
 from moderation.families import DEEP_LINK_PREFIX, link_family, set_muted
-from moderation.family_leads import CALLBACK_PREFIX
+from moderation.family_leads import CALLBACK_PREFIX, SCAM
 from moderation.forwarding import answer_lead
+from moderation.scam_reports import report_scam
 from storage.models import Tipster
 
 
@@ -58,6 +59,18 @@ async def start_family(
     await message.answer(texts(key, name=linked.case_name, case=linked.case_ref))
 
 
+async def _report_scam(
+    forward_id: int, *, texts: Texts, session: AsyncSession, tipster: Tipster, chat: int | None
+) -> str:
+    try:
+        done = await report_scam(
+            session, tipster=tipster, forward_id=forward_id, moderators_chat_id=chat
+        )
+    except NotFound:
+        return texts("family.unknown_lead")
+    return texts("family.scam_already" if done.already else "family.scam_reported")
+
+
 async def answer(
     query: CallbackQuery,
     callback_data: FamilyAnswer,
@@ -65,9 +78,22 @@ async def answer(
     texts: Texts,
     session: AsyncSession,
     tipster: Tipster,
+    services: BotServices,
 ) -> None:
-    """That's my child / Not my child / Not sure: kept on the lead, thanked."""
+    """That's my child / Not my child / Not sure: kept on the lead, thanked. Report a scam:
+    kept, the moderators told."""
     await acknowledge(query)
+    if callback_data.answer == SCAM:
+        reply = await _report_scam(
+            callback_data.forward,
+            texts=texts,
+            session=session,
+            tipster=tipster,
+            chat=services.moderators_chat_id,
+        )
+        if query.bot is not None:
+            await query.bot.send_message(query.from_user.id, reply)
+        return
     try:
         await answer_lead(
             session, tipster=tipster, forward_id=callback_data.forward, answer=callback_data.answer

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from core.case_registry import LIMITS, MAX_AGE, MAX_PHOTOS, CaseDraft, NewCasePhoto
 from core.drafts import Draft, DraftPlace
+from core.photo_ages import age_from_note
 
 DATA_KEY = "newcase"
 EARLIEST_BIRTH_YEAR = 1900
@@ -89,7 +90,10 @@ class CaseTalk(BaseModel):
             circumstances=self.circumstances,
             police_ref=self.police_ref,
             contact=self.contact,
-            photos=tuple(NewCasePhoto(p.source_ref, p.age_note) for p in self.photos),
+            photos=tuple(
+                NewCasePhoto(p.source_ref, p.age_note, age_months=age_from_note(p.age_note))
+                for p in self.photos
+            ),
         )
 
 

@@ -11,7 +11,7 @@ from aiogram.types import Message, TelegramObject
 
 from core.case_registry import LIMITS, MAX_PHOTOS
 from core.i18n import Texts
-from core.places import resolve_typed
+from core.places import place_label, resolve_typed
 from handlers.context import BotServices
 from handlers.media import attachment_of
 from handlers.newcase_draft import (
@@ -113,7 +113,8 @@ async def _where_text(turn: CaseTurn, text: str, services: BotServices) -> None:
     talk = turn.case
     if found.best is not None and not found.ambiguous:
         talk.seen.set_place(found.best, now=_now())
-        await turn.ask_after("where", note=turn.texts("note.place_saved", place=found.best.label))
+        shown = place_label(found.best, turn.texts.language)
+        await turn.ask_after("where", note=turn.texts("note.place_saved", place=shown))
         return
     talk.places, talk.typed_place = list(found.choices), found.typed
     await turn.ask("where_pick")
@@ -151,7 +152,7 @@ async def on_place(
         return
     place = await place_of(message, services)
     turn.case.seen.set_place(place, now=_now())
-    shown = place.label or place.text or texts("summary.pin")
+    shown = place_label(place, texts.language) or place.text or texts("summary.pin")
     await turn.ask_after("where", note=texts("note.place_saved", place=shown))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.cases import list_cases_near
 from core.drafts import MAX_ATTACHMENTS, DraftPlace
 from core.i18n import Texts
-from core.places import place_at, resolve_typed
+from core.places import place_at, place_label, resolve_typed
 from core.tips import list_case_choices
 from handlers.context import BotServices
 from handlers.filters import HasMedia, HasPlace, PlainText, TipsterChat
@@ -76,7 +76,7 @@ async def on_where_text(
     found = await resolve_typed(services.geocoder, _text(message))
     if found.best is not None and not found.ambiguous:
         turn.draft.set_place(found.best, now=_now())
-        note = texts("note.place_saved", place=found.best.label)
+        note = texts("note.place_saved", place=place_label(found.best, texts.language))
         await turn.advance(note=note)
         return
     turn.talk.places, turn.talk.typed_place = list(found.choices), found.typed
@@ -150,7 +150,8 @@ async def on_place(
             await turn.ask("case", note=note)
             return
     turn.draft.set_place(place, now=_now())
-    saved = texts("note.place_saved", place=place.label or place.text or texts("summary.pin"))
+    shown = place_label(place, texts.language) or place.text or texts("summary.pin")
+    saved = texts("note.place_saved", place=shown)
     if name == "case":
         await turn.ask("case", note=f"{saved}\n{note}")
     elif name in (None, "where", "where_pick"):

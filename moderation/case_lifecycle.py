@@ -108,7 +108,19 @@ async def _move(
     await session.refresh(case)
 
 
-async def _tell_submitter(session: AsyncSession, case: Case, before: str) -> None:
+def _notice(texts: Texts, key: str, case: Case, public_url: str) -> str:
+    """The notice; a verified case's carries its public page and poster to share."""
+    text = texts(key, ref=case.ref, name=case.full_name)
+    if case.status == "verified" and public_url:
+        page = f"{public_url.rstrip('/')}/people/{case.ref}"
+        links = texts("cases.notify_verified_links", page=page, poster=f"{page}/poster.pdf")
+        text = f"{text}\n\n{links}"
+    return text
+
+
+async def _tell_submitter(
+    session: AsyncSession, case: Case, before: str, *, public_url: str
+) -> None:
     key = NOTICES.get((before, case.status))
     if key is None or case.submitted_by_tipster_id is None:
         return
@@ -120,7 +132,7 @@ async def _tell_submitter(session: AsyncSession, case: Case, before: str) -> Non
         session,
         channel="telegram",
         recipient=tipster_recipient(tipster.id),
-        payload=telegram_text(texts(key, ref=case.ref, name=case.full_name)),
+        payload=telegram_text(_notice(texts, key, case, public_url)),
         key=f"case:{case.id}:{case.status}:submitter",
     )
 
@@ -134,8 +146,12 @@ async def transition_case(
     reason: str = "",
     now: datetime | None = None,
     policy: alerts.AlertPolicy = DEFAULT_POLICY,
+    public_url: str = "",
 ) -> Case:
-    """Move a case to its next status, starting or ending its alerts; audited; commits."""
+    """Move a case to its next status, starting or ending its alerts; audited; commits.
+
+    public_url: the site's public address, for the page and poster links in the family's
+    "verified" notice (none without it)."""
     _allow(staff, "case.verify" if to == "verified" else "case.transition")
     now = now or utcnow()
     reason = reason.strip()
@@ -154,7 +170,7 @@ async def transition_case(
         )
     elif to in ENDINGS and before == "active":
         await alerts.end_case_alerts(session, case=case, now=now)
-    await _tell_submitter(session, case, before)
+    await _tell_submitter(session, case, before, public_url=public_url)
     await _audit(session, staff, f"case.{to}", case, reason=reason or None, detail={"from": before})
     await session.commit()
     return case

@@ -22,7 +22,7 @@ from storage.models import Case, CaseMatch, CasePhoto, StaffUser
 from storage.types import utcnow
 
 ACTION: Final = "case.matches"
-STATUSES: Final = ("open", "confirmed", "dismissed")
+STATUSES: Final = ("open", "reviewing", "confirmed", "reunited", "dismissed")
 OUTCOMES: Final = ("confirmed", "dismissed")
 KINDS: Final = ("found", "duplicate")
 MAX_NOTE: Final = 2000
@@ -147,9 +147,14 @@ async def decide_match(
     match = await session.get(CaseMatch, match_id)
     if match is None:
         raise NotFound("no such match")
+    if outcome == "confirmed" and match.kind == "found" and match.status in ("open", "reviewing"):
+        raise InvalidInput(
+            "a found person is confirmed with its evidence (DNA test, police identification or "
+            "family recognition): use Confirm with evidence"
+        )
     result = await session.execute(
         update(CaseMatch)
-        .where(CaseMatch.id == match_id, CaseMatch.status == "open")
+        .where(CaseMatch.id == match_id, CaseMatch.status.in_(("open", "reviewing")))
         .values(status=outcome, reviewed_by=staff.id, reviewed_at=utcnow())
         .execution_options(synchronize_session=False)
     )

@@ -106,7 +106,7 @@ async def decide(
     if tip is None:
         raise NotFound("no such tip")
     if family is not None and outcome in (Outcome.PROMISING, Outcome.URGENT):
-        family = await check_family_lead(session, tip=tip, lead=family)
+        family = await check_family_lead(session, tip=tip, lead=family, staff=staff)
     tipster = await session.get(Tipster, tip.tipster_id) if tip.tipster_id else None
     if outcome is Outcome.NEEDS_INFO and (tipster is None or not tip.contact_allowed):
         raise InvalidInput("the tipster did not agree to be contacted; we cannot ask them")

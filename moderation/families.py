@@ -213,13 +213,11 @@ class Feedback:
     changed: bool
 
 
-async def record_feedback(
-    session: AsyncSession, *, tipster: Tipster, forward_id: int, answer: str
-) -> Feedback:
-    """Keep a family member's answer on the lead and its tip (latest answer counts). Never
-    commits: the caller adds its own messages and commits. NotFound for anyone not linked."""
-    if answer not in ANSWERS:
-        raise InvalidInput("unknown answer")
+async def lead_of_member(
+    session: AsyncSession, *, tipster: Tipster, forward_id: int
+) -> tuple[Forward, Subscription]:
+    """A family lead and this person's link to its case; NotFound for anyone not linked (the
+    same answer as for a lead that does not exist)."""
     forward = await session.get(Forward, forward_id)
     if forward is None or forward.audience != FAMILY or forward.case_id is None:
         raise NotFound("no such lead")
@@ -232,6 +230,17 @@ async def record_feedback(
     )
     if subscription is None:
         raise NotFound("no such lead")
+    return forward, subscription
+
+
+async def record_feedback(
+    session: AsyncSession, *, tipster: Tipster, forward_id: int, answer: str
+) -> Feedback:
+    """Keep a family member's answer on the lead and its tip (latest answer counts). Never
+    commits: the caller adds its own messages and commits. NotFound for anyone not linked."""
+    if answer not in ANSWERS:
+        raise InvalidInput("unknown answer")
+    forward, subscription = await lead_of_member(session, tipster=tipster, forward_id=forward_id)
     existing = await session.scalar(
         select(FamilyFeedback).where(
             FamilyFeedback.forward_id == forward.id,

@@ -20,7 +20,9 @@ from core.outbox import enqueue, telegram_photo, telegram_text, tipster_recipien
 from storage.models import Case, Forward, Subscription, Tip, Tipster
 
 FAMILY = "family"
-CALLBACK_PREFIX = "fam"  # handlers.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
+# handlers.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
+CALLBACK_PREFIX = "fam"
+SCAM = "scam"  # the answer a "Report a scam" press carries
 
 
 async def list_family(session: AsyncSession, *, case_id: int) -> Sequence[Subscription]:
@@ -42,13 +44,15 @@ def _when(tip: Tip, texts: Texts) -> str:
 
 
 def feedback_buttons(texts: Texts, forward_id: int) -> list[list[tuple[str, str]]]:
-    """That's my child / Not my child / Not sure: one tap, sent back as fam:<forward>:<answer>."""
+    """That's my child / Not my child / Not sure: one tap, sent back as fam:<forward>:<answer>;
+    and Report a scam (fam:<forward>:scam, moderation/scam_reports.py) on every lead."""
     return [
         [(texts("family.button_mine"), f"{CALLBACK_PREFIX}:{forward_id}:mine")],
         [
             (texts("family.button_not_mine"), f"{CALLBACK_PREFIX}:{forward_id}:not_mine"),
             (texts("family.button_unsure"), f"{CALLBACK_PREFIX}:{forward_id}:unsure"),
         ],
+        [(texts("family.button_scam"), f"{CALLBACK_PREFIX}:{forward_id}:{SCAM}")],
     ]
 
 

@@ -28,6 +28,7 @@ from moderation.police import forward_to_police, page_oncall
 from moderation.police_recipients import list_recipients
 from moderation.policy import can
 from moderation.queue import OPEN_STATUSES
+from moderation.scam_gate import possible_extortion, senior_gate
 from storage.models import (
     Case,
     Decision,
@@ -58,6 +59,8 @@ class FamilyLead:
     summary: str
     coarse_place: str = ""
     include_photo_sha: str | None = None
+    # A senior moderator's "I have read the warning" for a tip flagged possible extortion.
+    approve_flagged: bool = False
 
 
 def suggested_place(tip: Tip) -> str | None:
@@ -77,10 +80,14 @@ def _flat(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-async def check_family_lead(session: AsyncSession, *, tip: Tip, lead: FamilyLead) -> FamilyLead:
-    """The lead, cleaned; InvalidInput when it would tell the family more than it may."""
+async def check_family_lead(
+    session: AsyncSession, *, tip: Tip, lead: FamilyLead, staff: StaffUser
+) -> FamilyLead:
+    """The lead, cleaned; InvalidInput when it would tell the family more than it may, and
+    NeedsSenior for a tip flagged possible extortion without a senior's approval."""
     if tip.case_id is None:
         raise InvalidInput("link the tip to a case before forwarding it to a family")
+    senior_gate(tip, staff, approved=lead.approve_flagged)
     summary, place = lead.summary.strip(), " ".join(lead.coarse_place.split())
     place = place or suggested_place(tip) or ""
     if not MIN_SUMMARY <= len(summary) <= MAX_SUMMARY:
@@ -108,7 +115,12 @@ async def check_family_lead(session: AsyncSession, *, tip: Tip, lead: FamilyLead
         )
         if photo is None:
             raise InvalidInput("choose one of this tip's processed photos")
-    return FamilyLead(summary=summary, coarse_place=place, include_photo_sha=sha)
+    return FamilyLead(
+        summary=summary,
+        coarse_place=place,
+        include_photo_sha=sha,
+        approve_flagged=lead.approve_flagged,
+    )
 
 
 async def _audit(
@@ -131,6 +143,7 @@ async def _to_family(
     case = await session.get(Case, tip.case_id) if tip.case_id else None
     if case is None:
         raise InvalidInput("link the tip to a case before forwarding it to a family")
+    approved = senior_gate(tip, staff, approved=lead.approve_flagged)
     forward = Forward(
         tip_id=tip.id,
         case_id=case.id,
@@ -154,6 +167,7 @@ async def _to_family(
         queued=queued,
         muted=muted,
         photo=lead.include_photo_sha is not None,
+        extortion_approved=approved,
     )
     return forward
 
@@ -232,7 +246,7 @@ async def forward_to_family(
         raise InvalidInput("only a promising or urgent lead goes to the family")
     if await family_forward(session, tip_id=tip.id) is not None:
         raise InvalidInput("this lead was already forwarded to the family")
-    lead = await check_family_lead(session, tip=tip, lead=lead)
+    lead = await check_family_lead(session, tip=tip, lead=lead, staff=staff)
     decision_id = await session.scalar(
         select(Decision.id)
         .where(Decision.tip_id == tip.id, Decision.outcome.in_(PASSED_ON))
@@ -332,6 +346,7 @@ class TipForwarding:
     forwards: list[ForwardView]
     can_decide: bool
     can_forward_to_family: bool
+    possible_extortion: bool = False  # the family gets it only with a senior's approval
 
 
 async def tip_forwarding(session: AsyncSession, *, tip: Tip) -> TipForwarding:
@@ -360,6 +375,7 @@ async def tip_forwarding(session: AsyncSession, *, tip: Tip) -> TipForwarding:
         forwards=forwards,
         can_decide=tip.status in OPEN_STATUSES,
         can_forward_to_family=case is not None and tip.status in PASSED_ON and not forwarded,
+        possible_extortion=possible_extortion(tip),
     )
 
 

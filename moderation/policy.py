@@ -43,6 +43,14 @@ POLICY: dict[str, frozenset[Role]] = {
     "case.contact_view": frozenset({SENIOR, POLICE}),
     "case.recenter": REVIEWERS | {ADMIN},
     "case.matches": REVIEWERS | {ADMIN},
+    # Confirming a match (DNA, police identification, family recognition) and the reunion
+    "case.confirm_match": frozenset({SENIOR, POLICE}),
+    # Found-person databases (a shelter, a police list, a DNA-database partner)
+    "people.import": frozenset({SENIOR, ADMIN}),
+    # A tip flagged possible extortion reaches a family only with a senior's approval
+    "tip.forward_flagged": frozenset({SENIOR}),
+    # Families' "report a scam" on the leads they got
+    "scam_reports.view": REVIEWERS | {ADMIN},
     # Police and forwarding
     "packet.download": frozenset({POLICE}),
     # A recipient someone else added (two-person rule: never the one who added it).

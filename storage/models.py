@@ -63,7 +63,10 @@ class Case(Timestamped, Base):
     (kind "found"); both go through the same lifecycle (docs/cases.md)."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_last_seen", "last_seen_lat", "last_seen_lon"),)
+    __table_args__ = (
+        Index("ix_cases_last_seen", "last_seen_lat", "last_seen_lon"),
+        UniqueConstraint("source_name", "source_id", name="uq_cases_source"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_ref)
@@ -103,6 +106,13 @@ class Case(Timestamped, Base):
     alert_from_at: Mapped[datetime | None]
     alert_radius_km: Mapped[float | None] = mapped_column(Float)
     poster_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Provenance of an imported record (a shelter, a police list, a DNA-database partner):
+    # re-importing the same source id updates the record instead of adding a second one.
+    source_name: Mapped[str | None] = mapped_column(String(100))
+    source_id: Mapped[str | None] = mapped_column(String(100))
+    source_date: Mapped[date | None] = mapped_column(Date)
+    # A found or imported record confirmed to be this missing person (or the other way round).
+    linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
 
 
 class CaseMatch(Base):
@@ -122,10 +132,37 @@ class CaseMatch(Base):
     kind: Mapped[str] = mapped_column(String(20))  # duplicate | found
     score: Mapped[float] = mapped_column(Float, default=0.0)
     reasons: Mapped[list[Any]] = mapped_column(default=list)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open|confirmed|dismissed
+    # open (a candidate) | reviewing | confirmed | reunited | dismissed
+    status: Mapped[str] = mapped_column(String(20), default="open")
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     reviewed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Confirmation: how (dna | police_id | family_recognition), when, the lab or police
+    # reference, and who recorded it.
+    evidence_type: Mapped[str | None] = mapped_column(String(30))
+    evidence_on: Mapped[date | None] = mapped_column(Date)
+    evidence_ref: Mapped[str | None] = mapped_column(String(200))
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    confirmed_at: Mapped[datetime | None]
+    # The reunion: a date, a coarse place, and a public note only with the family's consent.
+    reunion_on: Mapped[date | None] = mapped_column(Date)
+    reunion_place: Mapped[str | None] = mapped_column(String(200))
+    reunion_note: Mapped[str | None] = mapped_column(Text)
+    reunion_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reunion_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
+class CaseNameKey(Base):
+    """A blocking key of a case's names (core/name_keys.py): duplicate matching reads only the
+    cases that share a key, so its cost does not grow with the registry."""
+
+    __tablename__ = "case_name_keys"
+    __table_args__ = (Index("ix_case_name_keys_key", "key"),)
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
 class CaseAlert(Base):
@@ -162,6 +199,11 @@ class CasePhoto(Base):
     source_ref: Mapped[str | None] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     age_note: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # photo | age_progressed (made by police or a forensic artist; its age is an estimate)
+    kind: Mapped[str] = mapped_column(String(20), default="photo", server_default="photo")
+    # The person's age in the photo, in months (None: unknown), and the day it was taken.
+    age_months: Mapped[int | None] = mapped_column(Integer)
+    taken_on: Mapped[date | None] = mapped_column(Date)
     original_sha256: Mapped[str | None] = mapped_column(String(64))
     display_sha256: Mapped[str | None] = mapped_column(String(64))
     thumb_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -701,3 +743,41 @@ class FamilyFeedback(Base):
     )
     answer: Mapped[str] = mapped_column(String(10))  # mine | not_mine | unsure
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScamReport(Base):
+    """A family member's "report a scam" on a lead they got: one per member and lead."""
+
+    __tablename__ = "scam_reports"
+    __table_args__ = (
+        UniqueConstraint("forward_id", "subscription_id", name="uq_scam_reports_forward_sub"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    forward_id: Mapped[int] = mapped_column(ForeignKey("forwards.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PeopleImport(Base):
+    """One import of found people (a CSV or JSON file, maybe a ZIP of photos) and its progress."""
+
+    __tablename__ = "people_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | done | failed
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"line": n, "reason": "..."}], at most a few hundred, for the dashboard and the CLI.
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

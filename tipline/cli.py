@@ -29,6 +29,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(user_app, name="user")
 app.add_typer(vault_app, name="vault")
+people_app = typer.Typer(help="Found-person databases.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
 
 
 def fail(message: str) -> NoReturn:
@@ -252,6 +254,41 @@ def inbox_retry(
 
     count = _with_session(load_settings(), lambda s: retry_dead(s, update_ids=update_ids))
     print(f"{count} update(s) queued again")
+
+
+@people_app.command("import")
+def people_import(
+    file: Annotated[Path, typer.Argument(help="A CSV or JSON file of found people.")],
+    source: Annotated[
+        str, typer.Option(help="Where the records come from (a shelter, a police list...).")
+    ],
+    photos: Annotated[
+        Path | None, typer.Option(help="A ZIP of the photos the file's 'photo' column names.")
+    ] = None,
+) -> None:
+    """Import found people (a re-import of the same source ids updates them), matching each
+    against the registry. Bad rows are listed by line number; the good rows are imported."""
+    from tipline.people_import import import_file
+
+    settings = load_settings()
+    try:
+        data = file.read_bytes()
+        zipped = photos.read_bytes() if photos is not None else None
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}")
+    try:
+        job = _with_session(
+            settings,
+            lambda session: import_file(
+                session, settings=settings, source=source, name=file.name, data=data, photos=zipped
+            ),
+        )
+    except InvalidInput as exc:
+        fail(f"{file.name} was not imported: {exc}")
+    for problem in job.problems:
+        print(f"line {problem['line']}: {problem['reason']}", file=sys.stderr)
+    refused = len(job.problems)
+    print(f"{job.added} added, {job.updated} updated, {refused} refused (import {job.id})")
 
 
 def main() -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.alerts import AlertPolicy
@@ -26,14 +24,13 @@ from web.case_form import router as case_form_router
 from web.dashboard import router as dashboard_router
 from web.dashboard.deps import route_actions
 from web.dashboard.views import HANDLERS, denied, not_found
+from web.landing import router as landing_router
 from web.ops import RequestIds
 from web.ops import router as ops_router
 from web.people import router as people_router
 from web.report import router as report_router
 from web.security import SecurityHeaders
 from web.telegram import router as telegram_router
-
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 @dataclass(slots=True)
@@ -81,11 +78,8 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.context = context
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), "static")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def landing(request: Request) -> HTMLResponse:
-        return TEMPLATES.TemplateResponse(request, "landing.html", {"bot_mode": context.bot_mode})
-
     app.include_router(ops_router)
+    app.include_router(landing_router)
     app.include_router(telegram_router)
     app.include_router(report_router)
     app.include_router(case_form_router)

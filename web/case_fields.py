@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.errors import InvalidInput
+from core.photo_ages import parse_age
 from core.web_intake import Problem, clean
 from storage.models import Case
 
@@ -51,6 +53,11 @@ class CaseForm:
     circumstances: str = ""
     police_ref: str = ""
     contact: str = ""
+    # The age in the photos sent with the form (required when photos are sent).
+    photo_age_years: str = ""
+    photo_age_months: str = ""
+    photo_age_unknown: str = ""
+    photo_taken_on: str = ""
 
     @classmethod
     def read(cls, get: Callable[[str], str]) -> CaseForm:
@@ -139,3 +146,26 @@ def read_case_form(
     values["last_seen_at"] = _last_seen(form, zone, problems)
     values["last_seen_lat"], values["last_seen_lon"] = _point(form, problems)
     return values, problems
+
+
+def read_photo_age(form: CaseForm) -> tuple[int | None, date | None, list[Problem]]:
+    """The age in months in the photos sent (None: unknown) and the date taken, or problems.
+
+    The age is required: years and months, or "unknown" ticked."""
+    problems: list[Problem] = []
+    taken_on = _date(form.photo_taken_on, "cases.form.error.photo_taken_on", problems)
+    years, months = form.photo_age_years.strip(), form.photo_age_months.strip()
+    try:
+        age = parse_age(years, months, unknown=bool(form.photo_age_unknown))
+    except InvalidInput:
+        if not (years or months):
+            problems.append(Problem("cases.form.error.photo_age"))
+        else:
+            problems.append(
+                Problem(
+                    "cases.form.error.photo_age_value",
+                    {"typed": f"{years[:4]} {months[:4]}".strip()},
+                )
+            )
+        age = None
+    return age, taken_on, problems

@@ -22,7 +22,7 @@ from core.web_intake import AS_TYPED, MAX_PHOTO_BYTES, Problem, judge_photos, qu
 from storage.photostore import PhotoStore
 from web import csrf
 from web.abuse import over_limit
-from web.case_fields import CaseForm, read_case_form
+from web.case_fields import CaseForm, read_case_form, read_photo_age
 from web.public_forms import Refusal, pick_language, read_public_post, sign_kept
 from web.report import HEADERS, TEMPLATES
 from web.uploads import MAX_REQUEST_BYTES, ReceivedForm
@@ -135,12 +135,18 @@ async def _register(request: Request, sent: _Sent, kept: list[Attachment]) -> HT
         return page(request, sent, lang=sent.lang, choices=choices, kept=kept)
     form = sent.form
     values, problems = read_case_form(form, zone=place.timezone if place else None)
+    age_months, taken_on, age_problems = read_photo_age(form)
+    if kept:
+        problems += age_problems
     if problems:
         return page(request, sent, lang=sent.lang, status=400, problems=problems, kept=kept)
     if place is not None:
         values |= {"last_seen_lat": place.lat, "last_seen_lon": place.lon}
         values["last_seen_place"] = place.label or place.text
-    photos = tuple(NewCasePhoto(source_ref=a.source_ref) for a in kept)
+    photos = tuple(
+        NewCasePhoto(source_ref=a.source_ref, age_months=age_months, taken_on=taken_on)
+        for a in kept
+    )
     try:
         async with _context(request).sessions() as session:
             case = await submit_case(

@@ -17,11 +17,13 @@ from fastapi.templating import Jinja2Templates
 
 from core.i18n import SUPPORTED, Texts
 from core.people import PublicPerson, get_person, list_people, photo_of
+from core.photo_ages import age_caption
 from core.poster_files import PosterFiles, bot_link, cached_poster, poster_data
 from core.posters import PosterFontMissing, resolve_font
 from storage.photostore import PhotoNotFoundError, PhotoStores, open_photo_stores
 from web.public_forms import pick_language
 from web.report import HEADERS
+from web.sharing import share_of
 
 if TYPE_CHECKING:
     from web.app import WebContext
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("tipline.web.people")
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# "Photo at age 2" in the reader's language.
+TEMPLATES.env.globals["photo_caption"] = lambda photo, t: age_caption(
+    photo.age_months, photo.kind, t
+)
 PAGE_HEADERS = HEADERS | {"Cache-Control": "no-cache"}
 # Short, so a case that stops being public (withdrawn, closed) soon leaves shared caches too.
 FILE_CACHE = "public, max-age=300"
@@ -45,14 +51,19 @@ def _stores(context: WebContext) -> PhotoStores:
     return context.photos or open_photo_stores(context.media_dir)
 
 
-def _page(
-    request: Request, template: str, *, lang: str, status: int = 200, **values: Any
-) -> HTMLResponse:
-    values |= {
+def language_choices(lang: str) -> dict[str, Any]:
+    """What a public page's templates need for the reader's language and the switcher."""
+    return {
         "t": Texts(lang),
         "lang": lang,
         "languages": [(code, Texts(code)("web.lang.name")) for code in SUPPORTED],
     }
+
+
+def _page(
+    request: Request, template: str, *, lang: str, status: int = 200, **values: Any
+) -> HTMLResponse:
+    values |= language_choices(lang)
     return TEMPLATES.TemplateResponse(
         request, template, values, status_code=status, headers=PAGE_HEADERS
     )
@@ -80,7 +91,9 @@ async def person(ref: str, request: Request) -> HTMLResponse:
         found = await get_person(session, ref=ref)
     if found is None:
         return _not_found(request, lang)
-    username = _context(request).bot_username
+    context = _context(request)
+    username = context.bot_username
+    base = context.public_url or str(request.base_url)
     return _page(
         request,
         "person.html",
@@ -88,6 +101,7 @@ async def person(ref: str, request: Request) -> HTMLResponse:
         here=f"/people/{found.ref}",
         person=found,
         bot_link=bot_link(username, found.ref) if username else None,
+        share=share_of(found, base_url=base, texts=Texts(lang)),
     )
 
 
@@ -154,6 +168,12 @@ async def poster(ref: str, kind: str, request: Request) -> Response:
     """The case's A4 poster as PNG or PDF, drawn once per version of the case."""
     if kind not in POSTER_TYPES:
         return _not_found(request, pick_language(request))
+    async with _context(request).sessions() as session:
+        person = await get_person(session, ref=ref)
+    if person is not None and person.found:
+        # Gone for good: printed copies and shared links should come down (410, not 404).
+        lang = pick_language(request)
+        return _page(request, "poster_found.html", lang=lang, status=410, person=person)
     files = await _poster(request, ref)
     if isinstance(files, Response):
         return files

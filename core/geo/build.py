@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from array import array
 from collections.abc import Iterable
 from typing import Any
@@ -40,6 +41,20 @@ Admin1 = dict[str, tuple[str, tuple[str, ...]]]
 Countries = dict[str, dict[str, Any]]
 
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Administrative suffixes: "成都市" over a nickname like "天府", "陕西省" over "陕西".
+_ZH_UNITS = ("市", "省", "州", "县", "区", "盟", "旗")
+
+
+def chinese_name(alternates: Iterable[str]) -> str:
+    """The Chinese name among a place's alternate names ("" for none): the first written in
+    Chinese characters with an administrative suffix, else the first in Chinese characters.
+    GeoNames lists simplified forms before traditional ones for Chinese places."""
+    chinese = [name for name in alternates if name and all(_CJK.match(c) for c in name)]
+    with_unit = [name for name in chinese if name.endswith(_ZH_UNITS)]
+    return (with_unit or chinese or [""])[0]
+
+
 def city_radius_km(population: int) -> float:
     """Return a rough display radius for a city of this population."""
     for ceiling, radius in _CITY_RADII_KM:
@@ -65,6 +80,8 @@ class _Builder:
         self.named_areas = len(self.areas)
         self.names = io.StringIO()
         self.name_ends = array("q")
+        self.names_zh = io.StringIO()
+        self.name_zh_ends = array("q")
         self.kinds = array("b")
         self.country_ids = array("H")
         self.area_ids = array("H")
@@ -83,6 +100,8 @@ class _Builder:
         row = len(self.kinds)
         self.kinds.append(kind)
         self.name_ends.append((self.name_ends[-1] if row else 0) + self.names.write(name))
+        zh = chinese_name(record["alternatenames"])
+        self.name_zh_ends.append((self.name_zh_ends[-1] if row else 0) + self.names_zh.write(zh))
         self.country_ids.append(self._country_id(area[0]))
         self.area_ids.append(self._area_id(area))
         self.geonameids.append(record["geonameid"])
@@ -218,7 +237,11 @@ def _add_countries(builder: _Builder, countries: Countries, locales: list[dict[s
 
 
 def _finish(
-    builder: _Builder, countries: Countries, admin1: Admin1, scopes: dict[str, tuple[Scope, ...]]
+    builder: _Builder,
+    countries: Countries,
+    admin1: Admin1,
+    scopes: dict[str, tuple[Scope, ...]],
+    zh_countries: dict[str, str],
 ) -> Tables:
     hashes = np.frombuffer(builder.key_hashes, dtype=np.int64)
     order = np.argsort(hashes, kind="stable")
@@ -230,6 +253,7 @@ def _finish(
     return Tables(
         kinds=builder.kinds.tobytes(),
         names=StringColumn(builder.names.getvalue(), builder.name_ends),
+        names_zh=StringColumn(builder.names_zh.getvalue(), builder.name_zh_ends),
         country_ids=builder.country_ids,
         area_ids=builder.area_ids,
         geonameids=builder.geonameids,
@@ -243,10 +267,14 @@ def _finish(
         scopes=scopes,
         country_codes=tuple(codes),
         country_names=tuple(countries.get(cc, {}).get("name", cc) for cc in codes),
+        country_names_zh=tuple(zh_countries.get(cc, "") for cc in codes),
         country_index=dict(builder.country_index),
         area_admin1_codes=StringColumn.of([a1 for _, a1 in builder.areas]),
         area_admin1_names=StringColumn.of(
             [admin1.get(f"{cc}.{a1}", ("",))[0] for cc, a1 in builder.areas]
+        ),
+        area_admin1_names_zh=StringColumn.of(
+            [chinese_name(admin1.get(f"{cc}.{a1}", ("", ()))[1]) for cc, a1 in builder.areas]
         ),
     )
 
@@ -261,4 +289,4 @@ def build_tables(*, min_population: int = 15000) -> Tables:
     _add_cities(builder, min_population)
     _add_regions(builder, admin1)
     _add_countries(builder, countries, locales)
-    return _finish(builder, countries, admin1, scopes)
+    return _finish(builder, countries, admin1, scopes, locales[0])

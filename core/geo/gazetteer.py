@@ -56,6 +56,10 @@ class Place:
     alternate_match: bool
     timezone: str | None = None
     """The city's IANA time zone (e.g. "Asia/Shanghai"); None for regions and countries."""
+    name_zh: str = ""
+    admin1_zh: str = ""
+    country_zh: str = ""
+    """Chinese names from the gazetteer's alternate names ("" where there is none)."""
 
     @property
     def address(self) -> str:
@@ -66,6 +70,16 @@ class Place:
         if self.kind != "country":
             parts.append(self.country)
         return ", ".join(parts)
+
+    @property
+    def address_zh(self) -> str:
+        """The address in Chinese (a part with no Chinese name in English): 成都市，四川省，中国."""
+        parts = [self.name_zh or self.name]
+        if self.kind == "city" and self.admin1 and normalise(self.admin1) != normalise(self.name):
+            parts.append(self.admin1_zh or self.admin1)
+        if self.kind != "country":
+            parts.append(self.country_zh or self.country)
+        return "，".join(parts)
 
     def as_raw(self) -> dict[str, object]:
         """Return the plain dict carried as geopy's Location.raw."""
@@ -81,6 +95,7 @@ class Place:
             "precision_km": self.precision_km,
             "alternate_match": self.alternate_match,
             "timezone": self.timezone,
+            "address_zh": self.address_zh,
         }
 
 
@@ -241,6 +256,9 @@ class Gazetteer:
             geonameid=geonameid,
             alternate_match=bool(hit & 1),
             timezone=self._timezone(geonameid) if kind == CITY and geonameid else None,
+            name_zh=t.names_zh[row],
+            admin1_zh=(t.area_admin1_names_zh[area] or "") if in_region else "",
+            country_zh=t.country_names_zh[country],
         )
 
 

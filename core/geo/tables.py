@@ -49,6 +49,8 @@ class Tables:
 
     kinds: bytes
     names: StringColumn
+    names_zh: StringColumn
+    """Each row's Chinese name from its alternate names ("" when it has none)."""
     country_ids: array[int]
     area_ids: array[int]
     geonameids: array[int]
@@ -65,9 +67,11 @@ class Tables:
     """Normalised country and region names and codes, for "City, Region" qualifiers."""
     country_codes: tuple[str, ...]
     country_names: tuple[str, ...]
+    country_names_zh: tuple[str, ...]
     country_index: dict[str, int]
     area_admin1_codes: StringColumn
     area_admin1_names: StringColumn
+    area_admin1_names_zh: StringColumn
 
 
 def unit_vectors(lat: npt.ArrayLike, lon: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -238,7 +238,7 @@ async def test_the_family_answers_with_one_tap_and_that_is_kept_on_the_tip(
     await _decide_with_summary(sessions, mod, tip)
     await _deliver(chat, services, sessions, stores)
     labels = [label for label, _ in chat.buttons(MOTHER)]
-    assert labels == ["That's my child", "Not my child", "Not sure"]
+    assert labels == ["That's my child", "Not my child", "Not sure", "⚠️ Report a scam"]
     await chat.press(MOTHER, "Not sure")
     assert "keep looking" in chat.last_text(MOTHER)
     await chat.press(MOTHER, "That's my child")

@@ -104,6 +104,7 @@ async def test_whole_case_in_english_is_registered_private_with_photos_in_quaran
     assert [p.status for p in photos] == ["quarantined"] * 3
     assert all(p.source_ref.startswith("tg:") and p.case_id == case.id for p in photos)
     assert [p.age_note for p in photos] == ["age 5", "", ""]
+    assert [p.age_months for p in photos] == [60, None, None]  # read from the caption
     assert await fsm_state(chat, CHAT) is None
     await assert_all_processed(chat)
 
@@ -127,7 +128,7 @@ async def test_found_person_in_chinese_with_a_pin_a_shared_contact_and_no_police
     assert "什么时候被找到" in chat.last_text(CHAT)
     await chat.press(CHAT, "就是现在")
     await chat.send(fake.location_message(CHAT, 34.75, 113.62))
-    assert "地点已保存" in chat.last_text(CHAT)
+    assert "地点已保存：郑州，河南省，中国" in chat.last_text(CHAT)
     await chat.send(zh("在火车站被民警发现，记得家附近有一条河"))
     await chat.press(CHAT, "还没有")
     assert "没有报警回执编号，案件无法公开" in chat.last_text(CHAT)

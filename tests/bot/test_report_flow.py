@@ -80,7 +80,7 @@ async def test_whole_report_in_chinese(chat, fake):
     await chat.send(zh("2025年3月1日 下午2点半"))
     assert "在哪里" in chat.last_text(CHAT)
     await chat.send(zh("西安"))
-    assert "地点已保存：Xi’an, Shaanxi, China" in chat.last_text(CHAT)
+    assert "地点已保存：西安市，陕西省，中国" in chat.last_text(CHAT)
     await chat.press(CHAT, "跳过")
     await chat.press(CHAT, "不用，保持匿名")
     summary = chat.last_text(CHAT)

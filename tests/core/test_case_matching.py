@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 
 from core.case_match_scoring import cjk_core, mark_words, name_similarity, normalise_name
-from core.case_matching import refresh_matches
+from core.case_matching import refresh_matches, store_name_keys
 from core.faces.records import pack
 from storage.models import Case, CaseMatch, CasePhoto, FaceEmbedding
 from tests.core.face_images import synthetic_vector
@@ -20,7 +20,12 @@ async def _case(session, **fields) -> Case:
     case = Case(**values)
     session.add(case)
     await session.flush()
+    await store_name_keys(session, case=case)  # as registering a case does
     return case
+
+
+# Lily (born 2019-03-01) when the found child was found, 30 days before NOW: 7 years 7 months.
+_LILY_AGE_WHEN_FOUND_MONTHS = 91
 
 
 async def _missing_lily(session, **fields) -> Case:
@@ -56,8 +61,8 @@ def _codes(match: CaseMatch) -> list[str]:
     return [reason["code"] for reason in match.reasons]
 
 
-async def _face(session, case: Case, vector) -> None:
-    photo = CasePhoto(case_id=case.id, status="ready", display_sha256="ab" * 32)
+async def _face(session, case: Case, vector, **photo_fields) -> None:
+    photo = CasePhoto(case_id=case.id, status="ready", display_sha256="ab" * 32, **photo_fields)
     session.add(photo)
     await session.flush()
     session.add(FaceEmbedding(case_id=case.id, case_photo_id=photo.id, vector=pack(vector)))
@@ -154,11 +159,13 @@ async def test_close_faces_of_both_cases_give_a_face_reason(session):
     lily = await _missing_lily(session)
     stranger = await _found_child(session, full_name="Unknown girl", age_years=None)
     face = synthetic_vector(1)
-    await _face(session, lily, face)
+    # A photo at about the age she would be when found: the face counts in full.
+    await _face(session, lily, face, age_months=_LILY_AGE_WHEN_FOUND_MONTHS)
     await _face(session, stranger, synthetic_vector(2, near=face, by=0.3))
     (match,) = await refresh_matches(session, case=stranger, now=NOW)
     assert _codes(match)[0] == "face"
     assert 0.7 < match.reasons[0]["params"]["similarity"] < 0.8  # 1 - 0.3 / 1.2
+    assert match.reasons[0]["params"]["weight"] == 1.0
     assert match.score >= 0.6
 
 
@@ -201,3 +208,50 @@ def test_names_lose_accents_and_order_but_keep_their_letters():
 def test_marks_are_compared_by_words_and_chinese_character_pairs():
     assert {"scar", "knee", "左臂", "胎记"} <= mark_words("Scar on the knee; 左臂有胎记")
     assert "the" not in mark_words("the scar")
+
+
+async def _missing_at_five(session, name: str) -> Case:
+    """Taken at 5, 26 years before NOW: about 31 now."""
+    return await _case(
+        session,
+        full_name=name,
+        sex="female",
+        age_years=5,
+        last_seen_at=NOW - timedelta(days=26 * 365),
+        contact_ciphertext=b"sealed",
+    )
+
+
+async def test_the_photo_nearest_in_age_is_compared_and_the_gap_lowers_the_weight(session):
+    """Photos at 2 and 5 show someone else; the age-progressed image at 30 is her. The found
+    woman is about 31: only the progressed image is compared, and it is named."""
+    lily = await _missing_at_five(session, "Lily Chen")
+    woman = await _found_child(session, full_name="Unknown woman", age_years=31)
+    face, other = synthetic_vector(1), synthetic_vector(9)
+    await _face(session, lily, other, age_months=24, position=0)
+    await _face(session, lily, other, age_months=60, position=1)
+    await _face(session, lily, face, age_months=360, kind="age_progressed", position=2)
+    await _face(session, woman, synthetic_vector(2, near=face, by=0.3))
+    (match,) = await refresh_matches(session, case=woman, now=NOW)
+    params = next(r["params"] for r in match.reasons if r["code"] == "face")
+    assert params["photo"] == 3 and params["photo_kind"] == "age_progressed"
+    assert params["photo_age_months"] == 360 and params["gap_years"] == 1.0
+    assert params["weight"] == 1.0
+    # The same face on a photo at 5 only: 26 years away, the weight is 1 - 0.05 * 24 -> 0.4.
+    rose = await _missing_at_five(session, "Rose Wu")
+    await _face(session, rose, face, age_months=60)
+    matches = await refresh_matches(session, case=woman, now=NOW)
+    (with_rose,) = [m for m in matches if rose.id in (m.case_id, m.other_case_id)]
+    params = next(r["params"] for r in with_rose.reasons if r["code"] == "face")
+    assert (params["weight"], params["gap_years"]) == (0.4, 26.0)
+    assert with_rose.score < match.score
+
+
+async def test_a_duplicate_is_found_by_its_name_now_not_the_name_it_had(session):
+    first = await _missing_lily(session)
+    again = await _case(session, full_name="Rose Wong", sex="female", birth_date=date(2019, 3, 1))
+    assert await refresh_matches(session, case=again, now=NOW) == []
+    first.full_name, first.nicknames = "Rose Wong", ""
+    await refresh_matches(session, case=first, now=NOW)  # its keys are now Rose Wong's
+    (match,) = await refresh_matches(session, case=again, now=NOW)
+    assert (match.case_id, match.other_case_id, match.kind) == (first.id, again.id, "duplicate")

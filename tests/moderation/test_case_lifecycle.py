@@ -304,3 +304,30 @@ async def test_recentering_moves_the_alert_centre_to_the_sighting(sessions):
     assert stored is not None
     assert (stored.alert_lat, stored.alert_lon, stored.alert_from_at) == (34.50, 109.10, seen)
     assert [a.detail for a in audit] == [{"tip": tip.ref}]
+
+
+async def test_the_verified_notice_carries_the_public_page_and_the_poster(sessions):
+    async with sessions() as session:
+        senior = await factories.staff(session, "senior_moderator")
+        family = await factories.tipster(session, language="zh-Hans")
+        case = await submit_case(
+            session,
+            draft=draft(police_ref="PSB-1"),
+            vault=VAULT,
+            channel="telegram",
+            tipster_id=family.id,
+            now=NOW,
+        )
+        await transition_case(
+            session,
+            staff=senior,
+            ref=case.ref,
+            to="verified",
+            now=NOW,
+            public_url="https://tipline.example.org/",
+        )
+    async with sessions() as session:
+        [notice] = (await session.scalars(select(OutboxMessage))).all()
+    page = f"https://tipline.example.org/people/{case.ref}"
+    assert f"公开页面：{page}\n" in notice.payload["text"]
+    assert f"{page}/poster.pdf" in notice.payload["text"]

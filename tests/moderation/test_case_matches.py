@@ -34,9 +34,18 @@ async def _audits(session) -> list[AuditEvent]:
     return list((await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all())
 
 
-async def test_a_match_is_decided_once_and_audited(session):
+async def test_a_found_person_is_never_confirmed_without_evidence_here(session):
     moderator = await factories.staff(session, "moderator")
     match = await _match(session)
+    with pytest.raises(InvalidInput, match="evidence"):
+        await decide_match(session, staff=moderator, match_id=match.id, outcome="confirmed")
+    await session.refresh(match)
+    assert match.status == "open" and await _audits(session) == []
+
+
+async def test_a_match_is_decided_once_and_audited(session):
+    moderator = await factories.staff(session, "moderator")
+    match = await _match(session, kind="duplicate")
     decided = await decide_match(
         session, staff=moderator, match_id=match.id, outcome="confirmed", note="same scar"
     )
@@ -50,7 +59,7 @@ async def test_a_match_is_decided_once_and_audited(session):
         "case_match",
         str(match.id),
     )
-    assert event.reason == "same scar" and event.detail["kind"] == "found"
+    assert event.reason == "same scar" and event.detail["kind"] == "duplicate"
     assert len(event.detail["cases"]) == 2
 
 

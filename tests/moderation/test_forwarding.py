@@ -494,7 +494,8 @@ def test_feedback_buttons_fit_telegrams_callback_limit_in_every_language():
     for language in ("en", "zh-Hans"):
         rows = feedback_buttons(Texts(language), 2**31)
         data = [d for row in rows for _, d in row]
-        assert data == [f"fam:{2**31}:mine", f"fam:{2**31}:not_mine", f"fam:{2**31}:unsure"]
+        answers = ("mine", "not_mine", "unsure", "scam")
+        assert data == [f"fam:{2**31}:{answer}" for answer in answers]
         assert all(len(d.encode()) <= 64 for d in data)
 
 

@@ -72,7 +72,7 @@ async def _photos(session, signed, context):
     case = await _submitted(session, contact_ciphertext=context.vault.seal({"contact": "mum"}))
     return Request(
         f"/cases/{case.ref}/photos",
-        {"age_note": "age 4"},
+        {"photo_age_years": "4"},
         files=[("photos", ("li.jpg", jpeg((90, 60, 30)), "image/jpeg"))],
     )
 
@@ -321,7 +321,7 @@ async def test_photos_added_on_the_case_page_wait_in_quarantine_and_bad_files_ar
     assert "No photos yet." in page.text and f'action="/cases/{case.ref}/photos"' in page.text
     added = await client.post(
         f"/cases/{case.ref}/photos",
-        data={"age_note": "age 3", "csrf": senior.csrf},
+        data={"photo_age_years": "3", "photo_age_months": "6", "csrf": senior.csrf},
         files=[
             ("photos", ("a.jpg", jpeg((10, 20, 30)), "image/jpeg")),
             ("photos", ("b.jpg", jpeg((30, 20, 10)), "image/jpeg")),
@@ -330,19 +330,33 @@ async def test_photos_added_on_the_case_page_wait_in_quarantine_and_bad_files_ar
     assert added.status_code == 303, added.text.split("<p>")[1][:300]
     refused = await client.post(
         f"/cases/{case.ref}/photos",
-        data={"csrf": senior.csrf},
+        data={"csrf": senior.csrf, "photo_age_unknown": "1"},
         files=[("photos", ("notes.jpg", b"%PDF-1.7 not a photo", "image/jpeg"))],
     )
     assert refused.status_code == 400 and "notes.jpg" in refused.text
+    no_age = await client.post(
+        f"/cases/{case.ref}/photos",
+        data={"csrf": senior.csrf},
+        files=[("photos", ("c.jpg", jpeg((60, 20, 10)), "image/jpeg"))],
+    )
+    assert no_age.status_code == 400 and "Give the age in the photos" in no_age.text
+    progressed = await client.post(
+        f"/cases/{case.ref}/photos",
+        data={"csrf": senior.csrf, "photo_kind": "age_progressed", "photo_age_years": "30"},
+        files=[("photos", ("p.jpg", jpeg((70, 20, 10)), "image/jpeg"))],
+    )
+    assert progressed.status_code == 303
     async with sessions() as session:
         photos = (await session.scalars(select(CasePhoto).order_by(CasePhoto.id))).all()
         edits = (
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "case.edit"))
         ).all()
-    assert [(p.status, p.age_note, p.source_ref[:11]) for p in photos] == [
-        ("quarantined", "age 3", "quarantine:"),
-        ("quarantined", "age 3", "quarantine:"),
+    assert [(p.status, p.kind, p.age_months, p.source_ref[:11]) for p in photos] == [
+        ("quarantined", "photo", 42, "quarantine:"),
+        ("quarantined", "photo", 42, "quarantine:"),
+        ("quarantined", "age_progressed", 360, "quarantine:"),
     ]
-    assert [e.detail["fields"] for e in edits] == [["photos"]]
+    assert [e.detail["fields"] for e in edits] == [["photos"], ["photos"]]
     page = await client.get(f"/cases/{case.ref}")
-    assert page.text.count(">quarantined<") == 2
+    assert page.text.count(">quarantined<") == 3
+    assert "Age-progressed image, about age 30" in page.text

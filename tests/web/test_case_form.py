@@ -88,6 +88,8 @@ def fields(**values: str) -> dict[str, str]:
         "last_seen_time": "14:30",
         "police_ref": "XA-2025-001",
         "contact": "mother 138 0000 1111",
+        "photo_age_years": "2",
+        "photo_age_months": "6",
     }
     return base | values
 
@@ -129,8 +131,8 @@ async def test_a_family_registers_a_case_with_a_photo_once_and_it_is_not_public(
     # 14:30 in Xi'an (UTC+8) is 06:30 UTC.
     assert case.last_seen_at is not None and f"{case.last_seen_at.astimezone(UTC):%H:%M}" == "06:30"
     sha = hashlib.sha256(photo).hexdigest()
-    assert [(p.source_ref, p.status, p.position) for p in photos] == [
-        (f"quarantine:{sha}", "quarantined", 0)
+    assert [(p.source_ref, p.status, p.position, p.age_months) for p in photos] == [
+        (f"quarantine:{sha}", "quarantined", 0, 30)
     ]
     assert PhotoStore(media / "quarantine").get(sha) == photo
 
@@ -187,3 +189,18 @@ async def test_a_post_without_the_form_token_is_refused_and_stores_nothing(clien
     assert response.status_code == 400
     async with sessions() as session:
         assert await session.scalar(select(func.count(Case.id))) == 0
+
+
+async def test_photos_without_their_age_are_refused_with_the_reason_and_nothing_is_kept(
+    client, sessions
+):
+    form = await open_form(client)
+    files = [("photos", ("kid.jpg", jpeg(), "image/jpeg"))]
+    data = fields(photo_age_years="", photo_age_months="") | form
+    refused = await client.post("/people/new", data=data, files=files)
+    assert refused.status_code == 400 and "Give the age in the photos" in refused.text
+    unknown = await client.post("/people/new", data=data | {"photo_age_unknown": "1"}, files=files)
+    assert unknown.status_code == 200
+    async with sessions() as session:
+        photos = (await session.scalars(select(CasePhoto))).all()
+    assert [p.age_months for p in photos] == [None]

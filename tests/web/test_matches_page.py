@@ -74,9 +74,36 @@ async def _decide_sample(session, signed, context):
     return Request(f"/matches/{match.id}/decide", {"outcome": "dismissed"})
 
 
+async def _review_sample(session, signed, context):
+    _, _, match, _ = await _pair(session, context)
+    return Request(f"/matches/{match.id}/review", {})
+
+
+async def _confirm_sample(session, signed, context):
+    missing, _, match, _ = await _pair(session, context)
+    missing.status = "verified"
+    await session.commit()
+    return Request(
+        f"/matches/{match.id}/confirm",
+        {"evidence_type": "dna", "evidence_ref": "LAB-1", "evidence_on": "2026-01-02"},
+    )
+
+
+async def _reunion_sample(session, signed, context):
+    _, _, match, _ = await _pair(session, context)
+    match.status = "confirmed"
+    await session.commit()
+    return Request(
+        f"/matches/{match.id}/reunion", {"reunion_on": "2026-01-03", "reunion_place": "Chengdu"}
+    )
+
+
 MATCHES_SAMPLES = {
     ("GET", "/matches"): _matches_page,
     ("POST", "/matches/{match_id}/decide"): _decide_sample,
+    ("POST", "/matches/{match_id}/review"): _review_sample,
+    ("POST", "/matches/{match_id}/confirm"): _confirm_sample,
+    ("POST", "/matches/{match_id}/reunion"): _reunion_sample,
 }
 
 
@@ -94,10 +121,11 @@ async def test_each_role_reaches_exactly_the_match_routes_the_policy_allows(
     from tests.web.test_policy_routes import ACTIONS
 
     action = ACTIONS[(method, path)]
-    assert action == "case.matches"
+    assert action in ("case.matches", "case.confirm_match")
     async with sessions() as session:
         signed = await world.sign_in_as(session, role)
         request = await MATCHES_SAMPLES[(method, path)](session, signed, context)
+        before = (await session.scalars(select(CaseMatch.status))).all()
     world.use(client, signed)
     if request.data is None:
         response = await client.get(request.url)
@@ -108,7 +136,7 @@ async def test_each_role_reaches_exactly_the_match_routes_the_policy_allows(
     if can(role, action):
         assert 200 <= response.status_code < 400, (role, response.text[:300])
         return
-    assert response.status_code == 403 and statuses == ["open"]
+    assert response.status_code == 403 and statuses == before
 
 
 async def test_the_page_shows_both_cases_the_reasons_and_only_clean_public_things(

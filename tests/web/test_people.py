@@ -137,7 +137,12 @@ async def test_a_found_case_says_found_and_asks_for_no_sightings(client, session
     page = await client.get(f"/people/{row.ref}")
     assert page.status_code == 200 and 'id="found"' in page.text
     assert "/report?case=" not in page.text and "poster.pdf" not in page.text
-    assert (await client.get(f"/people/{row.ref}/poster.png")).status_code == 404
+    for kind in ("png", "pdf"):
+        gone = await client.get(f"/people/{row.ref}/poster.{kind}")
+        assert gone.status_code == 410 and 'id="found"' in gone.text
+        assert "no longer shown" in gone.text
+    chinese = await client.get(f"/people/{row.ref}/poster.png?lang=zh-Hans")
+    assert chinese.status_code == 410 and "此海报已停止提供" in chinese.text
 
 
 async def test_the_page_speaks_chinese_when_asked(client, session):

@@ -361,6 +361,30 @@ async def _refuse_request(session, signed, context):
     return Request(f"/staff/requests/{await _role_request(session)}/refuse", {})
 
 
+async def _scam_reports(session, signed, context):
+    return Request("/scam-reports")
+
+
+async def _imports(session, signed, context):
+    return Request("/imports")
+
+
+async def _import_upload(session, signed, context):
+    # A file of no people: the import starts and ends at once.
+    csv = ("empty.csv", b"source_id,full_name\n", "text/csv")
+    return Request("/imports", {"source": "Shelter"}, files=[("file", csv)])
+
+
+async def _import_page(session, signed, context):
+    from core.people_import import Batch
+    from moderation.people_imports import start_import
+
+    job = await start_import(
+        session, staff=None, source_name="Shelter", file_name="x.csv", batch=Batch()
+    )
+    return Request(f"/imports/{job.id}")
+
+
 # One sample request per dashboard route; a new route fails test_every_route_has_a_sample.
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/queue"): _queue,
@@ -400,6 +424,10 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/staff/{staff_id}/reset-2fa"): _reset_2fa,
     ("POST", "/staff/requests/{request_id}/approve"): _approve_request,
     ("POST", "/staff/requests/{request_id}/refuse"): _refuse_request,
+    ("GET", "/scam-reports"): _scam_reports,
+    ("GET", "/imports"): _imports,
+    ("POST", "/imports"): _import_upload,
+    ("GET", "/imports/{job_id:int}"): _import_page,
 }
 
 
@@ -478,7 +506,8 @@ async def test_each_role_reaches_exactly_the_routes_the_policy_allows(
     if request.data is None:
         response = await client.get(request.url)
     else:
-        response = await client.post(request.url, data={**request.data, "csrf": signed.csrf})
+        data = {**request.data, "csrf": signed.csrf}
+        response = await client.post(request.url, data=data, files=request.files)
 
     if can(role, action):
         assert 200 <= response.status_code < 400, (role, action, response.text[:300])

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from core.case_registry import CaseDraft, NewCasePhoto
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
+from core.photo_ages import PHOTO
 from core.vault import Vault
 from core.web_intake import MAX_PHOTO_BYTES, Upload, judge_photos, quarantine
 from moderation.case_lifecycle import (
@@ -27,7 +28,7 @@ from storage.photostore import PhotoStore
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository
 from web import csrf
-from web.case_fields import CaseForm, read_case_form
+from web.case_fields import CaseForm, read_case_form, read_photo_age
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import page
 
@@ -125,15 +126,19 @@ async def add_photos(
     posted = await request.form()
     uploads = [await _upload(part) for part in posted.getlist("photos") if _is_file(part)]
     photos, problems = judge_photos(uploads)
-    texts = [ENGLISH(p.key, **p.values) for p in problems]
+    age, taken_on, age_problems = read_photo_age(CaseForm.read(lambda name: _text(posted, name)))
+    kind = _text(posted, "photo_kind") or PHOTO
+    texts = [ENGLISH(p.key, **p.values) for p in problems + age_problems]
     if not uploads:
         texts.append("Choose one or more photos (JPEG, PNG, WebP or HEIC) to add.")
     if texts:
         return _refused(request, staff, " ".join(texts), f"/cases/{case.ref}")
     store = PhotoStore(web_context(request).media_dir / "quarantine")
     kept = await asyncio.to_thread(quarantine, store, photos)
-    note = _text(posted, "age_note").strip()[:100]
-    added = tuple(NewCasePhoto(source_ref=a.source_ref, age_note=note) for a in kept)
+    added = tuple(
+        NewCasePhoto(source_ref=a.source_ref, kind=kind, age_months=age, taken_on=taken_on)
+        for a in kept
+    )
     try:
         await update_case(
             staff.db,
@@ -208,6 +213,7 @@ async def transition(
             to=_text(posted, "to"),
             reason=_text(posted, "reason"),
             policy=context.alerts,
+            public_url=context.public_url or str(request.base_url),
         )
     except (InvalidInput, PermissionError) as exc:
         return _refused(request, staff, str(exc), f"/cases/{normalise_ref(ref)}")

@@ -23,6 +23,7 @@ from moderation.forwarding import (
 from moderation.police import download_packet
 from moderation.police_recipients import POLICE
 from moderation.queue import ClaimConflict
+from moderation.scam_gate import NeedsSenior
 from moderation.tip_access import visible_tip
 from storage.photostore import open_photo_stores
 from web.dashboard.deps import Staff, require, web_context
@@ -48,6 +49,7 @@ def _lead(form: FormData) -> FamilyLead | None:
         summary=summary,
         coarse_place=text_field(form, "coarse_place"),
         include_photo_sha=photo or None,
+        approve_flagged=text_field(form, "approve_flagged") == "yes",
     )
 
 
@@ -98,8 +100,9 @@ async def decide_and_forward(
             request, staff, "Not decided", f"{exc}. Nothing changed.", back=back, status=409
         )
     except InvalidInput as exc:
+        status = 403 if isinstance(exc, NeedsSenior) else 400
         return _refused(
-            request, staff, "Not decided", f"{exc}. Nothing changed.", back=back, status=400
+            request, staff, "Not decided", f"{exc}. Nothing changed.", back=back, status=status
         )
     return RedirectResponse(back, status_code=303)
 
@@ -118,8 +121,9 @@ async def forward_family(
             raise InvalidInput("write the summary the family will read")
         await forward_to_family(staff.db, staff=staff.user, tip_ref=tip.ref, lead=lead)
     except InvalidInput as exc:
+        status = 403 if isinstance(exc, NeedsSenior) else 400
         return _refused(
-            request, staff, "Not forwarded", f"{exc}. Nothing was sent.", back=back, status=400
+            request, staff, "Not forwarded", f"{exc}. Nothing was sent.", back=back, status=status
         )
     return RedirectResponse(back, status_code=303)
 

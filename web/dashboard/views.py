@@ -12,6 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from core.i18n import Texts
+from core.photo_ages import age_caption
 from moderation.policy import can
 from web.dashboard.deps import SESSION_COOKIE, Denied, SignInRequired, Staff, web_context
 
@@ -21,6 +23,8 @@ NAV = (
     ("/cases", "Cases", "case.view"),
     ("/reveals", "Reveals", "identity.approve_reveal"),
     ("/erasures", "Erasures", "identity.request_erasure"),
+    ("/scam-reports", "Scam reports", "scam_reports.view"),
+    ("/imports", "Imports", "people.import"),
     ("/audit", "Audit", "audit.view"),
     ("/system/dead", "Dead letters", "system.dead_letters"),
     ("/staff", "Staff", "staff.manage"),
@@ -50,6 +54,10 @@ def urlencode_page(params: Mapping[str, str], number: int) -> str:
 TEMPLATES.env.filters["when"] = when
 TEMPLATES.env.filters["urlencode_page"] = urlencode_page
 TEMPLATES.env.filters["hours"] = hours
+# "Photo at age 2" / "Age-progressed image, about age 30" under a case photo (staff read English).
+TEMPLATES.env.globals["photo_caption"] = lambda photo: age_caption(
+    photo.age_months, photo.kind, Texts("en")
+)
 
 
 def page(

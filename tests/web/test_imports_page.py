@@ -1,0 +1,76 @@
+"""Found-person imports on the dashboard: upload, a progress line, bad rows by line number while
+the good rows import; a file that cannot be read is refused whole with the reason.
+
+Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import Case, PeopleImport
+from tests.web import dashboard_world as world
+
+GOOD = (
+    "source_id,full_name,sex,age_years,found_on\n"
+    "S-1,Mimi,female,7,2026-10-01\n"
+    ",No id,female,7,\n"
+    "S-3,Wang Fang,female,30,2026-10-02\n"
+)
+
+
+@pytest.fixture
+def context(engine, sessions, tmp_path):
+    return world.build_context(engine, sessions, tmp_path / "media")
+
+
+@pytest.fixture
+async def client(context):
+    async for client in world.client_for(context):
+        yield client
+
+
+async def _upload(client, signed, data: bytes, name: str = "shelter.csv"):
+    return await client.post(
+        "/imports",
+        data={"source": "Chengdu shelter", "csrf": signed.csrf},
+        files=[("file", (name, data, "text/csv"))],
+    )
+
+
+async def test_an_upload_imports_the_good_rows_and_the_page_shows_its_progress_line(
+    client, sessions
+):
+    async with sessions() as session:
+        senior = await world.sign_in_as(session, "senior_moderator")
+    world.use(client, senior)
+    form = await client.get("/imports")
+    assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
+    started = await _upload(client, senior, GOOD.encode())
+    assert started.status_code == 303
+    url = started.headers["location"]
+    async with asyncio.timeout(30):
+        while "running" in (page := await client.get(url)).text:  # noqa: ASYNC110 - the page is the door
+            await asyncio.sleep(0.1)
+    assert "done: 3 of 3 rows · 2 added · 0 updated · 1 refused" in page.text
+    assert "line 3: source_id is empty" in page.text
+    async with sessions() as session:
+        names = (await session.scalars(select(Case.full_name).order_by(Case.id))).all()
+    assert names == ["Mimi", "Wang Fang"]
+    assert "Chengdu shelter" in (await client.get("/imports")).text
+
+
+async def test_a_file_with_wrong_columns_is_refused_and_nothing_is_imported(client, sessions):
+    async with sessions() as session:
+        senior = await world.sign_in_as(session, "senior_moderator")
+    world.use(client, senior)
+    refused = await _upload(client, senior, b"id,name\n1,Mimi\n")
+    assert refused.status_code == 400 and "missing column(s): source_id, full_name" in refused.text
+    latin1 = await _upload(client, senior, "source_id,full_name\nS-1,José\n".encode("latin-1"))
+    assert latin1.status_code == 400 and "not UTF-8" in latin1.text
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(PeopleImport.id))) == 0
+        assert await session.scalar(select(func.count(Case.id))) == 0
