@@ -101,7 +101,7 @@ async def test_linking_scores_the_tip_against_the_case_and_makes_it_the_cases_le
         before = row.score
         assert _part(row, "travel")["points"] == 0  # nothing to check travel against yet
         with pytest.raises(InvalidInput, match="link the tip to a case"):
-            await check_family_lead(session, tip=row, lead=LEAD)
+            await check_family_lead(session, tip=row, lead=LEAD, staff=mod)
         result = await relink(session, staff=mod, tip_ref=row.ref, case_ref=case.ref.lower())
     assert (result.case_ref, result.moved, result.skipped) == (case.ref, [row.ref], [])
     async with sessions() as session:
@@ -115,7 +115,9 @@ async def test_linking_scores_the_tip_against_the_case_and_makes_it_the_cases_le
         [event] = await _audit(session, "tip.link_case")
         assert (event.actor_id, event.object_ref) == (mod.id, tip.ref)
         assert event.detail == {"case": case.ref, "from": None}
-        assert await check_family_lead(session, tip=tip, lead=LEAD)  # now the family's lead
+        assert await check_family_lead(
+            session, tip=tip, lead=LEAD, staff=mod
+        )  # now the family's lead
 
 
 async def test_linking_flags_travel_no_child_could_have_made(sessions):
