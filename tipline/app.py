@@ -205,7 +205,8 @@ def _assemble(
     elif mode != "disabled" and role == "web":
         if mode == "webhook":
             # Admission only: the bot role's processor reads the inbox (every 0.5 s).
-            parts.admission = AdmissionBatcher(sessions)
+            assert context.vault is not None
+            parts.admission = AdmissionBatcher(sessions, chat_key=context.vault.chat_key)
             context.admission = parts.admission
             context.webhook_secret = webhook_secret(settings)
         bot = _worker_bot(settings)

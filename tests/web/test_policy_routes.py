@@ -48,6 +48,8 @@ from web.dashboard.deps import route_actions
 PUBLIC = {
     "/",
     "/healthz",
+    # Operators' Prometheus endpoint: its own bearer token (TIPLINE_METRICS_TOKEN), 404 unset.
+    "/metrics",
     "/report",
     "/people/new",
     "/status",
