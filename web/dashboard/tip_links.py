@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from core.errors import InvalidInput, NotFound
@@ -47,17 +48,7 @@ async def link_tip(
 ) -> Response:
     """Link the tip (scope=tip) or its whole cluster (scope=cluster) to the case named."""
     form = await request.form()
-    try:
-        result = await relink(
-            staff.db,
-            staff=staff.user,
-            tip_ref=ref,
-            case_ref=str(form.get("case_ref", "")),
-            whole_cluster=form.get("scope") == "cluster",
-        )
-    except (InvalidInput, NotFound, ClaimConflict) as exc:
-        return _refused(request, staff, ref, "Not linked", exc)
-    return _done(ref, result, "Linked")
+    return await _relink(request, staff, ref, form, case_ref=str(form.get("case_ref", "")))
 
 
 @router.post("/tips/{ref}/unlink")
@@ -65,18 +56,24 @@ async def unlink_tip(
     ref: str, request: Request, staff: Annotated[Staff, require("tip.link")]
 ) -> Response:
     """Unlink the tip (scope=tip) or its whole cluster (scope=cluster) from its case."""
-    form = await request.form()
+    return await _relink(request, staff, ref, await request.form(), case_ref=None)
+
+
+async def _relink(
+    request: Request, staff: Staff, ref: str, form: FormData, *, case_ref: str | None
+) -> Response:
+    verb = "Linked" if case_ref is not None else "Unlinked"
     try:
         result = await relink(
             staff.db,
             staff=staff.user,
             tip_ref=ref,
-            case_ref=None,
+            case_ref=case_ref,
             whole_cluster=form.get("scope") == "cluster",
         )
     except (InvalidInput, NotFound, ClaimConflict) as exc:
-        return _refused(request, staff, ref, "Not unlinked", exc)
-    return _done(ref, result, "Unlinked")
+        return _refused(request, staff, ref, f"Not {verb.lower()}", exc)
+    return _done(ref, result, verb)
 
 
 @router.post("/tips/{ref}/faces")
