@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
+from core.conversations import RedisConversations
 from core.erasure import Erased, erase_identity
 from core.errors import InvalidInput, NotFound
 from core.vault import Vault
@@ -118,6 +119,7 @@ async def approve_erasure(
     staff: StaffUser,
     request_id: int,
     originals: PhotoStore | None = None,
+    conversations: RedisConversations | None = None,
 ) -> Erased:
     """A second senior moderator approves: the identity is erased at once, audited. Commits."""
     _allow(staff, "identity.approve_erasure")
@@ -134,6 +136,7 @@ async def approve_erasure(
         reason=row.reason,
         request_id=row.id,
         originals=originals,
+        conversations=conversations,
     )
 
 

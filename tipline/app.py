@@ -48,7 +48,12 @@ from tipline.startup import (
     private_directory,
     validate_database_url,
 )
-from tipline.telegram import TelegramSide, build_telegram, webhook_secret
+from tipline.telegram import (
+    TelegramSide,
+    build_telegram,
+    conversations_in_redis,
+    webhook_secret,
+)
 from web.abuse import FormLimits
 from web.app import WebContext, create_app
 from web.ops import create_ops_app
@@ -168,6 +173,7 @@ async def _web_context(
             proxies=settings.trusted_proxies,
         ),
         photos=media.stores,
+        conversations=conversations_in_redis(settings),
         map_tile_url=settings.map_tile_url,
         public_url=settings.public_url,
         base_url=settings.base_url,
@@ -249,6 +255,7 @@ def _add_bot(
         base_url=settings.base_url,
         alerts_per_day=context.alerts.per_day,
         originals=context.photos.originals if context.photos else None,
+        conversations=context.conversations,
     )
     if settings.bot_username:
         services.bot_username = settings.bot_username

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.alerts import AlertPolicy
+from core.conversations import RedisConversations
 from core.errors import NotFound
 from core.geo import GeocodingService
 from core.inbox import AdmissionBatcher
@@ -52,6 +53,8 @@ class WebContext:
     # The public forms' flood limits and the reverse proxies believed (web/abuse.py).
     form_limits: FormLimits = field(default_factory=FormLimits)
     photos: PhotoStores | None = None
+    # Conversation state in Redis (settings.redis_url): an approved erasure deletes it there too.
+    conversations: RedisConversations | None = None
     map_tile_url: str = ""
     public_url: str | None = None
     # Links on posters and in QR codes: settings' public URL (or its local fallback), never

@@ -80,6 +80,7 @@ async def approve(
             staff=staff.user,
             request_id=request_id,
             originals=context.photos.originals if context.photos else None,
+            conversations=context.conversations,
         )
     except PermissionError as exc:
         return message(request, staff, title="Not allowed", text=str(exc), status=403)

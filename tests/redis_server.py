@@ -1,0 +1,48 @@
+"""The Redis the tests use (TIPLINE_TEST_REDIS_URL): required in CI, skipped without it locally."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from tests.databases import IN_CI
+
+REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def require_redis() -> None:
+    """Fail in CI, skip elsewhere, when the test Redis does not answer."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisConnectionError, OSError):
+        if IN_CI:
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}", pytrace=False)
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    finally:
+        await client.aclose()
+
+
+async def dump(client: Redis, match: str) -> dict[str, str]:
+    """Every key matching `match` and its value as text (strings, hashes, lists, sets)."""
+    found: dict[str, str] = {}
+    async for raw in client.scan_iter(match=match):
+        name = raw.decode("latin-1")
+        kind = (await client.type(raw)).decode()
+        if kind == "string":
+            value: object = await client.get(raw)
+        elif kind == "hash":
+            value = await client.hgetall(raw)
+        elif kind == "list":
+            value = await client.lrange(raw, 0, -1)
+        elif kind == "set":
+            value = await client.smembers(raw)
+        elif kind == "zset":
+            value = await client.zrange(raw, 0, -1)
+        else:
+            value = kind
+        found[name] = repr(value)
+    return found
