@@ -9,9 +9,16 @@ from __future__ import annotations
 from typing import Literal
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.errors import TiplineError
 
 Part = Literal["data", "state", "lock"]
 PARTS: tuple[Part, ...] = ("state", "data", "lock")
+
+
+class ConversationsUnavailable(TiplineError):
+    """Redis did not answer: nothing was erased (the erasure rolls back), try again later."""
 
 
 def redis_name(prefix: str, key: str, part: Part | None = None) -> str:
@@ -35,7 +42,13 @@ class RedisConversations:
     async def forget(self, key: str) -> int:
         """Delete a conversation's state, data and lock; how many of them there were."""
         names = [redis_name(self.prefix, key, part) for part in PARTS]
-        return int(await self.redis.delete(*names))
+        try:
+            return int(await self.redis.delete(*names))
+        except RedisError as exc:
+            raise ConversationsUnavailable(
+                "the conversation store (Redis) did not answer: nothing was erased; try again "
+                "when it is back"
+            ) from exc
 
     async def close(self) -> None:
         """Release the connection pool."""

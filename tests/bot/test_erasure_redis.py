@@ -10,19 +10,21 @@ from collections.abc import AsyncIterator
 import pytest
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.fsm import KeyedStateKeys
 from core.conversations import RedisConversations
 from handlers import build_routers
-from storage.models import AuditEvent, ErasureRequest, Tipster
+from storage.models import AuditEvent, ErasureRequest, Tipster, TipsterIdentity
 from tests.bot.harness import Transcript, build_transcript
 from tests.bot.test_forget import CHAT, PERSON, USER, keyed_needles
 from tests.redis_server import REDIS_URL, dump, require_redis
 from tests.web import dashboard_world as world
+from web.app import WebContext
 
 SIGHTING = "A boy with a torn blue kite near the river ferry"
 REASON = "the tipster wrote to our helpline asking to be forgotten"
+AWAY = "redis://127.0.0.1:1/0"  # nothing listens on port 1: a Redis that is down
 
 
 @pytest.fixture
@@ -103,19 +105,23 @@ async def test_forget_deletes_the_conversation_state_held_in_redis(
 
 
 @pytest.fixture
-async def client(engine, sessions, services, chat, tmp_path):  # type: ignore[no-untyped-def]
-    """The dashboard, wired to the same vault and the same Redis as the bot."""
+def context(engine, sessions, services, chat, tmp_path) -> WebContext:  # type: ignore[no-untyped-def]
+    """The dashboard's context, wired to the same vault and the same Redis as the bot."""
     context = world.build_context(engine, sessions, tmp_path / "media")
     context.vault = services.vault
     context.conversations = services.conversations
+    return context
+
+
+@pytest.fixture
+async def client(context):  # type: ignore[no-untyped-def]
+    """The dashboard."""
     async for client in world.client_for(context):
         yield client
 
 
-async def test_two_seniors_erasure_deletes_the_conversation_state_held_in_redis(
-    chat, fake, sessions, services, redis, prefix, client
-):
-    await _report_in_progress(chat, fake, redis, prefix)
+async def _asked(client, sessions) -> tuple[world.Signed, int]:  # type: ignore[no-untyped-def]
+    """One senior moderator asks to erase the tipster; the other one, and the request."""
     async with sessions() as session:
         asker = await world.sign_in_as(session, "senior_moderator")
         approver = await world.sign_in_as(session, "senior_moderator")
@@ -127,6 +133,14 @@ async def test_two_seniors_erasure_deletes_the_conversation_state_held_in_redis(
     assert asked.status_code == 303
     async with sessions() as session:
         request_id = await session.scalar(select(ErasureRequest.id))
+    return approver, request_id
+
+
+async def test_two_seniors_erasure_deletes_the_conversation_state_held_in_redis(
+    chat, fake, sessions, services, redis, prefix, client
+):
+    await _report_in_progress(chat, fake, redis, prefix)
+    approver, request_id = await _asked(client, sessions)
     world.use(client, approver)
     done = await client.post(f"/erasures/{request_id}/approve", data={"csrf": approver.csrf})
     assert done.status_code == 303
@@ -135,3 +149,24 @@ async def test_two_seniors_erasure_deletes_the_conversation_state_held_in_redis(
     # Writing again starts afresh: no draft comes back from anywhere.
     await chat.send(fake.command(CHAT, "start", user=USER))
     assert not any(SIGHTING in value for value in (await dump(redis, f"{prefix}*")).values())
+
+
+async def test_an_approval_while_redis_is_away_erases_nothing_and_says_so(
+    chat, fake, sessions, services, redis, prefix, context, client
+):
+    await _report_in_progress(chat, fake, redis, prefix)
+    approver, request_id = await _asked(client, sessions)
+    context.conversations = RedisConversations.from_url(AWAY, prefix=prefix)
+    world.use(client, approver)
+    refused = await client.post(f"/erasures/{request_id}/approve", data={"csrf": approver.csrf})
+    await context.conversations.close()
+    assert refused.status_code == 503 and "nothing was erased" in refused.text
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(TipsterIdentity.id))) == 1
+        request = await session.get(ErasureRequest, request_id)
+        assert request is not None and request.status == "pending"
+
+    context.conversations = services.conversations  # Redis is back: the same request goes through
+    done = await client.post(f"/erasures/{request_id}/approve", data={"csrf": approver.csrf})
+    assert done.status_code == 303
+    await _assert_nothing_of_them_in_redis(redis, services.vault, prefix)
