@@ -1,6 +1,7 @@
 """Erasure on a bot that keeps conversation state in Redis (TIPLINE_REDIS_URL): /forget and the
 two senior moderators' erasure both delete the person's state there, and a scan of every Redis
-key and value finds nothing of them. On SQLite and PostgreSQL, against the real Redis."""
+key and value finds nothing of them. Staff join through invitations and sign in with TOTP
+(tests/web/front_door.py). On SQLite and PostgreSQL, against the real Redis."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.bot.harness import Transcript, build_transcript
 from tests.bot.test_forget import CHAT, PERSON, USER, keyed_needles
 from tests.redis_server import REDIS_URL, dump, require_redis
 from tests.web import dashboard_world as world
+from tests.web import front_door
 from web.app import WebContext
 
 SIGHTING = "A boy with a torn blue kite near the river ferry"
@@ -121,10 +123,17 @@ async def client(context):  # type: ignore[no-untyped-def]
 
 
 async def _asked(client, sessions) -> tuple[world.Signed, int]:  # type: ignore[no-untyped-def]
-    """One senior moderator asks to erase the tipster; the other one, and the request."""
+    """Two senior moderators join through invitations; one asks to erase the tipster (by the
+    pseudonym staff see). The other one, and the request."""
+    admin = await front_door.first_admin(client, sessions)
+    seniors = [
+        await front_door.invited(
+            client, sessions, admin, email=f"senior-{n}@example.org", role="senior_moderator"
+        )
+        for n in (1, 2)
+    ]
+    asker, approver = seniors
     async with sessions() as session:
-        asker = await world.sign_in_as(session, "senior_moderator")
-        approver = await world.sign_in_as(session, "senior_moderator")
         pseudonym = await session.scalar(select(Tipster.pseudonym))
     world.use(client, asker)
     asked = await client.post(
