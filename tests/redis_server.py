@@ -27,14 +27,17 @@ async def require_redis() -> None:
 
 
 async def dump(client: Redis, match: str) -> dict[str, str]:
-    """Every key matching `match` and its value as text (strings, hashes, lists, sets)."""
+    """Every key matching `match` and its value as text (a string's own; the repr of a hash,
+    list or set)."""
     found: dict[str, str] = {}
     async for raw in client.scan_iter(match=match):
         name = raw.decode("latin-1")
         kind = (await client.type(raw)).decode()
         if kind == "string":
-            value: object = await client.get(raw)
-        elif kind == "hash":
+            found[name] = (await client.get(raw) or b"").decode("utf-8", "replace")
+            continue
+        value: object
+        if kind == "hash":
             value = await client.hgetall(raw)
         elif kind == "list":
             value = await client.lrange(raw, 0, -1)

@@ -1,7 +1,8 @@
 """`tipline run` after a whole tip from a tipster who shared their contact, and a /newcase a
 family left after sharing their contact card, then stopped: neither identity is anywhere at rest
 but in the vault's ciphertext (every table and column, found by reflection; on SQLite also the
-raw bytes of the file and its WAL). On SQLite and PostgreSQL.
+raw bytes of the file and its WAL). On SQLite and PostgreSQL, and with the conversation state in
+Redis (every key and value there too).
 
 Also: the database file is 0600 and var/ 0700.
 """
@@ -9,12 +10,16 @@ Also: the database file is 0600 and var/ 0700.
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -24,6 +29,7 @@ from storage.models import FsmState
 from tests.databases import fresh_database
 from tests.privacy_scan import Person, only_in_vault, scan_sqlite_files, scan_tables
 from tests.processes import ROOT, TOKEN, TiplineProcess, fake_telegram, tipline_env, wait_until
+from tests.redis_server import REDIS_URL, dump, require_redis
 
 PERSON = Person(
     user_id=6203918457,
@@ -114,10 +120,12 @@ def _run_and_stop(env: dict[str, str]) -> None:
             run.stop()
 
 
-async def _scan(url: str) -> list[str]:
+async def _scan(url: str, *, states: bool = True) -> list[str]:
+    """The scan of every table (`states`: the conversation state is in the database)."""
     engine = create_engine(url)
     try:
-        await _assert_the_case_is_left_in_progress(engine)
+        if states:
+            await _assert_the_case_is_left_in_progress(engine)
         return await scan_tables(engine, NEEDLES)
     finally:
         await engine.dispose()
@@ -128,8 +136,25 @@ async def _assert_the_case_is_left_in_progress(engine) -> None:  # type: ignore[
     async with engine.connect() as connection:
         rows = (await connection.execute(select(FsmState.state, FsmState.data))).all()
     [data] = [row.data for row in rows if row.state == "NewCase:photos"]
+    _assert_sealed(data)
+
+
+def _assert_sealed(data: dict[str, Any]) -> None:
     assert data["newcase"]["contact"].startswith("vault:")
     assert data["newcase"]["contact_hint"] == "•••22"
+
+
+async def _redis_after(prefix: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(this run's keys and values, every key and value in the test Redis); the run's keys
+    are removed after they are read."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        ours, everything = await dump(client, f"{prefix}*"), await dump(client, "*")
+        if ours:
+            await client.delete(*ours)
+    finally:
+        await client.aclose()
+    return ours, everything
 
 
 def test_sqlite_after_a_whole_tip_holds_the_identity_only_in_the_vault(tmp_path: Path):
@@ -159,3 +184,21 @@ def test_postgresql_after_a_whole_tip_holds_the_identity_only_in_the_vault(tmp_p
         assert upgraded.returncode == 0, upgraded.stderr
         _run_and_stop(env)
         assert only_in_vault(asyncio.run(_scan(url))) == []
+
+
+def test_with_redis_a_half_finished_newcase_there_holds_no_plain_contact(tmp_path: Path):
+    asyncio.run(require_redis())
+    prefix = f"t{secrets.token_hex(4)}:"
+    env = tipline_env(tmp_path, TIPLINE_REDIS_URL=REDIS_URL, TIPLINE_REDIS_PREFIX=prefix)
+    _run_and_stop(env)
+    ours, everything = asyncio.run(_redis_after(prefix))
+    [state] = [name for name, value in ours.items() if value == "NewCase:photos"]
+    _assert_sealed(json.loads(ours[state.removesuffix(":state") + ":data"]))
+    hits = [
+        (name, needle)
+        for name, value in everything.items()
+        for needle in NEEDLES
+        if needle in name or needle in value
+    ]
+    assert hits == []
+    assert only_in_vault(asyncio.run(_scan(env["TIPLINE_DATABASE_URL"], states=False))) == []
