@@ -49,3 +49,13 @@ async def dump(client: Redis, match: str) -> dict[str, str]:
             value = kind
         found[name] = repr(value)
     return found
+
+
+def hits(held: dict[str, str], needles: list[str]) -> list[tuple[str, str]]:
+    """(key, needle) for each needle found in a key's name or value (as `dump` gives them)."""
+    return [
+        (name, needle)
+        for name, value in held.items()
+        for needle in needles
+        if needle in name or needle in value
+    ]

@@ -29,7 +29,7 @@ from storage.models import FsmState
 from tests.databases import fresh_database
 from tests.privacy_scan import Person, only_in_vault, scan_sqlite_files, scan_tables
 from tests.processes import ROOT, TOKEN, TiplineProcess, fake_telegram, tipline_env, wait_until
-from tests.redis_server import REDIS_URL, dump, require_redis
+from tests.redis_server import REDIS_URL, dump, hits, require_redis
 
 PERSON = Person(
     user_id=6203918457,
@@ -194,11 +194,5 @@ def test_with_redis_a_half_finished_newcase_there_holds_no_plain_contact(tmp_pat
     ours, everything = asyncio.run(_redis_after(prefix))
     [state] = [name for name, value in ours.items() if value == "NewCase:photos"]
     _assert_sealed(json.loads(ours[state.removesuffix(":state") + ":data"]))
-    hits = [
-        (name, needle)
-        for name, value in everything.items()
-        for needle in NEEDLES
-        if needle in name or needle in value
-    ]
-    assert hits == []
+    assert hits(everything, NEEDLES) == []
     assert only_in_vault(asyncio.run(_scan(env["TIPLINE_DATABASE_URL"], states=False))) == []

@@ -19,7 +19,7 @@ from handlers import build_routers
 from storage.models import AuditEvent, ErasureRequest, Tipster, TipsterIdentity
 from tests.bot.harness import Transcript, build_transcript
 from tests.bot.test_forget import CHAT, PERSON, USER, keyed_needles
-from tests.redis_server import REDIS_URL, dump, require_redis
+from tests.redis_server import REDIS_URL, dump, hits, require_redis
 from tests.web import dashboard_world as world
 from tests.web import front_door
 from web.app import WebContext
@@ -81,14 +81,7 @@ async def _assert_nothing_of_them_in_redis(redis: Redis, vault, prefix: str) -> 
     """No key of theirs is left, and no key or value anywhere in Redis names them."""
     assert await dump(redis, f"{prefix}*") == {}
     needles = [*PERSON.needles(), *keyed_needles(vault), SIGHTING]
-    everything = await dump(redis, "*")
-    hits = [
-        (name, needle)
-        for name, value in everything.items()
-        for needle in needles
-        if needle in name or needle in value
-    ]
-    assert hits == []
+    assert hits(await dump(redis, "*"), needles) == []
 
 
 async def test_forget_deletes_the_conversation_state_held_in_redis(
