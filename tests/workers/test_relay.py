@@ -176,9 +176,7 @@ async def test_text_and_photo_reach_the_right_chats_with_protect_content_where_s
     assert all("4242" not in r.recipient and "4242" not in str(r.payload) for r in done)
 
 
-async def test_a_new_row_goes_out_at_once_when_enqueued_in_process(
-    sessions, fake, sender
-):
+async def test_a_new_row_goes_out_at_once_when_enqueued_in_process(sessions, fake, sender):
     task = asyncio.create_task(relay_for(sessions, sender, idle_interval=30).run_forever())
     await asyncio.sleep(0.3)  # the relay has looked, found nothing and is waiting
     await put(sessions, "chat:77", "hello")
