@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 import socket
 import sys
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from core.alerts import AlertPolicy
 from core.geo import build_geocoder
 from core.inbox import AdmissionBatcher
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from core.photos.sandbox import without_root
 from core.vault import Vault
 from handlers.context import BotServices
 from moderation.invites import first_admin_invite
@@ -85,6 +87,8 @@ def run(settings: Settings, role: str = "all") -> None:
         police_rules(settings)  # refuses the test-only exemption in production, early
         prepare_database(settings, vault_key=vault_key)
         check_redis(settings)
+        if note := without_root(os.geteuid()):
+            log.warning(note)
         media = open_media(settings)
         uvloop.run(_serve(settings, sock, vault_key, role, media))
     finally:

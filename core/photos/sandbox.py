@@ -101,6 +101,17 @@ def confine() -> dict[str, Any]:
     }
 
 
+def without_root(euid: int) -> str | None:
+    """What `tipline run` says at start when it is not root (None as root)."""
+    if euid == 0:
+        return None
+    return (
+        f"not running as root: photo decoders will keep uid {euid} (only root can drop them to "
+        "nobody), so a compromised decoder could signal Tipline's processes; the first "
+        "decoder's start logs anything else its confinement lacks (docs/threat-model.md)"
+    )
+
+
 def gaps(confined: dict[str, Any], *, parent_uid: int) -> list[str]:
     """What the zygote's confinement (as `confine()` reported it) does not hold, in plain words."""
     missing = []

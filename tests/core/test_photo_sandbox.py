@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.photos import PhotoProcessor
-from core.photos.sandbox import NOBODY, gaps
+from core.photos.sandbox import NOBODY, gaps, without_root
 from core.vault import Vault
 from tests.core.decoder_as_nobody import look_inside
 
@@ -97,3 +97,9 @@ def test_a_full_confinement_has_no_gaps_and_each_missing_step_is_named():
     said = gaps(bare, parent_uid=1000)
     assert len(said) == 4
     assert "network" in said[0] and "vault key file" in said[1] and "uid 1000" in said[2]
+
+
+def test_tipline_says_at_start_when_it_is_not_root_and_nothing_as_root():
+    assert without_root(0) is None
+    note = without_root(1000)
+    assert note is not None and "keep uid 1000" in note and "threat-model" in note
