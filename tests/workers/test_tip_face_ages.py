@@ -13,6 +13,7 @@ from core.evaluate import evaluate_tip
 from storage.models import Case, CasePhoto, FaceEmbedding, FaceMatch, Tip, TipPhoto
 from storage.types import utcnow
 from tests.core import face_images as images
+from tests.web import dashboard_world as world
 from workers.faces import FaceWorker
 
 TAKEN = datetime(2018, 6, 1, 12, tzinfo=UTC)  # last seen at 3
@@ -68,8 +69,14 @@ async def _similarity_by_photo(sessions, tip_id: int) -> dict[int, float]:
         return {position + 1: value for position, value in (await session.execute(stmt)).all()}
 
 
+@pytest.fixture
+async def client(engine, sessions, tmp_path):
+    async for made in world.client_for(world.build_context(engine, sessions, tmp_path / "web")):
+        yield made
+
+
 async def test_a_tip_years_later_is_compared_with_the_older_photo_and_the_reason_says_so(
-    sessions, stores, real_engine
+    sessions, stores, real_engine, client
 ):
     case_id = await _case_with_two_ages(sessions, stores)
     tip_id = await _tip(sessions, stores, case_id)
@@ -87,6 +94,12 @@ async def test_a_tip_years_later_is_compared_with_the_older_photo_and_the_reason
     assert face["data"]["similarity"] == pytest.approx(alike[2], abs=0.001)
     assert "with case photo 2 (age 10)" in face["reason"]
     assert "the child is about 11 at the tip's date, a gap of 1.5 years" in face["reason"]
+    async with sessions() as session:  # the moderator reads it on the tip page
+        moderator = await world.sign_in_as(session, "moderator")
+    world.use(client, moderator)
+    page = (await client.get(f"/tips/{tip.ref}")).text
+    assert "with case photo 2 (age 10); the child is about 11" in page
+    assert "a gap of 1.5 years, face weight 1;" in page
 
 
 async def test_a_match_only_with_the_baby_photo_counts_less_for_the_gap(
