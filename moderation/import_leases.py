@@ -38,18 +38,28 @@ class LeaseLost(RuntimeError):
     """Another process took this import over (this one stalled past its lease): stop at once."""
 
 
+def this_host() -> str:
+    """This host and PID namespace ("" when unknown): a process id names one process only within
+    both (containers sharing a host name each have their own process ids)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return f"{socket.gethostname()[:60]}/{namespace}"
+
+
 def process_token() -> str:
     """Who holds a lease: host, process id and a random part (a pid is reused after a restart)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def owner_gone(owner: str | None) -> bool:
-    """Whether a lease holder is certainly dead: a process of this host that no longer runs, or
-    this very process id under another token (a restarted container reuses pid 1). A holder on
-    another host is judged by its lease alone."""
+    """Whether a lease holder is certainly dead: a process of this host and PID namespace that no
+    longer runs, or this very process id under another token (the id was reused). A holder
+    elsewhere, or anywhere when the namespace is unknown, is judged by its lease alone."""
     host, _, rest = (owner or "").partition(":")
     pid_text, _, _ = rest.partition(":")
-    if host != socket.gethostname()[:60] or not pid_text.isdigit():
+    if not host or host != this_host() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():

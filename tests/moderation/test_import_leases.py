@@ -24,6 +24,7 @@ from moderation.import_leases import (
     read_kept,
     renew_lease,
     take_over,
+    this_host,
 )
 from moderation.people_imports import Runner, run_import, start_import
 from storage.models import AuditEvent, Case, PeopleImport
@@ -85,10 +86,12 @@ async def test_a_live_processs_import_is_not_taken_over_and_a_lapsed_one_is(sess
 
 
 async def test_a_dead_process_of_this_host_is_taken_over_at_once(sessions):
-    me, host = process_token(), socket.gethostname()[:60]
+    me, host = process_token(), this_host()
     dead = f"{host}:{_dead_pid()}:dead"
     assert owner_gone(dead) and owner_gone(f"{host}:{os.getpid()}:before-a-restart")
     assert not owner_gone(f"{host}:{os.getppid()}:alive") and not owner_gone(ELSEWHERE)
+    other_namespace = f"{socket.gethostname()[:60]}/1:{_dead_pid()}:dead"  # another container
+    assert not owner_gone(other_namespace)
     async with sessions() as session:
         job = await _start(session, owner=dead, lease=timedelta(seconds=60))
         [(job_id, holder)] = await list_left_behind(session, owner=me)
