@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -40,6 +41,7 @@ from moderation.people_imports import (
     run_import,
     start_import,
 )
+from storage.models import PeopleImport
 from storage.photostore import PhotoStore
 from storage.types import utcnow
 from web.dashboard.deps import Staff, require, web_context
@@ -84,8 +86,15 @@ async def _run(context: WebContext, job_id: int, batch: Batch, start: int) -> No
         except Exception as exc:  # the import records why it stopped (the log has the rest)
             log.exception("import %s stopped", job_id)
             await fail_import(session, job_id=job_id, reason=type(exc).__name__)
-            return
-        needed = await kept_by_running(session)
+            job = await session.get(PeopleImport, job_id)
+            if job is None:
+                return
+        await _forget(context, session, job)
+
+
+async def _forget(context: WebContext, session: AsyncSession, job: PeopleImport) -> None:
+    """An import that ended (done, failed, interrupted) no longer needs its uploaded file."""
+    needed = await kept_by_running(session)
     await asyncio.to_thread(forget_kept, job, _kept(context), still_needed=needed)
 
 
@@ -109,6 +118,7 @@ async def resume_left_imports(context: WebContext) -> int:
             kept = await asyncio.to_thread(read_kept, job, _kept(context))
             if kept is None:
                 await interrupt_import(session, job=job, owner=owner)
+                await _forget(context, session, job)
                 continue
             log.warning("resuming import %s after row %s", job.id, kept.done)
             _spawn(context, job.id, kept.batch, kept.done)
