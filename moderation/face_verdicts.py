@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
-from core.evaluate import NOT_SAME, rescore_tip
+from core.evaluate import rescore_tip
+from core.tip_faces import NOT_SAME
 from moderation.case_links import linkable_case, relink
 from moderation.policy import require
 from moderation.tip_access import visible_tip

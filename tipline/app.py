@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -58,6 +59,7 @@ from tipline.telegram import (
 )
 from web.abuse import FormLimits
 from web.app import WebContext, create_app
+from web.dashboard.imports import watch_left_imports
 from web.ops import create_ops_app
 from web.telegram import WebhookFirst
 
@@ -194,6 +196,7 @@ async def _web_context(
         metrics_token=(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
         ),
+        import_lease=timedelta(seconds=settings.import_lease_seconds),
     )
 
 
@@ -209,6 +212,8 @@ def _assemble(
     """The parts of one role (all: every part, in one process)."""
     serves_web = role in ("all", "web")
     parts = _Parts(app=create_app(context) if serves_web else create_ops_app(context))
+    if serves_web:  # imports run in web processes: take over those a gone process left
+        parts.loops.append(watch_left_imports(context))
     mode = context.bot_mode
     if mode != "disabled" and role in ("all", "bot"):
         _add_bot(settings, sessions, context, parts, webhook=serves_web)

@@ -6,7 +6,8 @@ from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.people_import import read_batch, read_photos
-from moderation.people_imports import run_import, start_import
+from moderation.import_leases import process_token
+from moderation.people_imports import Runner, run_import, start_import
 from settings import Settings
 from storage.models import PeopleImport
 from storage.photostore import PhotoStore
@@ -25,7 +26,10 @@ async def import_file(
     """Import one file as the operator; InvalidInput when the file cannot be read at all."""
     pictures = read_photos(photos) if photos is not None else {}
     batch = read_batch(data, name=name, photos=pictures, now=utcnow())
-    job = await start_import(session, staff=None, source_name=source, file_name=name, batch=batch)
+    owner = process_token()
+    job = await start_import(
+        session, staff=None, source_name=source, file_name=name, batch=batch, owner=owner
+    )
     quarantine = PhotoStore(settings.media_dir / "quarantine")
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
@@ -41,6 +45,11 @@ async def import_file(
             done = rows
 
         job = await run_import(
-            session, job_id=job.id, batch=batch, quarantine=quarantine, progress=advance
+            session,
+            job_id=job.id,
+            batch=batch,
+            quarantine=quarantine,
+            runner=Runner(owner=owner),
+            progress=advance,
         )
     return job

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
 from core.webhook_signing import WebhookSecrets
 from core.webhook_targets import TargetRules
+from moderation.import_leases import LEASE, process_token
 from moderation.tip_access import AccessDenied
 from storage.photostore import PhotoStores
 from web.abuse import FormLimits
@@ -73,6 +75,10 @@ class WebContext:
     mail_invites: bool = False
     # GET /metrics needs this bearer token (None: /metrics is a 404).
     metrics_token: str | None = None
+    # Found-person imports: this process's name on the leases it holds, and how long one lasts
+    # without renewal before another process may take the import over.
+    import_owner: str = field(default_factory=process_token)
+    import_lease: timedelta = LEASE
 
 
 def create_app(context: WebContext) -> FastAPI:
