@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.limits import parse_rates
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/tipline.db"
 TELEGRAM_API = "https://api.telegram.org"
+WHATSAPP_API = "https://graph.facebook.com/v21.0"
+_WHATSAPP_ID = re.compile(r"[0-9]{5,20}")
 
 
 class Settings(BaseSettings):
@@ -25,6 +28,13 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     bot_token: SecretStr | None = None
     telegram_api_base: str = TELEGRAM_API
+    # WhatsApp Business Cloud API (docs/whatsapp.md): all four of token, app secret, verify
+    # token and phone number id, or none (WhatsApp off).
+    whatsapp_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_api_base: str = WHATSAPP_API
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     media_dir: Path = Path("./var/media")
@@ -108,6 +118,10 @@ class Settings(BaseSettings):
         "s3_access_key_id",
         "s3_secret_access_key",
         "metrics_token",
+        "whatsapp_token",
+        "whatsapp_app_secret",
+        "whatsapp_verify_token",
+        "whatsapp_phone_number_id",
         mode="before",
     )
     @classmethod
@@ -176,6 +190,49 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"trusted proxy {item!r} is not an address or network") from None
         return value
+
+    @field_validator("whatsapp_phone_number_id")
+    @classmethod
+    def _whatsapp_id(cls, value: str | None) -> str | None:
+        """Meta's phone number id is a number (not the phone number itself, which has a +)."""
+        if value is not None and _WHATSAPP_ID.fullmatch(value.strip()) is None:
+            raise ValueError(
+                "the WhatsApp phone number id is Meta's numeric id (WhatsApp Manager > API setup)"
+            )
+        return None if value is None else value.strip()
+
+    @field_validator("whatsapp_api_base")
+    @classmethod
+    def _whatsapp_base(cls, value: str) -> str:
+        """An http(s) URL without a trailing slash."""
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+            raise ValueError(f"the WhatsApp API base {value!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _whatsapp_complete(self) -> Settings:
+        """WhatsApp needs all four of its settings: half a configuration is a mistake."""
+        given = [
+            self.whatsapp_token,
+            self.whatsapp_app_secret,
+            self.whatsapp_verify_token,
+            self.whatsapp_phone_number_id,
+        ]
+        if any(v is not None for v in given) and any(v is None for v in given):
+            raise ValueError(
+                "whatsapp: set all of TIPLINE_WHATSAPP_TOKEN, TIPLINE_WHATSAPP_APP_SECRET, "
+                "TIPLINE_WHATSAPP_VERIFY_TOKEN and TIPLINE_WHATSAPP_PHONE_NUMBER_ID, or none"
+            )
+        secret = self.whatsapp_verify_token
+        if secret is not None and len(secret.get_secret_value()) < 16:
+            raise ValueError("whatsapp_verify_token must be at least 16 characters")
+        return self
+
+    @property
+    def whatsapp(self) -> bool:
+        """Whether the WhatsApp channel is configured."""
+        return self.whatsapp_token is not None
 
     @property
     def backend(self) -> str:

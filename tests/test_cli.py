@@ -150,6 +150,28 @@ def test_nonsense_limits_are_one_line_and_exit_2(tmp_path: Path, name: str, valu
     )
 
 
+_WHATSAPP = {
+    "TIPLINE_WHATSAPP_TOKEN": "EAAG-test-token",
+    "TIPLINE_WHATSAPP_APP_SECRET": "app-secret-for-tests",
+    "TIPLINE_WHATSAPP_VERIFY_TOKEN": "verify-token-of-16+chars",
+    "TIPLINE_WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"TIPLINE_WHATSAPP_PHONE_NUMBER_ID": "+44 7700 900123"}, "Meta's numeric id"),
+        ({"TIPLINE_WHATSAPP_API_BASE": "graph.facebook.com"}, "is not an http(s) URL"),
+        ({"TIPLINE_WHATSAPP_VERIFY_TOKEN": "short"}, "at least 16 characters"),
+        ({"TIPLINE_WHATSAPP_APP_SECRET": ""}, "set all of TIPLINE_WHATSAPP_TOKEN"),
+    ],
+)
+def test_nonsense_whatsapp_settings_are_one_line_and_exit_2(tmp_path: Path, changes, needle):
+    env = _env(tmp_path, **{**_WHATSAPP, **changes})
+    assert_clean_failure(tipline("run", env=env, timeout=30), "invalid configuration", needle)
+
+
 def test_postgres_is_never_migrated_implicitly(tmp_path: Path):
     with fresh_database("postgresql", tmp_path) as url:
         env = _env(tmp_path, TIPLINE_DATABASE_URL=url, TIPLINE_VAULT_KEY=_key())
