@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.waits import cancel_and_wait
+from core.group_commit import GroupCommitter, Waiting
 from storage.repositories import InboxRepository
 
 _CHAT_HOLDERS = (
@@ -130,15 +130,14 @@ Handoff = Callable[[Admitted], None]
 
 
 class Pending(NamedTuple):
-    """An update waiting for the batch commit, and whoever waits for it."""
+    """An update waiting for the batch commit."""
 
     update: dict[str, Any]
     acknowledged: bool
-    future: asyncio.Future[None]
 
 
-class AdmissionBatcher:
-    """Group commit: concurrent admissions share one transaction (one fsync per batch)."""
+class AdmissionBatcher(GroupCommitter[Pending]):
+    """Group commit of Telegram updates: concurrent admissions share one transaction."""
 
     def __init__(
         self,
@@ -154,52 +153,23 @@ class AdmissionBatcher:
         """`wakeup` is set after each commit; `handoff` (a processor in this process) is given
         what was committed, so it need not read it back, whenever `ready()` says it can use
         it."""
+        super().__init__(max_batch=max_batch, max_delay=max_delay, name="inbox-admission")
         self._sessions = sessions
         self._chat_key = chat_key
         self._wakeup_processor = wakeup
         self._handoff = handoff
         self._ready = ready
-        self._max_batch = max_batch
-        self._max_delay = max_delay
-        self._pending: list[Pending] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     async def admit(self, update: dict[str, Any], *, acknowledged: bool = False) -> None:
         """Return once the update is committed; raise if the commit failed.
 
         `acknowledged`: its callback query is answered in the webhook's response.
         """
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="inbox-admission")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(Pending(update, acknowledged, future))
-        self._wakeup.set()
-        await future
+        await self._submit(Pending(update, acknowledged))
 
-    async def close(self) -> None:
-        """Stop the background committer."""
-        if self._task is not None:
-            await cancel_and_wait(self._task)
-
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if len(self._pending) < self._max_batch:
-                await asyncio.sleep(self._max_delay)
-            batch, self._pending = (
-                self._pending[: self._max_batch],
-                self._pending[self._max_batch :],
-            )
-            if self._pending:
-                self._wakeup.set()
-            if batch:
-                await self._commit(batch)
-
-    async def _commit(self, batch: list[Pending]) -> None:
-        updates = [one.update for one in batch]
-        acknowledged = {one.update["update_id"] for one in batch if one.acknowledged}
+    async def _commit(self, batch: list[Waiting[Pending]]) -> None:
+        updates = [one.item.update for one in batch]
+        acknowledged = {one.item.update["update_id"] for one in batch if one.item.acknowledged}
         handoff = self._handoff if self._handoff is not None and self._ready() else None
         try:
             async with self._sessions() as session:
@@ -212,13 +182,9 @@ class AdmissionBatcher:
                         session, updates, chat_key=self._chat_key, acknowledged=acknowledged
                     )
         except Exception as exc:  # noqa: BLE001 - every waiter learns the commit failed
-            for one in batch:
-                if not one.future.done():
-                    one.future.set_exception(exc)
+            self._fail(batch, exc)
             return
-        for one in batch:
-            if not one.future.done():
-                one.future.set_result(None)
+        self._done(batch)
         if handoff is not None:
             handoff(admitted)
         elif self._wakeup_processor is not None:

@@ -611,6 +611,33 @@ class InboxUpdate(Base):
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class WhatsAppInbound(Base):
+    """A WhatsApp message, committed before the webhook is answered (durable admission).
+
+    The sender's phone number is never here in plain text: `sender_key` is a keyed hash (for
+    grouping and the 24-hour window), `sealed_sender` the number sealed with the vault key.
+    """
+
+    __tablename__ = "whatsapp_inbox"
+    __table_args__ = (
+        Index("ix_whatsapp_inbox_status_next", "status", "next_attempt_at"),
+        Index("ix_whatsapp_inbox_sender_received", "sender_key", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), unique=True)
+    sender_key: Mapped[str] = mapped_column(String(64))
+    sealed_sender: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
 class OutboxMessage(Base):
     """An outbound message written in the same transaction as the decision that causes it."""
 
@@ -628,6 +655,12 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # WhatsApp: the message id the send returned, and the last status Meta reported for it
+    # (sent, delivered, read, failed; docs/whatsapp.md).
+    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    delivery_status: Mapped[str | None] = mapped_column(String(20))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    delivery_status_at: Mapped[datetime | None]
 
 
 class Subscription(Base):

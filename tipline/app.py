@@ -33,6 +33,7 @@ from core.inbox import AdmissionBatcher
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.photos.sandbox import without_root
 from core.vault import Vault
+from core.whatsapp.admission import WhatsAppAdmission
 from handlers.context import BotServices
 from moderation.invites import first_admin_invite
 from settings import Settings
@@ -62,6 +63,7 @@ from web.app import WebContext, create_app
 from web.dashboard.imports import watch_left_imports
 from web.ops import create_ops_app
 from web.telegram import WebhookFirst
+from web.whatsapp import WhatsAppIntake
 
 log = logging.getLogger("tipline")
 
@@ -148,6 +150,8 @@ async def _serve(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await _close(parts)
+        if context.whatsapp is not None:
+            await context.whatsapp.admission.close()
         await engine.dispose()
 
 
@@ -197,6 +201,24 @@ async def _web_context(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
         ),
         import_lease=timedelta(seconds=settings.import_lease_seconds),
+        whatsapp=_whatsapp_intake(settings, sessions, Vault(vault_key), role),
+    )
+
+
+def _whatsapp_intake(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault, role: str
+) -> WhatsAppIntake | None:
+    """The WhatsApp webhook's secrets and admission, in the processes that serve HTTP."""
+    if not settings.whatsapp or role not in ("all", "web"):
+        return None
+    assert settings.whatsapp_app_secret is not None
+    assert settings.whatsapp_verify_token is not None
+    assert settings.whatsapp_phone_number_id is not None
+    return WhatsAppIntake(
+        app_secret=settings.whatsapp_app_secret.get_secret_value(),
+        verify_token=settings.whatsapp_verify_token.get_secret_value(),
+        phone_number_id=settings.whatsapp_phone_number_id,
+        admission=WhatsAppAdmission(sessions, vault),
     )
 
 

@@ -34,6 +34,8 @@ from web.people import router as people_router
 from web.report import router as report_router
 from web.security import SecurityHeaders
 from web.telegram import router as telegram_router
+from web.whatsapp import WhatsAppIntake
+from web.whatsapp import router as whatsapp_router
 
 
 @dataclass(slots=True)
@@ -49,6 +51,8 @@ class WebContext:
     geocoder: GeocodingService
     admission: AdmissionBatcher | None = None
     webhook_secret: str | None = None
+    # WhatsApp (web/whatsapp.py): set when the four TIPLINE_WHATSAPP_* settings are.
+    whatsapp: WhatsAppIntake | None = None
     # The dashboard: TOTP secrets are sealed with the vault; sign-in throttling; photo stores.
     vault: Vault | None = None
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
@@ -90,6 +94,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(landing_router)
     app.include_router(telegram_router)
+    app.include_router(whatsapp_router)
     app.include_router(report_router)
     app.include_router(case_form_router)
     app.include_router(dashboard_router)

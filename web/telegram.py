@@ -33,7 +33,7 @@ async def telegram_webhook(request: Request) -> Response:
         return Response(status_code=404)
     if not hmac.compare_digest(given.encode(), expected.encode()):
         return Response(status_code=401)
-    body = await _read_body(request)
+    body = await read_body(request, MAX_BODY)
     if body is None:
         return Response(status_code=413)
     try:
@@ -65,12 +65,12 @@ def _accepted(query_id: str | None) -> Response:
 router.add_route(WEBHOOK_PATH, telegram_webhook, methods=["POST"], include_in_schema=False)
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The request body, or None when it is longer than MAX_BODY (read no further)."""
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None when it is longer than `limit` (read no further)."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)

@@ -151,7 +151,9 @@ class FakeWhatsApp:
         assert self._client is not None
         headers = {"Content-Type": "application/json"}
         if sign:
-            headers["X-Hub-Signature-256"] = payloads.signature(secret or self.app_secret, body)
+            headers["X-Hub-Signature-256"] = payloads.signature(
+                self.app_secret if secret is None else secret, body
+            )
         async with self._client.post(url, data=body, headers=headers) as response:
             await response.read()
             return response.status

@@ -1,0 +1,1 @@
+"""WhatsApp Business Cloud API: webhook parsing, durable admission, the 24-hour window."""

@@ -1,0 +1,89 @@
+"""The web app with WhatsApp configured, served by uvicorn on 127.0.0.1, and the fake Graph
+API that delivers signed webhooks to it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.geo import build_geocoder
+from core.whatsapp.admission import WhatsAppAdmission
+from storage.models import WhatsAppInbound
+from tests.fakes.whatsapp import VERIFY_TOKEN, FakeWhatsApp
+from tests.keys import TEST_VAULT
+from web.app import WebContext, create_app
+from web.whatsapp import WhatsAppIntake
+
+
+@dataclass
+class World:
+    """The served app's webhook URL and the fake that talks to it."""
+
+    url: str
+    fake: FakeWhatsApp
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def context(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], media: Path
+) -> WebContext:
+    """A web context with the WhatsApp intake on, keyed with the tests' vault."""
+    intake = WhatsAppIntake(
+        app_secret=FakeWhatsApp().app_secret,
+        verify_token=VERIFY_TOKEN,
+        phone_number_id=FakeWhatsApp().phone_number_id,
+        admission=WhatsAppAdmission(sessions, TEST_VAULT),
+    )
+    return WebContext(
+        engine=engine,
+        sessions=sessions,
+        head_revision="head",
+        bot_mode="none",
+        media_dir=media,
+        secret=b"k" * 32,
+        geocoder=build_geocoder(user_agent="t"),
+        vault=TEST_VAULT,
+        whatsapp=intake,
+    )
+
+
+@asynccontextmanager
+async def served(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], media: Path
+) -> AsyncIterator[World]:
+    """uvicorn serving the app on a free port, and the fake Graph API."""
+    ctx = context(engine, sessions, media)
+    port = _free_port()
+    config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.01)
+    try:
+        async with FakeWhatsApp() as fake:
+            yield World(f"http://127.0.0.1:{port}/whatsapp/webhook", fake)
+    finally:
+        server.should_exit = True
+        await task
+        assert ctx.whatsapp is not None
+        await ctx.whatsapp.admission.close()
+
+
+async def inbox(sessions: async_sessionmaker[AsyncSession]) -> list[WhatsAppInbound]:
+    """Every admitted WhatsApp message, oldest first."""
+    async with sessions() as session:
+        stmt = select(WhatsAppInbound).order_by(WhatsAppInbound.id)
+        return list((await session.scalars(stmt)).all())
