@@ -24,10 +24,10 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.outbox import Outcome, Outgoing, parse_recipient
+from core.outbox import Outcome, Outgoing
+from core.tipsters import NoIdentity, identity_of
 from core.vault import Vault, VaultKeyError
 from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError
-from storage.repositories import TipsterRepository
 
 log = logging.getLogger("tipline.outbox")
 FILE_ID_CACHE = 1024  # photos whose Telegram file id we keep (oldest forgotten first)
@@ -90,16 +90,12 @@ class TelegramSender:
     async def chat_id(self, recipient: str) -> int:
         """The chat behind a recipient (a tipster's comes from the vault, at send time only)."""
         try:
-            kind, number = parse_recipient(recipient)
-        except ValueError as exc:
+            _, number, record = await identity_of(self.sessions, self.vault, recipient)
+        except NoIdentity as exc:
             raise Unreachable(str(exc)) from None
-        if kind == "chat":
+        if record is None:
             return number
-        async with self.sessions() as session:
-            identity = await TipsterRepository(session).get_identity(tipster_id=number)
-        if identity is None:
-            raise Unreachable("the tipster has no identity on file")
-        chat_id = self.vault.open(identity.ciphertext).get("chat_id")
+        chat_id = record.get("chat_id")
         if not isinstance(chat_id, int):
             raise Unreachable("the tipster has no Telegram chat")
         return chat_id

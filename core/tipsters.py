@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.outbox import parse_recipient
 from core.vault import Vault
 from storage.models import Tipster
 from storage.refs import new_ref
@@ -63,3 +64,25 @@ async def set_language(session: AsyncSession, *, tipster: Tipster, language: str
     """Remember the tipster's language; commits."""
     tipster.language = language if language in LANGUAGES else "en"
     await session.commit()
+
+
+class NoIdentity(ValueError):
+    """An outbox recipient that names no one we can reach (bad form, no identity on file)."""
+
+
+async def identity_of(
+    sessions: async_sessionmaker[AsyncSession], vault: Vault, recipient: str
+) -> tuple[str, int, dict[str, Any] | None]:
+    """(kind, number, opened identity) of an outbox recipient; only a tipster's identity is
+    opened (for a `chat:` recipient it is None). Senders call this at send time only."""
+    try:
+        kind, number = parse_recipient(recipient)
+    except ValueError as exc:
+        raise NoIdentity(str(exc)) from None
+    if kind != "tipster":
+        return kind, number, None
+    async with sessions() as session:
+        identity = await TipsterRepository(session).get_identity(tipster_id=number)
+    if identity is None:
+        raise NoIdentity("the tipster has no identity on file")
+    return kind, number, vault.open(identity.ciphertext)

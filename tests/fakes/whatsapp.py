@@ -69,6 +69,7 @@ class FakeState:
     media: dict[str, _Media] = field(default_factory=dict)
     failures: list[_Failure] = field(default_factory=list)
     media_fetches: int = 0
+    uploads: list[str] = field(default_factory=list)
 
 
 class FakeWhatsApp:
@@ -105,6 +106,7 @@ class FakeWhatsApp:
     async def __aenter__(self) -> FakeWhatsApp:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_post("/v21.0/{number}/messages", self._messages)
+        app.router.add_post("/v21.0/{number}/media", self._upload)
         app.router.add_get("/v21.0/{media_id}", self._media_info)
         app.router.add_get("/media/{media_id}", self._media_bytes)
         self._runner = web.AppRunner(app)
@@ -188,6 +190,18 @@ class FakeWhatsApp:
             "messages": [{"id": wamid}],
         }
         return web.json_response(answer)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """POST /{phone-number-id}/media (multipart: messaging_product, type, file)."""
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        form = await request.post()
+        upload = form.get("file")
+        if form.get("messaging_product") != "whatsapp" or not isinstance(upload, web.FileField):
+            return _error(400, 100, "Invalid parameter: messaging_product and file needed")
+        media_id = self.add_media(upload.file.read(), str(form.get("type") or ""))
+        self.state.uploads.append(media_id)
+        return web.json_response({"id": media_id})
 
     def _take_failure(self, kind: str) -> int | None:
         for failure in self.state.failures:

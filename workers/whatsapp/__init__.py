@@ -1,0 +1,1 @@
+"""WhatsApp Business Cloud API: the Graph API client and the outbox sender."""
