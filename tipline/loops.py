@@ -42,6 +42,8 @@ from workers.retention import RetentionWorker
 from workers.shared_buckets import SharedBuckets
 from workers.singleton import run_singleton
 from workers.webhooks import WebhookSender
+from workers.whatsapp.graph import GraphClient
+from workers.whatsapp.sender import WhatsAppSender
 
 log = logging.getLogger("tipline")
 Loop = Coroutine[Any, Any, None]
@@ -142,6 +144,8 @@ def _relay(
         senders["telegram"] = TelegramSender(
             bot=bot, vault=vault, sessions=sessions, display_store=stores.display
         )
+    if settings.whatsapp:
+        senders["whatsapp"] = _whatsapp_sender(settings, sessions, vault, stores)
     # Pages for urgent leads fan out to the on-call chat (only with a bot) and e-mails.
     senders["oncall"] = OnCallPager(
         sessions=sessions,
@@ -150,6 +154,23 @@ def _relay(
         base_url=settings.base_url,
     )
     return Relay(sessions=sessions, senders=senders, shared=shared_buckets(settings))
+
+
+def _whatsapp_sender(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    vault: Vault,
+    stores: PhotoStores,
+) -> WhatsAppSender:
+    """The relay's WhatsApp sender (docs/whatsapp.md)."""
+    assert settings.whatsapp_token is not None and settings.whatsapp_phone_number_id
+    graph = GraphClient(
+        None,
+        base=settings.whatsapp_api_base,
+        token=settings.whatsapp_token.get_secret_value(),
+        phone_number_id=settings.whatsapp_phone_number_id,
+    )
+    return WhatsAppSender(graph=graph, vault=vault, sessions=sessions, display_store=stores.display)
 
 
 async def _run_faces(

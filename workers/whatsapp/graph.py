@@ -29,12 +29,20 @@ class GraphClient:
     """One business phone number's calls, with its token (never logged)."""
 
     def __init__(
-        self, http: aiohttp.ClientSession, *, base: str, token: str, phone_number_id: str
+        self, http: aiohttp.ClientSession | None, *, base: str, token: str, phone_number_id: str
     ) -> None:
-        self.http = http
+        """`http`: None makes one at the first call (a worker's client lives as long as it)."""
+        self._client = http
         self.base = base.rstrip("/")
         self.phone_number_id = phone_number_id
         self._auth = {"Authorization": f"Bearer {token}"}
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The HTTP client (made in the running event loop when none was given)."""
+        if self._client is None:
+            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self._client
 
     async def send(self, body: dict[str, Any]) -> str:
         """POST /{phone-number-id}/messages; the new message's id (wamid)."""
