@@ -2,7 +2,9 @@
 
 (a) a bare aiogram echo bot (aiogram's own webhook handler and HTTP session): the baseline;
     the same bot on Tipline's cheaper HTTP session is printed for information;
-(b) Tipline's durable admission alone (commit to the inbox, then 200), SQLite and PostgreSQL;
+(b) Tipline's durable admission alone (commit to the inbox, then 200), SQLite and PostgreSQL,
+    for Telegram updates and for signed WhatsApp webhooks (HMAC checked, sender keyed and
+    sealed);
 (c) `tipline run` in webhook mode doing the whole text-tip conversation.
 
 (a) and (c) are measured in BENCH_ROUNDS alternating pairs, each server warmed up first: on this
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import shutil
 import sys
@@ -33,7 +36,10 @@ from conversation import CONVERSATION_STEPS, run_conversation
 
 from storage import migrate
 from tests.databases import fresh_database
+from tests.fakes import whatsapp_payloads as wa
 from tests.fakes.telegram import FakeTelegram
+from tests.fakes.whatsapp import APP_SECRET as WA_APP_SECRET
+from tests.fakes.whatsapp import PHONE_NUMBER_ID as WA_PHONE_NUMBER_ID
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +58,7 @@ OPEN_LOOP_RATE = 500
 OPEN_LOOP_SECONDS = 6
 WRK_SECONDS = 5
 WRK_FIRST_UPDATE_ID = 10_000_000
+WA_BODIES = 40_000  # distinct signed WhatsApp webhooks (more than a wrk run posts)
 
 
 class Replies:
@@ -104,9 +111,15 @@ class Replies:
 class Server:
     """A server process, its URL, and its peak RSS sampled while it works."""
 
-    def __init__(self, args: list[str], port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        port: int,
+        env: dict[str, str] | None = None,
+        path: str = "/telegram/webhook",
+    ) -> None:
         self.args, self.port, self.env = args, port, env
-        self.url = f"http://127.0.0.1:{port}/telegram/webhook"
+        self.url = f"http://127.0.0.1:{port}{path}"
         self.peak_rss = 0.0
 
     async def __aenter__(self) -> Server:
@@ -206,14 +219,63 @@ async def echo_baseline(
         return report(name, CHATS * ECHO_MESSAGES, elapsed, latencies, server.peak_rss)
 
 
-async def admission_alone(fake: FakeTelegram, backend: str, tmp: Path) -> tuple[float, float]:
+async def admission_alone(
+    fake: FakeTelegram, backend: str, tmp: Path, *, whatsapp: bool = False
+) -> tuple[float, float]:
+    """(b) on a fresh database: Telegram updates, or signed WhatsApp webhooks (no open loop)."""
     database = fresh_database(backend, tmp)
     url = await asyncio.to_thread(database.__enter__)
     try:
         await asyncio.to_thread(migrate.upgrade, url)
+        if whatsapp:
+            return await _whatsapp_admission(backend, url, tmp), math.nan
         return await _admission(fake, backend, url)
     finally:
         await asyncio.to_thread(database.__exit__, None, None, None)
+
+
+async def _whatsapp_admission(backend: str, url: str, tmp: Path) -> float:
+    port = free_port()
+    args = [sys.executable, "bench/intake_servers.py", "whatsapp", "--port", str(port)]
+    args += ["--database-url", url]
+    bodies = [_signed_whatsapp(i) for i in range(WA_BODIES)]
+    async with Server(args, port, path="/whatsapp/webhook") as server:
+        name = f"(b) WhatsApp admission, {backend}, closed loop"
+        if shutil.which("wrk"):
+            lines = tmp / f"whatsapp-{backend}.txt"
+            text = "".join(f"{sig}\t{body.decode()}\n" for sig, body in bodies)
+            await asyncio.to_thread(lines.write_text, text)
+            return await closed_loop_wrk(name, server, script="intake_wa_wrk.lua", args=[lines])
+        return await _whatsapp_python(name, server, bodies)
+
+
+def _signed_whatsapp(i: int) -> tuple[str, bytes]:
+    """A text from one of 1,000 senders, with a distinct message id, signed as Meta signs."""
+    sender = str(447_700_900_000 + i % 1000)
+    payload = wa.message(WA_PHONE_NUMBER_ID, sender, *wa.text("x"), wamid=f"wamid.BENCH{i:09d}")
+    body = wa.dumps(payload)
+    return wa.signature(WA_APP_SECRET, body), body
+
+
+async def _whatsapp_python(name: str, server: Server, bodies: list[tuple[str, bytes]]) -> float:
+    queue = iter(bodies[:ADMISSION_UPDATES])
+    latencies: list[float] = []
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        for signature, body in queue:
+            start = time.perf_counter()
+            headers = {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+            async with http.post(server.url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"webhook answered {response.status}")
+            latencies.append(time.perf_counter() - start)
+
+    async with aiohttp.ClientSession() as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(ADMISSION_CONCURRENCY)))
+        elapsed = time.perf_counter() - start
+    return report(name + " (Python)", len(latencies), elapsed, latencies, server.peak_rss)
 
 
 async def _admission(fake: FakeTelegram, backend: str, url: str) -> tuple[float, float]:
@@ -237,11 +299,18 @@ async def _admission(fake: FakeTelegram, backend: str, url: str) -> tuple[float,
     return rate, p99
 
 
-async def closed_loop_wrk(name: str, server: Server) -> float:
+async def closed_loop_wrk(
+    name: str,
+    server: Server,
+    *,
+    script: str = "intake_wrk.lua",
+    args: list[Any] | None = None,
+) -> float:
     """ADMISSION_CONCURRENCY connections posting distinct updates, driven by wrk (C, so the
     driver takes little of the 2 cores the server needs)."""
-    args = ["-t1", f"-c{ADMISSION_CONCURRENCY}", f"-d{WRK_SECONDS}s", "-s", "intake_wrk.lua"]
-    args += [server.url, "--", SECRET, str(WRK_FIRST_UPDATE_ID)]
+    script_args = [SECRET, WRK_FIRST_UPDATE_ID] if args is None else args
+    args = ["-t1", f"-c{ADMISSION_CONCURRENCY}", f"-d{WRK_SECONDS}s", "-s", script]
+    args += [server.url, "--", *map(str, script_args)]
     wrk = await asyncio.create_subprocess_exec(
         "wrk", *args, cwd=ROOT / "bench", stdout=asyncio.subprocess.PIPE
     )
@@ -351,9 +420,18 @@ async def main() -> None:
                 whole = await whole_conversation(fake, replies, Path(tmp) / f"round{n}")
                 print(f"    pair {n + 1}: whole conversation / echo = {whole / bare:.2f}")
                 pairs.append((whole / bare, bare, whole))
-            await echo_baseline(fake, replies, tipline_session=True)
+            if ROUNDS:
+                await echo_baseline(fake, replies, tipline_session=True)
             sqlite_rate, sqlite_p99 = await admission_alone(fake, "sqlite", Path(tmp))
             pg_rate, _ = await admission_alone(fake, "postgresql", Path(tmp))
+            wa_sqlite, _ = await admission_alone(fake, "sqlite", Path(tmp), whatsapp=True)
+            wa_pg, _ = await admission_alone(fake, "postgresql", Path(tmp), whatsapp=True)
+    print(
+        f"aims: admission >= 2000/s on SQLite: Telegram {sqlite_rate:.0f}, WhatsApp "
+        f"{wa_sqlite:.0f} (PostgreSQL: Telegram {pg_rate:.0f}, WhatsApp {wa_pg:.0f})"
+    )
+    if not pairs:  # BENCH_ROUNDS=0: admission only
+        return
     ratio, bare, whole = sorted(pairs)[len(pairs) // 2]
     print(
         f"ratios to (a) (the median pair: {bare:.0f} echo, {whole:.0f} conversation): admission "

@@ -2,6 +2,7 @@
 
 python bench/intake_servers.py echo --port P --api BASE [--tipline-session]
 python bench/intake_servers.py admission --port P --database-url URL
+python bench/intake_servers.py whatsapp --port P --database-url URL
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -51,15 +53,11 @@ def echo(port: int, api: str, *, tipline_session: bool = False) -> None:
 
 def admission(port: int, database_url: str) -> None:
     """Tipline's webhook endpoint with durable admission and nothing behind it."""
-    import uvicorn
-    import uvloop
-
-    from bot.processor import tune_gc
     from core.geo import build_geocoder
     from core.inbox import AdmissionBatcher
     from core.vault import Vault
     from storage.db import create_engine, create_sessionmaker
-    from web.app import WebContext, create_app
+    from web.app import WebContext
 
     engine = create_engine(database_url)
     sessions = create_sessionmaker(engine)
@@ -74,6 +72,50 @@ def admission(port: int, database_url: str) -> None:
         admission=AdmissionBatcher(sessions, chat_key=Vault(Vault.new_key()).chat_key),
         webhook_secret=SECRET,
     )
+    _serve(context, port)
+
+
+def whatsapp(port: int, database_url: str) -> None:
+    """Tipline's WhatsApp webhook endpoint with durable admission and nothing behind it."""
+    from core.geo import build_geocoder
+    from core.vault import Vault
+    from core.whatsapp.admission import WhatsAppAdmission
+    from storage.db import create_engine, create_sessionmaker
+    from tests.fakes.whatsapp import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
+    from web.app import WebContext
+    from web.whatsapp import WhatsAppIntake
+
+    engine = create_engine(database_url)
+    sessions = create_sessionmaker(engine)
+    vault = Vault(Vault.new_key())
+    intake = WhatsAppIntake(
+        app_secret=APP_SECRET,
+        verify_token=VERIFY_TOKEN,
+        phone_number_id=PHONE_NUMBER_ID,
+        admission=WhatsAppAdmission(sessions, vault),
+    )
+    context = WebContext(
+        engine=engine,
+        sessions=sessions,
+        head_revision="bench",
+        bot_mode="none",
+        media_dir=Path("/tmp"),
+        secret=b"x" * 32,
+        geocoder=build_geocoder(user_agent="bench"),
+        vault=vault,
+        whatsapp=intake,
+    )
+    _serve(context, port)
+
+
+def _serve(context: Any, port: int) -> None:
+    """The app around `context` under uvicorn, as `tipline run` serves it."""
+    import uvicorn
+    import uvloop
+
+    from bot.processor import tune_gc
+    from web.app import create_app
+
     config = uvicorn.Config(
         create_app(context), host="127.0.0.1", port=port, log_level="warning", access_log=False
     )
@@ -85,7 +127,7 @@ def admission(port: int, database_url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["echo", "admission"])
+    parser.add_argument("kind", choices=["echo", "admission", "whatsapp"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api", default="")
     parser.add_argument("--database-url", default="")
@@ -93,6 +135,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.kind == "echo":
         echo(args.port, args.api, tipline_session=args.tipline_session)
+    elif args.kind == "whatsapp":
+        whatsapp(args.port, args.database_url)
     else:
         admission(args.port, args.database_url)
 
