@@ -27,6 +27,7 @@ from core.conversations import RedisConversations
 from core.outbox import SENT, tipster_recipient
 from core.vault import Vault
 from core.waits import cancel_and_wait
+from core.whatsapp.admission import sender_key
 from storage.models import (
     AuditEvent,
     CasePhoto,
@@ -38,6 +39,7 @@ from storage.models import (
     TipPhoto,
     Tipster,
     TipsterIdentity,
+    WhatsAppInbound,
 )
 from storage.photostore import PhotoStore
 from storage.types import utcnow
@@ -74,6 +76,7 @@ class Erased:
     pending_messages: int = 0
     originals: int = 0
     photos_on_legal_hold: int = 0
+    whatsapp_messages: int = 0
     files: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -86,7 +89,7 @@ class Erased:
             "pending_messages": self.pending_messages,
             "originals": self.originals,
             "photos_on_legal_hold": self.photos_on_legal_hold,
-        }
+        } | ({"whatsapp_messages": self.whatsapp_messages} if self.whatsapp_messages else {})
 
 
 def _rows(result: object) -> int:
@@ -115,6 +118,11 @@ async def _forget_identity(
         erased.conversation_states = _rows(result)
         if redis is not None and await redis.forget(key):
             erased.conversation_states += 1
+    phone = record_.get("external_id")
+    if record_.get("channel") == "whatsapp" and isinstance(phone, str):
+        # Their admitted messages hold the number sealed, and a key that finds them by it.
+        mine = WhatsAppInbound.sender_key == sender_key(vault, phone)
+        erased.whatsapp_messages = _rows(await session.execute(delete(WhatsAppInbound).where(mine)))
     await session.delete(identity)
     erased.identity = 1
 
