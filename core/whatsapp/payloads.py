@@ -84,10 +84,14 @@ def _text(value: str, limit: int) -> str:
 
 
 def _choices(choices: list[tuple[str, str]], title_limit: int) -> list[list[str]]:
+    """(id, title) pairs; a title longer than WhatsApp shows is cut, ending with an ellipsis."""
+    checked = []
     for reply_id, title in choices:
-        _text(title, title_limit)
-        _text(reply_id, ID_LIMIT)
-    return [[reply_id, title] for reply_id, title in choices]
+        if not title.strip():
+            raise ValueError("a choice needs a title")
+        cut = title if len(title) <= title_limit else title[: title_limit - 1] + "…"
+        checked.append([_text(reply_id, ID_LIMIT), cut])
+    return checked
 
 
 def graph_body(to: str, part: dict[str, Any], *, media_id: str | None = None) -> dict[str, Any]:
