@@ -30,21 +30,22 @@ from aiogram.types import (
     ReplyParameters,
     TelegramObject,
 )
-from aiohttp import FormData
 from pydantic import BaseModel
 
 from bot.factory import create_bot
 from core.i18n import Texts
 from handlers.keyboards import Pick, button, main_menu, markup, nav_row
+from tests.bot.fixtures import jpeg
 
 TEXTS = Texts("zh-Hans")
 
 
 def _ours(method: Any) -> dict[str, Any]:
     bot = create_bot(token="123:abc", api_base="http://127.0.0.1:1")
-    payload = bot.session.build_form_data(bot, method)
-    assert payload.content_type == "application/json"  # type: ignore[attr-defined]
-    return json.loads(payload._value.decode())  # type: ignore[attr-defined,no-any-return]
+    body = bot.session.json_body(bot, method)  # type: ignore[attr-defined]
+    assert body is not None
+    # Over the wire as JSON text (the session sends json.dumps of it).
+    return json.loads(json.dumps(body))  # type: ignore[no-any-return]
 
 
 def _aiogram(method: Any) -> dict[str, Any]:
@@ -112,13 +113,23 @@ def test_false_zero_and_nested_objects_are_sent_and_empty_text_is_not():
     )
 
 
-def test_a_call_with_a_file_is_aiograms_own_multipart_form():
-    bot = create_bot(token="123:abc", api_base="http://127.0.0.1:1")
-    photo = SendPhoto(chat_id=7, photo=BufferedInputFile(b"jpeg", "a.jpg"), caption="c")
-    form = bot.session.build_form_data(bot, photo)
-    assert isinstance(form, FormData)
-    names = [field[0]["name"] for field in form._fields]
-    assert names[:2] == ["chat_id", "photo"] and "caption" in names
+async def test_a_call_with_a_file_is_aiograms_own_multipart_form(fake):
+    fake.register_chat(7, type="private", first_name="Ann")
+    bot = create_bot(token=fake.token, api_base=fake.base_url)
+    picture = jpeg()
+    photo = SendPhoto(chat_id=7, photo=BufferedInputFile(picture, "a.jpg"), caption="c")
+    assert bot.session.json_body(bot, photo) is None  # type: ignore[attr-defined]
+    try:
+        await bot(photo)
+        await bot(SendMessage(chat_id=7, text="你好", reply_markup=KEYBOARDS[1]))
+    finally:
+        await bot.session.close()
+    [sent_photo] = fake.calls("sendPhoto")
+    assert sent_photo.params["caption"] == "c"
+    assert [upload.data for upload in sent_photo.files.values()] == [picture]
+    [sent] = fake.calls("sendMessage")
+    assert sent.files == {} and sent.params["text"] == "你好"
+    assert sent.params["reply_markup"] == KEYBOARDS[1].model_dump(mode="json", exclude_none=True)
 
 
 # --- answers -------------------------------------------------------------------------------------
