@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from enum import Enum
-from http import HTTPStatus
 from typing import Any, cast
 
 from aiogram import Bot, Dispatcher, Router
@@ -14,11 +13,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.methods import Response, TelegramMethod
+from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup
 from aiohttp import ClientError
-from pydantic import ValidationError
 
 from bot.fsm import SqlStorage, StateCache
 from bot.middlewares import ContextMiddleware
@@ -28,22 +26,15 @@ from handlers.context import BotServices
 JSON = {"Content-Type": "application/json"}
 
 
-class PinnedResponsesSession(AiohttpSession):
-    """aiogram's HTTP session, made cheaper per call through aiogram's public session methods.
+class JsonBodySession(AiohttpSession):
+    """aiogram's HTTP session, sending a call without files as a JSON body.
 
-    aiogram builds `Response[<result type>]` on every call; pydantic caches that class only
-    weakly, so after each garbage collection it was rebuilt (~5 ms, a third of the CPU of a
-    conversation step under load). One strong reference per result type ends that. And a call
-    without files is sent as a JSON body (the Bot API takes JSON for anything but uploads) with
-    the values aiogram would send, without the multipart writer aiohttp would build first or
-    urlencoding's slow quoting; an inline keyboard is dumped by pydantic in one call.
-    `make_request` and `check_response` are the methods aiogram documents for a session of one's
-    own to implement (BaseSession).
+    The Bot API takes JSON for anything but uploads: the values aiogram would send, without the
+    form aiohttp would encode first (urlencoding's slow quoting), and an inline keyboard dumped
+    by pydantic in one call. Worth about a sixth of `tipline run`'s CPU per conversation update
+    (bench/README.md). `make_request` is the method aiogram documents for a session of one's own
+    to implement (BaseSession); answers are checked by aiogram's own `check_response`.
     """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.response_types: dict[Any, Any] = {}
 
     def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
         """The call's fields as a JSON body; None when it uploads files (a multipart form)."""
@@ -101,35 +92,10 @@ class PinnedResponsesSession(AiohttpSession):
         answer = self.check_response(bot, method, response.status, content)
         return cast(TelegramType, answer.result)
 
-    def check_response(
-        self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
-    ) -> Response[Any]:
-        """A successful answer validated from its JSON text; anything else as aiogram checks it.
-
-        Straight from the text, pydantic builds no intermediate dicts of its own: the same
-        objects, ~2 us (3%) cheaper per sendMessage answer. (Most of the rest is aiogram's
-        per-object hooks: `remove_unset` and binding `_bot`.) Errors, and anything the JSON
-        path refuses, go through aiogram, so its exceptions are raised exactly as before.
-        """
-        returning = method.__returning__
-        response_type = self.response_types.get(returning)
-        if response_type is None:
-            response_type = self.response_types[returning] = Response[returning]  # type: ignore[valid-type]
-        if HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED:
-            try:
-                response = response_type.model_validate_json(content, context={"bot": bot})
-            except ValidationError:
-                response = None
-            if response is not None and response.ok:
-                # A string: `Response[Any]` evaluated here is a pydantic generic, cached weakly
-                # and rebuilt (~2.5 ms) after garbage collections.
-                return cast("Response[Any]", response)
-        return super().check_response(bot, method, status_code, content)
-
 
 def create_bot(*, token: str, api_base: str, timeout: float = 30) -> Bot:
     """A Bot talking to the given Bot API server (Telegram's, or a fake in tests)."""
-    session = PinnedResponsesSession(api=TelegramAPIServer.from_base(api_base), timeout=timeout)
+    session = JsonBodySession(api=TelegramAPIServer.from_base(api_base), timeout=timeout)
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
 
 
