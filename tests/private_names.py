@@ -184,9 +184,13 @@ def project_modules(root: Path = ROOT) -> list[tuple[Path, str]]:
 
 
 def project_uses(root: Path = ROOT) -> list[Use]:
-    """Every use of a third-party private name in the project's packages."""
+    """Every use of a third-party private name in the project's packages, its migrations and
+    settings (those two by their source alone: importing a migration runs it)."""
     uses = []
     for path, module in project_modules(root):
         relative = str(path.relative_to(root))
         uses += uses_in_source(path.read_text(encoding="utf-8"), relative, module)
+    for path in [*sorted((root / "migrations").rglob("*.py")), root / "settings.py"]:
+        relative = str(path.relative_to(root))
+        uses += uses_in_source(path.read_text(encoding="utf-8"), relative)
     return uses
