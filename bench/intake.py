@@ -104,15 +104,17 @@ class Replies:
 class Server:
     """A server process, its URL, and its peak RSS sampled while it works."""
 
-    def __init__(self, args: list[str], port: int, env: dict[str, str] | None = None) -> None:
-        self.args, self.port, self.env = args, port, env
+    def __init__(
+        self, args: list[str], port: int, env: dict[str, str] | None = None, root: Path = ROOT
+    ) -> None:
+        self.args, self.port, self.env, self.root = args, port, env, root
         self.url = f"http://127.0.0.1:{port}/telegram/webhook"
         self.peak_rss = 0.0
 
     async def __aenter__(self) -> Server:
         log = open(tempfile.mktemp(suffix=".log"), "w")  # noqa: SIM115, ASYNC230
         self.proc = await asyncio.create_subprocess_exec(
-            *self.args, cwd=ROOT, env=self.env, stdout=log, stderr=log
+            *self.args, cwd=self.root, env=self.env, stdout=log, stderr=log
         )
         self._sampler = asyncio.create_task(self._sample())
         # Ready means answering HTTP: `tipline run` binds its port before it finishes starting,
@@ -135,6 +137,15 @@ class Server:
             except psutil.Error:
                 pass
             await asyncio.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its children (user + system)."""
+        proc = psutil.Process(self.proc.pid)
+        total = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            times = p.cpu_times()
+            total += times.user + times.system
+        return total
 
     async def __aexit__(self, *exc: object) -> None:
         self._sampler.cancel()
@@ -206,17 +217,21 @@ async def echo_baseline(
         return report(name, CHATS * ECHO_MESSAGES, elapsed, latencies, server.peak_rss)
 
 
-async def admission_alone(fake: FakeTelegram, backend: str, tmp: Path) -> tuple[float, float]:
+async def admission_alone(
+    fake: FakeTelegram, backend: str, tmp: Path, root: Path = ROOT
+) -> tuple[float, float]:
     database = fresh_database(backend, tmp)
     url = await asyncio.to_thread(database.__enter__)
     try:
         await asyncio.to_thread(migrate.upgrade, url)
-        return await _admission(fake, backend, url)
+        return await _admission(fake, backend, url, root)
     finally:
         await asyncio.to_thread(database.__exit__, None, None, None)
 
 
-async def _admission(fake: FakeTelegram, backend: str, url: str) -> tuple[float, float]:
+async def _admission(
+    fake: FakeTelegram, backend: str, url: str, root: Path = ROOT
+) -> tuple[float, float]:
     port = free_port()
     args = [
         sys.executable,
@@ -227,7 +242,7 @@ async def _admission(fake: FakeTelegram, backend: str, url: str) -> tuple[float,
         "--database-url",
         url,
     ]
-    async with Server(args, port) as server, aiohttp.ClientSession() as http:
+    async with Server(args, port, root=root) as server, aiohttp.ClientSession() as http:
         name = f"(b) durable admission, {backend}, closed loop"
         if shutil.which("wrk"):
             rate = await closed_loop_wrk(name, server)
@@ -295,7 +310,15 @@ async def open_loop(fake: FakeTelegram, http: aiohttp.ClientSession, server: Ser
     return p99
 
 
-async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) -> float:
+async def whole_conversation(
+    fake: FakeTelegram,
+    replies: Replies,
+    tmp: Path,
+    root: Path = ROOT,
+    cpu: list[float] | None = None,
+) -> float:
+    """Updates/s of `tipline run` (from the tree at `root`); its CPU seconds per update are
+    appended to `cpu` when given."""
     await asyncio.to_thread(tmp.mkdir)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
@@ -311,7 +334,7 @@ async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) ->
         TIPLINE_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
     )
     args = [sys.executable, "-m", "tipline", "run"]
-    async with Server(args, port, env) as server, aiohttp.ClientSession() as http:
+    async with Server(args, port, env, root) as server, aiohttp.ClientSession() as http:
         latencies: list[float] = []
 
         async def send(chat_id: int, update: dict[str, Any]) -> None:
@@ -328,9 +351,12 @@ async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) ->
         warm_up = (run_conversation(fake, 39_000 + c, send, replies.keyboard) for c in range(5))
         await asyncio.gather(*warm_up)
         latencies.clear()
+        used = server.cpu_seconds()
         start = time.perf_counter()
         await asyncio.gather(*(chat(c) for c in range(CHATS)))
         elapsed = time.perf_counter() - start
+        if cpu is not None:
+            cpu.append((server.cpu_seconds() - used) / (CHATS * CONVERSATIONS * CONVERSATION_STEPS))
         return report(
             "(c) tipline run, whole text-tip conversation",
             CHATS * CONVERSATIONS * CONVERSATION_STEPS,
