@@ -23,7 +23,6 @@ def build_routers() -> list[Router]:
     report. /alerts comes before /start too, so /cancel while signing up stops only the sign-up.
     """
     from handlers import (
-        alerts,
         answers,
         case_card,
         fallback,
@@ -32,16 +31,15 @@ def build_routers() -> list[Router]:
         language,
         limits,
         moderators,
-        newcase,
-        report,
-        report_steps,
         start,
         status,
     )
+    from handlers.alerts import telegram as alerts
+    from handlers.newcase import telegram as newcase
+    from handlers.report import telegram as report
 
     return [
         report.build_router(),
-        report_steps.build_router(),
         limits.build_router(),
         moderators.build_router(),
         family.build_router(),

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import StateFilter
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
-from core.i18n import Texts
 from core.tips import tip_status
 from handlers.context import BotServices
+from handlers.engine.wizard import Conversation
 from handlers.filters import PlainText, PrivateChat
-from handlers.keyboards import Answer, finish
+from handlers.keyboards import Answer
+from handlers.report.flow import Turn
+from handlers.report.views import finish
 from handlers.states import Answering
-from handlers.turn import Turn, acknowledge
+from handlers.telegram.channel import acknowledge
+from handlers.telegram.middleware import converse
 from moderation.answers import GroupNotice, receive_answer
 from storage.models import Tipster
 
@@ -24,21 +26,19 @@ async def start_answer(
     query: CallbackQuery,
     *,
     callback_data: Answer,
-    state: FSMContext,
-    texts: Texts,
+    conversation: Conversation,
     session: AsyncSession,
     tipster: Tipster,
 ) -> None:
     """Wait for the answer (only to one's own tip; the report in progress is kept)."""
     await acknowledge(query)
-    turn = await Turn.of(query, state, texts)
+    turn, texts = await Turn.of(conversation), conversation.texts
     try:
         found = await tip_status(session, ref=callback_data.ref, tipster_id=tipster.id)
     except NotFound:
         await turn.say(texts("status.not_found"))
         return
-    await turn.suspend(found.ref)
-    await state.set_state(Answering.tip)
+    turn.suspend(found.ref, "Answering:tip")
     await turn.say(texts("answer.ask", ref=found.ref), finish(texts))
 
 
@@ -51,14 +51,13 @@ def _group(services: BotServices | None) -> GroupNotice | None:
 async def answer_text(
     message: Message,
     *,
-    state: FSMContext,
-    texts: Texts,
+    conversation: Conversation,
     session: AsyncSession,
     tipster: Tipster,
     services: BotServices | None = None,
 ) -> None:
     """The answer lands on the tip and brings it back to the queue; staff see the pseudonym."""
-    turn = await Turn.of(message, state, texts)
+    turn, texts = await Turn.of(conversation), conversation.texts
     ref = turn.talk.target_ref
     if ref is None:
         await turn.resume(note=texts("report.stale_button"))
@@ -79,7 +78,7 @@ async def answer_text(
 
 def build_router() -> Router:
     """Answers to moderators (private chats only)."""
-    router = Router(name="answers")
+    router = converse(Router(name="answers"))
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
     router.callback_query.register(start_answer, Answer.filter())

@@ -10,7 +10,6 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +18,11 @@ from core.i18n import Texts
 from core.outbox import CAPTION_LIMIT, enqueue, telegram_photo, tipster_recipient
 from core.people import PublicPerson, get_person
 from handlers.context import BotServices
+from handlers.engine.wizard import Conversation
 from handlers.filters import PrivateChat
-from handlers.talk import CaseChoice
-from handlers.turn import Turn, acknowledge
+from handlers.report.flow import Turn
+from handlers.telegram.channel import acknowledge
+from handlers.telegram.middleware import converse
 from storage.models import Tipster
 
 TEXT_CHARS = 300
@@ -112,27 +113,23 @@ def _report_data(ref: str) -> str:
 async def report_on_case(
     query: CallbackQuery,
     callback_data: CaseReport,
-    state: FSMContext,
-    texts: Texts,
+    conversation: Conversation,
     session: AsyncSession,
 ) -> None:
-    """Start a report about the case on the card (as a poster's link does)."""
+    """Start a report about the case on the card (as a poster's link does); a report in
+    progress is kept and now names this case."""
     await acknowledge(query)
-    turn = await Turn.of(query, state, texts)
+    turn = await Turn.of(conversation)
     case = await get_public_case(session, code=callback_data.ref)
     if case is None:
-        await turn.say(texts("case.not_public"))
+        await turn.say(turn.texts("case.not_public"))
         return
-    await turn.begin(session)  # a report in progress is kept and now names this case
-    turn.draft.case_ref, turn.draft.case_unknown = case.ref, False
-    turn.talk.cases = [CaseChoice(ref=case.ref, name=case.full_name)]
-    turn.talk.mark("case")
-    await turn.advance(note=texts("report.case_picked", case=f"{case.full_name} ({case.ref})"))
+    await turn.about_case(session, case, callback_data.ref)
 
 
 def build_router() -> Router:
     """/case and the card's report button (private chats only)."""
-    router = Router(name="case_card")
+    router = converse(Router(name="case_card"))
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
     router.message.register(show_case, Command("case"))

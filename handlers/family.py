@@ -12,7 +12,7 @@ from core.errors import InvalidInput, NotFound, RateLimited
 from core.i18n import Texts
 from handlers.context import BotServices
 from handlers.filters import PrivateChat
-from handlers.turn import acknowledge
+from handlers.telegram.channel import acknowledge
 from moderation.families import DEEP_LINK_PREFIX, link_family, set_muted
 from moderation.family_leads import CALLBACK_PREFIX, SCAM
 from moderation.forwarding import answer_lead

@@ -96,3 +96,11 @@ class ActionIs(Filter):
     async def __call__(self, event: TelegramObject, callback_data: Any = None, **_: Any) -> bool:
         """True for the action."""
         return getattr(callback_data, "action", None) == self.action
+
+
+class NotCommand(Filter):
+    """Anything but a /command (those go on to their own handlers; a flow keeps its place)."""
+
+    async def __call__(self, event: TelegramObject) -> bool:
+        """True unless the message starts with a bot command."""
+        return isinstance(event, Message) and not _is_command(event)

@@ -13,7 +13,7 @@ from core.i18n import Texts
 from handlers.context import BotServices
 from handlers.filters import PrivateChat
 from handlers.keyboards import button, markup
-from handlers.turn import acknowledge
+from handlers.telegram.channel import acknowledge
 from storage.models import Tipster
 
 

@@ -9,6 +9,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.i18n import Texts
+from handlers.report.views import ADDING, CONFIRM, NAV, PICK
 
 MAX_LABEL = 60
 
@@ -19,24 +20,36 @@ class Menu(CallbackData, prefix="m"):
     action: str
 
 
-class Nav(CallbackData, prefix="n"):
-    """back / skip / cancel on a step; the step makes a stale button harmless."""
+class StepNav(CallbackData, prefix="nav"):
+    """back / skip / cancel on a flow's step; the step makes a stale button harmless."""
 
     step: str
     action: str
 
 
-class Pick(CallbackData, prefix="p"):
-    """A choice on a step: a case, a moment, a place candidate, contact yes/no."""
+class StepPick(CallbackData, prefix="pick"):
+    """A choice on a flow's step."""
 
     step: str
     value: str
 
 
-class Confirm(CallbackData, prefix="ok"):
-    """Send the draft with this id (a double tap finds the same tip)."""
+class DraftSend(CallbackData, prefix="send"):
+    """Send a flow's draft with this id (a double tap finds the same tip or case)."""
 
     draft: str
+
+
+class Nav(StepNav, prefix=NAV):
+    """The report's back / skip / cancel."""
+
+
+class Pick(StepPick, prefix=PICK):
+    """A choice on a report step: a case, a moment, a place candidate, contact yes/no."""
+
+
+class Confirm(DraftSend, prefix=CONFIRM):
+    """Send the report."""
 
 
 class Lang(CallbackData, prefix="l"):
@@ -51,7 +64,7 @@ class Answer(CallbackData, prefix="ans"):
     ref: str
 
 
-class AddDone(CallbackData, prefix="a"):
+class AddDone(CallbackData, prefix=ADDING):
     """Finish /add or an answer."""
 
     action: str
@@ -70,15 +83,6 @@ def button(label: str, data: CallbackData) -> InlineKeyboardButton:
 def markup(*rows: Row) -> InlineKeyboardMarkup:
     """A keyboard from rows, leaving out empty ones."""
     return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
-
-
-def nav_row(texts: Texts, step: str, *, back: bool = True, skip: str | None = None) -> Row:
-    """Back, Skip (with its label key) and Cancel for a step."""
-    row = [button(texts("button.back"), Nav(step=step, action="back"))] if back else []
-    if skip:
-        row.append(button(texts(skip), Nav(step=step, action="skip")))
-    row.append(button(texts("button.cancel"), Nav(step=step, action="cancel")))
-    return row
 
 
 def shared(
@@ -109,8 +113,3 @@ def languages(texts: Texts) -> InlineKeyboardMarkup:
             button(texts("language.zh"), Lang(code="zh-Hans")),
         ]
     )
-
-
-def finish(texts: Texts) -> InlineKeyboardMarkup:
-    """Done with /add or an answer."""
-    return markup([button(texts("button.done"), AddDone(action="done"))])

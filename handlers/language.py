@@ -11,7 +11,7 @@ from core.i18n import Texts
 from core.tipsters import set_language
 from handlers.filters import PrivateChat
 from handlers.keyboards import Lang, languages
-from handlers.turn import acknowledge
+from handlers.telegram.channel import acknowledge
 from storage.models import Tipster
 
 

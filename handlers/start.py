@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cases import get_public_case
 from core.i18n import Texts
+from handlers.engine.wizard import Conversation
 from handlers.filters import ActionIs, CaseLink, PrivateChat
 from handlers.keyboards import Menu, main_menu
-from handlers.sending import send_text
+from handlers.report.flow import Turn
 from handlers.status import show_my_tips
-from handlers.talk import CaseChoice
-from handlers.turn import Turn, acknowledge
+from handlers.telegram.channel import acknowledge, send_text
+from handlers.telegram.middleware import converse
 from storage.models import Tipster
 
 CASE_PREFIX = "case_"
@@ -27,39 +27,25 @@ async def start(message: Message, texts: Texts) -> None:
 
 
 async def start_for_case(
-    message: Message,
-    command: CommandObject,
-    state: FSMContext,
-    texts: Texts,
-    session: AsyncSession,
+    message: Message, command: CommandObject, conversation: Conversation, session: AsyncSession
 ) -> None:
     """A poster's link t.me/bot?start=case_CODE: a report about that case."""
     code = (command.args or "")[len(CASE_PREFIX) :]
-    turn = await Turn.of(message, state, texts)
-    await turn.begin(session)
-    case = await get_public_case(session, code=code)
-    if case is None:
-        turn.draft.case_unknown, turn.draft.case_ref = True, None
-        note = texts("report.case_not_found", code=code[:20])
-    else:
-        turn.draft.case_ref, turn.draft.case_unknown = case.ref, False
-        turn.talk.cases = [CaseChoice(ref=case.ref, name=case.full_name)]
-        note = texts("report.case_picked", case=f"{case.full_name} ({case.ref})")
-    turn.talk.mark("case")
-    await turn.advance(note=note)
+    turn = await Turn.of(conversation)
+    await turn.about_case(session, await get_public_case(session, code=code), code)
 
 
 async def menu_report(
-    query: CallbackQuery, state: FSMContext, texts: Texts, session: AsyncSession
+    query: CallbackQuery, conversation: Conversation, session: AsyncSession
 ) -> None:
     """Report a sighting (or carry on with the one in progress)."""
     await acknowledge(query)
-    turn = await Turn.of(query, state, texts)
+    turn = await Turn.of(conversation)
     started = await turn.begin(session)
     if started:
         await turn.advance()
     else:
-        await turn.stay(note=texts("note.report_continues"))
+        await turn.stay(note=turn.texts("note.report_continues"))
 
 
 async def menu_check(
@@ -83,15 +69,15 @@ async def show_help(message: Message, texts: Texts) -> None:
     await message.answer(texts("help.text"))
 
 
-async def cancel(message: Message, state: FSMContext, texts: Texts) -> None:
+async def cancel(message: Message, conversation: Conversation) -> None:
     """Cancel whatever is going on; nothing is sent."""
-    turn = await Turn.of(message, state, texts)
+    turn = await Turn.of(conversation)
     await turn.cancel()
 
 
 def build_router() -> Router:
     """/start, the menu, /help and /cancel (private chats only)."""
-    router = Router(name="start")
+    router = converse(Router(name="start"))
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
     router.message.register(start_for_case, CommandStart(deep_link=True), CaseLink())

@@ -6,20 +6,23 @@ from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, StateFilter
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from core.i18n import Texts
 from core.tips import add_to_tip, list_tip_statuses, tip_status
+from handlers.common.where import place_of
 from handlers.context import BotServices
+from handlers.engine.wizard import Conversation
 from handlers.filters import HasMedia, HasPlace, PlainText, PrivateChat
-from handlers.keyboards import AddDone, finish
-from handlers.media import attachment_of
-from handlers.report_steps import place_of
+from handlers.keyboards import AddDone
+from handlers.report.flow import Turn
+from handlers.report.views import finish
 from handlers.states import Adding, Answering
-from handlers.turn import Turn, acknowledge
+from handlers.telegram.channel import acknowledge
+from handlers.telegram.inputs import attachment_of, point_of
+from handlers.telegram.middleware import converse
 from storage.models import Tipster
 
 
@@ -65,7 +68,7 @@ async def add(
     message: Message,
     *,
     command: CommandObject,
-    state: FSMContext,
+    conversation: Conversation,
     texts: Texts,
     session: AsyncSession,
     tipster: Tipster,
@@ -79,9 +82,8 @@ async def add(
     except NotFound:
         await message.answer(texts("status.not_found"))
         return
-    turn = await Turn.of(message, state, texts)
-    await turn.suspend(found.ref)
-    await state.set_state(Adding.tip)
+    turn = await Turn.of(conversation)
+    turn.suspend(found.ref, "Adding:tip")
     await turn.say(texts("add.ask", ref=found.ref), finish(texts))
 
 
@@ -99,36 +101,36 @@ async def _add(turn: Turn, session: AsyncSession, tipster: Tipster, **addition: 
 
 
 async def add_text(
-    message: Message, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+    message: Message, conversation: Conversation, session: AsyncSession, tipster: Tipster
 ) -> None:
     """More words for a sent tip."""
-    turn = await Turn.of(message, state, texts)
+    turn = await Turn.of(conversation)
     await _add(turn, session, tipster, text=message.text or "")
 
 
 async def add_place(
     message: Message,
     *,
-    state: FSMContext,
-    texts: Texts,
+    conversation: Conversation,
     session: AsyncSession,
     tipster: Tipster,
     services: BotServices,
 ) -> None:
     """A place for a sent tip (kept as an addition; the tip's own place is not overwritten)."""
-    turn = await Turn.of(message, state, texts)
-    await _add(turn, session, tipster, place=await place_of(message, services))
+    turn = await Turn.of(conversation)
+    place = await place_of(point_of(message), services.geocoder)
+    await _add(turn, session, tipster, place=place)
 
 
 async def add_media(
-    message: Message, state: FSMContext, texts: Texts, session: AsyncSession, tipster: Tipster
+    message: Message, conversation: Conversation, session: AsyncSession, tipster: Tipster
 ) -> None:
     """Photos or videos for a sent tip (one reply per album)."""
     found = attachment_of(message)
     if isinstance(found, str):
-        await message.answer(texts(found))
+        await conversation.say(conversation.texts(found))
         return
-    turn = await Turn.of(message, state, texts)
+    turn = await Turn.of(conversation)
     album = message.media_group_id
     if album and turn.talk.album == album:
         ref = turn.talk.target_ref or ""
@@ -138,17 +140,17 @@ async def add_media(
     await _add(turn, session, tipster, text=message.caption or "", attachments=[found])
 
 
-async def add_done(query: CallbackQuery, state: FSMContext, texts: Texts) -> None:
+async def add_done(query: CallbackQuery, conversation: Conversation) -> None:
     """Done adding (or answering): back to where the tipster was."""
     await acknowledge(query)
-    turn = await Turn.of(query, state, texts)
+    turn, texts = await Turn.of(conversation), conversation.texts
     ref = turn.talk.target_ref
     await turn.resume(note=texts("add.done", ref=ref) if ref else texts("report.stale_button"))
 
 
 def build_router() -> Router:
     """/status, /add and what is added (private chats only)."""
-    router = Router(name="status")
+    router = converse(Router(name="status"))
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
     router.message.register(status, Command("status"))

@@ -264,3 +264,20 @@ async def test_an_ambiguous_place_asks_did_you_mean_and_the_time_follows_the_cho
     assert case.last_seen_place == "Springfield, Illinois, United States"
     assert case.last_seen_at == datetime(2025, 3, 1, 15, 0, tzinfo=UTC)  # Chicago, UTC-6
     await assert_all_processed(chat)
+
+
+async def test_a_case_sent_during_a_report_still_answers_a_second_tap_after_the_report_resumes(
+    chat, fake
+):
+    await chat.send(fake.text_message(CHAT, "A girl in a red coat"))
+    await _to_summary(chat, fake)
+    await chat.press(CHAT, "Submit the case")
+    [done] = [m["text"] for m in chat.messages(CHAT) if "Nothing is public" in m.get("text", "")]
+    assert "When did you see this?" in chat.last_text(CHAT)  # the report is back
+    # The report and the case keep their state apart: the case's reference is still known.
+    await chat.press(CHAT, "Submit the case")
+    assert sent_ref(chat.last_text(CHAT)) == sent_ref(done)
+    assert len(await _cases(chat.sessions)) == 1
+    await chat.press(CHAT, "I don't know")
+    assert "Where did you see this?" in chat.last_text(CHAT)
+    await assert_all_processed(chat)

@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from bot.factory import create_bot
 from core.i18n import Texts
-from handlers.keyboards import Pick, button, main_menu, markup, nav_row
+from handlers.keyboards import Nav, Pick, button, main_menu, markup
 
 TEXTS = Texts("zh-Hans")
 
@@ -66,7 +66,10 @@ KEYBOARDS = [
             button("现在", Pick(step="when", value="now")),
             button("x" * 80, Pick(step="w", value="1")),
         ],
-        nav_row(TEXTS, "when", skip="button.skip"),
+        [
+            button(TEXTS(f"button.{action}"), Nav(step="when", action=action))
+            for action in ("back", "skip", "cancel")
+        ],
     ),
     InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text="site", url="https://e.org")]]

@@ -1,4 +1,4 @@
-"""Files a tipster sends, read from Telegram's message into a draft Attachment."""
+"""What a Telegram message carries, read into the engine's plain input: text, a point, a file."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from aiogram.types import Message
 
 from core.drafts import TELEGRAM_DOWNLOAD_LIMIT, Attachment, AttachmentKind
+from handlers.engine.channel import Point
 
 # Documents are taken only when they are pictures or videos ("send as file" keeps GPS).
 MEDIA_DOCUMENT_PREFIXES = ("image/", "video/")
@@ -43,4 +44,25 @@ def attachment_of(message: Message) -> Attachment | str:
         size=file.file_size,
         name=getattr(file, "file_name", None),
         media_group_id=message.media_group_id,
+    )
+
+
+def text_of(message: Message) -> str:
+    """The message's text, or a file's caption."""
+    return message.text or message.caption or ""
+
+
+def point_of(message: Message) -> Point:
+    """The point of a pin, live location or venue (call for a message that has one)."""
+    if message.venue is not None:
+        venue = message.venue
+        text = ", ".join(part for part in (venue.title, venue.address) if part)
+        where = venue.location
+        return Point(where.latitude, where.longitude, source="venue", text=text)
+    point = message.location
+    if point is None:
+        raise ValueError("a message without a location")
+    live = bool(point.live_period)
+    return Point(
+        point.latitude, point.longitude, "live" if live else "pin", point.horizontal_accuracy
     )

@@ -1,15 +1,12 @@
-"""What the bot remembers of a conversation between updates (stored by the FSM in the DB)."""
+"""What the report remembers between updates (under the "report" key of the chat's data)."""
 
 from __future__ import annotations
 
-import logging
+from typing import Any
 
-from aiogram.fsm.context import FSMContext
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from core.drafts import Draft, DraftPlace
-
-log = logging.getLogger("tipline.handlers")
 
 
 class CaseChoice(BaseModel):
@@ -48,16 +45,6 @@ class Talk(BaseModel):
         self.near_search = False
 
 
-async def load(state: FSMContext) -> Talk:
-    """The conversation so far (a fresh one if what is stored no longer parses)."""
-    data = await state.get_data()
-    try:
-        return Talk.model_validate(data)
-    except ValidationError:
-        log.warning("conversation data did not parse; starting afresh")
-        return Talk()
-
-
-async def save(state: FSMContext, talk: Talk) -> None:
-    """Store the conversation (committed with the update by the processor)."""
-    await state.set_data(talk.model_dump(mode="json"))
+def legacy(data: dict[str, Any]) -> dict[str, Any]:
+    """Before flows had keys, the report's fields were the top level of the data."""
+    return {key: value for key, value in data.items() if key in Talk.model_fields}

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aiogram.filters import Filter
-from aiogram.fsm.context import FSMContext
-from aiogram.types import Message, TelegramObject
-
 from core.case_registry import LIMITS, MAX_PHOTOS
+from core.drafts import Attachment
+from core.geo import GeocodingService
 from core.i18n import Texts
-from core.places import place_label, resolve_typed
-from handlers.context import BotServices
-from handlers.media import attachment_of
-from handlers.newcase_draft import (
+from handlers.common import where
+from handlers.engine.channel import Point
+from handlers.newcase.flow import CaseTurn
+from handlers.newcase.state import (
     AGE_NOTE_LIMIT,
     CasePhotoRef,
     CaseTalk,
@@ -22,8 +20,6 @@ from handlers.newcase_draft import (
     read_born,
     split_languages,
 )
-from handlers.newcase_turn import CaseTurn
-from handlers.report_steps import place_of
 
 TEXT_PROBLEMS = {
     "too_long": "newcase.too_long",
@@ -55,17 +51,6 @@ PHOTO_KINDS = ("photo", "document")
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class NotCommand(Filter):
-    """Anything but a /command (those go on to their own handlers, /newcase keeps its place)."""
-
-    async def __call__(self, event: TelegramObject) -> bool:
-        """True unless the message starts with a bot command."""
-        if not isinstance(event, Message):
-            return False
-        entities = event.entities or []
-        return not any(e.type == "bot_command" and e.offset == 0 for e in entities)
 
 
 def _take_field(talk: CaseTalk, name: str, text: str, texts: Texts) -> str | None:
@@ -108,27 +93,11 @@ TAKERS: dict[str, Taker] = {
 }
 
 
-async def _where_text(turn: CaseTurn, text: str, services: BotServices) -> None:
-    found = await resolve_typed(services.geocoder, text)
-    talk = turn.case
-    if found.best is not None and not found.ambiguous:
-        talk.seen.set_place(found.best, now=_now())
-        shown = place_label(found.best, turn.texts.language)
-        await turn.ask_after("where", note=turn.texts("note.place_saved", place=shown))
-        return
-    talk.places, talk.typed_place = list(found.choices), found.typed
-    await turn.ask("where_pick")
-
-
-async def on_text(message: Message, state: FSMContext, texts: Texts, services: BotServices) -> None:
+async def on_text(turn: CaseTurn, text: str, geocoder: GeocodingService) -> None:
     """A typed answer to the step on screen; a problem is explained and the step asked again."""
-    turn = await CaseTurn.of(message, state, texts)
-    name, text = await turn.current() or "kind", message.text or ""
-    if turn.talk is None:
-        await turn.finish(texts("newcase.expired"))
-        return
+    name, texts = turn.current or "kind", turn.texts
     if name in ("where", "where_pick"):
-        await _where_text(turn, text, services)
+        await where.typed(turn, turn.case, turn.case.seen, text, geocoder)
         return
     if name in FIELDS:
         problem = _take_field(turn.case, name, text, texts)
@@ -139,72 +108,44 @@ async def on_text(message: Message, state: FSMContext, texts: Texts, services: B
     if problem is not None:
         await turn.stay(note=problem)
     else:
-        await turn.ask_after(name)
+        await turn.onward(name)
 
 
-async def on_place(
-    message: Message, state: FSMContext, texts: Texts, services: BotServices
-) -> None:
+async def on_place(turn: CaseTurn, point: Point, geocoder: GeocodingService) -> None:
     """A pin or venue on the last-seen step."""
-    turn = await CaseTurn.of(message, state, texts)
-    if turn.talk is None:
-        await turn.finish(texts("newcase.expired"))
-        return
-    place = await place_of(message, services)
+    place = await where.place_of(point, geocoder)
     turn.case.seen.set_place(place, now=_now())
-    shown = place_label(place, texts.language) or place.text or texts("summary.pin")
-    await turn.ask_after("where", note=texts("note.place_saved", place=shown))
+    await turn.onward("where", note=where.saved_note(turn.texts, place))
 
 
-async def on_contact(message: Message, state: FSMContext, texts: Texts) -> None:
+async def on_contact(turn: CaseTurn, name: str, phone: str) -> None:
     """A shared contact card is the family's private contact (sealed, never public)."""
-    turn = await CaseTurn.of(message, state, texts)
-    card = message.contact
-    if turn.talk is None or card is None:
-        await turn.finish(texts("newcase.expired"))
-        return
-    name = " ".join(part for part in (card.first_name, card.last_name) if part)
-    turn.case.contact = f"{name} {card.phone_number}".strip()[: LIMITS["contact"]]
-    await turn.ask_after("contact")
+    turn.case.contact = f"{name} {phone}".strip()[: LIMITS["contact"]]
+    await turn.onward("contact")
 
 
-def _photo_of(message: Message) -> CasePhotoRef | str:
-    found = attachment_of(message)
+def photo_of(found: Attachment | str, caption: str) -> CasePhotoRef | str:
+    """A file as a case photo, or the text key saying why it cannot be one."""
     if isinstance(found, str):
         return found
     if found.kind not in PHOTO_KINDS or not (found.mime_type or "").startswith("image/"):
         return "newcase.photo_only"
     file_id = found.source_ref.removeprefix("telegram:")
-    note = (message.caption or "").strip()[:AGE_NOTE_LIMIT]
+    note = caption.strip()[:AGE_NOTE_LIMIT]
     return CasePhotoRef(source_ref=f"tg:{file_id}", unique_id=found.unique_id, age_note=note)
 
 
-async def on_photo(message: Message, state: FSMContext, texts: Texts) -> None:
+async def on_photo(turn: CaseTurn, photo: CasePhotoRef | str, album: str | None) -> None:
     """A photo (or an album of them) on the photo step; one answer per album."""
-    turn = await CaseTurn.of(message, state, texts)
-    photo = _photo_of(message)
-    if turn.talk is None:
-        await turn.finish(texts("newcase.expired"))
-        return
     if isinstance(photo, str):
-        await turn.stay(note=texts(photo))
+        await turn.refuse(photo)
         return
-    talk, album = turn.case, message.media_group_id
+    talk = turn.case
     added = talk.add_photo(photo)
     if album and talk.album == album:
-        await turn.keep()  # the rest of an album: answered once, at its first photo
-        return
+        return  # the rest of an album: answered once, at its first photo
     talk.album = album
     key = "newcase.album_saved" if album else "newcase.photo_saved"
+    texts = turn.texts
     note = texts(key if added else "newcase.photos_full", count=len(talk.photos), limit=MAX_PHOTOS)
     await turn.stay(note=note)
-
-
-async def on_other(message: Message, state: FSMContext, texts: Texts) -> None:
-    """Stickers, voice notes, a photo before the photo step: say so and ask the step again."""
-    turn = await CaseTurn.of(message, state, texts)
-    if turn.talk is None:
-        await turn.finish(texts("newcase.expired"))
-        return
-    media = any(f is not None for f in (message.photo, message.video, message.document))
-    await turn.stay(note=texts("newcase.photos_later" if media else "newcase.bad_input"))

@@ -5,52 +5,65 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC
 
-from aiogram.types import InlineKeyboardMarkup
-
 from core.drafts import MAX_ATTACHMENTS, Draft
 from core.i18n import Texts
-from handlers.keyboards import Confirm, Pick, button, markup, nav_row, shared
-from handlers.talk import Talk
+from handlers.common import where
+from handlers.engine.channel import Button, Keyboard, button, keyboard
+from handlers.engine.keys import nav_row, shared
+from handlers.engine.wizard import View
+from handlers.report.state import Talk
+
+NAV, PICK, CONFIRM, ADDING = "n", "p", "ok", "a"
+"""Button data: n:<step>:<action>, p:<step>:<value>, ok:<draft id>, a:done (/add, answers)."""
 
 SUMMARY_TEXT = 1500
 """The description is cut to this in the summary, so the message stays far below 4096."""
 
-View = tuple[str, InlineKeyboardMarkup]
-
 
 def _case(talk: Talk, texts: Texts) -> View:
-    choices = [[button(f"{c.name} ({c.ref})", Pick(step="case", value=c.ref))] for c in talk.cases]
-    return texts("report.ask_case"), markup(
+    choices = [[button(f"{c.name} ({c.ref})", PICK, "case", c.ref)] for c in talk.cases]
+    return texts("report.ask_case"), keyboard(
         *choices,
-        [button(texts("button.case_near"), Pick(step="case", value="near"))],
-        [button(texts("button.case_unknown"), Pick(step="case", value="unknown"))],
-        nav_row(texts, "case", back=False),
+        [button(texts("button.case_near"), PICK, "case", "near")],
+        [button(texts("button.case_unknown"), PICK, "case", "unknown")],
+        nav(texts, "case", back=False),
     )
 
 
-@shared
-def _nav(texts: Texts, step: str, back: bool, skip: str | None) -> InlineKeyboardMarkup:
-    return markup(nav_row(texts, step, back=back, skip=skip))
+def nav(texts: Texts, step: str, *, back: bool = True, skip: str | None = None) -> list[Button]:
+    """Back, Skip and Cancel on a report step."""
+    return nav_row(texts, NAV, step, back=back, skip=skip)
 
 
 @shared
-def _when_keys(texts: Texts) -> InlineKeyboardMarkup:
-    return markup(
-        [button(texts("button.when_now"), Pick(step="when", value="now"))],
+def _nav(texts: Texts, step: str, back: bool, skip: str | None) -> Keyboard:
+    return keyboard(nav(texts, step, back=back, skip=skip))
+
+
+@shared
+def finish(texts: Texts) -> Keyboard:
+    """Done with /add or an answer."""
+    return keyboard([button(texts("button.done"), ADDING, "done")])
+
+
+@shared
+def _when_keys(texts: Texts) -> Keyboard:
+    return keyboard(
+        [button(texts("button.when_now"), PICK, "when", "now")],
         [
-            button(texts("button.when_today"), Pick(step="when", value="today")),
-            button(texts("button.when_day"), Pick(step="when", value="day")),
+            button(texts("button.when_today"), PICK, "when", "today"),
+            button(texts("button.when_day"), PICK, "when", "day"),
         ],
-        nav_row(texts, "when", skip="button.when_unknown"),
+        nav(texts, "when", skip="button.when_unknown"),
     )
 
 
 @shared
-def _contact_keys(texts: Texts) -> InlineKeyboardMarkup:
-    return markup(
-        [button(texts("button.contact_no"), Pick(step="contact", value="no"))],
-        [button(texts("button.contact_yes"), Pick(step="contact", value="yes"))],
-        nav_row(texts, "contact"),
+def _contact_keys(texts: Texts) -> Keyboard:
+    return keyboard(
+        [button(texts("button.contact_no"), PICK, "contact", "no")],
+        [button(texts("button.contact_yes"), PICK, "contact", "yes")],
+        nav(texts, "contact"),
     )
 
 
@@ -77,18 +90,7 @@ def _where(talk: Talk, texts: Texts) -> View:
 
 
 def _where_pick(talk: Talk, texts: Texts) -> View:
-    typed = talk.typed_place or ""
-    choices = [
-        [button(place.label or typed, Pick(step="where", value=str(index)))]
-        for index, place in enumerate(talk.places)
-    ]
-    keep = [button(texts("button.keep_typed", place=typed), Pick(step="where", value="keep"))]
-    if not talk.places:
-        return texts("report.place_not_found", place=typed), markup(
-            keep, nav_row(texts, "where", skip="button.skip")
-        )
-    again = [button(texts("button.none_of_these"), Pick(step="where", value="none"))]
-    return texts("report.did_you_mean"), markup(*choices, again, keep, nav_row(texts, "where"))
+    return where.pick_view(talk, texts, PICK, nav)
 
 
 def _media(talk: Talk, texts: Texts) -> View:
@@ -108,8 +110,8 @@ def _contact(talk: Talk, texts: Texts) -> View:
 def _confirm(talk: Talk, texts: Texts) -> View:
     draft = talk.draft or Draft()
     text = "\n\n".join([texts("summary.title"), summary(draft, talk, texts), texts("summary.ask")])
-    send = [button(texts("button.send"), Confirm(draft=draft.draft_id))]
-    return text, markup(send, nav_row(texts, "confirm"))
+    send = [button(texts("button.send"), CONFIRM, draft.draft_id)]
+    return text, keyboard(send, nav(texts, "confirm"))
 
 
 VIEWS: dict[str, Callable[[Talk, Texts], View]] = {

@@ -7,14 +7,12 @@ import secrets
 from datetime import date, datetime
 from typing import Literal
 
-from aiogram.fsm.context import FSMContext
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from core.case_registry import LIMITS, MAX_AGE, MAX_PHOTOS, CaseDraft, NewCasePhoto
 from core.drafts import Draft, DraftPlace
 from core.photo_ages import age_from_note
 
-DATA_KEY = "newcase"
 EARLIEST_BIRTH_YEAR = 1900
 AGE_NOTE_LIMIT = 100
 _ISO = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号號]?")
@@ -95,22 +93,6 @@ class CaseTalk(BaseModel):
                 for p in self.photos
             ),
         )
-
-
-async def load_case(state: FSMContext) -> CaseTalk | None:
-    """The case in the making, or None (none started, or what is stored no longer parses)."""
-    raw = (await state.get_data()).get(DATA_KEY)
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return CaseTalk.model_validate(raw)
-    except ValidationError:
-        return None
-
-
-async def save_case(state: FSMContext, talk: CaseTalk | None) -> None:
-    """Store it next to the report's own data (a report left for /newcase is kept)."""
-    await state.update_data({DATA_KEY: talk.model_dump(mode="json") if talk else None})
 
 
 def check_text(text: str, field: str, *, name: bool = False) -> TextOutcome:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC
 
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
-
 from core.case_registry import MAX_PHOTOS
 from core.i18n import Texts
-from handlers.keyboards import Row, button, markup
-from handlers.newcase_draft import CaseTalk
+from handlers.common import where
+from handlers.engine.channel import Button, button, keyboard
+from handlers.engine.keys import nav_row
+from handlers.engine.wizard import View
+from handlers.newcase.state import CaseTalk
+
+NAV, PICK, SUBMIT = "cn", "cp", "cs"
+"""Button data prefixes: cn:<step>:<action>, cp:<step>:<value>, cs:<draft id>."""
 
 SUMMARY_TEXT = 600
 """Long answers are cut to this in the summary, so it stays far below Telegram's 4096."""
@@ -59,40 +62,15 @@ ASK = {
     "police": ("newcase.ask_police", "newcase.ask_police"),
     "contact": ("newcase.ask_contact", "newcase.ask_contact_found"),
 }
-View = tuple[str, InlineKeyboardMarkup]
 
 
-class CaseNav(CallbackData, prefix="cn"):
-    """back / skip / cancel on a /newcase step; the step makes a stale button harmless."""
-
-    step: str
-    action: str
-
-
-class CasePick(CallbackData, prefix="cp"):
-    """A choice on a /newcase step (kind, sex, when, a place candidate, photos done)."""
-
-    step: str
-    value: str
-
-
-class CaseSubmit(CallbackData, prefix="cs"):
-    """Submit the case draft with this id (a double tap finds the same case)."""
-
-    draft: str
-
-
-def nav(texts: Texts, step: str, *, back: bool = True, skip: str | None = None) -> Row:
+def nav(texts: Texts, step: str, *, back: bool = True, skip: str | None = None) -> list[Button]:
     """Back, Skip (with its label key) and Cancel."""
-    row = [button(texts("button.back"), CaseNav(step=step, action="back"))] if back else []
-    if skip:
-        row.append(button(texts(skip), CaseNav(step=step, action="skip")))
-    row.append(button(texts("button.cancel"), CaseNav(step=step, action="cancel")))
-    return row
+    return nav_row(texts, NAV, step, back=back, skip=skip)
 
 
-def _pick(texts: Texts, step: str, *choices: tuple[str, str]) -> Row:
-    return [button(texts(label), CasePick(step=step, value=value)) for label, value in choices]
+def _pick(texts: Texts, step: str, *choices: tuple[str, str]) -> list[Button]:
+    return [button(texts(label), PICK, step, value) for label, value in choices]
 
 
 def _question(name: str, talk: CaseTalk, texts: Texts) -> str:
@@ -102,7 +80,7 @@ def _question(name: str, talk: CaseTalk, texts: Texts) -> str:
 
 def _kind(talk: CaseTalk, texts: Texts) -> View:
     text = f"{texts('newcase.intro')}\n\n{texts('newcase.ask_kind')}"
-    return text, markup(
+    return text, keyboard(
         _pick(texts, "kind", ("newcase.button.missing", "missing")),
         _pick(texts, "kind", ("newcase.button.found", "found")),
         nav(texts, "kind", back=False),
@@ -110,14 +88,14 @@ def _kind(talk: CaseTalk, texts: Texts) -> View:
 
 
 def _sex(talk: CaseTalk, texts: Texts) -> View:
-    return texts("newcase.ask_sex"), markup(
+    return texts("newcase.ask_sex"), keyboard(
         _pick(texts, "sex", ("newcase.button.female", "female"), ("newcase.button.male", "male")),
         nav(texts, "sex", skip=SKIP["sex"]),
     )
 
 
 def _when(talk: CaseTalk, texts: Texts) -> View:
-    return _question("when", talk, texts), markup(
+    return _question("when", talk, texts), keyboard(
         _pick(texts, "when", ("button.when_now", "now")),
         _pick(texts, "when", ("button.when_today", "today"), ("button.when_day", "day")),
         nav(texts, "when", skip=SKIP["when"]),
@@ -125,17 +103,7 @@ def _when(talk: CaseTalk, texts: Texts) -> View:
 
 
 def _where_pick(talk: CaseTalk, texts: Texts) -> View:
-    typed = talk.typed_place or ""
-    choices = [
-        [button(place.label or typed, CasePick(step="where", value=str(index)))]
-        for index, place in enumerate(talk.places)
-    ]
-    keep = [button(texts("button.keep_typed", place=typed), CasePick(step="where", value="keep"))]
-    if not talk.places:
-        text = texts("report.place_not_found", place=typed)
-        return text, markup(keep, nav(texts, "where", skip=SKIP["where"]))
-    again = _pick(texts, "where", ("button.none_of_these", "none"))
-    return texts("report.did_you_mean"), markup(*choices, again, keep, nav(texts, "where"))
+    return where.pick_view(talk, texts, PICK, nav)
 
 
 def _photos(talk: CaseTalk, texts: Texts) -> View:
@@ -144,27 +112,27 @@ def _photos(talk: CaseTalk, texts: Texts) -> View:
         count = texts("newcase.photo_count", count=len(talk.photos), limit=MAX_PHOTOS)
         text = f"{text}\n\n{count}"
     label = "button.done" if talk.photos else "newcase.button.no_photos"
-    return text, markup(nav(texts, "photos", skip=label))
+    return text, keyboard(nav(texts, "photos", skip=label))
 
 
 def _confirm(talk: CaseTalk, texts: Texts) -> View:
     text = "\n\n".join(
         [texts("newcase.summary_title"), summary(talk, texts), texts("newcase.ask_submit")]
     )
-    submit = [button(texts("newcase.button.submit"), CaseSubmit(draft=talk.draft_id))]
-    return text, markup(submit, nav(texts, "confirm"))
+    submit = [button(texts("newcase.button.submit"), SUBMIT, talk.draft_id)]
+    return text, keyboard(submit, nav(texts, "confirm"))
 
 
 def _asked(name: str) -> Callable[[CaseTalk, Texts], View]:
     step = PARENT.get(name, name)
 
     def render(talk: CaseTalk, texts: Texts) -> View:
-        return _question(name, talk, texts), markup(nav(texts, step, skip=SKIP.get(name)))
+        return _question(name, talk, texts), keyboard(nav(texts, step, skip=SKIP.get(name)))
 
     return render
 
 
-VIEWS: dict[str, Callable[[CaseTalk, Texts], View]] = {
+SPECIAL: dict[str, Callable[[CaseTalk, Texts], View]] = {
     "kind": _kind,
     "sex": _sex,
     "when": _when,
@@ -172,11 +140,8 @@ VIEWS: dict[str, Callable[[CaseTalk, Texts], View]] = {
     "photos": _photos,
     "confirm": _confirm,
 }
-
-
-def view(name: str, talk: CaseTalk, texts: Texts) -> View:
-    """The question of a step (or sub-step) and its buttons."""
-    return VIEWS.get(name, _asked(name))(talk, texts)
+VIEWS = {name: SPECIAL.get(name) or _asked(name) for name in (*STEPS, *PARENT)}
+"""The question of each step (or sub-step) and its buttons."""
 
 
 def _cut(text: str) -> str:
