@@ -17,9 +17,9 @@ from handlers.alerts.flow import Turn, Volunteer
 from handlers.alerts.views import NONE, VOL
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
-from handlers.filters import ActionIs, HasPlace, PlainText, PrivateChat
 from handlers.report.flow import Turn as ReportTurn
 from handlers.telegram.channel import acknowledge
+from handlers.telegram.filters import ActionIs, HasPlace, PlainText, PrivateChat
 from handlers.telegram.inputs import point_of
 from handlers.telegram.middleware import converse
 from storage.models import Tipster

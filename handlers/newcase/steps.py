@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from core.case_answers import check_text, read_born, split_languages
 from core.case_registry import LIMITS, MAX_PHOTOS
 from core.drafts import Attachment
 from core.geo import GeocodingService
@@ -12,14 +13,7 @@ from core.i18n import Texts
 from handlers.common import where
 from handlers.engine.channel import Point
 from handlers.newcase.flow import CaseTurn
-from handlers.newcase.state import (
-    AGE_NOTE_LIMIT,
-    CasePhotoRef,
-    CaseTalk,
-    check_text,
-    read_born,
-    split_languages,
-)
+from handlers.newcase.state import AGE_NOTE_LIMIT, CasePhotoRef, CaseTalk
 
 TEXT_PROBLEMS = {
     "too_long": "newcase.too_long",

@@ -12,17 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
-from handlers.filters import HasContact, HasMedia, HasPlace, NotCommand, PlainText, PrivateChat
-from handlers.keyboards import DraftSend, StepNav, StepPick
 from handlers.newcase import buttons, steps
 from handlers.newcase.flow import CaseTurn
 from handlers.newcase.state import CaseTalk
 from handlers.newcase.views import NAV, PICK, SUBMIT
 from handlers.report.flow import REPORT
-from handlers.states import NewCase
 from handlers.telegram.channel import acknowledge, origin
+from handlers.telegram.filters import (
+    HasContact,
+    HasMedia,
+    HasPlace,
+    NotCommand,
+    PlainText,
+    PrivateChat,
+)
 from handlers.telegram.inputs import attachment_of, point_of
+from handlers.telegram.keyboards import DraftSend, StepNav, StepPick
 from handlers.telegram.middleware import converse
+from handlers.telegram.states import NewCase
 from storage.models import Tipster
 
 

@@ -9,14 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
-from handlers.filters import HasMedia, HasPlace, PlainText, TipsterChat
-from handlers.keyboards import Confirm, Nav, Pick
 from handlers.report import buttons, steps
 from handlers.report.flow import Turn
-from handlers.states import Report
 from handlers.telegram.channel import acknowledge, origin
+from handlers.telegram.filters import HasMedia, HasPlace, PlainText, TipsterChat
 from handlers.telegram.inputs import attachment_of, point_of, text_of
+from handlers.telegram.keyboards import Confirm, Nav, Pick
 from handlers.telegram.middleware import converse
+from handlers.telegram.states import Report
 from storage.models import Tipster
 
 

@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from bot.factory import create_bot
 from core.i18n import Texts
-from handlers.keyboards import Nav, Pick, button, main_menu, markup
+from handlers.telegram.keyboards import Nav, Pick, button, main_menu, markup
 
 TEXTS = Texts("zh-Hans")
 

@@ -11,13 +11,13 @@ from core.errors import InvalidInput, NotFound
 from core.tips import tip_status
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
-from handlers.filters import PlainText, PrivateChat
-from handlers.keyboards import Answer
 from handlers.report.flow import Turn
 from handlers.report.views import finish
-from handlers.states import Answering
 from handlers.telegram.channel import acknowledge
+from handlers.telegram.filters import PlainText, PrivateChat
+from handlers.telegram.keyboards import Answer
 from handlers.telegram.middleware import converse
+from handlers.telegram.states import Answering
 from moderation.answers import GroupNotice, receive_answer
 from storage.models import Tipster
 

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.cases import get_public_case
 from core.i18n import Texts
 from handlers.engine.wizard import Conversation
-from handlers.filters import ActionIs, CaseLink, PrivateChat
-from handlers.keyboards import Menu, main_menu
 from handlers.report.flow import Turn
-from handlers.status import show_my_tips
 from handlers.telegram.channel import acknowledge, send_text
+from handlers.telegram.filters import ActionIs, CaseLink, PrivateChat
+from handlers.telegram.keyboards import Menu, main_menu
 from handlers.telegram.middleware import converse
+from handlers.tipster.status import show_my_tips
 from storage.models import Tipster
 
 CASE_PREFIX = "case_"

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.i18n import Texts
 from core.tipsters import add_to_identity
 from handlers.context import BotServices
-from handlers.filters import HasContact, PrivateChat
+from handlers.telegram.filters import HasContact, PrivateChat
 from storage.models import Tipster
 
 

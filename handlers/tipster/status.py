@@ -15,14 +15,14 @@ from core.tips import add_to_tip, list_tip_statuses, tip_status
 from handlers.common.where import place_of
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
-from handlers.filters import HasMedia, HasPlace, PlainText, PrivateChat
-from handlers.keyboards import AddDone
 from handlers.report.flow import Turn
 from handlers.report.views import finish
-from handlers.states import Adding, Answering
 from handlers.telegram.channel import acknowledge
+from handlers.telegram.filters import HasMedia, HasPlace, PlainText, PrivateChat
 from handlers.telegram.inputs import attachment_of, point_of
+from handlers.telegram.keyboards import AddDone
 from handlers.telegram.middleware import converse
+from handlers.telegram.states import Adding, Answering
 from storage.models import Tipster
 
 

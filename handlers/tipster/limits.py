@@ -9,7 +9,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
 from core.i18n import Texts
-from handlers.filters import OverLimit
+from handlers.telegram.filters import OverLimit
 
 
 async def message_over_limit(message: Message, texts: Texts, notify_limit: bool) -> None:

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InvalidInput, NotFound, RateLimited
 from core.i18n import Texts
 from handlers.context import BotServices
-from handlers.filters import PrivateChat
 from handlers.telegram.channel import acknowledge
+from handlers.telegram.filters import PrivateChat
 from moderation.families import DEEP_LINK_PREFIX, link_family, set_muted
 from moderation.family_leads import CALLBACK_PREFIX, SCAM
 from moderation.forwarding import answer_lead

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import Texts
 from core.tipsters import set_language
-from handlers.filters import PrivateChat
-from handlers.keyboards import Lang, languages
 from handlers.telegram.channel import acknowledge
+from handlers.telegram.filters import PrivateChat
+from handlers.telegram.keyboards import Lang, languages
 from storage.models import Tipster
 
 

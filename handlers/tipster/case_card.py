@@ -19,9 +19,9 @@ from core.outbox import CAPTION_LIMIT, enqueue, telegram_photo, tipster_recipien
 from core.people import PublicPerson, get_person
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
-from handlers.filters import PrivateChat
 from handlers.report.flow import Turn
 from handlers.telegram.channel import acknowledge
+from handlers.telegram.filters import PrivateChat
 from handlers.telegram.middleware import converse
 from storage.models import Tipster
 

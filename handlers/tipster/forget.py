@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.erasure import erase_identity
 from core.i18n import Texts
 from handlers.context import BotServices
-from handlers.filters import PrivateChat
-from handlers.keyboards import button, markup
 from handlers.telegram.channel import acknowledge
+from handlers.telegram.filters import PrivateChat
+from handlers.telegram.keyboards import button, markup
 from storage.models import Tipster
 
 
