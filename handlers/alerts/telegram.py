@@ -7,7 +7,6 @@ from typing import Any
 from aiogram import Router
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,18 +21,8 @@ from handlers.telegram.channel import acknowledge
 from handlers.telegram.filters import ActionIs, HasPlace, PlainText, PrivateChat
 from handlers.telegram.inputs import point_of
 from handlers.telegram.middleware import converse
+from handlers.telegram.states import Volunteering
 from storage.models import Tipster
-
-
-class Volunteering(StatesGroup):
-    """Signing up for area alerts, or changing one setting."""
-
-    area = State()
-    area_pick = State()
-    radius = State()
-    language = State()
-    quiet = State()
-    confirm = State()
 
 
 class Vol(CallbackData, prefix=VOL):

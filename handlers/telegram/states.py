@@ -1,4 +1,5 @@
-"""Conversation states: the report's steps, adding to a sent tip, answering a moderator."""
+"""Conversation states: the report's steps, adding to a sent tip, answering a moderator, /newcase
+and /alerts (the names the engine's flows use as their state groups)."""
 
 from __future__ import annotations
 
@@ -51,4 +52,15 @@ class NewCase(StatesGroup):
     police = State()
     contact = State()
     photos = State()
+    confirm = State()
+
+
+class Volunteering(StatesGroup):
+    """Signing up for area alerts, or changing one setting."""
+
+    area = State()
+    area_pick = State()
+    radius = State()
+    language = State()
+    quiet = State()
     confirm = State()

@@ -109,3 +109,10 @@ async def test_text_is_cut_to_the_channels_limit_in_one_place():
     [(text, buttons)] = channel.sent
     assert text == "x" * 49 + "…"
     assert buttons == ((button("Yes", "p", "contact", "yes"),),)
+
+
+def test_each_flows_views_are_the_states_telegram_routes_on():
+    from handlers.telegram.states import NewCase, Report, Volunteering
+
+    for flow, group in ((REPORT, Report), (NEWCASE, NewCase), (ALERTS, Volunteering)):
+        assert {flow.state_of(view) for view in flow.views} == {state.state for state in group}
