@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from core.geo import GeocodingService
 from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
+from handlers.engine.channel import Origin
+from storage.models import Tipster
 from storage.photostore import PhotoStore
 
 
@@ -36,3 +40,14 @@ class BotServices:
     alerts_per_day: int = 3
     # The restricted originals store: erasure (/forget) deletes the originals it releases.
     originals: PhotoStore | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """What sending a flow's draft needs: where it comes from, the update's session, the sender
+    and the services."""
+
+    origin: Origin
+    session: AsyncSession
+    tipster: Tipster
+    services: BotServices

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from core.drafts import Draft, DraftPlace
 from core.geo import GeocodingService
@@ -18,11 +20,11 @@ STEP = "where"
 Nav = Callable[..., list[Button]]
 
 
-class Choosing(Protocol):
+class Choosing(BaseModel):
     """A flow's state while "Did you mean…?" is on screen: the candidates and what was typed."""
 
-    places: list[DraftPlace]
-    typed_place: str | None
+    places: list[DraftPlace] = Field(default_factory=list)
+    typed_place: str | None = None
 
 
 def _now() -> datetime:

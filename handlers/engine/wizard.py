@@ -40,6 +40,14 @@ class Store(Protocol):
         """Set the chat's state name."""
 
 
+class Sent(BaseModel):
+    """What a flow remembers of the draft it sent last: a second tap on Send, or a retried
+    update, is answered with the same reference."""
+
+    last_draft: str | None = None
+    last_ref: str | None = None
+
+
 @dataclass(frozen=True)
 class Flow(Generic[M]):
     """A flow's steps, their questions, and where its state is kept.
@@ -236,6 +244,19 @@ class Wizard(Generic[M]):
     async def stale(self) -> None:
         """Answer a button from a step no longer on screen."""
         await self.say(self.texts(self.flow.stale))
+
+    async def sendable(self, draft_id: str, current: str | None, sent: str) -> bool:
+        """A tap on Send for `draft_id` (`current`: the draft going on): True when it is to be
+        sent now. A second tap gets the reference already given (text key `sent`); a button of
+        another draft, or pressed off the summary, is stale."""
+        last = self.stored
+        if isinstance(last, Sent) and last.last_ref and last.last_draft == draft_id:
+            await self.say(self.texts(sent, ref=last.last_ref))
+            return False
+        if current != draft_id or self.current != "confirm":
+            await self.stale()
+            return False
+        return True
 
     async def navigate(self, step: str, action: str) -> None:
         """Back, skip or cancel on a step; a button of another step only says it is stale."""

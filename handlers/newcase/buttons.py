@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from core.case_registry import CaseProblem, submit_case
 from core.errors import InvalidInput
-from core.vault import Vault
-from handlers.common import where
-from handlers.engine.channel import Origin
+from handlers.common import when, where
+from handlers.context import Sending
 from handlers.newcase.flow import CaseTurn
 from handlers.newcase.state import CaseTalk
-from storage.models import Tipster
 
 
 def _now() -> datetime:
@@ -21,11 +17,7 @@ def _now() -> datetime:
 
 
 async def _pick_when(turn: CaseTurn, value: str) -> None:
-    if value == "now":
-        turn.case.seen.set_seen_now(now=_now())
-        await turn.onward("when")
-    else:
-        await turn.ask("when_time" if value == "today" else "when_day")
+    await when.picked(turn, turn.case.seen, value)
 
 
 async def _pick_where(turn: CaseTurn, value: str) -> None:
@@ -58,28 +50,21 @@ async def on_pick(turn: CaseTurn, step: str, value: str) -> None:
 async def on_submit(
     turn: CaseTurn,
     draft_id: str,
-    origin: Origin,
-    session: AsyncSession,
-    tipster: Tipster,
-    *,
-    vault: Vault,
+    sending: Sending,
 ) -> None:
     """Submit the case once: a second tap, or a retried update, finds the same case."""
     talk, texts = turn.stored, turn.texts
-    if talk is not None and talk.last_draft == draft_id and talk.last_ref:
-        await turn.say(texts("newcase.submitted", ref=talk.last_ref))
-        return
-    if talk is None or talk.draft_id != draft_id or turn.current != "confirm":
-        await turn.stale()
+    going = talk.draft_id if talk is not None else None
+    if not await turn.sendable(draft_id, going, "newcase.submitted") or talk is None:
         return
     try:
         case = await submit_case(
-            session,
+            sending.session,
             draft=talk.to_draft(now=_now()),
-            vault=vault,
-            channel=origin.channel,
-            source_key=origin.source_key,
-            tipster_id=tipster.id,
+            vault=sending.services.vault,
+            channel=sending.origin.channel,
+            source_key=sending.origin.source_key,
+            tipster_id=sending.tipster.id,
         )
     except InvalidInput as problem:
         why = problem.render(texts.language) if isinstance(problem, CaseProblem) else str(problem)

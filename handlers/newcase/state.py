@@ -9,8 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from core.case_registry import LIMITS, MAX_PHOTOS, CaseDraft, NewCasePhoto
-from core.drafts import Draft, DraftPlace
+from core.drafts import Draft
 from core.photo_ages import age_from_note
+from handlers.common.where import Choosing
+from handlers.engine.wizard import Sent
 
 AGE_NOTE_LIMIT = 100
 
@@ -23,7 +25,7 @@ class CasePhotoRef(BaseModel):
     age_note: str = ""
 
 
-class CaseTalk(BaseModel):
+class CaseTalk(Sent, Choosing):
     """The case in the making and the short-lived choices on screen."""
 
     draft_id: str = Field(default_factory=lambda: secrets.token_hex(8))
@@ -42,12 +44,8 @@ class CaseTalk(BaseModel):
     contact: str = ""
     photos: list[CasePhotoRef] = Field(default_factory=list)
     album: str | None = None
-    places: list[DraftPlace] = Field(default_factory=list)
-    typed_place: str | None = None
     resume: str | None = None
     """The report step left for /newcase, to go back to afterwards."""
-    last_draft: str | None = None
-    last_ref: str | None = None
 
     def add_photo(self, photo: CasePhotoRef) -> bool:
         """Add a photo unless it is a repeat; False when there are already MAX_PHOTOS."""

@@ -10,7 +10,7 @@ from core.case_registry import LIMITS, MAX_PHOTOS
 from core.drafts import Attachment
 from core.geo import GeocodingService
 from core.i18n import Texts
-from handlers.common import where
+from handlers.common import when, where
 from handlers.engine.channel import Point
 from handlers.newcase.flow import CaseTurn
 from handlers.newcase.state import AGE_NOTE_LIMIT, CasePhotoRef, CaseTalk
@@ -25,11 +25,6 @@ BORN_PROBLEMS = {
     "impossible": "newcase.born_impossible",
     "future": "newcase.born_future",
     "too_old": "newcase.born_too_old",
-}
-WHEN_PROBLEMS = {
-    "unreadable": "report.when_unreadable",
-    "future": "report.when_future",
-    "need_date": "report.when_need_date",
 }
 # Free-text steps: the column (for its length limit) each typed answer goes into.
 FIELDS = {
@@ -72,18 +67,10 @@ def _take_languages(talk: CaseTalk, text: str, texts: Texts) -> str | None:
     return None
 
 
-def _take_when(talk: CaseTalk, text: str, texts: Texts, *, need_date: bool) -> str | None:
-    outcome = talk.seen.set_seen_from_text(text, now=_now(), need_date=need_date)
-    return None if outcome == "ok" else texts(WHEN_PROBLEMS[outcome], text=text[:50])
-
-
 Taker = Callable[[CaseTalk, str, Texts], "str | None"]
 TAKERS: dict[str, Taker] = {
     "born": _take_born,
     "languages": _take_languages,
-    "when": lambda talk, text, texts: _take_when(talk, text, texts, need_date=False),
-    "when_time": lambda talk, text, texts: _take_when(talk, text, texts, need_date=False),
-    "when_day": lambda talk, text, texts: _take_when(talk, text, texts, need_date=True),
 }
 
 
@@ -92,6 +79,9 @@ async def on_text(turn: CaseTurn, text: str, geocoder: GeocodingService) -> None
     name, texts = turn.current or "kind", turn.texts
     if name in ("where", "where_pick"):
         await where.typed(turn, turn.case, turn.case.seen, text, geocoder)
+        return
+    if name in ("when", "when_time", "when_day"):
+        await when.typed(turn, turn.case.seen, text)
         return
     if name in FIELDS:
         problem = _take_field(turn.case, name, text, texts)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Command, StateFilter
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
@@ -17,7 +16,7 @@ from handlers.newcase.flow import CaseTurn
 from handlers.newcase.state import CaseTalk
 from handlers.newcase.views import NAV, PICK, SUBMIT
 from handlers.report.flow import REPORT
-from handlers.telegram.channel import acknowledge, origin
+from handlers.telegram.channel import acknowledge, send_button
 from handlers.telegram.filters import (
     HasContact,
     HasMedia,
@@ -30,7 +29,6 @@ from handlers.telegram.inputs import attachment_of, point_of
 from handlers.telegram.keyboards import DraftSend, StepNav, StepPick
 from handlers.telegram.middleware import converse
 from handlers.telegram.states import NewCase
-from storage.models import Tipster
 
 
 class CaseNav(StepNav, prefix=NAV):
@@ -78,23 +76,6 @@ async def on_pick(
     await buttons.on_pick(turn, callback_data.step, callback_data.value)
 
 
-async def on_submit(
-    query: CallbackQuery,
-    *,
-    callback_data: CaseSubmit,
-    conversation: Conversation,
-    session: AsyncSession,
-    tipster: Tipster,
-    services: BotServices,
-) -> None:
-    """Submit the case once: a second tap, or a retried update, finds the same case."""
-    await acknowledge(query)
-    draft, vault = callback_data.draft, services.vault
-    turn = await CaseTurn.of(conversation)
-    sent_from = origin(vault, "case", conversation.chat_id, draft)
-    await buttons.on_submit(turn, draft, sent_from, session, tipster, vault=vault)
-
-
 async def on_text(message: Message, conversation: Conversation, services: BotServices) -> None:
     """A typed answer to the step on screen."""
     if turn := await CaseTurn.going(conversation):
@@ -139,6 +120,7 @@ def build_router() -> Router:
     router.message.register(cancel_newcase, Command("cancel"), in_case)
     router.callback_query.register(on_nav, CaseNav.filter())
     router.callback_query.register(on_pick, CasePick.filter())
+    on_submit = send_button(CaseTurn.of, "case", buttons.on_submit)
     router.callback_query.register(on_submit, CaseSubmit.filter())
     router.message.register(on_text, PlainText(), in_case)
     router.message.register(on_place, HasPlace(), StateFilter(NewCase.where, NewCase.where_pick))

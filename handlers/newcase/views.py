@@ -7,7 +7,8 @@ from datetime import UTC
 
 from core.case_registry import MAX_PHOTOS
 from core.i18n import Texts
-from handlers.common import where
+from handlers.common import when, where
+from handlers.common.when import SUB_STEPS
 from handlers.engine.channel import Button, button, keyboard
 from handlers.engine.keys import nav_row
 from handlers.engine.wizard import View
@@ -34,7 +35,7 @@ STEPS = (
     "photos",
     "confirm",
 )
-PARENT = {"when_time": "when", "when_day": "when", "where_pick": "where"}
+PARENT = SUB_STEPS
 # The skip button of each optional step (the name, contact and summary cannot be skipped).
 SKIP = {
     "nicknames": "button.skip",
@@ -95,11 +96,7 @@ def _sex(talk: CaseTalk, texts: Texts) -> View:
 
 
 def _when(talk: CaseTalk, texts: Texts) -> View:
-    return _question("when", talk, texts), keyboard(
-        _pick(texts, "when", ("button.when_now", "now")),
-        _pick(texts, "when", ("button.when_today", "today"), ("button.when_day", "day")),
-        nav(texts, "when", skip=SKIP["when"]),
-    )
+    return _question("when", talk, texts), when.keys(texts, PICK, nav)
 
 
 def _where_pick(talk: CaseTalk, texts: Texts) -> View:

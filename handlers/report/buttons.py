@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from core.errors import InvalidInput, RateLimited
 from core.tips import submit_tip_within_limit
-from handlers.common import where
-from handlers.context import Limits
-from handlers.engine.channel import Origin
+from handlers.common import when, where
+from handlers.context import Sending
 from handlers.report.flow import Turn
-from storage.models import Tipster
 
 
 def _now() -> datetime:
@@ -35,11 +31,7 @@ async def _pick_case(turn: Turn, value: str) -> None:
 
 
 async def _pick_when(turn: Turn, value: str) -> None:
-    if value == "now":
-        turn.draft.set_seen_now(now=_now())
-        await turn.advance()
-    else:
-        await turn.ask("when_time" if value == "today" else "when_day")
+    await when.picked(turn, turn.draft, value)
 
 
 async def _pick_where(turn: Turn, value: str) -> None:
@@ -72,23 +64,17 @@ async def on_pick(turn: Turn, step: str, value: str) -> None:
 async def on_confirm(
     turn: Turn,
     draft_id: str,
-    origin: Origin,
-    session: AsyncSession,
-    tipster: Tipster,
-    *,
-    limits: Limits,
+    sending: Sending,
 ) -> None:
     """Send the tip once: a second tap, or a retried update, gets the same reference."""
     talk, draft = turn.talk, turn.talk.draft
-    if talk.last_draft == draft_id and talk.last_ref:
-        await turn.say(turn.texts("report.sent", ref=talk.last_ref))
+    going = draft.draft_id if draft is not None else None
+    if not await turn.sendable(draft_id, going, "report.sent") or draft is None:
         return
-    if draft is None or draft.draft_id != draft_id or turn.current != "confirm":
-        await turn.stale()
-        return
+    origin, tipster, limits = sending.origin, sending.tipster, sending.services.limits
     try:
         receipt = await submit_tip_within_limit(
-            session,
+            sending.session,
             draft=draft,
             channel=origin.channel,
             source_key=origin.source_key,

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cases import has_public_cases
 from core.drafts import Attachment, Draft
+from handlers.common.when import SUB_STEPS
 from handlers.engine.wizard import Flow, Wizard
 from handlers.report.state import CaseChoice, Talk, legacy
 from handlers.report.views import VIEWS
@@ -19,7 +20,7 @@ REPORT = Flow(
     steps=STEPS,
     views=VIEWS,
     stale="report.stale_button",
-    parent={"when_time": "when", "when_day": "when", "where_pick": "where"},
+    parent=SUB_STEPS,
     legacy=legacy,
 )
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from core.drafts import Draft, DraftPlace
+from core.drafts import Draft
+from handlers.common.where import Choosing
+from handlers.engine.wizard import Sent
 
 
 class CaseChoice(BaseModel):
@@ -16,7 +18,7 @@ class CaseChoice(BaseModel):
     name: str
 
 
-class Talk(BaseModel):
+class Talk(Sent, Choosing):
     """The draft, the steps answered or skipped, and short-lived choices on screen."""
 
     draft: Draft | None = None
@@ -25,13 +27,9 @@ class Talk(BaseModel):
     near_search: bool = False
     album: str | None = None
     full_album: str | None = None
-    places: list[DraftPlace] = Field(default_factory=list)
-    typed_place: str | None = None
     cases: list[CaseChoice] = Field(default_factory=list)
     target_ref: str | None = None
     resume: str | None = None
-    last_draft: str | None = None
-    last_ref: str | None = None
 
     def mark(self, step: str) -> None:
         """Remember a step as answered or skipped."""

@@ -10,7 +10,7 @@ from core.cases import list_cases_near
 from core.drafts import MAX_ATTACHMENTS, Attachment, DraftPlace
 from core.geo import GeocodingService
 from core.tips import list_case_choices
-from handlers.common import where
+from handlers.common import when, where
 from handlers.engine.channel import Point
 from handlers.report.flow import Turn
 from handlers.report.state import CaseChoice
@@ -35,16 +35,6 @@ async def _what_text(turn: Turn, text: str) -> None:
     await turn.advance(note=None if kept else turn.texts("note.text_cut"))
 
 
-async def _when_text(turn: Turn, text: str) -> None:
-    """A typed moment: "14:30", "20/11 14:30", "2026-11-20"."""
-    name = turn.current or "when"
-    outcome = turn.draft.set_seen_from_text(text, now=_now(), need_date=name == "when_day")
-    if outcome == "ok":
-        await turn.advance()
-        return
-    await turn.ask(name, note=turn.texts(f"report.when_{outcome}", text=text[:50]))
-
-
 async def _first_text(turn: Turn, text: str, session: AsyncSession) -> None:
     """Text with no conversation going: a report starts with it as what was seen."""
     await turn.begin(session)
@@ -64,7 +54,7 @@ async def on_text(turn: Turn, text: str, session: AsyncSession, geocoder: Geocod
     elif name == "what":
         await _what_text(turn, text)
     elif name in ("when", "when_time", "when_day"):
-        await _when_text(turn, text)
+        await when.typed(turn, turn.draft, text)
     elif name in ("where", "where_pick"):
         await where.typed(turn, turn.talk, turn.draft, text, geocoder)
     elif name is None:

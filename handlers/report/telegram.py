@@ -11,13 +11,12 @@ from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
 from handlers.report import buttons, steps
 from handlers.report.flow import Turn
-from handlers.telegram.channel import acknowledge, origin
+from handlers.telegram.channel import acknowledge, send_button
 from handlers.telegram.filters import HasMedia, HasPlace, PlainText, TipsterChat
 from handlers.telegram.inputs import attachment_of, point_of, text_of
 from handlers.telegram.keyboards import Confirm, Nav, Pick
 from handlers.telegram.middleware import converse
 from handlers.telegram.states import Report
-from storage.models import Tipster
 
 
 async def on_nav(query: CallbackQuery, callback_data: Nav, conversation: Conversation) -> None:
@@ -31,23 +30,6 @@ async def on_pick(query: CallbackQuery, callback_data: Pick, conversation: Conve
     """A choice on the current step."""
     await acknowledge(query)
     await buttons.on_pick(await Turn.of(conversation), callback_data.step, callback_data.value)
-
-
-async def on_confirm(
-    query: CallbackQuery,
-    *,
-    callback_data: Confirm,
-    conversation: Conversation,
-    session: AsyncSession,
-    tipster: Tipster,
-    services: BotServices,
-) -> None:
-    """Send the tip once."""
-    await acknowledge(query)
-    draft = callback_data.draft
-    sent_from = origin(services.vault, "tip", conversation.chat_id, draft)
-    turn = await Turn.of(conversation)
-    await buttons.on_confirm(turn, draft, sent_from, session, tipster, limits=services.limits)
 
 
 async def on_text(
@@ -83,6 +65,7 @@ def build_router() -> Router:
     router.message.filter(TipsterChat())
     router.callback_query.register(on_nav, Nav.filter())
     router.callback_query.register(on_pick, Pick.filter())
+    on_confirm = send_button(Turn.of, "tip", buttons.on_confirm)
     router.callback_query.register(on_confirm, Confirm.filter())
     in_report = StateFilter(None, Report)
     router.message.register(on_text, PlainText(), in_report)

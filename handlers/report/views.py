@@ -7,7 +7,7 @@ from datetime import UTC
 
 from core.drafts import MAX_ATTACHMENTS, Draft
 from core.i18n import Texts
-from handlers.common import where
+from handlers.common import when, where
 from handlers.engine.channel import Button, Keyboard, button, keyboard
 from handlers.engine.keys import nav_row, shared
 from handlers.engine.wizard import View
@@ -48,14 +48,7 @@ def finish(texts: Texts) -> Keyboard:
 
 @shared
 def _when_keys(texts: Texts) -> Keyboard:
-    return keyboard(
-        [button(texts("button.when_now"), PICK, "when", "now")],
-        [
-            button(texts("button.when_today"), PICK, "when", "today"),
-            button(texts("button.when_day"), PICK, "when", "day"),
-        ],
-        nav(texts, "when", skip="button.when_unknown"),
-    )
+    return when.keys(texts, PICK, nav)
 
 
 @shared

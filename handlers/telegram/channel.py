@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, cast
@@ -17,9 +18,14 @@ from aiogram.types import (
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.vault import Vault, telegram_source_key
+from handlers.context import BotServices, Sending
 from handlers.engine.channel import Keyboard, Origin
+from handlers.engine.wizard import Conversation
+from handlers.telegram.keyboards import DraftSend
+from storage.models import Tipster
 
 TELEGRAM_TEXT_LIMIT = 4096
 MARKUPS = 4096
@@ -72,6 +78,32 @@ def origin(vault: Vault, kind: str, chat_id: int, draft_id: str) -> Origin:
     """A draft sent from a Telegram chat."""
     key = telegram_source_key(vault, kind=kind, chat_id=chat_id, draft_id=draft_id)
     return Origin("telegram", key)
+
+
+Send = Callable[[Any, str, Sending], Awaitable[None]]
+"""A flow's move that sends its draft once."""
+
+
+def send_button(turn_of: Callable[[Conversation], Awaitable[Any]], kind: str, send: Send) -> Any:
+    """The handler of a flow's Send button: the draft goes once, from this chat (`kind`: "tip",
+    "case"), through the flow's `send`."""
+
+    async def on_send(
+        query: CallbackQuery,
+        *,
+        callback_data: DraftSend,
+        conversation: Conversation,
+        session: AsyncSession,
+        tipster: Tipster,
+        services: BotServices,
+    ) -> None:
+        await acknowledge(query)
+        draft = callback_data.draft
+        sent_from = origin(services.vault, kind, conversation.chat_id, draft)
+        turn = await turn_of(conversation)
+        await send(turn, draft, Sending(sent_from, session, tipster, services))
+
+    return on_send
 
 
 class TelegramChannel:
