@@ -28,7 +28,7 @@ from core.erasure import ErasureListener, listen, watching_erasures
 from core.inbox import Admitted
 from core.logcontext import UPDATE_ID
 from core.waits import cancel_and_wait, wait_event
-from handlers.turn import answered_at_admission
+from handlers.telegram.channel import answered_at_admission
 from storage.models import InboxUpdate
 from storage.types import utcnow
 

@@ -34,7 +34,7 @@ from aiogram.types import (
 
 from bot.factory import create_bot
 from core.i18n import Texts
-from handlers.keyboards import Pick, button, main_menu, markup, nav_row
+from handlers.telegram.keyboards import Nav, Pick, button, main_menu, markup
 from tests.bot.fixtures import jpeg
 from tests.processes import free_port
 
@@ -68,7 +68,10 @@ KEYBOARDS = [
             button("现在", Pick(step="when", value="now")),
             button("x" * 80, Pick(step="w", value="1")),
         ],
-        nav_row(TEXTS, "when", skip="button.skip"),
+        [
+            button(TEXTS(f"button.{action}"), Nav(step="when", action=action))
+            for action in ("back", "skip", "cancel")
+        ],
     ),
     InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text="site", url="https://e.org")]]
