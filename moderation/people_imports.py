@@ -25,7 +25,7 @@ from core.errors import InvalidInput, NotFound
 from core.people_import import Batch, Row
 from moderation.policy import can
 from storage.models import Case, CasePhoto, PeopleImport, StaffUser
-from storage.photostore import PhotoStore
+from storage.photostore import MediaStore
 from storage.types import utcnow
 
 ACTION: Final = "people.import"
@@ -79,7 +79,7 @@ async def _existing(session: AsyncSession, source: str, rows: list[Row]) -> dict
     return {str(case.source_id): case for case in (await session.scalars(stmt)).all()}
 
 
-async def _photo(session: AsyncSession, case: Case, row: Row, store: PhotoStore) -> None:
+async def _photo(session: AsyncSession, case: Case, row: Row, store: MediaStore) -> None:
     if row.photo is None:
         return
     sha = await asyncio.to_thread(store.put, row.photo)
@@ -130,7 +130,7 @@ async def run_import(
     *,
     job_id: int,
     batch: Batch,
-    quarantine: PhotoStore,
+    quarantine: MediaStore,
     progress: Progress | None = None,
     match: bool = True,
     now: datetime | None = None,

@@ -180,17 +180,20 @@ class MediaStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PhotoStores:
-    """The separate namespaces: originals (restricted) and our clean re-encodes."""
+    """The separate namespaces: originals (restricted), our clean re-encodes, and the quarantine
+    of untrusted uploads waiting for the photo worker (restricted like originals)."""
 
     originals: MediaStore
     display: MediaStore
     thumbnails: MediaStore
+    quarantine: MediaStore
 
 
 def open_photo_stores(root: Path) -> PhotoStores:
-    """Open (creating if needed) the three stores under root."""
+    """Open (creating if needed) the four stores under root."""
     return PhotoStores(
         originals=PhotoStore(root / "originals"),
         display=PhotoStore(root / "display"),
         thumbnails=PhotoStore(root / "thumbnails"),
+        quarantine=PhotoStore(root / "quarantine"),
     )

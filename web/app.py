@@ -18,7 +18,7 @@ from core.vault import Vault
 from core.webhook_signing import WebhookSecrets
 from core.webhook_targets import TargetRules
 from moderation.tip_access import AccessDenied
-from storage.photostore import PhotoStores
+from storage.photostore import PhotoStores, open_photo_stores
 from web.abuse import FormLimits
 from web.case_form import router as case_form_router
 from web.dashboard import router as dashboard_router
@@ -70,6 +70,11 @@ class WebContext:
     mail_invites: bool = False
     # GET /metrics needs this bearer token (None: /metrics is a 404).
     metrics_token: str | None = None
+
+    def photo_stores(self) -> PhotoStores:
+        """The media stores (local or S3) the composition root opened; tests may leave them
+        out and get local directories under media_dir."""
+        return self.photos or open_photo_stores(self.media_dir)
 
 
 def create_app(context: WebContext) -> FastAPI:

@@ -24,7 +24,6 @@ from moderation.case_lifecycle import (
     update_case,
     view_contact,
 )
-from storage.photostore import PhotoStore
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository
 from web import csrf
@@ -133,7 +132,7 @@ async def add_photos(
         texts.append("Choose one or more photos (JPEG, PNG, WebP or HEIC) to add.")
     if texts:
         return _refused(request, staff, " ".join(texts), f"/cases/{case.ref}")
-    store = PhotoStore(web_context(request).media_dir / "quarantine")
+    store = web_context(request).photo_stores().quarantine
     kept = await asyncio.to_thread(quarantine, store, photos)
     added = tuple(
         NewCasePhoto(source_ref=a.source_ref, kind=kind, age_months=age, taken_on=taken_on)

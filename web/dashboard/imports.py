@@ -27,7 +27,6 @@ from moderation.people_imports import (
     run_import,
     start_import,
 )
-from storage.photostore import PhotoStore
 from storage.types import utcnow
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import message, page
@@ -55,7 +54,7 @@ async def _run(context: WebContext, job_id: int, batch: Batch) -> None:
     """Import the rows; an error ends the import as failed, with the reason's kind."""
     async with context.sessions() as session:
         try:
-            quarantine = PhotoStore(context.media_dir / "quarantine")
+            quarantine = context.photo_stores().quarantine
             await run_import(session, job_id=job_id, batch=batch, quarantine=quarantine)
         except Exception as exc:  # the import records why it stopped (the log has the rest)
             log.exception("import %s stopped", job_id)
