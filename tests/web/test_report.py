@@ -23,6 +23,8 @@ from core.geo import GeocodingService, build_geocoder
 from core.geo.zones import country_zone
 from storage.models import Case, Tip, TipPhoto
 from storage.photostore import PhotoStore
+from storage.s3store import S3Connection, open_s3_stores
+from tests.s3server import gone_bucket
 from web import csrf
 from web.app import WebContext, create_app
 from web.uploads import read_form
@@ -470,3 +472,29 @@ def test_a_country_without_a_city_takes_the_zone_of_its_nearest_tz_database_city
     assert country_zone("US", 40.7, -74.0) == "America/New_York"
     assert country_zone("CN", 34.26, 108.93) == "Asia/Shanghai"
     assert country_zone("??", 0.0, 0.0) is None
+
+
+async def test_a_bucket_that_stops_answering_gets_503_and_keeps_the_typed_text(
+    engine, sessions, media, s3
+):
+    connection = S3Connection(gone_bucket(s3))
+    context = WebContext(
+        engine=engine,
+        sessions=sessions,
+        head_revision="head",
+        bot_mode="disabled",
+        media_dir=media,
+        secret=SECRET,
+        geocoder=geocoder(),
+        photos=open_s3_stores(connection),
+    )
+    transport = httpx.ASGITransport(app=create_app(context))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            form = {**await open_form(client), "text": "Girl in a red coat", "when": "now"}
+            answer = await client.post("/report", data=form, files=photo_files(("a.jpg", JPEG)))
+    finally:
+        connection.close()
+    assert answer.status_code == 503
+    assert textarea(answer.text) == "Girl in a red coat"  # nothing typed is lost
+    assert await tips(sessions) == [] and stored_files(media) == []
