@@ -22,7 +22,7 @@ from starlette.requests import Request
 from core.geo import GeocodingService, build_geocoder
 from core.geo.zones import country_zone
 from storage.models import Case, Tip, TipPhoto
-from storage.photostore import PhotoStore
+from storage.photostore import PhotoStore, PhotoStores
 from storage.s3store import S3Connection, open_s3_stores
 from tests.s3server import gone_bucket
 from web import csrf
@@ -54,8 +54,10 @@ def media(tmp_path: Path) -> Path:
     return tmp_path / "media"
 
 
-@pytest.fixture
-async def client(engine, sessions, media) -> AsyncIterator[httpx.AsyncClient]:
+def public_app(
+    engine, sessions, media: Path, photos: PhotoStores | None = None
+) -> httpx.AsyncClient:
+    """A browser on the public web app (photos: the local stores under media unless given)."""
     context = WebContext(
         engine=engine,
         sessions=sessions,
@@ -64,9 +66,15 @@ async def client(engine, sessions, media) -> AsyncIterator[httpx.AsyncClient]:
         media_dir=media,
         secret=SECRET,
         geocoder=geocoder(),
+        photos=photos,
     )
     transport = httpx.ASGITransport(app=create_app(context))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(engine, sessions, media) -> AsyncIterator[httpx.AsyncClient]:
+    async with public_app(engine, sessions, media) as client:
         yield client
 
 
@@ -478,19 +486,8 @@ async def test_a_bucket_that_stops_answering_gets_503_and_keeps_the_typed_text(
     engine, sessions, media, s3
 ):
     connection = S3Connection(gone_bucket(s3))
-    context = WebContext(
-        engine=engine,
-        sessions=sessions,
-        head_revision="head",
-        bot_mode="disabled",
-        media_dir=media,
-        secret=SECRET,
-        geocoder=geocoder(),
-        photos=open_s3_stores(connection),
-    )
-    transport = httpx.ASGITransport(app=create_app(context))
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with public_app(engine, sessions, media, open_s3_stores(connection)) as client:
             form = {**await open_form(client), "text": "Girl in a red coat", "when": "now"}
             answer = await client.post("/report", data=form, files=photo_files(("a.jpg", JPEG)))
     finally:
