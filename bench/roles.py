@@ -6,7 +6,11 @@
 (b) the outbox relay: a backlog to 600 tipsters drained by ONE `--role worker`, then by TWO
     sharing the Redis buckets, against the fake Bot API with Telegram's flood limits on: messages
     per second (both should sit at 30/s: two relays share one global limit, they do not add up),
-    the highest 5-second rate the fake saw, 429s, and each worker's peak RSS.
+    the highest 5-second and 1-second rates the fake saw, 429s, the drain time, each worker's
+    peak RSS, and whether two relays stayed within 30/s.
+
+The load average is printed at the start and the end: on a shared machine it says how much of
+the two cores the run really had.
 
     .venv/bin/python bench/roles.py [--updates 4000] [--concurrency 64] [--messages 600]
 """
