@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     moderators_chat_id: int | None = None
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     face_threshold: float = Field(default=0.6, gt=0, le=2)
+    # A found-person import's lease: a web process that stops renewing it for this long is taken
+    # to be gone, and another takes the import over (docs/matching.md).
+    import_lease_seconds: float = Field(default=60, gt=0, le=3600)
     faces: bool = True
     photo_retention_days: int | None = Field(default=None, ge=1)
     # Retention (docs/retention.md): quarantined uploads that never became photos, and the tips

@@ -33,7 +33,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from bench.common import peak_rss_mib  # noqa: E402
 from core.people_import import COLUMNS, read_batch  # noqa: E402
-from moderation.people_imports import run_import, start_import  # noqa: E402
+from moderation.people_imports import Runner, run_import, start_import  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import create_engine, create_sessionmaker  # noqa: E402
 from storage.models import Case  # noqa: E402
@@ -106,13 +106,19 @@ async def _import(
 
     async with sessions() as session:
         job = await start_import(
-            session, staff=None, source_name="bench", file_name="bench.csv", batch=batch
+            session,
+            staff=None,
+            source_name="bench",
+            file_name="bench.csv",
+            batch=batch,
+            owner="bench",
         )
         await run_import(
             session,
             job_id=job.id,
             batch=batch,
             quarantine=PhotoStore(media),
+            runner=Runner(owner="bench"),
             progress=progress,
             match=match,
             now=NOW,

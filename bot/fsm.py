@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from core.conversations import redis_name
 from core.vault import Vault
 from storage.models import FsmState
 from storage.sqlite_driver import inline
@@ -40,7 +41,7 @@ class KeyedStateKeys(KeyBuilder):
     aiogram's DefaultKeyBuilder writes `fsm:<chat id>:<user id>:default`: a curious reader of
     `fsm_states` (or of Redis) would hold every tipster's Telegram id. The HMAC under the
     vault's lookup key cannot be recomputed without the key, and erasure finds the row by
-    building the same key (Vault.conversation_key).
+    building the same key (Vault.conversation_key; in Redis core.conversations.redis_name).
     """
 
     def __init__(self, vault: Vault, *, prefix: str = "") -> None:
@@ -57,8 +58,7 @@ class KeyedStateKeys(KeyBuilder):
         destiny = key.destiny
         if key.thread_id is not None or key.business_connection_id is not None:
             destiny = f"{destiny}:{key.thread_id}:{key.business_connection_id}"
-        built = self.prefix + self._keyed(key.chat_id, key.user_id, destiny)
-        return f"{built}:{part}" if part else built
+        return redis_name(self.prefix, self._keyed(key.chat_id, key.user_id, destiny), part)
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,3 +32,33 @@ async def record(
         detail=detail or {},
     )
     return await AuditRepository(session).add(event)
+
+
+class Actor(Protocol):
+    """Whoever acts: a staff account (its id and role go into the trail)."""
+
+    id: int
+    role: str
+
+
+async def staff_action(
+    session: AsyncSession,
+    staff: Actor,
+    action: str,
+    object_type: str,
+    object_ref: str,
+    *,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append what a staff member did to which object, in the caller's transaction."""
+    return await record(
+        session,
+        actor_id=staff.id,
+        actor_role=staff.role,
+        action=action,
+        object_type=object_type,
+        object_ref=object_ref,
+        reason=reason,
+        detail=detail,
+    )

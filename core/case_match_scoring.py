@@ -19,12 +19,11 @@ from typing import Any, Final, NamedTuple, Protocol
 from rapidfuzz import fuzz
 
 from core.dedup.text import normalise_text
-from core.photo_ages import FaceHit
+from core.photo_ages import YEAR_DAYS, FaceHit, age_years_at
 
 MIN_SCORE: Final = 0.45
 NAME_FLOOR: Final = 70.0  # below this a name says nothing
 SAME_NAME: Final = 90.0  # a duplicate needs names at least this alike
-YEAR_DAYS: Final = 365.25
 _NICK_SPLIT = re.compile(r"[,;/|、，；\n]+|\s+or\s+|\s+或\s+")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _LATIN_WORD = re.compile(r"[^\W\d_]{3,}")
@@ -186,12 +185,9 @@ def mark_words(marks: str) -> frozenset[str]:
 
 def age_at(p: Profile, at: datetime) -> float | None:
     """A person's age in years at a moment: from the birth date, or age_years at last_seen_at."""
-    if p.birth_date is not None:
-        return (at.date() - p.birth_date).days / YEAR_DAYS
-    if p.age_years is None:
-        return None
-    since = (at - p.last_seen_at).days / YEAR_DAYS if p.last_seen_at else 0.0
-    return p.age_years + max(0.0, since)
+    return age_years_at(
+        birth_date=p.birth_date, age_years=p.age_years, last_seen_at=p.last_seen_at, at=at
+    )
 
 
 def distance_km(a: Profile, b: Profile) -> float | None:

@@ -172,7 +172,7 @@ class FaceLinks:
         return pick_face(self.photos.get(missing_id, []), best, age)
 
 
-async def _aged_photos(session: AsyncSession, case_ids: set[int]) -> dict[int, list[AgedPhoto]]:
+async def aged_photos(session: AsyncSession, case_ids: set[int]) -> dict[int, list[AgedPhoto]]:
     """Each case's photos that have a face, with their kind and age."""
     stmt = (
         select(CasePhoto.id, CasePhoto.case_id, CasePhoto.position, CasePhoto.kind)
@@ -217,7 +217,7 @@ async def face_links(session: AsyncSession, *, case: Case, threshold: float) -> 
         key = (int(own[pair.query].case_photo_id), int(rows[pair.face_id].case_photo_id))
         links = pairs.setdefault(pair.case_id, {})
         links[key] = max(links.get(key, 0.0), similarity(pair.distance))
-    photos = await _aged_photos(session, {case.id, *pairs}) if pairs else {}
+    photos = await aged_photos(session, {case.id, *pairs}) if pairs else {}
     return FaceLinks(pairs=pairs, photos=photos)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.geo import bbox, distance_km, longitude_ranges
@@ -26,8 +26,17 @@ class NearbyCase:
 
 
 def is_public(case: Case | None) -> bool:
-    """Whether the public may see (and report on) this case."""
+    """Whether the case is open to the public: shown on its pages and taking reports."""
     return case is not None and case.status in PUBLIC_STATUSES
+
+
+def shown_publicly() -> ColumnElement[bool]:
+    """Which cases the public pages show, as SQL: the open ones (is_public), and found ones that
+    were verified first (their reunion notice). Nothing is public before a senior verifies it."""
+    return or_(
+        Case.status.in_(PUBLIC_STATUSES),
+        (Case.status == "found") & Case.verified_at.is_not(None),
+    )
 
 
 async def get_public_case(session: AsyncSession, *, code: str) -> Case | None:

@@ -1,5 +1,6 @@
-"""Erasing a tipster's identity: the vault entry, contact permission, conversation state and
-pending messages go; tips stay, pseudonymous and unlinkable.
+"""Erasing a tipster's identity: the vault entry, contact permission, conversation state (in the
+database and, with TIPLINE_REDIS_URL, in Redis) and pending messages go; tips stay,
+pseudonymous and unlinkable.
 
 Originals of their photos (the untouched files, with the camera's metadata) go too, unless the
 photo is in a police packet: those are kept under legal hold, and the audit event says how many.
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Exists
 
 from core.audit import record
+from core.conversations import RedisConversations
 from core.outbox import SENT, tipster_recipient
 from core.vault import Vault
 from core.waits import cancel_and_wait
@@ -92,9 +94,14 @@ def _rows(result: object) -> int:
 
 
 async def _forget_identity(
-    session: AsyncSession, vault: Vault, tipster_id: int, erased: Erased
+    session: AsyncSession,
+    vault: Vault,
+    tipster_id: int,
+    erased: Erased,
+    redis: RedisConversations | None,
 ) -> None:
-    """The vault row, and the conversation state found through what it held."""
+    """The vault row, and the conversation state found through what it held (wherever it is:
+    Redis is cleared before the commit, so an unreachable Redis fails the whole erasure)."""
     identity = await session.scalar(
         select(TipsterIdentity).where(TipsterIdentity.tipster_id == tipster_id)
     )
@@ -106,6 +113,8 @@ async def _forget_identity(
         key = vault.conversation_key(chat_id=chat, user_id=user)
         result = await session.execute(delete(FsmState).where(FsmState.key == key))
         erased.conversation_states = _rows(result)
+        if redis is not None and await redis.forget(key):
+            erased.conversation_states += 1
     await session.delete(identity)
     erased.identity = 1
 
@@ -183,13 +192,17 @@ async def erase_identity(
     reason: str | None = None,
     request_id: int | None = None,
     originals: PhotoStore | None = None,
+    conversations: RedisConversations | None = None,
 ) -> Erased:
-    """Erase a tipster's identity and what links them to it; audited as counts. Commits."""
+    """Erase a tipster's identity and what links them to it; audited as counts. Commits.
+
+    `conversations`: the Redis holding conversation state, when the bot keeps it there.
+    """
     tipster = await session.get(Tipster, tipster_id)
     if tipster is None:
         raise LookupError("no such tipster")
     erased = Erased(pseudonym=tipster.pseudonym)
-    await _forget_identity(session, vault, tipster_id, erased)
+    await _forget_identity(session, vault, tipster_id, erased, conversations)
     await _forget_contact(session, tipster_id, erased)
     await _release_originals(session, tipster_id, erased)
     detail: dict[str, object] = {**erased.counts()}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clusters import (
@@ -40,11 +40,10 @@ from core.scoring import (
     probable_area,
     score_tip,
 )
+from core.tip_faces import tip_face
 from storage.models import (
     Case,
     CasePhoto,
-    FaceMatch,
-    FaceVerdict,
     Tip,
     TipCluster,
     TipPhoto,
@@ -53,7 +52,6 @@ from storage.models import (
 )
 
 MAX_SIGHTINGS = 200
-NOT_SAME = "not_same"  # a FaceVerdict: the tip's face is not this case's child
 FIRST_SCORED = "Scored when its evidence was first evaluated."
 SCORED_AGAIN = "Evaluated again: new evidence, an answer or a change in its cluster."
 _LINK_KINDS = tuple(f.name for f in fields(Links))
@@ -235,13 +233,14 @@ async def _score_inputs(
     if tipster is not None:
         record = TipsterRecord(tipster.promising_count, tipster.spam_count, tipster.blocked)
     cluster = await session.get(TipCluster, tip.cluster_id) if tip.cluster_id else None
+    where_when = _where_and_when(tip, photos, settings.scoring)
     facts = TipFacts(
-        **_where_and_when(tip, photos, settings.scoring),
+        **where_when,
         photos=len(photos),
         case_photo_copies=await _case_photo_copies(session, tip, photos, settings),
         recycled_from=recycled,
         extortion=tuple(extortion_signs(tip.text)),
-        face_similarity=await _best_face(session, tip),
+        **await _face_facts(session, tip, seen_at=where_when["seen_at"]),
         cluster_size=cluster.size if cluster else 1,
         independent_sources=cluster.independent_sources if cluster else 1,
         tipster=record,
@@ -288,18 +287,15 @@ async def _case_photo_copies(
     )
 
 
-async def _best_face(session: AsyncSession, tip: Tip) -> float | None:
-    """The best face similarity, leaving out cases a moderator judged "not the same child"."""
-    judged_other = select(FaceVerdict.case_id).where(
-        FaceVerdict.tip_id == tip.id, FaceVerdict.verdict == NOT_SAME
-    )
-    stmt = select(func.max(FaceMatch.similarity)).where(
-        FaceMatch.tip_id == tip.id, FaceMatch.case_id.not_in(judged_other)
-    )
-    if tip.case_id is not None:
-        stmt = stmt.where(FaceMatch.case_id == tip.case_id)
-    best = await session.scalar(stmt)
-    return None if best is None else float(best)
+async def _face_facts(
+    session: AsyncSession, tip: Tip, *, seen_at: datetime | None
+) -> dict[str, Any]:
+    """The face the score uses: nearest in age to the child at the tip's date (core/tip_faces)."""
+    found = await tip_face(session, tip=tip, at=seen_at or tip.created_at)
+    if found is None:
+        return {}
+    hit = found.hit
+    return {"face_similarity": hit.similarity, "face": hit, "face_age_years": found.age_years}
 
 
 async def _other_sightings(

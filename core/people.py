@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases import PUBLIC_STATUSES
+from core.cases import shown_publicly
 from storage.models import Case, CasePhoto
 from storage.refs import normalise_ref
 
@@ -56,14 +56,6 @@ class PublicPerson:
     def found(self) -> bool:
         """Whether the person was found (no more sightings wanted)."""
         return self.status == "found"
-
-
-def _public() -> ColumnElement[bool]:
-    # A found case is only shown when it was verified first (nothing public before that).
-    return or_(
-        Case.status.in_(PUBLIC_STATUSES),
-        (Case.status == "found") & Case.verified_at.is_not(None),
-    )
 
 
 def age_of(case: Case) -> int | None:
@@ -123,7 +115,7 @@ async def _ready_photos(session: AsyncSession, case_ids: list[int]) -> dict[int,
 
 async def list_people(session: AsyncSession, *, limit: int = MAX_LISTED) -> list[PublicPerson]:
     """Public cases, newest first, each with its ready photos."""
-    stmt = select(Case).where(_public()).order_by(Case.created_at.desc(), Case.id.desc())
+    stmt = select(Case).where(shown_publicly()).order_by(Case.created_at.desc(), Case.id.desc())
     cases = (await session.scalars(stmt.limit(limit))).all()
     photos = await _ready_photos(session, [case.id for case in cases])
     return [_person(case, photos.get(case.id, [])) for case in cases]
@@ -131,7 +123,7 @@ async def list_people(session: AsyncSession, *, limit: int = MAX_LISTED) -> list
 
 async def get_page_case(session: AsyncSession, *, ref: str) -> Case | None:
     """The case behind a public page, or None (unknown and non-public alike)."""
-    stmt = select(Case).where(Case.ref == normalise_ref(ref)).where(_public())
+    stmt = select(Case).where(Case.ref == normalise_ref(ref)).where(shown_publicly())
     return await session.scalar(stmt)
 
 

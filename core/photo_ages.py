@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Final
 
 from core.errors import InvalidInput
@@ -27,6 +28,7 @@ FULL_WEIGHT_YEARS: Final = 2.0
 WEIGHT_PER_YEAR: Final = 0.05
 MIN_WEIGHT: Final = 0.4
 UNKNOWN_WEIGHT: Final = 0.7
+YEAR_DAYS: Final = 365.25
 
 
 def parse_age(years: str, months: str = "", *, unknown: bool = False) -> int | None:
@@ -101,6 +103,19 @@ class FaceHit:
     weight: float = 1.0
     photo: AgedPhoto | None = None
     gap_years: float | None = None
+
+
+def age_years_at(
+    *, birth_date: date | None, age_years: int | None, last_seen_at: datetime | None, at: datetime
+) -> float | None:
+    """A person's age in years at a moment: from the birth date, else the age when last seen plus
+    the years since (age at disappearance + years since); None when neither is known."""
+    if birth_date is not None:
+        return (at.date() - birth_date).days / YEAR_DAYS
+    if age_years is None:
+        return None
+    since = (at - last_seen_at).days / YEAR_DAYS if last_seen_at else 0.0
+    return age_years + max(0.0, since)
 
 
 def face_weight(gap_years: float | None) -> float:

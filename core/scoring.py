@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.geo import distance_km
+from core.photo_ages import AGE_PROGRESSED, FaceHit
 
 PRECISE_SOURCES = frozenset({"live", "pin", "venue", "coords"})
 # How far off a stated seen time may be, by how the tipster gave it (hours).
@@ -97,6 +98,10 @@ class TipFacts:
     # The extortion patterns its text matched (core/extortion.py).
     extortion: tuple[str, ...] = ()
     face_similarity: float | None = None
+    # The case photo that similarity is with (nearest in age to the child at the tip's date), its
+    # age gap and weight (core/tip_faces.py); and the child's age then, in years.
+    face: FaceHit | None = None
+    face_age_years: float | None = None
     cluster_size: int = 1
     independent_sources: int = 1
     tipster: TipsterRecord | None = None
@@ -272,21 +277,53 @@ def location_part(tip: TipFacts, s: ScoreSettings = DEFAULT_SETTINGS) -> ScorePa
 
 
 def face_part(tip: TipFacts, s: ScoreSettings = DEFAULT_SETTINGS) -> ScorePart:
-    """How alike the best face in the tip's photos and the child's photos are."""
+    """How alike the tip's face and the child's photo nearest in age are, weighted by the gap."""
     sim = tip.face_similarity
     if sim is None:
         return _part("face", 0, "No face from the tip's photos was compared with the child's.")
     shown = f"similarity {sim:.2f}"
+    weight = tip.face.weight if tip.face is not None else 1.0
+    age, data = _face_age(tip)
     for limit, points, verdict in (
         (s.face_strong, 25, "A strong face match"),
         (s.face_likely, 15, "A likely face match"),
         (s.face_weak, 5, "A weak face match"),
     ):
         if sim >= limit:
-            reason = f"{verdict} ({shown}); a moderator must still compare the photos."
-            return _part("face", points, reason, similarity=round(sim, 3))
-    reason = f"The face compared does not look like the child ({shown})."
-    return _part("face", -5, reason, similarity=round(sim, 3))
+            reason = f"{verdict} ({shown}){age}; a moderator must still compare the photos."
+            return _part("face", round(points * weight), reason, similarity=round(sim, 3), **data)
+    reason = f"The face compared does not look like the child ({shown}){age}."
+    return _part("face", round(-5 * weight), reason, similarity=round(sim, 3), **data)
+
+
+def _face_age(tip: TipFacts) -> tuple[str, dict[str, Any]]:
+    """The photo used, the child's age at the tip's date and the gap, as words and figures."""
+    hit = tip.face
+    if hit is None or hit.photo is None:
+        return "", {}
+    photo = hit.photo
+    what = "age-progressed image" if photo.kind == AGE_PROGRESSED else "photo"
+    at = "unknown age" if photo.age_months is None else f"age {_years(photo.age_months / 12)}"
+    words = f", with case {what} {photo.number} ({at})"
+    if tip.face_age_years is not None:
+        words += f"; the child is about {_years(tip.face_age_years)} at the tip's date"
+    if hit.gap_years is not None:
+        words += f", a gap of {abs(hit.gap_years):g} years"
+    words += f", face weight {hit.weight:g}"
+    data = {
+        "photo": photo.number,
+        "photo_kind": photo.kind,
+        "photo_age_months": photo.age_months,
+        "age_years": None if tip.face_age_years is None else round(tip.face_age_years, 1),
+        "gap_years": hit.gap_years,
+        "weight": hit.weight,
+    }
+    return words, data
+
+
+def _years(years: float) -> str:
+    """Whole years as people count them, or months under two."""
+    return f"{round(years * 12)} months" if years < 2 and years * 12 % 12 else f"{int(years)}"
 
 
 def photo_part(tip: TipFacts) -> tuple[ScorePart, list[Flag]]:

@@ -179,7 +179,7 @@ async def _resolve_place(
     if len(typed) > MAX_PLACE_CHARS:
         problems.append(Problem("web.error.place_too_long", {"limit": MAX_PLACE_CHARS}))
         return intake
-    point = _point(form.lat, form.lon, problems)
+    point = read_point(form.lat, form.lon, problems)
     if point is not None:
         place = await place_at(
             geocoder, lat=point[0], lon=point[1], source="coords", text=typed or None
@@ -203,7 +203,9 @@ async def _geocode(typed: str, choice: str, *, geocoder: GeocodingService, intak
     intake.place, intake.zone = place, place.timezone
 
 
-def _point(lat: str, lon: str, problems: list[Problem]) -> tuple[float, float] | None:
+def read_point(lat: str, lon: str, problems: list[Problem]) -> tuple[float, float] | None:
+    """A position typed or filled in as decimal degrees (a pair pasted into the first box works);
+    None, with the problem added, when it is not one; None alone when neither was given."""
     lat, lon = lat.strip(), lon.strip()
     if lat and not lon and (pair := _PAIR.fullmatch(lat)):
         lat, lon = pair.group(1), pair.group(2)  # "31.2304, 121.4737" pasted into one box

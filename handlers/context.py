@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.conversations import RedisConversations
 from core.geo import GeocodingService
 from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
@@ -36,3 +37,5 @@ class BotServices:
     alerts_per_day: int = 3
     # The restricted originals store: erasure (/forget) deletes the originals it releases.
     originals: PhotoStore | None = None
+    # Conversation state in Redis (settings.redis_url): erasure (/forget) deletes it there too.
+    conversations: RedisConversations | None = None

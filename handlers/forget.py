@@ -55,6 +55,7 @@ async def decide(
         actor_id=None,
         actor_role="tipster",
         originals=services.originals,
+        conversations=services.conversations,
     )
     await query.bot.send_message(query.from_user.id, texts("forget.done"))
 

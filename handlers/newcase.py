@@ -171,7 +171,7 @@ async def on_submit(
     try:
         case = await submit_case(
             session,
-            draft=talk.to_draft(now=_now()),
+            draft=talk.to_draft(now=_now(), vault=services.vault),
             vault=services.vault,
             channel="telegram",
             source_key=telegram_source_key(

@@ -10,9 +10,11 @@ from typing import Literal
 from aiogram.fsm.context import FSMContext
 from pydantic import BaseModel, Field, ValidationError
 
+from core.case_contacts import hold_contact, is_sealed, open_held
 from core.case_registry import LIMITS, MAX_AGE, MAX_PHOTOS, CaseDraft, NewCasePhoto
 from core.drafts import Draft, DraftPlace
 from core.photo_ages import age_from_note
+from core.vault import Vault
 
 DATA_KEY = "newcase"
 EARLIEST_BIRTH_YEAR = 1900
@@ -50,6 +52,8 @@ class CaseTalk(BaseModel):
     circumstances: str = ""
     police_ref: str | None = None
     contact: str = ""
+    """Sealed by the vault as soon as it is given (core.case_contacts): never plain at rest."""
+    contact_hint: str = ""
     photos: list[CasePhotoRef] = Field(default_factory=list)
     album: str | None = None
     places: list[DraftPlace] = Field(default_factory=list)
@@ -68,7 +72,17 @@ class CaseTalk(BaseModel):
         self.photos.append(photo)
         return True
 
-    def to_draft(self, *, now: datetime) -> CaseDraft:
+    def seal_contact(self, vault: Vault) -> None:
+        """Replace a contact just given with its sealed token and hint (before it is stored)."""
+        if self.contact and not is_sealed(self.contact):
+            held = hold_contact(vault, self.contact)
+            self.contact, self.contact_hint = held.sealed, held.hint
+
+    def shown_contact(self) -> str:
+        """What the summary shows of the contact: its hint once sealed."""
+        return self.contact_hint if is_sealed(self.contact) else self.contact
+
+    def to_draft(self, *, now: datetime, vault: Vault) -> CaseDraft:
         """The registry's draft (a seen time read as a little ahead of now is now)."""
         place = self.seen.place
         seen_at = self.seen.seen_at
@@ -89,7 +103,7 @@ class CaseTalk(BaseModel):
             last_seen_lon=place.lon if place is not None else None,
             circumstances=self.circumstances,
             police_ref=self.police_ref,
-            contact=self.contact,
+            contact=open_held(vault, self.contact),
             photos=tuple(
                 NewCasePhoto(p.source_ref, p.age_note, age_months=age_from_note(p.age_note))
                 for p in self.photos

@@ -9,6 +9,7 @@ from aiogram.filters import Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, TelegramObject
 
+from core.case_contacts import from_card
 from core.case_registry import LIMITS, MAX_PHOTOS
 from core.i18n import Texts
 from core.places import place_label, resolve_typed
@@ -139,6 +140,7 @@ async def on_text(message: Message, state: FSMContext, texts: Texts, services: B
     if problem is not None:
         await turn.stay(note=problem)
     else:
+        turn.case.seal_contact(services.vault)  # a typed contact is sealed before it is stored
         await turn.ask_after(name)
 
 
@@ -156,15 +158,18 @@ async def on_place(
     await turn.ask_after("where", note=texts("note.place_saved", place=shown))
 
 
-async def on_contact(message: Message, state: FSMContext, texts: Texts) -> None:
-    """A shared contact card is the family's private contact (sealed, never public)."""
+async def on_contact(
+    message: Message, state: FSMContext, texts: Texts, services: BotServices
+) -> None:
+    """A shared contact card is the family's private contact (sealed at once, never public)."""
     turn = await CaseTurn.of(message, state, texts)
     card = message.contact
     if turn.talk is None or card is None:
         await turn.finish(texts("newcase.expired"))
         return
-    name = " ".join(part for part in (card.first_name, card.last_name) if part)
-    turn.case.contact = f"{name} {card.phone_number}".strip()[: LIMITS["contact"]]
+    text = from_card(first_name=card.first_name, last_name=card.last_name, phone=card.phone_number)
+    turn.case.contact = text[: LIMITS["contact"]]
+    turn.case.seal_contact(services.vault)
     await turn.ask_after("contact")
 
 

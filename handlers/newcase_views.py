@@ -236,7 +236,7 @@ def summary(talk: CaseTalk, texts: Texts) -> str:
         _where_line(talk, texts),
         _optional(texts, "newcase.summary.circumstances", talk.circumstances),
         texts("newcase.summary.police", value=_cut(police)),
-        texts("newcase.summary.contact", value=_cut(talk.contact)),
+        texts("newcase.summary.contact", value=_cut(talk.shown_contact())),
         texts("newcase.summary.photos", count=len(talk.photos)),
     ]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases import list_cases_near
+from core.cases import NEAR_RADIUS_KM, list_cases_near
 from core.drafts import MAX_ATTACHMENTS, DraftPlace
 from core.i18n import Texts
 from core.places import place_at, place_label, resolve_typed
@@ -126,10 +126,16 @@ async def place_of(message: Message, services: BotServices) -> DraftPlace:
 
 
 async def _cases_near(turn: Turn, session: AsyncSession, place: DraftPlace) -> str:
+    """Offer the public cases near a shared point, nearest first, each with how far it is."""
     assert place.lat is not None and place.lon is not None
     nearby = await list_cases_near(session, lat=place.lat, lon=place.lon)
-    turn.talk.cases = [CaseChoice(ref=n.case.ref, name=n.case.full_name) for n in nearby]
-    return turn.texts("report.case_choose" if nearby else "report.case_near_none")
+    turn.talk.cases = [
+        CaseChoice(ref=n.case.ref, name=n.case.full_name, km=round(n.distance_km)) for n in nearby
+    ]
+    if not nearby:
+        return turn.texts("report.case_near_none")
+    where = place_label(place, turn.texts.language) or f"{place.lat:.4f}, {place.lon:.4f}"
+    return turn.texts("report.case_choose_near", km=int(NEAR_RADIUS_KM), place=where)
 
 
 async def on_place(

@@ -17,6 +17,7 @@ class CaseChoice(BaseModel):
 
     ref: str
     name: str
+    km: int | None = None  # how far its last-seen place is from a shared location
 
 
 class Talk(BaseModel):

@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from core.drafts import MAX_ATTACHMENTS, Draft
 from core.i18n import Texts
 from handlers.keyboards import Confirm, Pick, button, markup, nav_row, shared
-from handlers.talk import Talk
+from handlers.talk import CaseChoice, Talk
 
 SUMMARY_TEXT = 1500
 """The description is cut to this in the summary, so the message stays far below 4096."""
@@ -18,8 +18,14 @@ SUMMARY_TEXT = 1500
 View = tuple[str, InlineKeyboardMarkup]
 
 
+def _case_label(choice: CaseChoice, texts: Texts) -> str:
+    if choice.km is None:
+        return f"{choice.name} ({choice.ref})"
+    return texts("button.case_km", name=choice.name, ref=choice.ref, km=choice.km)
+
+
 def _case(talk: Talk, texts: Texts) -> View:
-    choices = [[button(f"{c.name} ({c.ref})", Pick(step="case", value=c.ref))] for c in talk.cases]
+    choices = [[button(_case_label(c, texts), Pick(step="case", value=c.ref))] for c in talk.cases]
     return texts("report.ask_case"), markup(
         *choices,
         [button(texts("button.case_near"), Pick(step="case", value="near"))],

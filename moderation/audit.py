@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import AuditEvent, StaffUser
 
 PAGE = 100
@@ -52,8 +52,7 @@ class AuditFilter:
 
 
 def _allow(staff: StaffUser, action: str) -> None:
-    if not staff.active or not can(staff.role, action):
-        raise PermissionError("your role may not read the audit trail")
+    require(staff, action, "your role may not read the audit trail")
 
 
 def _filtered(filters: AuditFilter) -> Select[AuditEvent]:
@@ -127,13 +126,12 @@ async def export_csv(
     filters = AuditFilter(actor_id, action, object_type, since, until)
     events = (await session.scalars(_filtered(filters).limit(MAX_EXPORT))).all()
     text = _csv(events)
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="audit.export",
-        object_type="audit_events",
-        object_ref=str(len(events)),
+        staff,
+        "audit.export",
+        "audit_events",
+        str(len(events)),
         detail={
             "filters": {
                 key: value.isoformat() if isinstance(value, datetime) else value

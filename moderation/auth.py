@@ -12,7 +12,7 @@ import pyotp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import record, staff_action
 from core.errors import InvalidInput, RateLimited
 from core.limits import SIGN_IN_BACKOFF, RateLimiter, account_key, check_backoff
 from core.passwords import verify_password
@@ -185,13 +185,12 @@ async def finish_sign_in(
     user.last_sign_in_at = now
     token = secrets.token_urlsafe(32)
     session.add(StaffSession(token_hash=token_hash(token), staff_id=user.id, verified=True))
-    await record(
+    await staff_action(
         session,
-        actor_id=user.id,
-        actor_role=user.role,
-        action="signin" if method == "totp" else "signin.recovery_code",
-        object_type="staff_user",
-        object_ref=str(user.id),
+        user,
+        "signin" if method == "totp" else "signin.recovery_code",
+        "staff_user",
+        str(user.id),
         detail={"address": address, "second_factor": method},
     )
     await session.commit()

@@ -13,13 +13,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import alerts
-from core.audit import record
+from core.audit import staff_action
 from core.case_registry import CaseDraft, edit_case, open_contact, submit_case
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.outbox import enqueue, telegram_text, tipster_recipient
 from core.vault import Vault
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import Case, StaffUser, Tip, Tipster
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository, TipRepository
@@ -43,8 +43,7 @@ DEFAULT_POLICY = alerts.AlertPolicy()
 
 
 def _allow(staff: StaffUser, action: str) -> None:
-    if not staff.active or not can(staff.role, action):
-        raise PermissionError("your role may not do this to cases")
+    require(staff, action, "your role may not do this to cases")
 
 
 async def _case(session: AsyncSession, ref: str) -> Case:
@@ -57,20 +56,6 @@ async def _case(session: AsyncSession, ref: str) -> Case:
 def next_statuses(case: Case) -> tuple[str, ...]:
     """The statuses a case may move to from where it is."""
     return NEXT.get(case.status, ())
-
-
-async def _audit(
-    session: AsyncSession, staff: StaffUser, action: str, case: Case, **extra: Any
-) -> None:
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action=action,
-        object_type="case",
-        object_ref=case.ref,
-        **extra,
-    )
 
 
 def _check_transition(case: Case, to: str, reason: str) -> None:
@@ -171,7 +156,15 @@ async def transition_case(
     elif to in ENDINGS and before == "active":
         await alerts.end_case_alerts(session, case=case, now=now)
     await _tell_submitter(session, case, before, public_url=public_url)
-    await _audit(session, staff, f"case.{to}", case, reason=reason or None, detail={"from": before})
+    await staff_action(
+        session,
+        staff,
+        f"case.{to}",
+        "case",
+        case.ref,
+        reason=reason or None,
+        detail={"from": before},
+    )
     await session.commit()
     return case
 
@@ -184,7 +177,7 @@ async def register_case(
     case = await submit_case(
         session, draft=draft, vault=vault, channel="staff", source_key=source_key, staff_id=staff.id
     )
-    await _audit(session, staff, "case.create", case)
+    await staff_action(session, staff, "case.create", "case", case.ref)
     await session.commit()
     return case
 
@@ -212,7 +205,9 @@ async def update_case(
     if not changes:
         return []
     # Staged before edit_case commits, so the edit and its audit land together.
-    await _audit(session, staff, "case.edit", case, detail={"fields": sorted(changes)})
+    await staff_action(
+        session, staff, "case.edit", "case", case.ref, detail={"fields": sorted(changes)}
+    )
     try:
         return await edit_case(session, case=case, changes=changes, now=now, vault=vault)
     except InvalidInput:
@@ -225,7 +220,7 @@ async def view_contact(session: AsyncSession, *, staff: StaffUser, ref: str, vau
     _allow(staff, "case.contact_view")
     case = await _case(session, ref)
     contact = open_contact(case, vault=vault)
-    await _audit(session, staff, "case.contact_view", case)
+    await staff_action(session, staff, "case.contact_view", "case", case.ref)
     await session.commit()
     return contact
 
@@ -268,6 +263,6 @@ async def recenter_case(
         step_minutes=policy.step_minutes,
         per_day=policy.per_day,
     )
-    await _audit(session, staff, "case.recenter", case, detail={"tip": tip.ref})
+    await staff_action(session, staff, "case.recenter", "case", case.ref, detail={"tip": tip.ref})
     await session.commit()
     return case

@@ -15,11 +15,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.cases import PUBLIC_STATUSES
 from core.errors import InvalidInput, NotFound
 from core.evaluate import rescore_tip
-from moderation.policy import can
+from moderation.policy import require
 from moderation.queue import ClaimConflict
 from moderation.tip_access import visible_tip
 from storage.models import Case, Forward, StaffUser, Tip, TipCluster
@@ -112,13 +112,12 @@ async def _move(
         reason = f"Unlinked from case {old.ref if old else '?'} by {staff.email}."
     await rescore_tip(session, tip=tip, now=utcnow(), reason=reason)
     detail = {"case": case.ref if case else None, "from": old.ref if old else None}
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="tip.link_case" if case else "tip.unlink_case",
-        object_type="tip",
-        object_ref=tip.ref,
+        staff,
+        "tip.link_case" if case else "tip.unlink_case",
+        "tip",
+        tip.ref,
         detail=detail | ({"cluster": cluster_ref} if cluster_ref else {}),
     )
 
@@ -134,8 +133,7 @@ async def relink(
     """Link the tip (or its cluster) to the case, or unlink it with case_ref None. The opened
     tip must be movable (else InvalidInput and nothing changes); members that are not are
     skipped with the reason. Commits."""
-    if not can(staff.role, "tip.link"):
-        raise PermissionError("your role may not link tips to cases")
+    require(staff, "tip.link", "your role may not link tips to cases")
     tip = await visible_tip(session, staff=staff, ref=tip_ref, action="tip.link")
     case = await linkable_case(session, case_ref=case_ref) if case_ref is not None else None
     if case is None and case_ref is None and tip.case_id is None:

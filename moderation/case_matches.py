@@ -15,9 +15,9 @@ from typing import Final
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
-from moderation.policy import can
+from moderation.policy import can, require
 from storage.models import Case, CaseMatch, CasePhoto, StaffUser
 from storage.types import utcnow
 
@@ -60,8 +60,7 @@ class MatchView:
 
 
 def _allow(staff: StaffUser) -> None:
-    if not staff.active or not can(staff.role, ACTION):
-        raise PermissionError("your role may not review case matches")
+    require(staff, ACTION, "your role may not review case matches")
 
 
 async def list_matches(
@@ -163,13 +162,12 @@ async def decide_match(
         if match.status == outcome:
             return match  # the same decision again (a double click): one effect
         raise MatchAlreadyDecided(f"this match was already {match.status}")
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action=f"case_match.{outcome}",
-        object_type="case_match",
-        object_ref=str(match.id),
+        staff,
+        f"case_match.{outcome}",
+        "case_match",
+        str(match.id),
         reason=note.strip()[:MAX_NOTE] or None,
         detail=await _detail(session, match),
     )

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import NotFound
 from core.evaluate import case_area
 from core.roles import Role
-from moderation.policy import can
+from moderation.policy import require
 from moderation.tip_access import PASSED_ON, may_view_tip
 from moderation.tips_view import PlaceView, place_view
 from storage.models import Case, CasePhoto, StaffUser, Tip
@@ -60,8 +60,7 @@ async def list_cases(
     session: AsyncSession, *, staff: StaffUser, status: str = "", kind: str = ""
 ) -> list[CaseRow]:
     """Cases (of one status and kind, if given), newest first, with the tips the caller may see."""
-    if not can(staff.role, "case.view"):
-        raise PermissionError("your role may not see cases")
+    require(staff, "case.view", "your role may not see cases")
     counted = select(Tip.case_id, func.count(Tip.id)).where(Tip.case_id.is_not(None))
     statuses = _visible_statuses(staff.role)
     if statuses:
@@ -85,8 +84,7 @@ async def case_photos(session: AsyncSession, *, case_id: int) -> list[CasePhoto]
 
 async def view_case(session: AsyncSession, *, staff: StaffUser, ref: str) -> CaseView:
     """One case with its sightings in time order, places by the caller's role; audited. Commits."""
-    if not can(staff.role, "case.view"):
-        raise PermissionError("your role may not see cases")
+    require(staff, "case.view", "your role may not see cases")
     case = await CaseRepository(session).get_by_ref(normalise_ref(ref))
     if case is None:
         raise NotFound("no such case")
@@ -100,15 +98,7 @@ async def view_case(session: AsyncSession, *, staff: StaffUser, ref: str) -> Cas
         key=lambda s: s.when,
     )
     fields = ["precise_location"] if any(s.place.precise for s in sightings) else []
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="case.view",
-        object_type="case",
-        object_ref=case.ref,
-        detail={"fields": fields},
-    )
+    await staff_action(session, staff, "case.view", "case", case.ref, detail={"fields": fields})
     await session.commit()
     found = await case_area(session, case_id=case.id)
     area = dict(zip(("lat", "lon", "radius_km"), found, strict=True)) if found else None

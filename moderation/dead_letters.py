@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import inbox_admin, outbox
-from core.audit import record
+from core.audit import staff_action
 from core.inbox_admin import DeadUpdate
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import OutboxMessage, StaffUser
 
 
@@ -22,8 +22,7 @@ class DeadLetters:
 
 
 def _check(staff: StaffUser) -> None:
-    if not can(staff.role, "system.dead_letters"):
-        raise PermissionError("only admins see dead letters")
+    require(staff, "system.dead_letters", "only admins see dead letters")
 
 
 async def list_dead_letters(session: AsyncSession, *, staff: StaffUser) -> DeadLetters:
@@ -46,13 +45,6 @@ async def retry_dead_letter(
     else:
         raise ValueError("kind must be outbox or inbox")
     if count:
-        await record(
-            session,
-            actor_id=staff.id,
-            actor_role=staff.role,
-            action=f"{kind}.retry",
-            object_type=kind,
-            object_ref=str(item_id),
-        )
+        await staff_action(session, staff, f"{kind}.retry", kind, str(item_id))
         await session.commit()
     return count

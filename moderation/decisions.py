@@ -8,13 +8,13 @@ from enum import StrEnum
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.outbox import enqueue, telegram_text, tipster_recipient
 from core.tips import PUBLIC_STATUS
 from moderation.forwarding import FamilyLead, check_family_lead, forward_on_decision
-from moderation.policy import can
+from moderation.policy import require
 from moderation.queue import OPEN_STATUSES, ClaimConflict
 from storage.models import Decision, StaffUser, Tip, Tipster
 from storage.repositories import TipRepository
@@ -48,8 +48,7 @@ class Decided:
 
 
 def _check(staff: StaffUser, outcome: Outcome, *, question: str, duplicate_of: str | None) -> None:
-    if not can(staff.role, "tip.decide"):
-        raise PermissionError("your role may not decide tips")
+    require(staff, "tip.decide", "your role may not decide tips")
     if outcome is Outcome.NEEDS_INFO and not question.strip():
         raise InvalidInput("write the question for the tipster")
     if outcome is Outcome.DUPLICATE and not duplicate_of:
@@ -139,14 +138,8 @@ async def decide(
         outcome=outcome.value,
         family=family,
     )
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action=f"tip.{outcome.value}",
-        object_type="tip",
-        object_ref=tip.ref,
-        reason=note[:500] or None,
+    await staff_action(
+        session, staff, f"tip.{outcome.value}", "tip", tip.ref, reason=note[:500] or None
     )
     await session.commit()
     return Decided(tip_ref=tip.ref, outcome=outcome, decision_id=decision.id)

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
+from core.conversations import RedisConversations
 from core.erasure import Erased, erase_identity
 from core.errors import InvalidInput, NotFound
 from core.vault import Vault
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import ErasureRequest, StaffUser, Tipster, TipsterIdentity
 from storage.photostore import PhotoStore
 from storage.types import utcnow
@@ -23,8 +24,7 @@ PENDING, APPROVED, REFUSED = "pending", "approved", "refused"
 
 
 def _allow(staff: StaffUser, action: str) -> None:
-    if not staff.active or not can(staff.role, action):
-        raise PermissionError("only a senior moderator may do this")
+    require(staff, action, "only a senior moderator may do this")
 
 
 async def _tipster_by_pseudonym(session: AsyncSession, pseudonym: str) -> Tipster:
@@ -62,13 +62,12 @@ async def request_erasure(
     )
     session.add(row)
     await session.flush()
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="identity.erasure_requested",
-        object_type="tipster",
-        object_ref=tipster.pseudonym,
+        staff,
+        "identity.erasure_requested",
+        "tipster",
+        tipster.pseudonym,
         reason=reason,
         detail={"request_id": row.id},
     )
@@ -118,6 +117,7 @@ async def approve_erasure(
     staff: StaffUser,
     request_id: int,
     originals: PhotoStore | None = None,
+    conversations: RedisConversations | None = None,
 ) -> Erased:
     """A second senior moderator approves: the identity is erased at once, audited. Commits."""
     _allow(staff, "identity.approve_erasure")
@@ -134,6 +134,7 @@ async def approve_erasure(
         reason=row.reason,
         request_id=row.id,
         originals=originals,
+        conversations=conversations,
     )
 
 
@@ -145,13 +146,12 @@ async def refuse_erasure(
     await _pending(session, request_id)
     row = await _close(session, staff=staff, request_id=request_id, status=REFUSED)
     tipster = await session.get(Tipster, row.tipster_id)
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="identity.erasure_refused",
-        object_type="tipster",
-        object_ref=tipster.pseudonym if tipster else str(row.tipster_id),
+        staff,
+        "identity.erasure_refused",
+        "tipster",
+        tipster.pseudonym if tipster else str(row.tipster_id),
         reason=reason.strip()[:MAX_REASON] or None,
         detail={"request_id": row.id, "requested_by": row.requested_by},
     )

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
-from core.evaluate import NOT_SAME, rescore_tip
+from core.evaluate import rescore_tip
+from core.tip_faces import NOT_SAME
 from moderation.case_links import linkable_case, relink
-from moderation.policy import can
+from moderation.policy import require
 from moderation.tip_access import visible_tip
 from storage.models import Case, FaceMatch, FaceVerdict, StaffUser, Tip
 from storage.refs import normalise_ref
@@ -50,8 +51,7 @@ async def judge_face(
 ) -> FaceVerdict:
     """Keep a moderator's verdict on a tip's face match with a case; "same" links the tip to
     the case. A second verdict on the same pair is refused. Audited; commits."""
-    if not can(staff.role, "tip.face_verdict"):
-        raise PermissionError("your role may not judge face matches")
+    require(staff, "tip.face_verdict", "your role may not judge face matches")
     if verdict not in VERDICTS:
         raise InvalidInput("choose 'same child' or 'not the same'")
     tip = await visible_tip(session, staff=staff, ref=tip_ref, action="tip.face_verdict")
@@ -67,14 +67,8 @@ async def judge_face(
     except IntegrityError:
         await session.rollback()
         raise InvalidInput(f"this face match with case {case.ref} was already judged") from None
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action=f"tip.face_{verdict}",
-        object_type="tip",
-        object_ref=tip.ref,
-        detail={"case": case.ref},
+    await staff_action(
+        session, staff, f"tip.face_{verdict}", "tip", tip.ref, detail={"case": case.ref}
     )
     if verdict == SAME and tip.case_id != case.id:
         await relink(session, staff=staff, tip_ref=tip.ref, case_ref=case.ref)  # commits

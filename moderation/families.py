@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import record, staff_action
 from core.errors import InvalidInput, NotFound, RateLimited
 from core.limits import RateLimiter
 from core.roles import Role
 from moderation.family_leads import FAMILY, send_earlier_leads
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import (
     Case,
     FamilyFeedback,
@@ -81,8 +81,7 @@ async def create_family_link(
     session: AsyncSession, *, staff: StaffUser, case_ref: str
 ) -> FamilyCode:
     """A one-time code (72 hours) that links one family member to the case. Commits."""
-    if not staff.active or not can(staff.role, "case.manage"):
-        raise PermissionError("only a senior moderator may link a family to a case")
+    require(staff, "case.manage", "only a senior moderator may link a family to a case")
     case = await session.scalar(select(Case).where(Case.ref == normalise_ref(case_ref)))
     if case is None:
         raise NotFound("no such case")
@@ -93,13 +92,12 @@ async def create_family_link(
     )
     session.add(link)
     await session.flush()
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="family.link_created",
-        object_type="case",
-        object_ref=case.ref,
+        staff,
+        "family.link_created",
+        "case",
+        case.ref,
         detail={"link_id": link.id, "expires_at": expires_at.isoformat()},
     )
     await session.commit()

@@ -14,19 +14,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from moderation.families import Feedback, feedback_counts, pending_links, record_feedback
 from moderation.family_leads import FAMILY, list_family, send_family_lead
 from moderation.police import forward_to_police, page_oncall
 from moderation.police_recipients import list_recipients
-from moderation.policy import can
+from moderation.policy import require
 from moderation.queue import OPEN_STATUSES
 from moderation.scam_gate import possible_extortion, senior_gate
 from storage.models import (
@@ -123,20 +122,6 @@ async def check_family_lead(
     )
 
 
-async def _audit(
-    session: AsyncSession, staff: StaffUser, action: str, tip: Tip, **detail: Any
-) -> None:
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action=action,
-        object_type="tip",
-        object_ref=tip.ref,
-        detail=detail,
-    )
-
-
 async def _to_family(
     session: AsyncSession, *, tip: Tip, staff: StaffUser, decision_id: int | None, lead: FamilyLead
 ) -> Forward:
@@ -157,17 +142,20 @@ async def _to_family(
     session.add(forward)
     await session.flush()
     queued, muted = await send_family_lead(session, forward=forward, tip=tip, case=case)
-    await _audit(
+    await staff_action(
         session,
         staff,
         "forward.family",
-        tip,
-        forward_id=forward.id,
-        case_ref=case.ref,
-        queued=queued,
-        muted=muted,
-        photo=lead.include_photo_sha is not None,
-        extortion_approved=approved,
+        "tip",
+        tip.ref,
+        detail={
+            "forward_id": forward.id,
+            "case_ref": case.ref,
+            "queued": queued,
+            "muted": muted,
+            "photo": lead.include_photo_sha is not None,
+            "extortion_approved": approved,
+        },
     )
     return forward
 
@@ -178,7 +166,14 @@ async def _to_police(
     forward, queued = await forward_to_police(
         session, tip=tip, staff=staff, decision_id=decision_id, urgent=urgent
     )
-    await _audit(session, staff, "forward.police", tip, forward_id=forward.id, recipients=queued)
+    await staff_action(
+        session,
+        staff,
+        "forward.police",
+        "tip",
+        tip.ref,
+        detail={"forward_id": forward.id, "recipients": queued},
+    )
     return queued
 
 
@@ -196,7 +191,9 @@ async def _page_urgent(
     subject = _STAFF_TEXTS("police.page_urgent_subject", tip=tip.ref)
     key = f"decision:{decision_id}:oncall"
     await page_oncall(session, key=key, subject=subject, text=text, link=f"/tips/{tip.ref}")
-    await _audit(session, staff, "forward.oncall", tip, decision_id=decision_id)
+    await staff_action(
+        session, staff, "forward.oncall", "tip", tip.ref, detail={"decision_id": decision_id}
+    )
 
 
 async def forward_on_decision(
@@ -236,8 +233,7 @@ async def forward_to_family(
     session: AsyncSession, *, staff: StaffUser, tip_ref: str, lead: FamilyLead
 ) -> FamilyForwarded:
     """Forward a promising or urgent lead to the case's family, once. Commits; audited."""
-    if not staff.active or not can(staff.role, "tip.decide"):
-        raise PermissionError("only a moderator may forward a lead to a family")
+    require(staff, "tip.decide", "only a moderator may forward a lead to a family")
     tip = await TipRepository(session).get_by_ref(normalise_ref(tip_ref))
     if tip is None:
         raise NotFound("no such tip")

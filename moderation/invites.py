@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import record, staff_action
 from core.errors import InvalidInput
 from core.outbox import enqueue
 from core.passwords import hash_password
@@ -388,13 +388,12 @@ async def _finish(session: AsyncSession, invite: StaffInvite, user: StaffUser) -
             .values(ended_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-    await record(
+    await staff_action(
         session,
-        actor_id=user.id,
-        actor_role=user.role,
-        action="staff.2fa_reenrolled" if reset else "staff.setup",
-        object_type="staff_user",
-        object_ref=str(user.id),
+        user,
+        "staff.2fa_reenrolled" if reset else "staff.setup",
+        "staff_user",
+        str(user.id),
         detail={"invite": invite.id, "role": user.role},
     )
     await session.commit()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput
-from moderation.policy import can
+from moderation.policy import require
 from moderation.tip_access import visible_tip
 from storage.models import StaffUser, TipNote
 
@@ -15,8 +15,7 @@ MAX_NOTE = 4000
 
 async def add_note(session: AsyncSession, *, staff: StaffUser, tip_ref: str, text: str) -> TipNote:
     """Keep a private note on a tip the caller may see; audited (without its text). Commits."""
-    if not can(staff.role, "tip.note"):
-        raise PermissionError("your role may not write notes")
+    require(staff, "tip.note", "your role may not write notes")
     cleaned = text.strip()
     if not cleaned:
         raise InvalidInput("a note needs some text")
@@ -26,14 +25,6 @@ async def add_note(session: AsyncSession, *, staff: StaffUser, tip_ref: str, tex
     note = TipNote(tip_id=tip.id, staff_id=staff.id, text=cleaned)
     session.add(note)
     await session.flush()
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="tip.note",
-        object_type="tip",
-        object_ref=tip.ref,
-        detail={"note_id": note.id},
-    )
+    await staff_action(session, staff, "tip.note", "tip", tip.ref, detail={"note_id": note.id})
     await session.commit()
     return note

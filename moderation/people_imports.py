@@ -5,15 +5,18 @@ private ("submitted"): a re-import of the same source id updates it instead of a
 Photos go to the quarantine store and then through the sanitiser and the face engine like any
 case photo (workers/case_photos.py, workers/faces.py). Every imported person is matched against
 the registry (core/case_matching.py) as it is written, and again when a face is found.
-Commits every CHUNK rows, so a long import shows progress and a crash keeps what was done.
+Commits every CHUNK rows (or every third of its lease, whichever comes first), so a long import
+shows progress, a crash keeps what was done, and the lease (moderation/import_leases.py) that
+tells live imports from those left by a process that is gone stays fresh.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import select, tuple_
@@ -23,6 +26,7 @@ from core.audit import record
 from core.case_matching import refresh_matches
 from core.errors import InvalidInput, NotFound
 from core.people_import import Batch, Row
+from moderation.import_leases import LEASE, renew_lease
 from moderation.policy import can
 from storage.models import Case, CasePhoto, PeopleImport, StaffUser
 from storage.photostore import MediaStore
@@ -48,8 +52,13 @@ async def start_import(
     source_name: str,
     file_name: str,
     batch: Batch,
+    owner: str,
+    kept: tuple[str | None, str | None] = (None, None),
+    lease: timedelta = LEASE,
+    now: datetime | None = None,
 ) -> PeopleImport:
-    """Record a new import (running) with the rows refused while reading; commits."""
+    """Record a new import (running, its lease held by `owner`) with the rows refused while
+    reading, and the SHA-256 of the file and ZIP kept for a resume, if they were; commits."""
     allow(staff)
     source_name = source_name.strip()
     if not source_name or len(source_name) > 100:
@@ -61,6 +70,11 @@ async def start_import(
         processed=len(batch.problems),
         problems=[p.as_dict() for p in batch.problems[:MAX_PROBLEMS_KEPT]],
         created_by=staff.id if staff else None,
+        file_sha256=kept[0],
+        photos_sha256=kept[1],
+        lease_owner=owner,
+        lease_until=utcnow() + lease,
+        created_at=now or utcnow(),  # the date the rows were read with: a resume reads them so
     )
     session.add(job)
     await session.commit()
@@ -125,36 +139,73 @@ async def _write(
     return case, bool(changed)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Runner:
+    """Who runs an import (the lease holder), for how long a lease lasts, and the first row to
+    write (rows before it were committed by the process that started the import)."""
+
+    owner: str
+    lease: timedelta = LEASE
+    start: int = 0
+
+
 async def run_import(
     session: AsyncSession,
     *,
     job_id: int,
     batch: Batch,
     quarantine: MediaStore,
+    runner: Runner,
     progress: Progress | None = None,
     match: bool = True,
     now: datetime | None = None,
 ) -> PeopleImport:
-    """Write the rows (CHUNK at a time, each chunk committed) and match each person; audited."""
+    """Write the rows from runner.start (chunks committed with the lease renewed) and match each
+    person; audited. LeaseLost (nothing of the chunk kept) if another process took it over."""
     job = await session.get(PeopleImport, job_id)
     if job is None:
         raise NotFound("no such import")
     now = now or utcnow()
-    for start in range(0, len(batch.rows), CHUNK):
-        chunk = batch.rows[start : start + CHUNK]
-        existing = await _existing(session, job.source_name, chunk)
-        for row in chunk:
-            case, changed = await _write(
-                session, row=row, case=existing.get(row.source_id), job=job, now=now
-            )
-            await _photo(session, case, row, quarantine)
-            if match and changed:
-                await refresh_matches(session, case=case, now=now)
-        job.processed += len(chunk)
+    done = runner.start
+    while done < len(batch.rows):
+        chunk = batch.rows[done : done + CHUNK]
+        written = await _write_chunk(
+            session, job=job, rows=chunk, quarantine=quarantine, runner=runner, match=match, now=now
+        )
+        job.processed += written
+        await renew_lease(session, job_id=job.id, owner=runner.owner, lease=runner.lease)
         await session.commit()
+        done += written
         if progress is not None:
             progress(job.processed, job.total)
     return await finish_import(session, job=job, now=now)
+
+
+async def _write_chunk(
+    session: AsyncSession,
+    *,
+    job: PeopleImport,
+    rows: list[Row],
+    quarantine: MediaStore,
+    runner: Runner,
+    match: bool,
+    now: datetime,
+) -> int:
+    """Write rows until the chunk ends or a third of the lease has passed; how many were written."""
+    deadline = time.monotonic() + runner.lease.total_seconds() / 3
+    existing = await _existing(session, job.source_name, rows)
+    written = 0
+    for row in rows:
+        case, changed = await _write(
+            session, row=row, case=existing.get(row.source_id), job=job, now=now
+        )
+        await _photo(session, case, row, quarantine)
+        if match and changed:
+            await refresh_matches(session, case=case, now=now)
+        written += 1
+        if time.monotonic() > deadline:
+            break
+    return written
 
 
 async def finish_import(
@@ -163,6 +214,7 @@ async def finish_import(
     """Mark the import done and audit it (counts only, never a person's details); commits."""
     job.status = "done"
     job.finished_at = now or utcnow()
+    job.lease_owner = job.lease_until = None
     actor = await session.get(StaffUser, job.created_by) if job.created_by else None
     await record(
         session,
@@ -189,6 +241,7 @@ async def fail_import(session: AsyncSession, *, job_id: int, reason: str) -> Non
     if job is not None:
         job.status = "failed"
         job.finished_at = utcnow()
+        job.lease_owner = job.lease_until = None
         job.problems = [*job.problems, {"line": 0, "reason": reason[:300]}]
         await session.commit()
 

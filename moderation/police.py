@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.audit import record
+from core.audit import staff_action
 from core.outbox import Outcome, Outgoing, chat_recipient, enqueue, telegram_text
 from core.packets import build_packet, packet_zip, read_files, zip_name
 from moderation.police_recipients import POLICE, list_recipients, police_recipient
-from moderation.policy import can
+from moderation.policy import require
 from moderation.tip_access import visible_tip
 from storage.models import Forward, StaffUser, Tip
 from storage.photostore import PhotoStores
@@ -106,8 +106,7 @@ async def download_packet(
     session: AsyncSession, *, staff: StaffUser, tip_ref: str, stores: PhotoStores
 ) -> Download:
     """The packet as it stands now, as a ZIP, for a lead passed on to police. Commits; audited."""
-    if not staff.active or not can(staff.role, "packet.download"):
-        raise PermissionError("only a police liaison may download evidence packets")
+    require(staff, "packet.download", "only a police liaison may download evidence packets")
     tip = await visible_tip(session, staff=staff, ref=tip_ref, action="packet.download")
     now = utcnow()
     document = await build_packet(
@@ -115,13 +114,12 @@ async def download_packet(
     )
     files = await asyncio.to_thread(read_files, document, stores)
     data = await asyncio.to_thread(packet_zip, document, files)
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="packet.download",
-        object_type="tip",
-        object_ref=tip.ref,
+        staff,
+        "packet.download",
+        "tip",
+        tip.ref,
         detail={
             "packet_id": document["packet_id"],
             "zip_sha256": hashlib.sha256(data).hexdigest(),

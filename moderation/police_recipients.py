@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
 from core.outbox import Outcome, enqueue
 from core.webhook_signing import WebhookSecrets
 from core.webhook_targets import TargetRules, check_address
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import Case, Forward, PoliceRecipient, StaffUser
 from storage.refs import normalise_ref
 from storage.types import utcnow
@@ -44,8 +44,7 @@ class NewSecret:
 
 
 def _allow(staff: StaffUser, action: str, message: str) -> None:
-    if not staff.active or not can(staff.role, action):
-        raise PermissionError(message)
+    require(staff, action, message)
 
 
 async def _case(session: AsyncSession, case_ref: str) -> Case:
@@ -103,7 +102,9 @@ async def add_recipient(
     row.active, row.label, row.created_by = True, label.strip()[:200], staff.id
     row.approved_by, row.approved_at, row.created_at = None, None, utcnow()
     await session.flush()
-    await _audit(session, staff, "police.recipient_added", case.ref, row)
+    await staff_action(
+        session, staff, "police.recipient_added", "case", case.ref, detail=_trail(row)
+    )
     await session.commit()
     return NewSecret(recipient=row, secret=_secret(row, secrets))
 
@@ -124,8 +125,13 @@ async def approve_recipient(
         raise SamePerson("you added this recipient: someone else must approve it")
     row.approved_by, row.approved_at = staff.id, utcnow()
     earlier = await send_earlier_packets(session, recipient=row)
-    await _audit(
-        session, staff, "police.recipient_approved", case.ref, row, earlier_packets=earlier
+    await staff_action(
+        session,
+        staff,
+        "police.recipient_approved",
+        "case",
+        case.ref,
+        detail=_trail(row, earlier_packets=earlier),
     )
     await session.commit()
     return earlier
@@ -149,7 +155,14 @@ async def rotate_secret(
     row.secret_generation += 1
     row.previous_secret_until = utcnow() + grace
     hours = grace / timedelta(hours=1)
-    await _audit(session, staff, "police.secret_rotated", case.ref, row, grace_hours=hours)
+    await staff_action(
+        session,
+        staff,
+        "police.secret_rotated",
+        "case",
+        case.ref,
+        detail=_trail(row, grace_hours=hours),
+    )
     await session.commit()
     return NewSecret(recipient=row, secret=_secret(row, secrets))
 
@@ -183,28 +196,11 @@ async def deactivate_recipient(
     case = await _case(session, case_ref)
     row = await _recipient(session, case, recipient_id)
     row.active = False
-    await _audit(session, staff, "police.recipient_removed", case.ref, row)
+    await staff_action(
+        session, staff, "police.recipient_removed", "case", case.ref, detail=_trail(row)
+    )
     await session.commit()
     return row
-
-
-async def _audit(
-    session: AsyncSession,
-    staff: StaffUser,
-    action: str,
-    case_ref: str,
-    row: PoliceRecipient,
-    **extra: Any,
-) -> None:
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action=action,
-        object_type="case",
-        object_ref=case_ref,
-        detail={"recipient_id": row.id, "kind": row.kind, "address": row.address, **extra},
-    )
 
 
 async def list_recipients(
@@ -241,3 +237,8 @@ async def resolve_recipient(
     if row.approved_by is None:
         return Outcome.permanent("the police recipient is not approved by a second person")
     return row
+
+
+def _trail(row: PoliceRecipient, **extra: Any) -> dict[str, Any]:
+    """What the trail keeps of a police recipient (the address is staff-entered, not secret)."""
+    return {"recipient_id": row.id, "kind": row.kind, "address": row.address, **extra}

@@ -3,6 +3,8 @@ tests are generated from this table, and fail when a route names none."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from core.roles import Role
 
 MOD = Role.MODERATOR
@@ -74,3 +76,16 @@ def can(role: str, action: str) -> bool:
         return Role(role) in allowed
     except ValueError:
         return False
+
+
+class Acting(Protocol):
+    """A signed-in staff account, as far as the policy cares."""
+
+    role: str
+    active: bool
+
+
+def require(staff: Acting, action: str, refusal: str) -> None:
+    """Go on only if an active account's role may perform the action; else PermissionError."""
+    if not staff.active or not can(staff.role, action):
+        raise PermissionError(refusal)

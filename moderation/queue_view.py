@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
 from moderation.decisions import AlreadyDecided, Outcome, decide
-from moderation.policy import can
+from moderation.policy import require
 from moderation.queue import (
     OPEN_STATUSES,
     ClaimConflict,
@@ -33,8 +33,7 @@ class QueuePage:
 
 async def queue_page(session: AsyncSession, *, staff: StaffUser, filters: QueueFilter) -> QueuePage:
     """The queue as one staff member sees it."""
-    if not can(staff.role, "queue.view"):
-        raise PermissionError("your role may not see the queue")
+    require(staff, "queue.view", "your role may not see the queue")
     rows = await list_queue(session, filters=filters)
     claimed = [r.tip_id for r in rows if r.claimed_by is not None]
     holders: dict[int, str] = {}
@@ -69,8 +68,7 @@ async def decide_cluster(
 
     A tip decided meanwhile or held by a colleague is skipped, not overridden. Commits per tip.
     """
-    if not can(staff.role, "tip.bulk_decide"):
-        raise PermissionError("your role may not decide clusters")
+    require(staff, "tip.bulk_decide", "your role may not decide clusters")
     if outcome is Outcome.NEEDS_INFO:
         raise InvalidInput("questions go to one tipster at a time: open the tip to ask")
     cluster = await session.scalar(select(TipCluster).where(TipCluster.ref == cluster_ref))

@@ -11,19 +11,19 @@ and every tipster whose tip was linked to the case are told through the outbox, 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import alerts
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.outbox import enqueue, telegram_text, tipster_recipient
 from moderation.case_matches import MatchAlreadyDecided
 from moderation.family_leads import list_family
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import Case, CaseMatch, StaffUser, Tip, Tipster
 from storage.types import utcnow
 
@@ -40,8 +40,7 @@ MAY_BE_FOUND: Final = ("verified", "active")
 
 
 def _allow(staff: StaffUser, action: str) -> None:
-    if not staff.active or not can(staff.role, action):
-        raise PermissionError("your role may not do this to a match")
+    require(staff, action, "your role may not do this to a match")
 
 
 async def _match(session: AsyncSession, match_id: int) -> CaseMatch:
@@ -49,20 +48,6 @@ async def _match(session: AsyncSession, match_id: int) -> CaseMatch:
     if match is None:
         raise NotFound("no such match")
     return match
-
-
-async def _audit(
-    session: AsyncSession, staff: StaffUser, action: str, kind: str, ref: str, **detail: Any
-) -> None:
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action=action,
-        object_type=kind,
-        object_ref=ref,
-        detail=detail,
-    )
 
 
 async def start_review(session: AsyncSession, *, staff: StaffUser, match_id: int) -> CaseMatch:
@@ -79,7 +64,7 @@ async def start_review(session: AsyncSession, *, staff: StaffUser, match_id: int
         if match.status == "reviewing":
             return match
         raise MatchAlreadyDecided(f"this match was already {match.status}")
-    await _audit(session, staff, "case_match.reviewing", "case_match", str(match.id))
+    await staff_action(session, staff, "case_match.reviewing", "case_match", str(match.id))
     await session.commit()
     await session.refresh(match)
     return match
@@ -151,16 +136,18 @@ async def confirm_match(
     await _close_as_found(session, staff=staff, missing=missing, found=found, now=now)
     await _tell_family(session, case=missing, evidence_type=evidence_type)
     await _tell_tipsters(session, case=missing)
-    await _audit(
+    await staff_action(
         session,
         staff,
         "case_match.confirmed",
         "case_match",
         str(match.id),
-        evidence_type=evidence_type,
-        evidence_ref=evidence_ref,
-        evidence_on=evidence_on.isoformat() if evidence_on else None,
-        cases=[missing.ref, found.ref],
+        detail={
+            "evidence_type": evidence_type,
+            "evidence_ref": evidence_ref,
+            "evidence_on": evidence_on.isoformat() if evidence_on else None,
+            "cases": [missing.ref, found.ref],
+        },
     )
     await session.commit()
     return await _match(session, match.id)
@@ -176,8 +163,10 @@ async def _close_as_found(
     await session.flush()
     if before == "active":
         await alerts.end_case_alerts(session, case=missing, now=now)
-    await _audit(session, staff, "case.found", "case", missing.ref, **{"from": before})
-    await _audit(session, staff, "case.linked", "case", found.ref, linked=missing.ref)
+    await staff_action(session, staff, "case.found", "case", missing.ref, detail={"from": before})
+    await staff_action(
+        session, staff, "case.linked", "case", found.ref, detail={"linked": missing.ref}
+    )
 
 
 async def _tell_family(session: AsyncSession, *, case: Case, evidence_type: str) -> int:
@@ -251,15 +240,13 @@ async def record_reunion(
         raise InvalidInput(f"keep the note under {MAX_NOTE} characters")
     match.status, match.reunion_on, match.reunion_place = "reunited", on, place
     match.reunion_note, match.reunion_public, match.reunion_by = note or None, public, staff.id
-    await _audit(
+    await staff_action(
         session,
         staff,
         "case_match.reunited",
         "case_match",
         str(match.id),
-        on=on.isoformat(),
-        place=place,
-        public_note=public,
+        detail={"on": on.isoformat(), "place": place, "public_note": public},
     )
     await session.commit()
     return match

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
 from core.vault import Vault
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import RevealRequest, StaffUser, Tip, Tipster
 from storage.repositories import TipsterRepository
 from storage.types import utcnow
@@ -44,8 +44,7 @@ class RevealedIdentity:
 
 
 def _allow(staff: StaffUser, action: str) -> None:
-    if not staff.active or not can(staff.role, action):
-        raise PermissionError("only a senior moderator may do this")
+    require(staff, action, "only a senior moderator may do this")
 
 
 async def _tipster(session: AsyncSession, tipster_id: int) -> Tipster:
@@ -86,13 +85,12 @@ async def request_reveal(
     )
     session.add(row)
     await session.flush()
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="identity.reveal_requested",
-        object_type="tipster",
-        object_ref=tipster.pseudonym,
+        staff,
+        "identity.reveal_requested",
+        "tipster",
+        tipster.pseudonym,
         reason=reason,
         detail={"request_id": row.id, "tip_ref": tip_ref},
     )
@@ -160,13 +158,12 @@ async def approve_reveal(
     row = await _close(session, staff=staff, request_id=request_id, status=APPROVED)
     tipster = await _tipster(session, row.tipster_id)
     data = vault.open(identity.ciphertext)
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="identity.reveal_approved",
-        object_type="tipster",
-        object_ref=tipster.pseudonym,
+        staff,
+        "identity.reveal_approved",
+        "tipster",
+        tipster.pseudonym,
         reason=row.reason,
         detail={"request_id": row.id, "requested_by": row.requested_by, "tip_id": row.tip_id},
     )
@@ -181,13 +178,12 @@ async def refuse_reveal(
     _allow(staff, "identity.approve_reveal")
     row = await _close(session, staff=staff, request_id=request_id, status=REFUSED)
     tipster = await _tipster(session, row.tipster_id)
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="identity.reveal_refused",
-        object_type="tipster",
-        object_ref=tipster.pseudonym,
+        staff,
+        "identity.reveal_refused",
+        "tipster",
+        tipster.pseudonym,
         reason=reason.strip()[:MAX_REASON] or None,
         detail={"request_id": row.id, "requested_by": row.requested_by},
     )

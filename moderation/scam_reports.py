@@ -19,7 +19,7 @@ from core.i18n import Texts
 from core.outbox import chat_recipient, enqueue, telegram_text
 from core.roles import Role
 from moderation.families import lead_of_member
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import Case, Forward, ScamReport, StaffUser, Tip, Tipster
 
 VIEW_ACTION: Final = "scam_reports.view"
@@ -107,8 +107,7 @@ async def list_scam_reports(
     session: AsyncSession, *, staff: StaffUser, limit: int = 200
 ) -> list[ScamReportView]:
     """The latest scam reports, newest first."""
-    if not staff.active or not can(staff.role, VIEW_ACTION):
-        raise PermissionError("your role may not see scam reports")
+    require(staff, VIEW_ACTION, "your role may not see scam reports")
     stmt = (
         select(ScamReport, Forward, Tip.ref, Case.ref, Case.full_name)
         .join(Forward, Forward.id == ScamReport.forward_id)

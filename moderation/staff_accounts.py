@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, NotFound
 from core.roles import Role
 from core.staff import parse_staff_role
 from moderation.auth import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
 from moderation.invites import NewInvite, active_admins, invite_state, reset_invite
-from moderation.policy import can
+from moderation.policy import require
 from storage.models import (
     StaffInvite,
     StaffRecoveryCode,
@@ -45,8 +45,7 @@ class StaffRow:
 
 
 def _check_actor(actor: StaffUser) -> None:
-    if not actor.active or not can(actor.role, "staff.manage"):
-        raise PermissionError("only an active admin manages staff")
+    require(actor, "staff.manage", "only an active admin manages staff")
 
 
 def check_reason(reason: str) -> str:
@@ -74,13 +73,12 @@ async def _audit(
     reason: str,
     **detail: Any,
 ) -> None:
-    await record(
+    await staff_action(
         session,
-        actor_id=actor.id,
-        actor_role=actor.role,
-        action=action,
-        object_type="staff_user",
-        object_ref=str(whom.id),
+        actor,
+        action,
+        "staff_user",
+        str(whom.id),
         reason=reason,
         detail={"email": whom.email, **detail},
     )
@@ -88,14 +86,8 @@ async def _audit(
 
 async def record_refusal(session: AsyncSession, *, actor: StaffUser, what: str, why: str) -> None:
     """Audit a refused staff change (nothing else changed). Commits."""
-    await record(
-        session,
-        actor_id=actor.id,
-        actor_role=actor.role,
-        action="staff.refused",
-        object_type="staff",
-        object_ref=what[:64],
-        detail={"why": why[:300]},
+    await staff_action(
+        session, actor, "staff.refused", "staff", what[:64], detail={"why": why[:300]}
     )
     await session.commit()
 
@@ -288,13 +280,12 @@ async def approve_invite(session: AsyncSession, *, actor: StaffUser, invite_id: 
 async def _audit_invite(
     session: AsyncSession, actor: StaffUser, action: str, invite: StaffInvite, reason: str
 ) -> None:
-    await record(
+    await staff_action(
         session,
-        actor_id=actor.id,
-        actor_role=actor.role,
-        action=action,
-        object_type="staff_invite",
-        object_ref=str(invite.id),
+        actor,
+        action,
+        "staff_invite",
+        str(invite.id),
         reason=reason or None,
         detail={"email": invite.email, "role": invite.role},
     )

@@ -21,12 +21,12 @@ from typing import Literal
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import InvalidInput, RateLimited
 from core.limits import RateLimiter
 from moderation.cards import BUTTON_ACTIONS
 from moderation.decisions import AlreadyDecided, Outcome, decide
-from moderation.policy import can
+from moderation.policy import can, require
 from moderation.queue import ClaimConflict
 from storage.models import CallbackToken, Decision, StaffUser, Tip
 from storage.types import utcnow
@@ -56,22 +56,14 @@ def label_of(staff: StaffUser) -> str:
 
 async def create_link_code(session: AsyncSession, *, staff: StaffUser) -> str:
     """A one-time code (ten minutes) to send to the bot as /link CODE; replaces older. Commits."""
-    if not staff.active or not can(staff.role, "account.self"):
-        raise PermissionError("only an active staff account can be linked")
+    require(staff, "account.self", "only an active staff account can be linked")
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(_CODE_LENGTH))
     action = f"{_ACTION}{staff.id}"
     await session.execute(delete(CallbackToken).where(CallbackToken.action == action))
     session.add(
         CallbackToken(token=_hash(raw), action=action, tip_id=None, expires_at=utcnow() + LINK_TTL)
     )
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="staff.telegram_link_code",
-        object_type="staff_user",
-        object_ref=str(staff.id),
-    )
+    await staff_action(session, staff, "staff.telegram_link_code", "staff_user", str(staff.id))
     await session.commit()
     return f"{raw[:5]}-{raw[5:]}"
 
@@ -119,13 +111,12 @@ async def link_telegram(
         .values(telegram_user_id=telegram_user_id)
         .execution_options(synchronize_session=False)
     )
-    await record(
+    await staff_action(
         session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="staff.telegram_linked",
-        object_type="staff_user",
-        object_ref=str(staff.id),
+        staff,
+        "staff.telegram_linked",
+        "staff_user",
+        str(staff.id),
         detail={"telegram_user_id": telegram_user_id},
     )
     await session.commit()
@@ -141,14 +132,7 @@ async def unlink_telegram(session: AsyncSession, *, staff: StaffUser) -> None:
         .values(telegram_user_id=None)
         .execution_options(synchronize_session=False)
     )
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="staff.telegram_unlinked",
-        object_type="staff_user",
-        object_ref=str(staff.id),
-    )
+    await staff_action(session, staff, "staff.telegram_unlinked", "staff_user", str(staff.id))
     await session.commit()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record
+from core.audit import staff_action
 from core.errors import NotFound
 from core.roles import Role
 from moderation.policy import can
@@ -37,14 +37,8 @@ async def record_denied(
     session: AsyncSession, *, staff: StaffUser, action: str, object_type: str, object_ref: str
 ) -> None:
     """Write access.denied to the audit trail, and nothing else. Commits."""
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="access.denied",
-        object_type=object_type,
-        object_ref=object_ref[:64],
-        detail={"wanted": action},
+    await staff_action(
+        session, staff, "access.denied", object_type, object_ref[:64], detail={"wanted": action}
     )
     await session.commit()
 
@@ -102,14 +96,8 @@ async def original_photo(session: AsyncSession, *, staff: StaffUser, sha: str) -
             session, staff=staff, action="field.original_photo", object_type="photo", object_ref=sha
         )
         raise AccessDenied("your role may not see originals")
-    await record(
-        session,
-        actor_id=staff.id,
-        actor_role=staff.role,
-        action="photo.original.view",
-        object_type="tip",
-        object_ref=tip.ref,
-        detail={"sha256": sha},
+    await staff_action(
+        session, staff, "photo.original.view", "tip", tip.ref, detail={"sha256": sha}
     )
     await session.commit()
     return sha

@@ -771,7 +771,8 @@ class PeopleImport(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source_name: Mapped[str] = mapped_column(String(100))
     file_name: Mapped[str] = mapped_column(String(300), default="")
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running | done | failed
+    # running | done | failed | interrupted (its process ended and it could not be resumed)
+    status: Mapped[str] = mapped_column(String(20), default="running")
     total: Mapped[int] = mapped_column(Integer, default=0)
     processed: Mapped[int] = mapped_column(Integer, default=0)
     added: Mapped[int] = mapped_column(Integer, default=0)
@@ -781,3 +782,11 @@ class PeopleImport(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # The uploaded file and ZIP, kept (by SHA-256, in the media dir's imports store) until the
+    # import is done, so an import whose process ended can be resumed.
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    photos_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The process running it holds a lease it renews with every commit; an import whose lease ran
+    # out was left by a process that is gone, and another process may take it over.
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]

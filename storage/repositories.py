@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,13 +55,6 @@ class TipRepository:
         )
         return (await self.session.scalars(stmt)).all()
 
-    async def count_since(self, *, tipster_id: int, since: datetime) -> int:
-        """How many tips a tipster sent since a moment (for rate limits)."""
-        stmt = select(func.count(Tip.id)).where(
-            Tip.tipster_id == tipster_id, Tip.created_at >= since
-        )
-        return int(await self.session.scalar(stmt) or 0)
-
     async def add_photo(self, photo: TipPhoto) -> TipPhoto:
         """Attach a file to a tip (quarantined until processed)."""
         self.session.add(photo)
@@ -72,16 +64,6 @@ class TipRepository:
     async def list_photos(self, *, tip_id: int) -> Sequence[TipPhoto]:
         """The files of a tip in arrival order."""
         stmt = select(TipPhoto).where(TipPhoto.tip_id == tip_id).order_by(TipPhoto.id)
-        return (await self.session.scalars(stmt)).all()
-
-    async def list_quarantined_photos(self, *, limit: int = 50) -> Sequence[TipPhoto]:
-        """Files waiting for the photo worker."""
-        stmt = (
-            select(TipPhoto)
-            .where(TipPhoto.status == "quarantined")
-            .order_by(TipPhoto.id)
-            .limit(limit)
-        )
         return (await self.session.scalars(stmt)).all()
 
     async def claim_quarantined_photo(self, *, after: int = 0) -> TipPhoto | None:
@@ -197,16 +179,6 @@ class CaseRepository:
         """A case by its public code."""
         return await self.session.scalar(select(Case).where(Case.ref == ref))
 
-    async def list_public(self, *, limit: int = 100) -> Sequence[Case]:
-        """Cases the public may see (verified and active), newest first."""
-        stmt = (
-            select(Case)
-            .where(Case.status.in_(("verified", "active")))
-            .order_by(Case.created_at.desc())
-            .limit(limit)
-        )
-        return (await self.session.scalars(stmt)).all()
-
 
 _INBOX = cast(Table, InboxUpdate.__table__)
 # Built once: what admission reads back so the processor can take its updates from memory.
@@ -279,16 +251,6 @@ class InboxRepository:
         result = await self.session.execute(_PENDING_IN_CHATS, {"chats": list(chats)})
         return [(inbox_id, chat, attempts) for inbox_id, chat, attempts in result]
 
-    async def list_due(self, *, now: datetime, limit: int = 100) -> Sequence[InboxUpdate]:
-        """Pending updates whose next attempt is due, in update order."""
-        stmt = (
-            select(InboxUpdate)
-            .where(InboxUpdate.status == "pending", InboxUpdate.next_attempt_at <= now)
-            .order_by(InboxUpdate.update_id)
-            .limit(limit)
-        )
-        return (await self.session.scalars(stmt)).all()
-
     async def list_dead(self, *, limit: int = 100) -> Sequence[InboxUpdate]:
         """Updates parked after repeated failures, for admins."""
         stmt = (
@@ -302,15 +264,6 @@ class InboxRepository:
     async def max_update_id(self) -> int | None:
         """The highest update_id admitted so far (where polling resumes)."""
         return await self.session.scalar(select(func.max(InboxUpdate.update_id)))
-
-    async def mark_done(self, *, inbox_id: int) -> None:
-        """Record that an update was processed."""
-        stmt = (
-            update(InboxUpdate)
-            .where(InboxUpdate.id == inbox_id)
-            .values(status="done", processed_at=utcnow())
-        )
-        await self.session.execute(stmt)
 
 
 class StaffRepository:
@@ -346,8 +299,3 @@ class AuditRepository:
         self.session.add(event)
         await self.session.flush()
         return event
-
-    async def list_recent(self, *, limit: int = 100) -> Sequence[AuditEvent]:
-        """The newest events first."""
-        stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-        return (await self.session.scalars(stmt)).all()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.fsm import KeyedStateKeys, SqlStorage
 from core.limits import RedisRateLimiter
@@ -16,21 +13,11 @@ from core.vault import Vault
 from handlers.context import BotServices
 from settings import Settings
 from tests.bot.conftest import geocoder
-from tests.databases import IN_CI
+from tests.redis_server import REDIS_URL, require_redis
 from tipline.startup import StartupError
 from tipline.telegram import build_telegram, webhook_secret
 
-REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 KEY = StorageKey(bot_id=1, chat_id=2, user_id=2)
-
-
-async def _require_redis() -> None:
-    try:
-        await Redis.from_url(REDIS_URL).ping()
-    except (RedisConnectionError, OSError):
-        if IN_CI:
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}", pytrace=False)
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
 
 
 def _settings(**values: object) -> Settings:
@@ -48,7 +35,7 @@ async def test_database_fsm_storage_by_default(sessions):
 
 
 async def test_redis_holds_drafts_and_limits_when_configured(sessions):
-    await _require_redis()
+    await require_redis()
     services = _services()
     side = build_telegram(_settings(redis_url=REDIS_URL), sessions, services)
     storage = side.processor.dispatcher.storage

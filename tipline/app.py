@@ -12,9 +12,11 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 import socket
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -29,6 +31,7 @@ from core.alerts import AlertPolicy
 from core.geo import build_geocoder
 from core.inbox import AdmissionBatcher
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from core.photos.sandbox import without_root
 from core.vault import Vault
 from handlers.context import BotServices
 from moderation.invites import first_admin_invite
@@ -48,9 +51,15 @@ from tipline.startup import (
     private_directory,
     validate_database_url,
 )
-from tipline.telegram import TelegramSide, build_telegram, webhook_secret
+from tipline.telegram import (
+    TelegramSide,
+    build_telegram,
+    conversations_in_redis,
+    webhook_secret,
+)
 from web.abuse import FormLimits
 from web.app import WebContext, create_app
+from web.dashboard.imports import watch_left_imports
 from web.ops import create_ops_app
 from web.telegram import WebhookFirst
 
@@ -80,6 +89,8 @@ def run(settings: Settings, role: str = "all") -> None:
         police_rules(settings)  # refuses the test-only exemption in production, early
         prepare_database(settings, vault_key=vault_key)
         check_redis(settings)
+        if note := without_root(os.geteuid()):
+            log.warning(note)
         media = open_media(settings)
         uvloop.run(_serve(settings, sock, vault_key, role, media))
     finally:
@@ -168,6 +179,7 @@ async def _web_context(
             proxies=settings.trusted_proxies,
         ),
         photos=media.stores,
+        conversations=conversations_in_redis(settings),
         map_tile_url=settings.map_tile_url,
         public_url=settings.public_url,
         base_url=settings.base_url,
@@ -184,6 +196,7 @@ async def _web_context(
         metrics_token=(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
         ),
+        import_lease=timedelta(seconds=settings.import_lease_seconds),
     )
 
 
@@ -199,6 +212,8 @@ def _assemble(
     """The parts of one role (all: every part, in one process)."""
     serves_web = role in ("all", "web")
     parts = _Parts(app=create_app(context) if serves_web else create_ops_app(context))
+    if serves_web:  # imports run in web processes: take over those a gone process left
+        parts.loops.append(watch_left_imports(context))
     mode = context.bot_mode
     if mode != "disabled" and role in ("all", "bot"):
         _add_bot(settings, sessions, context, parts, webhook=serves_web)
@@ -249,6 +264,7 @@ def _add_bot(
         base_url=settings.base_url,
         alerts_per_day=context.alerts.per_day,
         originals=context.photos.originals if context.photos else None,
+        conversations=context.conversations,
     )
     if settings.bot_username:
         services.bot_username = settings.bot_username

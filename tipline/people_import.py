@@ -6,7 +6,8 @@ from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.people_import import Batch, read_batch, read_photos
-from moderation.people_imports import run_import, start_import
+from moderation.import_leases import process_token
+from moderation.people_imports import Runner, run_import, start_import
 from settings import Settings
 from storage.models import PeopleImport
 from storage.photostore import MediaStore
@@ -26,11 +27,16 @@ async def import_file(
     """Import one file as the operator; InvalidInput when the file cannot be read at all."""
     pictures = read_photos(photos) if photos is not None else {}
     batch = read_batch(data, name=name, photos=pictures, now=utcnow())
-    job = await start_import(session, staff=None, source_name=source, file_name=name, batch=batch)
+    owner = process_token()
+    job = await start_import(
+        session, staff=None, source_name=source, file_name=name, batch=batch, owner=owner
+    )
     media = open_media(settings)  # the S3 bucket when configured: workers elsewhere read it
     try:
         quarantine = media.stores.quarantine
-        return await _run(session, job=job, batch=batch, quarantine=quarantine, name=name)
+        return await _run(
+            session, job=job, batch=batch, quarantine=quarantine, owner=owner, name=name
+        )
     finally:
         media.close()
 
@@ -41,6 +47,7 @@ async def _run(
     job: PeopleImport,
     batch: Batch,
     quarantine: MediaStore,
+    owner: str,
     name: str,
 ) -> PeopleImport:
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
@@ -57,6 +64,11 @@ async def _run(
             done = rows
 
         job = await run_import(
-            session, job_id=job.id, batch=batch, quarantine=quarantine, progress=advance
+            session,
+            job_id=job.id,
+            batch=batch,
+            quarantine=quarantine,
+            runner=Runner(owner=owner),
+            progress=advance,
         )
     return job

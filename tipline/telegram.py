@@ -18,6 +18,7 @@ from bot.factory import create_bot, create_dispatcher
 from bot.fsm import KeyedStateKeys, SqlStorage
 from bot.polling import DurablePoller
 from bot.processor import InboxProcessor
+from core.conversations import RedisConversations
 from core.inbox import AdmissionBatcher
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.vault import Vault
@@ -62,16 +63,27 @@ def webhook_secret(settings: Settings) -> str:
     return secret
 
 
+def _fsm_prefix(settings: Settings) -> str:
+    """A deployment sharing Redis sets its own TIPLINE_REDIS_PREFIX; keys stay keyed hashes."""
+    default = settings.redis_prefix == Settings.model_fields["redis_prefix"].default
+    return "" if default else settings.redis_prefix
+
+
+def conversations_in_redis(settings: Settings) -> RedisConversations | None:
+    """Where erasure finds conversation state in Redis (None: it is in the database)."""
+    if not settings.redis_url:
+        return None
+    return RedisConversations.from_url(settings.redis_url, prefix=_fsm_prefix(settings))
+
+
 def _fsm_storage(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault
 ) -> BaseStorage:
-    keys = KeyedStateKeys(vault)  # never a Telegram id in a key, in Redis or in the database
     if settings.redis_url:
-        # A deployment sharing Redis sets its own TIPLINE_REDIS_PREFIX; keys stay keyed hashes.
-        default = settings.redis_prefix == Settings.model_fields["redis_prefix"].default
-        keys = KeyedStateKeys(vault, prefix="" if default else settings.redis_prefix)
+        keys = KeyedStateKeys(vault, prefix=_fsm_prefix(settings))
         return RedisStorage.from_url(settings.redis_url, key_builder=keys)
-    return SqlStorage(sessions, keys=keys)
+    # Never a Telegram id in a key, in Redis or in the database.
+    return SqlStorage(sessions, keys=KeyedStateKeys(vault))
 
 
 def _limiter(settings: Settings) -> RateLimiter:

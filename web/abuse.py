@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from core.i18n import SUPPORTED, Texts
 from core.limits import Rate, parse_rates, retry_after
 from web import csrf
+from web.templating import TEMPLATES
 
 if TYPE_CHECKING:
     from web.app import WebContext
 
 Network = IPv4Network | IPv6Network
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.alerts import AlertPolicy
+from core.conversations import RedisConversations
 from core.errors import NotFound
 from core.geo import GeocodingService
 from core.inbox import AdmissionBatcher
@@ -17,6 +19,7 @@ from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
 from core.webhook_signing import WebhookSecrets
 from core.webhook_targets import TargetRules
+from moderation.import_leases import LEASE, process_token
 from moderation.tip_access import AccessDenied
 from storage.photostore import PhotoStores, open_photo_stores
 from web.abuse import FormLimits
@@ -52,6 +55,8 @@ class WebContext:
     # The public forms' flood limits and the reverse proxies believed (web/abuse.py).
     form_limits: FormLimits = field(default_factory=FormLimits)
     photos: PhotoStores | None = None
+    # Conversation state in Redis (settings.redis_url): an approved erasure deletes it there too.
+    conversations: RedisConversations | None = None
     map_tile_url: str = ""
     public_url: str | None = None
     # Links on posters and in QR codes: settings' public URL (or its local fallback), never
@@ -70,6 +75,10 @@ class WebContext:
     mail_invites: bool = False
     # GET /metrics needs this bearer token (None: /metrics is a 404).
     metrics_token: str | None = None
+    # Found-person imports: this process's name on the leases it holds, and how long one lasts
+    # without renewal before another process may take the import over.
+    import_owner: str = field(default_factory=process_token)
+    import_lease: timedelta = LEASE
 
     def photo_stores(self) -> PhotoStores:
         """The media stores (local or S3) the composition root opened; tests may leave them

@@ -8,33 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from core.i18n import SUPPORTED, Texts
 from core.people import PublicPerson, get_person, list_people, photo_of
-from core.photo_ages import age_caption
 from core.poster_files import PosterFiles, bot_link, cached_poster, poster_data
 from core.posters import PosterFontMissing, resolve_font
 from storage.photostore import PhotoNotFoundError, PhotoStores
 from web.public_forms import pick_language
 from web.report import HEADERS
 from web.sharing import share_of
+from web.templating import TEMPLATES
 
 if TYPE_CHECKING:
     from web.app import WebContext
 
 log = logging.getLogger("tipline.web.people")
 router = APIRouter(include_in_schema=False)
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-# "Photo at age 2" in the reader's language.
-TEMPLATES.env.globals["photo_caption"] = lambda photo, t: age_caption(
-    photo.age_months, photo.kind, t
-)
 PAGE_HEADERS = HEADERS | {"Cache-Control": "no-cache"}
 # Short, so a case that stops being public (withdrawn, closed) soon leaves shared caches too.
 FILE_CACHE = "public, max-age=300"

@@ -9,13 +9,11 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.drafts import MAX_ATTACHMENTS, MAX_TEXT, Attachment, Draft
@@ -37,13 +35,13 @@ from core.web_intake import (
 from web import csrf
 from web.abuse import over_limit
 from web.public_forms import Refusal, pick_language, read_public_post, sign_kept
+from web.templating import TEMPLATES
 from web.uploads import MAX_REQUEST_BYTES, ReceivedForm
 
 if TYPE_CHECKING:
     from web.app import WebContext
 
 router = APIRouter(include_in_schema=False)
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 MB = 1024 * 1024
 HEADERS = {
     "Content-Security-Policy": (

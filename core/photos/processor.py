@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
 import os
 import queue
 import subprocess
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from core.photos import errors, wire
+from core.photos import errors, sandbox, wire
 from core.photos.answer import read_answer
 from core.photos.errors import PhotoRejected
 from core.photos.models import DEFAULT_LIMITS, PhotoLimits, ProcessedPhoto
@@ -35,6 +36,10 @@ _ENV: Final = {
 _START_TIMEOUT: Final = 60.0
 _SLACK: Final = 5.0
 _MAX_RESPONSE: Final = 256 * 1024 * 1024
+log = logging.getLogger("tipline.photos")
+# What the decoders' confinement lacked, as already logged (each outcome once per process).
+_REPORTED: set[str] = set()
+_REPORTED_LOCK = threading.Lock()
 
 
 class _Zygote:
@@ -65,6 +70,7 @@ class _Zygote:
             self.close()
             raise wire.FrameError("zygote did not start")
         self.confinement: dict[str, Any] = dict(header.get("sandbox") or {})
+        _report(self.confinement)
 
     @property
     def pid(self) -> int:
@@ -90,6 +96,23 @@ class _Zygote:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+
+
+def _report(confinement: dict[str, Any]) -> None:
+    """Say once per process how the decoders are confined, plainly when something is missing."""
+    missing = sandbox.gaps(confinement, parent_uid=os.getuid())
+    said = "; ".join(missing) or "all"
+    with _REPORTED_LOCK:
+        if said in _REPORTED:
+            return
+        _REPORTED.add(said)
+    if missing:
+        log.warning("photo decoders are confined less than designed (threat model): %s", said)
+    else:
+        log.info(
+            "photo decoders confined: no network, empty root, uid %s, no_new_privs",
+            confinement.get("uid"),
+        )
 
 
 def _admit(data: bytes, limits: PhotoLimits) -> str:

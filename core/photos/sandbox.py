@@ -10,9 +10,10 @@ After Pillow is imported and before any untrusted byte arrives, the zygote:
 Its environment is already empty of secrets (processor.py starts it with a fixed one). Each
 child also closes every inherited file descriptor but its result pipe.
 
-Each step that the kernel or the container refuses is skipped and reported (`report()`), not
-fatal: docs/threat-model.md says what holds then. `probe()` is the test hook that checks each
-property from inside a child.
+Each step that the kernel or the container refuses is skipped, not fatal: `gaps()` says in
+plain words what does not hold then, and the parent logs it when a zygote starts
+(docs/threat-model.md). Without root one step can never hold: the decoder keeps Tipline's own
+uid. `probe()` is the test hook that checks each property from inside a child.
 """
 
 from __future__ import annotations
@@ -100,6 +101,41 @@ def confine() -> dict[str, Any]:
     }
 
 
+def without_root(euid: int) -> str | None:
+    """What `tipline run` says at start when it is not root (None as root)."""
+    if euid == 0:
+        return None
+    return (
+        f"not running as root: photo decoders will keep uid {euid} (only root can drop them to "
+        "nobody), so a compromised decoder could signal Tipline's processes; the first "
+        "decoder's start logs anything else its confinement lacks (docs/threat-model.md)"
+    )
+
+
+def gaps(confined: dict[str, Any], *, parent_uid: int) -> list[str]:
+    """What the zygote's confinement (as `confine()` reported it) does not hold, in plain words."""
+    missing = []
+    if not confined.get("network_namespace"):
+        missing.append(
+            "no network namespace (user namespaces refused): a compromised decoder could open "
+            "network connections"
+        )
+    if not confined.get("empty_root"):
+        missing.append(
+            "no empty root: a compromised decoder could read any file Tipline's user can read, "
+            "the vault key file and /proc/<pid>/environ included"
+        )
+    if confined.get("uid") == parent_uid:
+        missing.append(
+            f"decoders keep Tipline's own uid {parent_uid} (only root can drop them to nobody): "
+            "a compromised decoder could signal Tipline's processes, and trace them where "
+            "kernel.yama.ptrace_scope is 0"
+        )
+    if not confined.get("no_new_privs"):
+        missing.append("no_new_privs is not set")
+    return missing
+
+
 def close_inherited_fds(keep: int) -> None:
     """Close every descriptor above stderr except `keep` (the child's result pipe)."""
     os.closerange(3, keep)
@@ -114,6 +150,8 @@ def probe(checks: dict[str, Any]) -> dict[str, Any]:
     host, port = checks.get("connect", ["127.0.0.1", 9])
     found["connect"] = _try_connect(str(host), int(port))
     found["setuid_root"] = _try(lambda: os.setuid(0))
+    pids = [int(pid) for pid in checks.get("signal", [])]
+    found["signal"] = {str(pid): _try(lambda p=pid: os.kill(p, 0)) for pid in pids}
     found["fds"] = [fd for fd in range(_MAX_FD_PROBED) if _is_open(fd)]
     return found
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from aiogram import Bot, Dispatcher, Router
+from aiogram.fsm.storage.base import BaseStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -156,12 +157,15 @@ def build_transcript(
     services: BotServices,
     routers: list[Router],
     webhook: bool = False,
+    storage: BaseStorage | None = None,
 ) -> Transcript:
     """Wire the real bot stack to the fake server and a test database (admitting updates
-    through the webhook endpoint with webhook=True; close `transcript.webhook` after)."""
+    through the webhook endpoint with webhook=True; close `transcript.webhook` after).
+
+    `storage`: where conversation state lives (default: the database, as without Redis)."""
     bot = create_bot(token=fake.token, api_base=fake.base_url)  # the session `tipline run` uses
     dispatcher = create_dispatcher(
-        storage=SqlStorage(sessions, keys=KeyedStateKeys(services.vault)),
+        storage=storage or SqlStorage(sessions, keys=KeyedStateKeys(services.vault)),
         services=services,
         routers=routers,
     )

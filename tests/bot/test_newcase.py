@@ -3,13 +3,14 @@ cancel, bad input, a double tap on submit and photos that wait in quarantine."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from core.case_registry import open_contact
-from storage.models import Case, CasePhoto
+from storage.models import Case, CasePhoto, FsmState
 from tests.bot.fixtures import assert_all_processed, count_containing, fsm_state, jpeg, sent_ref
 
 CHAT = 4101
@@ -264,3 +265,19 @@ async def test_an_ambiguous_place_asks_did_you_mean_and_the_time_follows_the_cho
     assert case.last_seen_place == "Springfield, Illinois, United States"
     assert case.last_seen_at == datetime(2025, 3, 1, 15, 0, tzinfo=UTC)  # Chicago, UTC-6
     await assert_all_processed(chat)
+
+
+async def test_a_typed_contact_is_sealed_in_the_conversation_state_as_soon_as_it_is_given(
+    chat, fake, services
+):
+    await _to_summary(chat, fake)
+    assert "Your private contact: •••00" in chat.last_text(CHAT)
+    async with chat.sessions() as session:
+        [data] = (await session.scalars(select(FsmState.data))).all()
+    stored = json.dumps(data)
+    assert "138" not in stored and "0000" not in stored
+    assert data["newcase"]["contact"].startswith("vault:")
+
+    await chat.press(CHAT, "Submit the case")
+    [case] = await _cases(chat.sessions)
+    assert open_contact(case, vault=services.vault) == "+86 138 0000 0000"

@@ -72,6 +72,7 @@ async def test_no_public_cases_skips_straight_to_what(chat, fake, sessions):
 
 async def test_cases_near_a_shared_location(chat, fake, sessions):
     near = await seed_case(sessions, "Near Child", lat=34.30, lon=108.90)
+    farther = await seed_case(sessions, "Farther Child", lat=34.60, lon=108.95)  # ~38 km
     await seed_case(sessions, "Far Child", lat=39.90, lon=116.40)  # Beijing, ~900 km away
     await seed_case(sessions, "Hidden Near", status="closed", lat=34.26, lon=108.94)
     await chat.send(fake.command(CHAT, "start"))
@@ -79,8 +80,13 @@ async def test_cases_near_a_shared_location(chat, fake, sessions):
     await chat.press(CHAT, "Cases near a location")
     assert "Share a location" in chat.last_text(CHAT)
     await chat.send(fake.location_message(CHAT, 34.26, 108.94))
+    # Resolved offline to the nearest town, nearest case first, each saying how far it is.
+    assert "Children last seen within 100 km of Xi" in chat.last_text(CHAT)
     labels = [label for label, _ in chat.buttons(CHAT)]
-    assert f"Near Child ({near.ref})" in labels
+    assert labels[:2] == [
+        f"Near Child ({near.ref}) · 6 km",
+        f"Farther Child ({farther.ref}) · 38 km",
+    ]
     assert not any("Far Child" in label or "Hidden" in label for label in labels)
     await chat.press(CHAT, "Near Child")
     await chat.send(fake.text_message(CHAT, "Same jacket as on the poster"))

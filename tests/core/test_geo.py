@@ -2,8 +2,6 @@
 
 import json
 import math
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -244,16 +242,6 @@ def test_a_query_that_is_not_text_is_a_clear_error(geocoder: OfflineGeocoder) ->
 def test_limit_below_one_is_a_clear_error(gazetteer: Gazetteer) -> None:
     with pytest.raises(ValueError, match="limit"):
         gazetteer.search("Paris", limit=0)
-
-
-def test_a_lookup_takes_well_under_a_millisecond(gazetteer: Gazetteer) -> None:
-    queries = ["Xi'an", "西安", "Springfield", "Paris, US", "zzqxv", "São Paulo"] * 50
-    durations = []
-    for query in queries:
-        start = time.perf_counter()
-        gazetteer.search(query)
-        durations.append(time.perf_counter() - start)
-    assert statistics.median(durations) < 0.001
 
 
 # Reverse

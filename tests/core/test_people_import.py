@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import func, select
 
 from core.people_import import FileRefused, read_batch, read_photos
-from moderation.people_imports import run_import, start_import
+from moderation.people_imports import Runner, run_import, start_import
 from storage.models import AuditEvent, Case, CaseMatch, CasePhoto, PeopleImport
 from storage.photostore import PhotoStore
 from tests.web.dashboard_world import jpeg
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+OWNER = "test-host:1:test"
 HEADER = "source_id,full_name,sex,age_years,found_on,found_place,photo,photo_age_years\n"
 
 
@@ -80,7 +81,12 @@ def test_a_photos_file_that_is_not_a_zip_is_refused():
 async def _import(session, tmp_path, data: bytes, name: str, photos: dict[str, bytes]):
     batch = read_batch(data, name=name, photos=photos, now=NOW)
     job = await start_import(
-        session, staff=None, source_name="Chengdu shelter", file_name=name, batch=batch
+        session,
+        staff=None,
+        source_name="Chengdu shelter",
+        file_name=name,
+        batch=batch,
+        owner=OWNER,
     )
     seen: list[tuple[int, int]] = []
     store = PhotoStore(tmp_path / "quarantine")
@@ -89,6 +95,7 @@ async def _import(session, tmp_path, data: bytes, name: str, photos: dict[str, b
         job_id=job.id,
         batch=batch,
         quarantine=store,
+        runner=Runner(owner=OWNER),
         progress=lambda done, total: seen.append((done, total)),
         now=NOW,
     )

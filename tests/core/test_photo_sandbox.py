@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from core.photos import PhotoProcessor
-from core.photos.sandbox import NOBODY
+from core.photos.sandbox import NOBODY, gaps, without_root
 from core.vault import Vault
+from tests.core.decoder_as_nobody import look_inside
 
 CANARY = "TIPLINE_TEST_CANARY_SECRET"
 
@@ -43,13 +44,8 @@ def found(vault_key, listener) -> dict:
     os.environ[CANARY] = "the parent's secret"
     try:
         with PhotoProcessor(workers=1) as processor:
-            confinement = processor.confinement()
-            pid = processor.zygote_pids()[0]
-            checks = {
-                "read": [vault_key, f"/proc/{os.getpid()}/environ", f"/proc/{pid}/environ"],
-                "connect": ["127.0.0.1", listener],
-            }
-            return {"inside": processor.probe(checks), "confinement": confinement}
+            confinement, inside = look_inside(processor, vault_key=vault_key, port=listener)
+            return {"inside": inside, "confinement": confinement}
     finally:
         del os.environ[CANARY]
 
@@ -85,8 +81,25 @@ def test_the_child_cannot_gain_privileges(found):
     assert found["inside"]["setuid_root"] != "ok"
     if os.geteuid() == 0:
         assert found["inside"]["uid"] == NOBODY
+        # Another uid than Tipline's: it cannot even signal its parent's processes.
+        assert list(found["inside"]["signal"].values()) == ["PermissionError"]
 
 
 def test_the_child_inherits_no_descriptors_but_stdio_and_its_result_pipe(found):
     assert len(found["inside"]["fds"]) == 4
     assert found["inside"]["fds"][:3] == [0, 1, 2]
+
+
+def test_a_full_confinement_has_no_gaps_and_each_missing_step_is_named():
+    full = {"network_namespace": "net", "empty_root": True, "uid": NOBODY, "no_new_privs": True}
+    assert gaps(full, parent_uid=0) == []
+    bare = {"network_namespace": "", "empty_root": False, "uid": 1000, "no_new_privs": False}
+    said = gaps(bare, parent_uid=1000)
+    assert len(said) == 4
+    assert "network" in said[0] and "vault key file" in said[1] and "uid 1000" in said[2]
+
+
+def test_tipline_says_at_start_when_it_is_not_root_and_nothing_as_root():
+    assert without_root(0) is None
+    note = without_root(1000)
+    assert note is not None and "keep uid 1000" in note and "threat-model" in note

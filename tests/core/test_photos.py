@@ -240,11 +240,9 @@ def test_oversized_upload_is_refused_before_any_decoding(processor: PhotoProcess
 
 
 def test_a_decode_past_the_wall_clock_is_killed(processor: PhotoProcessor) -> None:
-    started = time.monotonic()
     with pytest.raises(PhotoRejected) as caught:
         processor.process(corpus.plain_jpeg((3000, 2000)), limits=PhotoLimits(wall_seconds=0.01))
     assert caught.value.reason_code == errors.TIMEOUT
-    assert time.monotonic() - started < 3
     assert processor.process(corpus.plain_jpeg()).kind == "jpeg"
 
 

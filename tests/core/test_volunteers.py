@@ -5,6 +5,7 @@ leave. The database tests run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import secrets
 from functools import cache
 
 import pytest
@@ -96,7 +97,7 @@ def test_nonsense_quiet_hours_are_refused(typed):
 
 
 async def _tipster(session) -> int:
-    tipster = Tipster(pseudonym=f"T-{id(object())}")
+    tipster = Tipster(pseudonym=f"T-{secrets.token_hex(6)}")
     session.add(tipster)
     await session.commit()
     return tipster.id

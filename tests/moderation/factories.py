@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.staff import hash_password
@@ -15,7 +17,9 @@ async def staff(
 ) -> StaffUser:
     """A staff member (password 'a long test passphrase', no TOTP)."""
     user = StaffUser(
-        email=email or f"{role}-{id(object())}@example.org", role=role, password_hash=_PASSWORD_HASH
+        email=email or f"{role}-{secrets.token_hex(6)}@example.org",
+        role=role,
+        password_hash=_PASSWORD_HASH,
     )
     session.add(user)
     await session.commit()
@@ -47,7 +51,7 @@ async def tip(
 
 async def tipster(session: AsyncSession, language: str = "en") -> Tipster:
     """A pseudonymous tipster."""
-    row = Tipster(pseudonym=f"T-{id(object())}", language=language)
+    row = Tipster(pseudonym=f"T-{secrets.token_hex(6)}", language=language)
     session.add(row)
     await session.commit()
     return row

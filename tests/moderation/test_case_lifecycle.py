@@ -229,7 +229,6 @@ async def test_staff_registration_and_edits_are_audited_without_their_values(ses
 
 async def volunteer(session, *, lat: float, lon: float) -> Subscription:
     """A volunteer watching 50 km around a point."""
-    # factories.tipster names by id(object()), which can repeat for back-to-back calls.
     person = Tipster(pseudonym=f"T-{secrets.token_hex(4)}", language="en")
     session.add(person)
     await session.flush()

@@ -330,7 +330,7 @@ async def test_a_failure_before_commit_leaves_no_decision_no_forward_and_no_mess
     async def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(decisions, "record", broken)
+    monkeypatch.setattr(decisions, "staff_action", broken)
     async with sessions() as session:
         with pytest.raises(RuntimeError):
             await decide(

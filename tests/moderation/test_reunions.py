@@ -31,7 +31,6 @@ DAY = date(2026, 11, 20)
 
 
 async def _person(session, language: str = "en") -> Tipster:
-    # factories.tipster names people by id(object()), which repeats within one test.
     row = Tipster(pseudonym=f"T-{secrets.token_hex(4)}", language=language)
     session.add(row)
     await session.commit()

@@ -7,12 +7,17 @@ Runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from core.people_import import read_batch
+from moderation.people_imports import start_import
 from storage.models import Case, PeopleImport
+from storage.types import utcnow
 from tests.web import dashboard_world as world
+from web.dashboard.imports import resume_left_imports
 
 GOOD = (
     "source_id,full_name,sex,age_years,found_on\n"
@@ -74,3 +79,51 @@ async def test_a_file_with_wrong_columns_is_refused_and_nothing_is_imported(clie
     async with sessions() as session:
         assert await session.scalar(select(func.count(PeopleImport.id))) == 0
         assert await session.scalar(select(func.count(Case.id))) == 0
+
+
+async def _finished(client, url: str) -> str:
+    async with asyncio.timeout(30):
+        while "running" in (page := await client.get(url)).text:  # noqa: ASYNC110 - the page is the door
+            await asyncio.sleep(0.1)
+    return page.text
+
+
+async def test_an_import_left_by_a_gone_process_without_its_file_is_interrupted_and_runs_again(
+    client, context, sessions
+):
+    async with sessions() as session:
+        senior = await world.sign_in_as(session, "senior_moderator")
+    world.use(client, senior)
+    first = await _upload(client, senior, GOOD.encode())
+    await _finished(client, first.headers["location"])  # S-1 and S-3 imported
+    more = GOOD + "S-4,Li Na,female,9,2026-10-03\n"
+    async with sessions() as session:  # `tipline people import` of a bigger file, then killed
+        batch = read_batch(more.encode(), name="more.csv", photos={}, now=utcnow())
+        gone = await start_import(
+            session,
+            staff=None,
+            source_name="Chengdu shelter",
+            file_name="more.csv",
+            batch=batch,
+            owner="web-9.example:77:gone",
+            lease=timedelta(seconds=-1),
+        )
+    assert await resume_left_imports(context) == 0  # no file kept: it cannot be resumed
+    page = (await client.get(f"/imports/{gone.id}")).text
+    assert "interrupted: 1 of 4 rows" in page and 'id="run-again"' in page
+    assert "could not be resumed" in page and "never added twice" in page
+    assert 'value="Chengdu shelter"' in page and 'http-equiv="refresh"' not in page
+    again = await client.post(
+        "/imports",
+        data={"source": "Chengdu shelter", "csrf": world.hidden(page, "csrf")},
+        files=[("file", ("more.csv", more.encode(), "text/csv"))],
+    )
+    done = await _finished(client, again.headers["location"])
+    assert "done: 4 of 4 rows · 1 added · 2 updated · 1 refused" in done
+    async with sessions() as session:
+        names = (await session.scalars(select(Case.full_name).order_by(Case.id))).all()
+    assert names == ["Mimi", "Wang Fang", "Li Na"]
+    kept = context.media_dir / "imports"
+    async with asyncio.timeout(10):  # kept files go once the import is done
+        while any(path.is_file() for path in kept.rglob("*")):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)

@@ -382,7 +382,12 @@ async def _import_page(session, signed, context):
     from moderation.people_imports import start_import
 
     job = await start_import(
-        session, staff=None, source_name="Shelter", file_name="x.csv", batch=Batch()
+        session,
+        staff=None,
+        source_name="Shelter",
+        file_name="x.csv",
+        batch=Batch(),
+        owner=context.import_owner,
     )
     return Request(f"/imports/{job.id}")
 

@@ -108,3 +108,40 @@ async def test_cases_near_a_typed_town_are_listed_with_report_links_and_the_town
         kept += [str(row) for row in (await session.execute(text(f"SELECT * FROM {table}"))).all()]
     dump = " ".join(kept)
     assert "Xi'an" not in dump and "Kashgar" not in dump
+
+
+async def test_cases_near_a_shared_position_say_how_near_and_the_position_is_not_kept(
+    client, session
+):
+    nearer = await public_case(session, last_seen_lat=34.27, last_seen_lon=108.95)
+    farther = await public_case(
+        session, full_name="Zhao Lei", last_seen_lat=34.60, last_seen_lon=108.95
+    )
+    far = await public_case(session, full_name="Far Away", last_seen_lat=22.5, last_seen_lon=114.0)
+    page = await client.get("/?lat=34.2600&lon=108.9400")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    found = html.unescape(page.text)
+    assert "Active cases within 100 km of your position (near Xi" in found  # the gazetteer's town
+    assert found.index(nearer.full_name) < found.index(farther.full_name)  # nearest first
+    assert re.findall(r'class="km-away">about (\d+) km away', found) == ["1", "38"]
+    assert f"/report?case={nearer.ref}" in page.text and far.full_name not in page.text
+    chinese = html.unescape((await client.get("/?lat=34.26&lon=108.94&lang=zh-Hans")).text)
+    assert "您所在位置（西安" in chinese and "约 1 公里" in chinese
+    kept = []
+    for table in ("audit_events", "outbox_messages", "inbox_updates"):
+        kept += [str(row) for row in (await session.execute(text(f"SELECT * FROM {table}"))).all()]
+    assert "108.94" not in " ".join(kept)
+
+
+async def test_a_position_that_is_not_one_is_refused_with_the_reason(client, session):
+    await public_case(session, last_seen_lat=34.27, last_seen_lon=108.95)
+    wrong = await client.get("/?lat=134.5&lon=108.9")
+    assert wrong.status_code == 200 and 'id="position-invalid"' in wrong.text
+    assert "latitude must be between -90 and 90" in html.unescape(wrong.text)
+    assert "Li Xiaoming" not in wrong.text
+    half = await client.get("/?lat=34.26&lon=")
+    assert "Please give both latitude and longitude" in half.text
+    pasted = html.unescape((await client.get("/?lat=34.26, 108.94&lon=")).text)
+    assert "Li Xiaoming" in pasted and "about 1 km away" in pasted
+    empty = await client.get("/?lat=+&lon=")
+    assert 'id="position-invalid"' not in empty.text and 'id="near-found"' not in empty.text

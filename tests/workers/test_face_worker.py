@@ -7,10 +7,9 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from core.faces import load_face_engine, similarity
+from core.faces import similarity
 from core.faces.engine import FaceEngine
 from storage.models import Case, CaseMatch, CasePhoto, FaceEmbedding, FaceMatch, Tip, TipPhoto
-from storage.photostore import open_photo_stores
 from tests.core import face_images as images
 from tests.core.face_images import FakeEngine, synthetic_vector
 from workers.faces import FaceWorker
@@ -26,18 +25,6 @@ class CountingEngine:
     def embed(self, image: bytes):
         self.calls += 1
         return self.engine.embed(image)
-
-
-@pytest.fixture(scope="module")
-def real_engine() -> FaceEngine:
-    loaded = load_face_engine()
-    assert loaded is not None, "the 'faces' extra is part of the test environment (uv --all-extras)"
-    return loaded
-
-
-@pytest.fixture
-def stores(tmp_media):
-    return open_photo_stores(tmp_media)
 
 
 async def _case(sessions, stores, *, status, photo: bytes, clean=True) -> int:

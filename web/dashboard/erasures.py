@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from starlette.responses import Response
 
+from core.conversations import ConversationsUnavailable
 from core.errors import InvalidInput, NotFound
 from moderation.erasure import approve_erasure, list_pending, refuse_erasure, request_erasure
 from storage.models import StaffUser, Tipster
@@ -80,6 +81,7 @@ async def approve(
             staff=staff.user,
             request_id=request_id,
             originals=context.photos.originals if context.photos else None,
+            conversations=context.conversations,
         )
     except PermissionError as exc:
         return message(request, staff, title="Not allowed", text=str(exc), status=403)
@@ -87,6 +89,8 @@ async def approve(
         return message(request, staff, title="Not found", text=str(exc), status=404)
     except InvalidInput as exc:
         return message(request, staff, title="Already decided", text=str(exc), status=409)
+    except ConversationsUnavailable as exc:
+        return message(request, staff, title="Not erased", text=str(exc), status=503)
     return RedirectResponse("/erasures?done=erased", status_code=303)
 
 

@@ -1,23 +1,16 @@
-"""Rendering for the dashboard: one Jinja2 environment, the page frame, error pages."""
+"""Rendering for the dashboard: the page frame and error pages, in the one Jinja2 environment."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 
-from core.i18n import Texts
-from core.photo_ages import age_caption
 from moderation.policy import can
 from web.dashboard.deps import SESSION_COOKIE, Denied, SignInRequired, Staff, web_context
+from web.templating import TEMPLATES
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 NAV = (
     ("/queue", "Queue", "queue.view"),
     ("/cases", "Cases", "case.view"),
@@ -29,34 +22,6 @@ NAV = (
     ("/system/dead", "Dead letters", "system.dead_letters"),
     ("/staff", "Staff", "staff.manage"),
     ("/account", "Account", "account.self"),
-)
-
-
-def when(value: datetime | None) -> str:
-    """A timestamp as staff read it everywhere: UTC, to the minute."""
-    if value is None:
-        return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def hours(value: float | None) -> str:
-    """A signed number of hours in words: '5.0 h later', '2.0 h before'."""
-    if value is None:
-        return "time unknown"
-    return f"{abs(value):.1f} h {'later' if value >= 0 else 'before'}"
-
-
-def urlencode_page(params: Mapping[str, str], number: int) -> str:
-    """The same query string on another page of results."""
-    return urlencode({**{k: v for k, v in params.items() if k != "page"}, "page": number})
-
-
-TEMPLATES.env.filters["when"] = when
-TEMPLATES.env.filters["urlencode_page"] = urlencode_page
-TEMPLATES.env.filters["hours"] = hours
-# "Photo at age 2" / "Age-progressed image, about age 30" under a case photo (staff read English).
-TEMPLATES.env.globals["photo_caption"] = lambda photo: age_caption(
-    photo.age_months, photo.kind, Texts("en")
 )
 
 

@@ -1,0 +1,55 @@
+"""Conversation state kept in Redis (TIPLINE_REDIS_URL), named so that erasure can find it.
+
+The bot's key builder (bot.fsm.KeyedStateKeys) names a chat's Redis keys with `redis_name`;
+erasure rebuilds the same names from the vault's record of the person and deletes them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.errors import TiplineError
+
+Part = Literal["data", "state", "lock"]
+PARTS: tuple[Part, ...] = ("state", "data", "lock")
+
+
+class ConversationsUnavailable(TiplineError):
+    """Redis did not answer: nothing was erased (the erasure rolls back), try again later."""
+
+
+def redis_name(prefix: str, key: str, part: Part | None = None) -> str:
+    """The Redis key of one part (state, data, lock) of a conversation (`key` is keyed)."""
+    built = prefix + key
+    return f"{built}:{part}" if part else built
+
+
+class RedisConversations:
+    """The Redis side of conversation state, as erasure sees it."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "") -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "") -> RedisConversations:
+        """Connect lazily to the Redis the bot keeps its conversation state in."""
+        return cls(Redis.from_url(url), prefix=prefix)
+
+    async def forget(self, key: str) -> int:
+        """Delete a conversation's state, data and lock; how many of them there were."""
+        names = [redis_name(self.prefix, key, part) for part in PARTS]
+        try:
+            return int(await self.redis.delete(*names))
+        except RedisError as exc:
+            raise ConversationsUnavailable(
+                "the conversation store (Redis) did not answer: nothing was erased; try again "
+                "when it is back"
+            ) from exc
+
+    async def close(self) -> None:
+        """Release the connection pool."""
+        await self.redis.aclose()
