@@ -250,10 +250,12 @@ class S3PhotoStore:
 
 
 def open_s3_stores(connection: S3Connection) -> PhotoStores:
-    """The four namespaces (originals, display, thumbnails, quarantine) under the prefix."""
+    """The five namespaces (originals, display, thumbnails, quarantine, imports) under the
+    prefix."""
     return PhotoStores(
         originals=S3PhotoStore(connection, "originals"),
         display=S3PhotoStore(connection, "display"),
         thumbnails=S3PhotoStore(connection, "thumbnails"),
         quarantine=S3PhotoStore(connection, "quarantine"),
+        imports=S3PhotoStore(connection, "imports"),
     )

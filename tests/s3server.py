@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from storage.s3store import S3Location
+from storage.photostore import PhotoStores
+from storage.s3store import S3Connection, S3Location, open_s3_stores
 from tests.processes import ROOT, free_port
 
 # moto accepts any credentials; real ones are needed by nothing here.
@@ -52,6 +53,16 @@ def gone_bucket(server: S3Server) -> S3Location:
         access_key_id=ACCESS_KEY,
         secret_access_key=SECRET_KEY,
     )
+
+
+@contextmanager
+def s3_stores(location: S3Location) -> Iterator[PhotoStores]:
+    """The media stores on `location`, their client closed afterwards."""
+    connection = S3Connection(location)
+    try:
+        yield open_s3_stores(connection)
+    finally:
+        connection.close()
 
 
 @contextmanager

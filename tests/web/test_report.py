@@ -23,8 +23,7 @@ from core.geo import GeocodingService, build_geocoder
 from core.geo.zones import country_zone
 from storage.models import Case, Tip, TipPhoto
 from storage.photostore import PhotoStore, PhotoStores
-from storage.s3store import S3Connection, open_s3_stores
-from tests.s3server import gone_bucket
+from tests.s3server import gone_bucket, s3_stores
 from web import csrf
 from web.app import WebContext, create_app
 from web.uploads import read_form
@@ -485,13 +484,10 @@ def test_a_country_without_a_city_takes_the_zone_of_its_nearest_tz_database_city
 async def test_a_bucket_that_stops_answering_gets_503_and_keeps_the_typed_text(
     engine, sessions, media, s3
 ):
-    connection = S3Connection(gone_bucket(s3))
-    try:
-        async with public_app(engine, sessions, media, open_s3_stores(connection)) as client:
+    with s3_stores(gone_bucket(s3)) as stores:
+        async with public_app(engine, sessions, media, stores) as client:
             form = {**await open_form(client), "text": "Girl in a red coat", "when": "now"}
             answer = await client.post("/report", data=form, files=photo_files(("a.jpg", JPEG)))
-    finally:
-        connection.close()
     assert answer.status_code == 503
     assert textarea(answer.text) == "Girl in a red coat"  # nothing typed is lost
     assert await tips(sessions) == [] and stored_files(media) == []
