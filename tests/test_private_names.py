@@ -36,7 +36,8 @@ def test_private_imports_and_attributes_of_libraries_are_found(source):
 @pytest.mark.parametrize(
     "source",
     [
-        "from tests.fakes.telegram import FakeTelegram\nFakeTelegram._record",  # the project's
+        # the project's own
+        "from tests.fakes.telegram import FakeTelegram\nFakeTelegram._record",
         "import sys\nsys._getframe()",  # the standard library's
         "from aiogram.methods import TelegramMethod\nTelegramMethod.__returning__",  # a dunder
         "class C:\n    def f(self):\n        return self._mine",
