@@ -95,17 +95,6 @@ CASE_ADMIN_SAMPLES = {
 }
 
 
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
-
-
 def test_every_case_admin_route_declares_its_policy_action():
     from tests.web.test_policy_routes import ACTIONS
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import httpx
 import pyotp
-import pytest
 from sqlalchemy import func, select
 
 from core.limits import SIGN_IN_BACKOFF, MemoryRateLimiter
@@ -22,17 +21,6 @@ from web.app import create_app
 from web.dashboard.deps import SESSION_COOKIE, SIGNIN_COOKIE
 
 WRONG = "wrong guess number x"
-
-
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
 
 
 async def _with_totp(sessions, context, email="mod@example.org"):

@@ -10,7 +10,6 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from core.people_import import read_batch
@@ -28,17 +27,6 @@ GOOD = (
     ",No id,female,7,\n"
     "S-3,Wang Fang,female,30,2026-10-02\n"
 )
-
-
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
 
 
 async def _upload(client, signed, data: bytes, name: str = "shelter.csv"):
