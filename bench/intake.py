@@ -116,16 +116,17 @@ class Server:
         args: list[str],
         port: int,
         env: dict[str, str] | None = None,
+        root: Path = ROOT,
         path: str = "/telegram/webhook",
     ) -> None:
-        self.args, self.port, self.env = args, port, env
+        self.args, self.port, self.env, self.root = args, port, env, root
         self.url = f"http://127.0.0.1:{port}{path}"
         self.peak_rss = 0.0
 
     async def __aenter__(self) -> Server:
         log = open(tempfile.mktemp(suffix=".log"), "w")  # noqa: SIM115, ASYNC230
         self.proc = await asyncio.create_subprocess_exec(
-            *self.args, cwd=ROOT, env=self.env, stdout=log, stderr=log
+            *self.args, cwd=self.root, env=self.env, stdout=log, stderr=log
         )
         self._sampler = asyncio.create_task(self._sample())
         # Ready means answering HTTP: `tipline run` binds its port before it finishes starting,
@@ -148,6 +149,15 @@ class Server:
             except psutil.Error:
                 pass
             await asyncio.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its children (user + system)."""
+        proc = psutil.Process(self.proc.pid)
+        total = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            times = p.cpu_times()
+            total += times.user + times.system
+        return total
 
     async def __aexit__(self, *exc: object) -> None:
         self._sampler.cancel()
@@ -220,7 +230,7 @@ async def echo_baseline(
 
 
 async def admission_alone(
-    fake: FakeTelegram, backend: str, tmp: Path, *, whatsapp: bool = False
+    fake: FakeTelegram, backend: str, tmp: Path, root: Path = ROOT, *, whatsapp: bool = False
 ) -> tuple[float, float]:
     """(b) on a fresh database: Telegram updates, or signed WhatsApp webhooks (no open loop)."""
     database = fresh_database(backend, tmp)
@@ -228,18 +238,18 @@ async def admission_alone(
     try:
         await asyncio.to_thread(migrate.upgrade, url)
         if whatsapp:
-            return await _whatsapp_admission(backend, url, tmp), math.nan
-        return await _admission(fake, backend, url)
+            return await _whatsapp_admission(backend, url, tmp, root), math.nan
+        return await _admission(fake, backend, url, root)
     finally:
         await asyncio.to_thread(database.__exit__, None, None, None)
 
 
-async def _whatsapp_admission(backend: str, url: str, tmp: Path) -> float:
+async def _whatsapp_admission(backend: str, url: str, tmp: Path, root: Path) -> float:
     port = free_port()
     args = [sys.executable, "bench/intake_servers.py", "whatsapp", "--port", str(port)]
     args += ["--database-url", url]
     bodies = [_signed_whatsapp(i) for i in range(WA_BODIES)]
-    async with Server(args, port, path="/whatsapp/webhook") as server:
+    async with Server(args, port, root=root, path="/whatsapp/webhook") as server:
         name = f"(b) WhatsApp admission, {backend}, closed loop"
         if shutil.which("wrk"):
             lines = tmp / f"whatsapp-{backend}.txt"
@@ -278,7 +288,9 @@ async def _whatsapp_python(name: str, server: Server, bodies: list[tuple[str, by
     return report(name + " (Python)", len(latencies), elapsed, latencies, server.peak_rss)
 
 
-async def _admission(fake: FakeTelegram, backend: str, url: str) -> tuple[float, float]:
+async def _admission(
+    fake: FakeTelegram, backend: str, url: str, root: Path = ROOT
+) -> tuple[float, float]:
     port = free_port()
     args = [
         sys.executable,
@@ -289,7 +301,7 @@ async def _admission(fake: FakeTelegram, backend: str, url: str) -> tuple[float,
         "--database-url",
         url,
     ]
-    async with Server(args, port) as server, aiohttp.ClientSession() as http:
+    async with Server(args, port, root=root) as server, aiohttp.ClientSession() as http:
         name = f"(b) durable admission, {backend}, closed loop"
         if shutil.which("wrk"):
             rate = await closed_loop_wrk(name, server)
@@ -364,7 +376,15 @@ async def open_loop(fake: FakeTelegram, http: aiohttp.ClientSession, server: Ser
     return p99
 
 
-async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) -> float:
+async def whole_conversation(
+    fake: FakeTelegram,
+    replies: Replies,
+    tmp: Path,
+    root: Path = ROOT,
+    cpu: list[float] | None = None,
+) -> float:
+    """Updates/s of `tipline run` (from the tree at `root`); its CPU seconds per update are
+    appended to `cpu` when given."""
     await asyncio.to_thread(tmp.mkdir)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
@@ -380,7 +400,7 @@ async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) ->
         TIPLINE_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
     )
     args = [sys.executable, "-m", "tipline", "run"]
-    async with Server(args, port, env) as server, aiohttp.ClientSession() as http:
+    async with Server(args, port, env, root) as server, aiohttp.ClientSession() as http:
         latencies: list[float] = []
 
         async def send(chat_id: int, update: dict[str, Any]) -> None:
@@ -397,9 +417,12 @@ async def whole_conversation(fake: FakeTelegram, replies: Replies, tmp: Path) ->
         warm_up = (run_conversation(fake, 39_000 + c, send, replies.keyboard) for c in range(5))
         await asyncio.gather(*warm_up)
         latencies.clear()
+        used = server.cpu_seconds()
         start = time.perf_counter()
         await asyncio.gather(*(chat(c) for c in range(CHATS)))
         elapsed = time.perf_counter() - start
+        if cpu is not None:
+            cpu.append((server.cpu_seconds() - used) / (CHATS * CONVERSATIONS * CONVERSATION_STEPS))
         return report(
             "(c) tipline run, whole text-tip conversation",
             CHATS * CONVERSATIONS * CONVERSATION_STEPS,

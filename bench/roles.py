@@ -6,7 +6,11 @@
 (b) the outbox relay: a backlog to 600 tipsters drained by ONE `--role worker`, then by TWO
     sharing the Redis buckets, against the fake Bot API with Telegram's flood limits on: messages
     per second (both should sit at 30/s: two relays share one global limit, they do not add up),
-    the highest 5-second rate the fake saw, 429s, and each worker's peak RSS.
+    the highest 5-second and 1-second rates the fake saw, 429s, the drain time, each worker's
+    peak RSS, and whether two relays stayed within 30/s.
+
+The load average is printed at the start and the end: on a shared machine it says how much of
+the two cores the run really had.
 
     .venv/bin/python bench/roles.py [--updates 4000] [--concurrency 64] [--messages 600]
 """
@@ -174,6 +178,7 @@ def relays(tmp: Path, fake: Any, workers: int, messages: int) -> dict[str, float
             "rate": len(times) / (max(times) - min(times)) if len(times) > 1 else 0.0,
             "elapsed": elapsed,
             "peak5": max_rate(times, 5.0),
+            "peak1": max_rate(times, 1.0),
             "status_429": fake.control("stats")["status_429"],
             "rss": max(meter.stop() for meter in meters),
         }
@@ -188,21 +193,32 @@ def main() -> None:
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"tipline-bench-roles-{uuid.uuid4().hex[:6]}"
     tmp.mkdir(parents=True)
     print(f"{os.cpu_count()} cores; PostgreSQL, the driver and every process share them")
+    print(f"load average at the start: {_load()}")
     with fake_telegram() as fake:
         one, rss1 = admission(tmp, fake.base_url, 1, args)
         two, rss2 = admission(tmp, fake.base_url, 2, args)
         print(f"(a) admission, 1 web: {one:,.0f} updates/s (peak RSS {rss1:.0f} MiB)")
         print(f"    admission, 2 web: {two:,.0f} updates/s (peak RSS {rss2:.0f} MiB each at most)")
-        print(f"    ratio two/one: {two / one:.2f}")
+        print(f"    ratio two/one: {two / one:.2f}", flush=True)
         single = relays(tmp, fake, 1, args.messages)
         double = relays(tmp, fake, 2, args.messages)
     for name, result in (("1 worker ", single), ("2 workers", double)):
         print(
             f"(b) relay, {name}: {args.messages} messages at {result['rate']:.1f}/s "
-            f"(highest 5 s: {result['peak5']:.1f}/s), 429s {result['status_429']}, "
-            f"peak RSS {result['rss']:.0f} MiB"
+            f"(highest 5 s: {result['peak5']:.1f}/s, highest 1 s: {result['peak1']:.0f}), "
+            f"429s {result['status_429']}, drained in {result['elapsed']:.0f} s, "
+            f"peak RSS {result['rss']:.0f} MiB each at most"
         )
     print(f"    ratio two/one: {double['rate'] / single['rate']:.2f} (shared limit: about 1.0)")
+    within = double["peak5"] <= 30.0 + 10 / 5  # 30/s plus a burst of 10 spread over the window
+    verdict = "yes" if within else "NO"
+    print(f"    two relays within 30/s (highest 5 s <= 32/s, the burst of 10 included): {verdict}")
+    print(f"load average at the end: {_load()}")
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (the machine is shared: say how busy it was)."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -4,99 +4,98 @@ from __future__ import annotations
 
 import json
 import logging
-from http import HTTPStatus
+from enum import Enum
 from typing import Any, cast
 
 from aiogram import Bot, Dispatcher, Router
-from aiogram.client.default import DefaultBotProperties
+from aiogram.client.default import Default, DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramNetworkError
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.methods import Response, TelegramMethod
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup
-from aiohttp import FormData
-from aiohttp.payload import BytesPayload
-from pydantic import ValidationError
+from aiohttp import ClientError
 
 from bot.fsm import SqlStorage, StateCache
 from bot.middlewares import ContextMiddleware
 from bot.tipsters import TipsterCache
 from handlers.context import BotServices
 
-_MARKUP = {"reply_markup"}
+JSON = {"Content-Type": "application/json"}
 
 
-class PinnedResponsesSession(AiohttpSession):
-    """aiogram's HTTP session, made cheaper per call.
+class JsonBodySession(AiohttpSession):
+    """aiogram's HTTP session, sending a call without files as a JSON body.
 
-    aiogram builds `Response[<result type>]` on every call; pydantic caches that class only
-    weakly, so after each garbage collection it was rebuilt (~5 ms, a third of the CPU of a
-    conversation step under load). One strong reference per result type ends that. And a call
-    without files is sent as a JSON body (the Bot API takes JSON for anything but uploads) with
-    the values aiogram would send, without the multipart writer aiohttp would build first or
-    urlencoding's slow quoting, and with an inline keyboard serialised by pydantic in one call.
+    The Bot API takes JSON for anything but uploads: the values aiogram would send, without the
+    form aiohttp would encode first (urlencoding's slow quoting), and an inline keyboard dumped
+    by pydantic in one call. Worth about a sixth of `tipline run`'s CPU per conversation update
+    (bench/README.md). `make_request` is the method aiogram documents for a session of one's own
+    to implement (BaseSession); answers are checked by aiogram's own `check_response`.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._responses: dict[Any, Any] = {}
-
-    def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData:
-        """The JSON body of a call without files (aiogram's own multipart form for one with)."""
+    def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
+        """The call's fields as a JSON body; None when it uploads files (a multipart form)."""
         files: dict[str, Any] = {}
         fields: dict[str, Any] = {}
         markup = getattr(method, "reply_markup", None)
         keyboard = markup if isinstance(markup, InlineKeyboardMarkup) else None
         dumped = method.model_dump(
-            warnings=False, exclude_none=True, exclude=_MARKUP if keyboard else None
+            warnings=False, exclude_none=True, exclude={"reply_markup"} if keyboard else None
         )
-        for key, value in dumped.items():
-            # Nested values as aiogram prepares them inside a field; in JSON the field needs no
-            # quoting as a string of its own. aiogram drops empty strings and None.
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+        for key, item in dumped.items():
+            value = bot.default[item.name] if isinstance(item, Default) else item
+            value = value.value if isinstance(value, Enum) else value
+            if value is None or value == "":  # aiogram sends neither
+                continue
+            if isinstance(value, str | int | float):  # bool too: JSON as they are
+                fields[key] = value
+                continue
+            # Nested objects, dates, files: as aiogram prepares a form field (JSON text, or a
+            # file's attach:// name); a call with files goes as aiogram's multipart form.
+            prepared = self.prepare_value(value, bot=bot, files=files)
+            if files:
+                return None
             if prepared is not None and prepared != "":
-                fields[key] = prepared
-        if files:
-            return super().build_form_data(bot, method)
-        body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+                fields[key] = json.loads(prepared)
         if keyboard is not None:
-            # pydantic's own JSON of the keyboard: what aiogram's field-by-field walk produces
+            # pydantic's own dump of the keyboard: what aiogram's field-by-field walk produces
             # (no None fields), a tenth of its cost.
-            spliced = f'"reply_markup":{keyboard.model_dump_json(exclude_none=True)}}}'
-            body = f"{body[:-1]},{spliced}" if fields else "{" + spliced
-        # aiohttp takes a ready payload wherever it takes a form.
-        payload = BytesPayload(body.encode(), content_type="application/json")
-        return payload  # type: ignore[return-value]
+            fields["reply_markup"] = keyboard.model_dump(mode="json", exclude_none=True)
+        return fields
 
-    def check_response(
-        self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
-    ) -> Response[Any]:
-        """A successful answer validated from its JSON text; anything else as aiogram checks it.
-
-        Straight from the text, pydantic builds no intermediate dicts of its own: the same
-        objects, ~2 us (3%) cheaper per sendMessage answer. (Most of the rest is aiogram's
-        per-object hooks: `remove_unset` and binding `_bot`.) Errors, and anything the JSON
-        path refuses, go through aiogram, so its exceptions are raised exactly as before.
-        """
-        returning = method.__returning__
-        response_type = self._responses.get(returning)
-        if response_type is None:
-            response_type = self._responses[returning] = Response[returning]  # type: ignore[valid-type]
-        if HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED:
-            try:
-                response = response_type.model_validate_json(content, context={"bot": bot})
-            except ValidationError:
-                response = None
-            if response is not None and response.ok:
-                # A string: `Response[Any]` evaluated here is a pydantic generic, cached weakly
-                # and rebuilt (~2.5 ms) after garbage collections.
-                return cast("Response[Any]", response)
-        return super().check_response(bot, method, status_code, content)
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109
+    ) -> TelegramType:
+        """Send a call without files as JSON (one with files as aiogram's multipart form)."""
+        body = self.json_body(bot, method)
+        if body is None:
+            return await super().make_request(bot, method, timeout)
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        try:
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            async with session.post(
+                url, data=data, headers=JSON, timeout=self.timeout if timeout is None else timeout
+            ) as response:
+                content = await response.text()
+        except TimeoutError as error:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from error
+        except ClientError as error:
+            message = f"{type(error).__name__}: {error}"
+            raise TelegramNetworkError(method=method, message=message) from error
+        answer = self.check_response(bot, method, response.status, content)
+        return cast(TelegramType, answer.result)
 
 
 def create_bot(*, token: str, api_base: str, timeout: float = 30) -> Bot:
     """A Bot talking to the given Bot API server (Telegram's, or a fake in tests)."""
-    session = PinnedResponsesSession(api=TelegramAPIServer.from_base(api_base), timeout=timeout)
+    session = JsonBodySession(api=TelegramAPIServer.from_base(api_base), timeout=timeout)
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
 
 

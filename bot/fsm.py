@@ -12,7 +12,7 @@ from typing import Any, Literal, cast
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
-from sqlalchemy import Table, bindparam, event, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +24,8 @@ from storage.models import FsmState
 from storage.sqlite_driver import inline
 from storage.types import utcnow
 
-# The inbox processor sets this to the update's session, so state changes commit with the update.
+# The inbox processor sets this to the update's session (a bot.update_session.UpdateSession,
+# whose commit writes the changed states), so state changes commit with the update.
 current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
 
 TABLE = cast(Table, FsmState.__table__)
@@ -155,23 +156,21 @@ async def write_states(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         await session.execute(_upsert(session.get_bind().dialect.name), params)
 
 
-@event.listens_for(Session, "before_commit")
-def _write_states(session: Session) -> None:
-    """Write the states changed in this session as part of its commit (one statement)."""
+def write_changed_states(session: Session) -> None:
+    """Write the states changed in this session as part of its commit (one statement): an
+    update session's before_commit (bot.update_session)."""
     params = _params(session, take_changes(session))
     if params:
         session.execute(_upsert(session.get_bind().dialect.name), params)
 
 
-@event.listens_for(Session, "after_commit")
-def _cache_states(session: Session) -> None:
-    """What is committed is what the next update of those chats will read."""
+def cache_written_states(session: Session) -> None:
+    """What is committed is what the next update of those chats will read (after a commit)."""
     for row in session.info.pop(WRITTEN, ()):
         row[CACHE].put(row["key"], row["state"], row["data"])
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_states(session: Session) -> None:
+def forget_unwritten_states(session: Session) -> None:
     """A rollback drops this session's unwritten states (and what it read may be stale)."""
     session.info.pop(SLOTS, None)
     session.info.pop(WRITTEN, None)
@@ -222,7 +221,9 @@ class SqlStorage(BaseStorage):
             return
         async with self._sessions() as own:
             await self._change(own, key, values)
+            await write_states(own, take_changes(own))
             await own.commit()
+            cache_written_states(own.sync_session)
 
     async def _change(self, session: AsyncSession, key: StorageKey, values: dict[str, Any]) -> None:
         slot = await self._slot(session, key)

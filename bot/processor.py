@@ -15,27 +15,26 @@ from typing import Any, cast
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, event, func, or_, select, text, update
+from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.elements import BindParameter
 
 from bot.done_marks import DONE_VALUES, DoneMarks, Handled
 from bot.factory import caches_of
 from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
+from bot.update_session import update_sessions, wrote
 from core.erasure import ErasureListener, listen, watching_erasures
 from core.inbox import Admitted
 from core.logcontext import UPDATE_ID
 from core.waits import cancel_and_wait, wait_event
-from handlers.turn import answered_at_admission
+from handlers.telegram.channel import answered_at_admission
 from storage.models import InboxUpdate
 from storage.types import utcnow
 
 log = logging.getLogger("tipline.inbox")
 # Core statements on the table: the ORM's bulk-update bookkeeping costs more than the update.
 INBOX = cast(Table, InboxUpdate.__table__)
-WROTE = "inbox_wrote"
 GC_THRESHOLDS = (20_000, 50, 100)
 LOCK_KEY = 7243001  # the inbox's PostgreSQL advisory lock: one processor per database
 # Whether this connection still holds it (a bigint key shows as classid 0, objid, objsubid 1).
@@ -46,23 +45,6 @@ _LOCK_HELD = text(
 _LOCK = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=LOCK_KEY)
 _UNLOCK = text("SELECT pg_advisory_unlock(:key)").bindparams(key=LOCK_KEY)
 MAX_QUEUED_PER_CHAT = 100  # handed-over updates held in memory per chat; more stay in the inbox
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_write(state: ORMExecuteState) -> None:
-    if not state.is_select:
-        state.session.info[WROTE] = True
-
-
-@event.listens_for(Session, "after_flush")
-def _note_flush(session: Session, _context: Any) -> None:
-    session.info[WROTE] = True
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_writes(session: Session) -> None:
-    session.info.pop(WROTE, None)
 
 
 def tune_gc() -> None:
@@ -80,7 +62,7 @@ def tune_gc() -> None:
 def _only_states_left(session: AsyncSession) -> bool:
     """True when the update wrote nothing uncommitted but conversation state."""
     pending = session.new or session.dirty or session.deleted
-    return not pending and not session.info.get(WROTE)
+    return not pending and not wrote(session)
 
 
 def _due_statement(limit: int) -> Any:
@@ -165,7 +147,8 @@ class InboxProcessor:
         lock_check: float = 1.0,
         caches: Sequence[StateCache | TipsterCache] | None = None,
     ) -> None:
-        self.sessions = sessions
+        # Its own session class: the commit bookkeeping (states, caches) runs in these alone.
+        self.sessions = update_sessions(sessions)
         self.dispatcher = dispatcher
         self.bot = bot
         self.max_attempts = max_attempts
@@ -181,7 +164,7 @@ class InboxProcessor:
         self._leading = False  # holds the inbox (PostgreSQL: the leader lock); takes handovers
         self._unheld = False  # handed-over updates were left to the inbox read
         self._tasks: set[asyncio.Task[None]] = set()
-        self._marks = DoneMarks(sessions, fail=self._retry_later)
+        self._marks = DoneMarks(self.sessions, fail=self._retry_later)
         # An erased tipster must not be found again through a cached tipster or state.
         self._erasures = ErasureListener(self.forget_cached)
         listen(self._erasures)

@@ -6,7 +6,6 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -64,8 +63,8 @@ class TipsterCache:
                 self._rows.pop(key, None)
 
 
-@event.listens_for(Session, "before_flush")
-def _note_changes(session: Session, _context: Any, _instances: Any) -> None:
+def note_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """Note the cached tipsters this flush changes (an update session's before_flush)."""
     if CACHE not in session.info:
         return
     changed = {obj.id for obj in session.dirty if isinstance(obj, Tipster)}
@@ -73,13 +72,13 @@ def _note_changes(session: Session, _context: Any, _instances: Any) -> None:
         session.info.setdefault(CHANGED, set()).update(changed)
 
 
-@event.listens_for(Session, "after_commit")
-def _forget_changed(session: Session) -> None:
+def forget_changed(session: Session) -> None:
+    """Drop the changed tipsters from the cache once committed (after_commit)."""
     changed = session.info.pop(CHANGED, None)
     if changed:
         session.info[CACHE].forget(changed)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_changes(session: Session) -> None:
+def drop_changes(session: Session) -> None:
+    """A rollback undid the changes (after_rollback)."""
     session.info.pop(CHANGED, None)

@@ -17,9 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import delete, event, exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Exists
 
 from core.audit import record
@@ -45,7 +44,6 @@ from storage.photostore import PhotoStore
 from storage.types import utcnow
 
 log = logging.getLogger("tipline.erasure")
-_ERASED_KEY = "tipline.erasure.erased"
 # Whoever caches tipsters or conversation states in this process (the inbox processor) is told
 # after an erasure commits, so a cached entry cannot bring the erased link back.
 _listeners: weakref.WeakSet[ErasureListener] = weakref.WeakSet()
@@ -226,8 +224,8 @@ async def erase_identity(
         reason=reason,
         detail=detail,
     )
-    session.sync_session.info[_ERASED_KEY] = True
     await session.commit()
+    _notify()
     if originals is not None:
         for sha in erased.files:
             await asyncio.to_thread(originals.delete, sha)
@@ -288,14 +286,3 @@ async def watching_erasures(
         yield
     finally:
         await cancel_and_wait(task)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_ERASED_KEY, False):
-        _notify()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_ERASED_KEY, None)

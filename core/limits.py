@@ -79,6 +79,10 @@ class RateLimiter(Protocol):
         """Record a hit; False when the key is over its limit (the hit is not counted then)."""
         ...
 
+    async def refund(self, key: str) -> None:
+        """Take back the key's latest hit (the attempt it counted turned out to be allowed)."""
+        ...
+
     async def backoff_wait(self, key: str) -> float:
         """Seconds before the key may try again (0: now)."""
         ...
@@ -125,6 +129,12 @@ class MemoryRateLimiter:
     async def hit(self, key: str, *, limit: int, window: float) -> bool:
         """Record a hit; False when over the limit."""
         return await self.admit(key, limit=limit, window=window) == 0.0
+
+    async def refund(self, key: str) -> None:
+        """Take back the key's latest hit."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
 
     async def backoff_wait(self, key: str) -> float:
         """Seconds before the key may try again."""
@@ -195,6 +205,10 @@ class RedisRateLimiter:
     async def hit(self, key: str, *, limit: int, window: float) -> bool:
         """Record a hit; False when over the limit."""
         return await self.admit(key, limit=limit, window=window) == 0.0
+
+    async def refund(self, key: str) -> None:
+        """Take back the key's latest hit (the highest score of its sorted set), atomically."""
+        await self._redis.zpopmax(self._prefix + key)
 
     async def backoff_wait(self, key: str) -> float:
         """Seconds before the key may try again."""

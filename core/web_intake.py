@@ -17,7 +17,7 @@ from core.drafts import MAX_ATTACHMENTS, MAX_TEXT, Attachment, Draft, DraftPlace
 from core.geo import GeocodingService, validate_point
 from core.photos.sniff import describe_refused, sniff
 from core.places import place_at, resolve_typed, typed_as_given
-from storage.photostore import PhotoStore
+from storage.photostore import MediaStore
 from storage.refs import ALPHABET, normalise_ref
 from storage.types import utcnow
 
@@ -109,7 +109,7 @@ def judge_photos(
     return accepted, problems
 
 
-def quarantine(store: PhotoStore, photos: Iterable[Upload]) -> list[Attachment]:
+def quarantine(store: MediaStore, photos: Iterable[Upload]) -> list[Attachment]:
     """Put accepted photo bytes into the quarantine store; the attachments keep no file name."""
     attachments = []
     for photo in photos:

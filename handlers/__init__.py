@@ -1,7 +1,9 @@
-"""aiogram routers: thin handlers that parse, call one use case in core/, and render.
+"""Conversations: the engine (engine/), the flows by domain (report/, newcase/, alerts/, and
+common/ for the steps they share), Telegram's side (telegram/), the other private-chat routers
+(tipster/) and the moderators' group (moderators.py).
 
-Each module has a `build_router()` that makes a fresh Router (a Router can join one Dispatcher only,
-and tests build many).
+Each router module has a `build_router()` that makes a fresh Router (a Router can join one
+Dispatcher only, and tests build many).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ def build_routers() -> list[Router]:
     (the report waits and comes back after), and /cancel during it cancels the case, not the
     report. /alerts comes before /start too, so /cancel while signing up stops only the sign-up.
     """
-    from handlers import (
-        alerts,
+    from handlers import moderators
+    from handlers.alerts import telegram as alerts
+    from handlers.newcase import telegram as newcase
+    from handlers.report import telegram as report
+    from handlers.tipster import (
         answers,
         case_card,
         fallback,
@@ -31,17 +36,12 @@ def build_routers() -> list[Router]:
         forget,
         language,
         limits,
-        moderators,
-        newcase,
-        report,
-        report_steps,
         start,
         status,
     )
 
     return [
         report.build_router(),
-        report_steps.build_router(),
         limits.build_router(),
         moderators.build_router(),
         family.build_router(),

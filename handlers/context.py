@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from core.conversations import RedisConversations
 from core.geo import GeocodingService
 from core.limits import MemoryRateLimiter, RateLimiter
 from core.vault import Vault
+from handlers.engine.channel import Origin
+from storage.models import Tipster
 from storage.photostore import PhotoStore
 
 
@@ -39,3 +43,14 @@ class BotServices:
     originals: PhotoStore | None = None
     # Conversation state in Redis (settings.redis_url): erasure (/forget) deletes it there too.
     conversations: RedisConversations | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """What sending a flow's draft needs: where it comes from, the update's session, the sender
+    and the services."""
+
+    origin: Origin
+    session: AsyncSession
+    tipster: Tipster
+    services: BotServices

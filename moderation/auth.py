@@ -49,15 +49,33 @@ def seal_totp(vault: Vault, secret: str) -> bytes:
     return vault.seal({"totp": secret})
 
 
+def _attempt_keys(email: str, address: str) -> tuple[str, str]:
+    # Per account+address, so an attacker elsewhere cannot lock a colleague out; and per address.
+    return f"login:{email.lower()}:{address}", f"login-addr:{address}"
+
+
 async def _throttle(limiter: RateLimiter, *, email: str, address: str) -> None:
-    # Per account+address, so an attacker elsewhere cannot lock a colleague out.
+    """Count the attempt before it is checked (so a burst of guesses is counted as it comes);
+    a step that succeeds gives its count back (_succeeded): only failures add up."""
+    account, anywhere = _attempt_keys(email, address)
     limit, window = ACCOUNT_ATTEMPTS
-    if not await limiter.hit(f"login:{email.lower()}:{address}", limit=limit, window=window):
+    if not await limiter.hit(account, limit=limit, window=window):
         raise RateLimited("too many sign-in attempts; wait 15 minutes")
     limit, window = ADDRESS_ATTEMPTS
-    if not await limiter.hit(f"login-addr:{address}", limit=limit, window=window):
+    if not await limiter.hit(anywhere, limit=limit, window=window):
+        await limiter.refund(account)  # refused before it was tried: not an attempt
         raise RateLimited("too many sign-in attempts from this address; wait 15 minutes")
-    await check_backoff(limiter, email=email)
+    try:
+        await check_backoff(limiter, email=email)
+    except RateLimited:
+        await _succeeded(limiter, email=email, address=address)
+        raise
+
+
+async def _succeeded(limiter: RateLimiter, *, email: str, address: str) -> None:
+    """Give back the counts of an attempt that was not a failure."""
+    for key in _attempt_keys(email, address):
+        await limiter.refund(key)
 
 
 async def _password_ok(user: StaffUser | None, password: str) -> bool:
@@ -86,6 +104,7 @@ async def begin_sign_in(
     token = secrets.token_urlsafe(32)
     session.add(StaffSession(token_hash=token_hash(token), staff_id=user.id, verified=False))
     await session.commit()
+    await _succeeded(limiter, email=email, address=address)
     return Signed(token=token, user=user)
 
 
@@ -164,7 +183,6 @@ async def finish_sign_in(
         raise InvalidInput(SIGN_IN_FAILED)
     pending.ended_at = now
     user.last_sign_in_at = now
-    await limiter.cleared(account_key(user.email))
     token = secrets.token_urlsafe(32)
     session.add(StaffSession(token_hash=token_hash(token), staff_id=user.id, verified=True))
     await staff_action(
@@ -176,6 +194,9 @@ async def finish_sign_in(
         detail={"address": address, "second_factor": method},
     )
     await session.commit()
+    # Signed in: this step's counts go back and the account's back-off starts again from none.
+    await _succeeded(limiter, email=user.email, address=address)
+    await limiter.cleared(account_key(user.email))
     return Signed(token=token, user=user)
 
 

@@ -20,7 +20,7 @@ from core.outbox import enqueue, telegram_photo, telegram_text, tipster_recipien
 from storage.models import Case, Forward, Subscription, Tip, Tipster
 
 FAMILY = "family"
-# handlers.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
+# handlers.tipster.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
 CALLBACK_PREFIX = "fam"
 SCAM = "scam"  # the answer a "Report a scam" press carries
 

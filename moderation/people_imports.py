@@ -29,7 +29,7 @@ from core.people_import import Batch, Row
 from moderation.import_leases import LEASE, renew_lease
 from moderation.policy import can
 from storage.models import Case, CasePhoto, PeopleImport, StaffUser
-from storage.photostore import PhotoStore
+from storage.photostore import MediaStore
 from storage.types import utcnow
 
 ACTION: Final = "people.import"
@@ -93,7 +93,7 @@ async def _existing(session: AsyncSession, source: str, rows: list[Row]) -> dict
     return {str(case.source_id): case for case in (await session.scalars(stmt)).all()}
 
 
-async def _photo(session: AsyncSession, case: Case, row: Row, store: PhotoStore) -> None:
+async def _photo(session: AsyncSession, case: Case, row: Row, store: MediaStore) -> None:
     if row.photo is None:
         return
     sha = await asyncio.to_thread(store.put, row.photo)
@@ -154,7 +154,7 @@ async def run_import(
     *,
     job_id: int,
     batch: Batch,
-    quarantine: PhotoStore,
+    quarantine: MediaStore,
     runner: Runner,
     progress: Progress | None = None,
     match: bool = True,
@@ -186,7 +186,7 @@ async def _write_chunk(
     *,
     job: PeopleImport,
     rows: list[Row],
-    quarantine: PhotoStore,
+    quarantine: MediaStore,
     runner: Runner,
     match: bool,
     now: datetime,

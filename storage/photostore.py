@@ -180,17 +180,23 @@ class MediaStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PhotoStores:
-    """The separate namespaces: originals (restricted) and our clean re-encodes."""
+    """The separate namespaces: originals (restricted), our clean re-encodes, the quarantine of
+    untrusted uploads waiting for the photo worker, and the found-person files kept while their
+    import runs (both restricted like originals)."""
 
     originals: MediaStore
     display: MediaStore
     thumbnails: MediaStore
+    quarantine: MediaStore
+    imports: MediaStore
 
 
 def open_photo_stores(root: Path) -> PhotoStores:
-    """Open (creating if needed) the three stores under root."""
+    """Open (creating if needed) the five stores under root."""
     return PhotoStores(
         originals=PhotoStore(root / "originals"),
         display=PhotoStore(root / "display"),
         thumbnails=PhotoStore(root / "thumbnails"),
+        quarantine=PhotoStore(root / "quarantine"),
+        imports=PhotoStore(root / "imports"),
     )

@@ -35,8 +35,18 @@ T = TypeVar("T")
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 
 
-class MediaUnavailableError(RuntimeError):
-    """The S3 endpoint or bucket cannot be used; the message names the problem."""
+class MediaUnavailableError(OSError):
+    """The S3 endpoint or bucket cannot be used; the message names the problem.
+
+    An OSError, like a failing local disk: callers that keep what was typed and ask to retry
+    (the web forms), or park a photo until storage is back (the workers), treat both alike."""
+
+
+def _unavailable(exc: ClientError | BotoCoreError) -> MediaUnavailableError:
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        return MediaUnavailableError(f"S3 refused: {code}")
+    return MediaUnavailableError(f"S3 unreachable: {type(exc).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +192,10 @@ class S3PhotoStore:
     async def _put(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
         client = self.connection.client
-        await client.put_object(Bucket=self.bucket, Key=self.key(sha), Body=data)
+        try:
+            await client.put_object(Bucket=self.bucket, Key=self.key(sha), Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
         return sha
 
     async def _get(self, sha: str) -> bytes:
@@ -192,7 +205,9 @@ class S3PhotoStore:
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in _NOT_FOUND:
                 raise PhotoNotFoundError(sha) from None
-            raise
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
         async with answer["Body"] as body:
             data: bytes = await body.read()
         if hashlib.sha256(data).hexdigest() != sha:
@@ -235,9 +250,12 @@ class S3PhotoStore:
 
 
 def open_s3_stores(connection: S3Connection) -> PhotoStores:
-    """The three namespaces (originals, display, thumbnails) under the bucket's prefix."""
+    """The five namespaces (originals, display, thumbnails, quarantine, imports) under the
+    prefix."""
     return PhotoStores(
         originals=S3PhotoStore(connection, "originals"),
         display=S3PhotoStore(connection, "display"),
         thumbnails=S3PhotoStore(connection, "thumbnails"),
+        quarantine=S3PhotoStore(connection, "quarantine"),
+        imports=S3PhotoStore(connection, "imports"),
     )

@@ -6,6 +6,13 @@ even of a connection that never began a transaction. Each trip wakes a thread, h
 over and wakes the event loop again: under load that, not SQLite, was most of the inbox
 processor's database time. Here a statement is executed, fetched and closed in one trip, and a
 rollback with no transaction open is skipped (pysqlite would do nothing with it either).
+
+This is the project's one adapter on libraries' private names (SQLAlchemy's aiosqlite adapter
+classes and their `_connection`, `_rows`, `_cursor_cls`, `_handle_exception`; aiosqlite's `_conn`
+and `_execute`): neither library offers a public way to run a statement, fetch and close in one
+trip. It is worth about a quarter of `tipline run`'s CPU per conversation update (bench/README.md).
+pyproject.toml bounds both libraries above, and tests/storage/test_sqlite_driver.py fails, naming
+the name, when an upgrade moves one; tests/test_private_names.py allows this module alone.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -61,3 +62,16 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def query_pg(url: str, sql: str) -> list[Any]:
+    """Rows of one SQL query on a PostgreSQL database (end-to-end tests read outcomes so)."""
+
+    async def go() -> list[Any]:
+        connection = await asyncpg.connect(_dsn(url))
+        try:
+            return list(await connection.fetch(sql))
+        finally:
+            await connection.close()
+
+    return asyncio.run(go())

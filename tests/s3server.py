@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from storage.photostore import PhotoStores
+from storage.s3store import S3Connection, S3Location, open_s3_stores
 from tests.processes import ROOT, free_port
 
 # moto accepts any credentials; real ones are needed by nothing here.
@@ -40,6 +42,27 @@ class S3Server:
         name = f"tipline-{uuid.uuid4().hex[:12]}"
         httpx.put(f"{self.endpoint}/{name}", timeout=10).raise_for_status()
         return name
+
+
+def gone_bucket(server: S3Server) -> S3Location:
+    """A location on the server whose bucket does not exist: every write to it fails."""
+    return S3Location(
+        bucket=f"tipline-gone-{uuid.uuid4().hex[:8]}",
+        prefix="media/",
+        endpoint_url=server.endpoint,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+    )
+
+
+@contextmanager
+def s3_stores(location: S3Location) -> Iterator[PhotoStores]:
+    """The media stores on `location`, their client closed afterwards."""
+    connection = S3Connection(location)
+    try:
+        yield open_s3_stores(connection)
+    finally:
+        connection.close()
 
 
 @contextmanager

@@ -17,12 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 from core.vault import Vault
 from storage import migrate
-from tests.databases import _dsn, fresh_database
+from tests.databases import fresh_database, query_pg
 from tests.multiprocess import SECRET, Driver, max_rate, noisy_jpeg, plan
 from tests.processes import TOKEN, TiplineProcess, fake_telegram, tipline_env, wait_until
 from tests.s3server import S3Server
@@ -32,17 +31,6 @@ PHOTOS = int(os.environ.get("TIPLINE_MP_PHOTOS", "24"))
 REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 METRICS_TOKEN = "metrics-" + "m" * 24
 FIRST_CHAT = 610_000
-
-
-def _query(url: str, sql: str) -> list[Any]:
-    async def go() -> list[Any]:
-        connection = await asyncpg.connect(_dsn(url))
-        try:
-            return list(await connection.fetch(sql))
-        finally:
-            await connection.close()
-
-    return asyncio.run(go())
 
 
 def _photos_done(run: TiplineProcess) -> float:
@@ -149,7 +137,7 @@ def test_two_web_one_bot_two_workers_survive_sigkills(tmp_path: Path, s3: S3Serv
 
 def _wait_drained(db_url: str) -> None:
     def drained() -> bool:
-        [row] = _query(
+        [row] = query_pg(
             db_url,
             "SELECT (SELECT count(*) FROM inbox_updates WHERE status = 'pending') AS inbox,"
             " (SELECT count(*) FROM tip_photos WHERE status = 'quarantined') AS photos,"
@@ -163,18 +151,18 @@ def _wait_drained(db_url: str) -> None:
 def _check(db_url: str, fake: Any, driver: Driver) -> None:
     text_chats, photo_chats = plan(UPDATES, PHOTOS)
     chats = text_chats + photo_chats
-    [inbox] = _query(
+    [inbox] = query_pg(
         db_url, "SELECT count(*) AS n, count(DISTINCT update_id) AS d FROM inbox_updates"
     )
     assert inbox["n"] == inbox["d"] == UPDATES  # each update admitted once, however delivered
-    tips = _query(db_url, "SELECT text FROM tips")
+    tips = query_pg(db_url, "SELECT text FROM tips")
     per_chat = Counter(re.search(r"chat (\d+)", t["text"]).group(1) for t in tips)
     assert len(tips) == chats and set(per_chat.values()) == {1}  # every tip exactly once
-    photos = _query(db_url, "SELECT status, original_sha256 FROM tip_photos")
+    photos = query_pg(db_url, "SELECT status, original_sha256 FROM tip_photos")
     assert len(photos) == photo_chats
     assert {p["status"] for p in photos} == {"processed"}
     assert len({p["original_sha256"] for p in photos}) == photo_chats
-    dead = _query(
+    dead = query_pg(
         db_url,
         "SELECT (SELECT count(*) FROM inbox_updates WHERE status = 'dead') AS inbox,"
         " (SELECT count(*) FROM outbox_messages WHERE status = 'dead') AS outbox",

@@ -285,6 +285,8 @@ def people_import(
         )
     except InvalidInput as exc:
         fail(f"{file.name} was not imported: {exc}")
+    except StartupError as exc:
+        fail(str(exc))
     for problem in job.problems:
         print(f"line {problem['line']}: {problem['reason']}", file=sys.stderr)
     refused = len(job.problems)

@@ -26,7 +26,7 @@ from core.vault import Vault
 from moderation.cards import CardSettings
 from moderation.police import OnCallPager
 from settings import Settings
-from storage.photostore import PhotoStore, PhotoStores
+from storage.photostore import PhotoStores
 from tipline.police import installation_key, police_rules, webhook_secrets
 from workers.alerts import AlertWorker
 from workers.buckets import Limits
@@ -67,7 +67,7 @@ def worker_loops(
     alerts: AlertPolicy,
 ) -> list[Loop]:
     """Every background loop; singletons wrapped in their advisory lock."""
-    quarantine = PhotoStore(settings.media_dir / "quarantine")
+    quarantine = stores.quarantine
     fetch = telegram_fetcher(bot)
     loops: list[Loop] = [
         PhotoWorker(

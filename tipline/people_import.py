@@ -5,13 +5,14 @@ from __future__ import annotations
 from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.people_import import read_batch, read_photos
+from core.people_import import Batch, read_batch, read_photos
 from moderation.import_leases import process_token
 from moderation.people_imports import Runner, run_import, start_import
 from settings import Settings
 from storage.models import PeopleImport
-from storage.photostore import PhotoStore
+from storage.photostore import MediaStore
 from storage.types import utcnow
+from tipline.infra import open_media
 
 
 async def import_file(
@@ -30,7 +31,25 @@ async def import_file(
     job = await start_import(
         session, staff=None, source_name=source, file_name=name, batch=batch, owner=owner
     )
-    quarantine = PhotoStore(settings.media_dir / "quarantine")
+    media = open_media(settings)  # the S3 bucket when configured: workers elsewhere read it
+    try:
+        quarantine = media.stores.quarantine
+        return await _run(
+            session, job=job, batch=batch, quarantine=quarantine, owner=owner, name=name
+        )
+    finally:
+        media.close()
+
+
+async def _run(
+    session: AsyncSession,
+    *,
+    job: PeopleImport,
+    batch: Batch,
+    quarantine: MediaStore,
+    owner: str,
+    name: str,
+) -> PeopleImport:
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task(f"importing {name}", total=len(batch.rows) or 1)

@@ -21,7 +21,7 @@ from core.webhook_signing import WebhookSecrets
 from core.webhook_targets import TargetRules
 from moderation.import_leases import LEASE, process_token
 from moderation.tip_access import AccessDenied
-from storage.photostore import PhotoStores
+from storage.photostore import PhotoStores, open_photo_stores
 from web.abuse import FormLimits
 from web.case_form import router as case_form_router
 from web.dashboard import router as dashboard_router
@@ -83,6 +83,11 @@ class WebContext:
     # without renewal before another process may take the import over.
     import_owner: str = field(default_factory=process_token)
     import_lease: timedelta = LEASE
+
+    def photo_stores(self) -> PhotoStores:
+        """The media stores (local or S3) the composition root opened; tests may leave them
+        out and get local directories under media_dir."""
+        return self.photos or open_photo_stores(self.media_dir)
 
 
 def create_app(context: WebContext) -> FastAPI:

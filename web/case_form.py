@@ -19,7 +19,6 @@ from core.errors import InvalidInput
 from core.i18n import SUPPORTED, Texts
 from core.places import resolve_typed
 from core.web_intake import AS_TYPED, MAX_PHOTO_BYTES, Problem, judge_photos, quarantine
-from storage.photostore import PhotoStore
 from web import csrf
 from web.abuse import over_limit
 from web.case_fields import CaseForm, read_case_form, read_photo_age
@@ -118,7 +117,7 @@ async def people_new_submit(request: Request) -> HTMLResponse:
         return _form_page(
             request, sent, lang=sent.lang, status=status, problems=shown, kept=sent.kept
         )
-    store = PhotoStore(_context(request).media_dir / "quarantine")
+    store = _context(request).photo_stores().quarantine
     try:
         fresh = await asyncio.to_thread(quarantine, store, photos)
     except OSError:  # the media disk is full or failing: keep what was typed, ask to retry

@@ -17,7 +17,7 @@ from core.i18n import SUPPORTED, Texts
 from core.people import PublicPerson, get_person, list_people, photo_of
 from core.poster_files import PosterFiles, bot_link, cached_poster, poster_data
 from core.posters import PosterFontMissing, resolve_font
-from storage.photostore import PhotoNotFoundError, PhotoStores, open_photo_stores
+from storage.photostore import PhotoNotFoundError, PhotoStores
 from web.public_forms import pick_language
 from web.report import HEADERS
 from web.sharing import share_of
@@ -41,7 +41,7 @@ def _context(request: Request) -> WebContext:
 
 
 def _stores(context: WebContext) -> PhotoStores:
-    return context.photos or open_photo_stores(context.media_dir)
+    return context.photo_stores()
 
 
 def language_choices(lang: str) -> dict[str, Any]:

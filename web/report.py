@@ -32,7 +32,6 @@ from core.web_intake import (
     prepare_draft,
     quarantine,
 )
-from storage.photostore import PhotoStore
 from web import csrf
 from web.abuse import over_limit
 from web.public_forms import Refusal, pick_language, read_public_post, sign_kept
@@ -151,11 +150,11 @@ async def report_submit(request: Request) -> HTMLResponse:
     if sub.received.too_large or problems:
         status, problems = _upload_problems(sub.received, problems)
         return page(status=status, problems=problems, kept=sub.kept)
-    store = PhotoStore(context.media_dir / "quarantine")
+    store = context.photo_stores().quarantine
     try:
-        # fsync'd writes of up to 60 MB: off the event loop.
+        # fsync'd writes or S3 uploads of up to 60 MB: off the event loop.
         fresh = await asyncio.to_thread(quarantine, store, photos)
-    except OSError:  # the media disk is full or failing: keep what was typed, ask to retry
+    except OSError:  # the media store is full or failing: keep what was typed, ask to retry
         unavailable = [Problem("web.error.unavailable"), Problem("web.error.photos_again")]
         return page(status=503, problems=unavailable, kept=sub.kept)
     attachments = _unique(sub.kept + fresh)

@@ -14,7 +14,7 @@ from core.metrics import PHOTO_SECONDS
 from core.outbox import enqueue, telegram_text, tipster_recipient
 from core.photos import PhotoRejected
 from storage.models import Case, CasePhoto, Tipster
-from storage.photostore import PhotoStore, PhotoStores
+from storage.photostore import MediaStore, PhotoStores
 from workers.photos import TRANSIENT, CleanCopies, Fetch, FetchFailed, PhotoSource, sanitise
 from workers.rounds import run_rounds
 
@@ -62,7 +62,7 @@ class CasePhotoWorker:
         *,
         sessions: async_sessionmaker[AsyncSession],
         stores: PhotoStores,
-        quarantine: PhotoStore,
+        quarantine: MediaStore,
         fetch: Fetch,
         max_attempts: int = 5,
         idle_interval: float = 2.0,
@@ -109,7 +109,7 @@ class CasePhotoWorker:
             case = await session.get(Case, row.case_id)
             if case is not None:
                 case.poster_version = (case.poster_version or 0) + 1
-            self.source.forget(row.source_ref or "")
+            await self.source.forget(row.source_ref or "")
 
     async def _fail(
         self, session: AsyncSession, row: CasePhoto, reason: str, *, permanent: bool

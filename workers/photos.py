@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from core.evidence import apply_processed, tell_sender_photo_refused
 from core.metrics import PHOTO_SECONDS
 from core.photos import PhotoRejected, ProcessedPhoto, process_photo_async
 from storage.models import TipPhoto
-from storage.photostore import PhotoStore, PhotoStores
+from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError, PhotoStores
 from storage.repositories import TipRepository
 from workers.rounds import run_rounds
 
@@ -39,25 +40,29 @@ class FetchFailed(Exception):
 class PhotoSource:
     """Where quarantined bytes come from: the web quarantine store, or a Telegram file."""
 
-    def __init__(self, *, quarantine: PhotoStore, fetch: Fetch) -> None:
+    def __init__(self, *, quarantine: MediaStore, fetch: Fetch) -> None:
         self.quarantine = quarantine
         self.fetch = fetch
 
     async def read(self, source_ref: str) -> bytes:
-        """The untrusted bytes of "quarantine:<sha>", "telegram:<file_id>" or "tg:<file_id>"."""
+        """The untrusted bytes of "quarantine:<sha>", "telegram:<file_id>" or "tg:<file_id>".
+
+        A file gone from quarantine fails for good; a store that cannot answer (disk, S3)
+        raises OSError, which the workers treat as their own outage, not the photo's."""
         if source_ref.startswith("quarantine:"):
             try:
-                return self.quarantine.get(source_ref.removeprefix("quarantine:"))
-            except (OSError, ValueError) as exc:
+                return await self.quarantine.aget(source_ref.removeprefix("quarantine:"))
+            except (PhotoNotFoundError, PhotoCorruptError, FileNotFoundError, ValueError) as exc:
                 raise FetchFailed("missing", permanent=True) from exc
         if source_ref.startswith("tg:"):  # case photos name Telegram files more briefly
             source_ref = "telegram:" + source_ref.removeprefix("tg:")
         return await self.fetch(source_ref)
 
-    def forget(self, source_ref: str) -> None:
+    async def forget(self, source_ref: str) -> None:
         """Drop a web upload from quarantine once it has clean copies."""
         if source_ref.startswith("quarantine:"):
-            self.quarantine.delete(source_ref.removeprefix("quarantine:"))
+            sha = source_ref.removeprefix("quarantine:")
+            await asyncio.to_thread(self.quarantine.delete, sha)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +91,7 @@ class PhotoWorker:
         *,
         sessions: async_sessionmaker[AsyncSession],
         stores: PhotoStores,
-        quarantine: PhotoStore,
+        quarantine: MediaStore,
         fetch: Fetch,
         max_attempts: int = 5,
         idle_interval: float = 2.0,
@@ -152,7 +157,7 @@ class PhotoWorker:
         else:
             if (row.reject_reason or "").startswith("storage:"):
                 row.reject_reason = None  # the disk had room again
-            self.source.forget(row.source_ref or "")
+            await self.source.forget(row.source_ref or "")
 
     def _park(self, row: TipPhoto, error: OSError) -> None:
         """The media disk failed (full, read-only): our fault, not the photo's. It stays in

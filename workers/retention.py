@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import record
 from core.retention import Purged, held_originals, purge_closed_cases
-from storage.photostore import PhotoStore, PhotoStores
+from storage.photostore import MediaStore, PhotoStores
 from storage.types import utcnow
 from workers.rounds import run_rounds
 
@@ -29,7 +29,7 @@ class RetentionWorker:
         *,
         sessions: async_sessionmaker[AsyncSession],
         stores: PhotoStores,
-        quarantine: PhotoStore,
+        quarantine: MediaStore,
         quarantine_hours: int = 24,
         originals_days: int | None = None,
         closed_case_days: int = 730,

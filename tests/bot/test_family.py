@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.sender import TelegramSender
 from core.i18n import Texts
 from core.packets import FORMAT
-from handlers.family import FamilyAnswer
+from handlers.tipster.family import FamilyAnswer
 from moderation.decisions import Outcome, decide
 from moderation.families import create_family_link
 from moderation.family_leads import feedback_buttons

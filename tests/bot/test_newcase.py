@@ -281,3 +281,20 @@ async def test_a_typed_contact_is_sealed_in_the_conversation_state_as_soon_as_it
     await chat.press(CHAT, "Submit the case")
     [case] = await _cases(chat.sessions)
     assert open_contact(case, vault=services.vault) == "+86 138 0000 0000"
+
+
+async def test_a_case_sent_during_a_report_still_answers_a_second_tap_after_the_report_resumes(
+    chat, fake
+):
+    await chat.send(fake.text_message(CHAT, "A girl in a red coat"))
+    await _to_summary(chat, fake)
+    await chat.press(CHAT, "Submit the case")
+    [done] = [m["text"] for m in chat.messages(CHAT) if "Nothing is public" in m.get("text", "")]
+    assert "When did you see this?" in chat.last_text(CHAT)  # the report is back
+    # The report and the case keep their state apart: the case's reference is still known.
+    await chat.press(CHAT, "Submit the case")
+    assert sent_ref(chat.last_text(CHAT)) == sent_ref(done)
+    assert len(await _cases(chat.sessions)) == 1
+    await chat.press(CHAT, "I don't know")
+    assert "Where did you see this?" in chat.last_text(CHAT)
+    await assert_all_processed(chat)

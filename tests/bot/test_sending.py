@@ -9,7 +9,7 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.factory import create_bot
-from handlers.sending import send_text
+from handlers.telegram.channel import send_text
 
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[[InlineKeyboardButton(text="Now", callback_data="pick:when:now")]]

@@ -1,8 +1,8 @@
 """Tipline's Bot API session sends the same fields as aiogram's own, more cheaply.
 
 Ours is a JSON body (calls without files); aiogram's a form whose non-string fields are JSON
-texts. Compared as Telegram reads them: the same names and the same values. Answers are parsed
-into the same objects, and failures raise the same exceptions.
+texts. Compared as Telegram reads them: the same names and the same values. Answers, over HTTP
+from the fake Bot API, are the same objects, and failures raise the same exceptions.
 """
 
 from __future__ import annotations
@@ -10,17 +10,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 import pytest
+from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     ClientDecodeError,
-    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramNetworkError,
     TelegramRetryAfter,
+    TelegramServerError,
 )
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetUpdates, SendMessage, SendPhoto
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, SendPhoto
 from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
@@ -28,23 +30,23 @@ from aiogram.types import (
     LinkPreviewOptions,
     ReplyKeyboardRemove,
     ReplyParameters,
-    TelegramObject,
 )
-from aiohttp import FormData
-from pydantic import BaseModel
 
 from bot.factory import create_bot
 from core.i18n import Texts
-from handlers.keyboards import Pick, button, main_menu, markup, nav_row
+from handlers.telegram.keyboards import Nav, Pick, button, main_menu, markup
+from tests.bot.fixtures import jpeg
+from tests.processes import free_port
 
 TEXTS = Texts("zh-Hans")
 
 
 def _ours(method: Any) -> dict[str, Any]:
     bot = create_bot(token="123:abc", api_base="http://127.0.0.1:1")
-    payload = bot.session.build_form_data(bot, method)
-    assert payload.content_type == "application/json"  # type: ignore[attr-defined]
-    return json.loads(payload._value.decode())  # type: ignore[attr-defined,no-any-return]
+    body = bot.session.json_body(bot, method)  # type: ignore[attr-defined]
+    assert body is not None
+    # Over the wire as JSON text (the session sends json.dumps of it).
+    return json.loads(json.dumps(body))  # type: ignore[no-any-return]
 
 
 def _aiogram(method: Any) -> dict[str, Any]:
@@ -66,7 +68,10 @@ KEYBOARDS = [
             button("现在", Pick(step="when", value="now")),
             button("x" * 80, Pick(step="w", value="1")),
         ],
-        nav_row(TEXTS, "when", skip="button.skip"),
+        [
+            button(TEXTS(f"button.{action}"), Nav(step="when", action=action))
+            for action in ("back", "skip", "cancel")
+        ],
     ),
     InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text="site", url="https://e.org")]]
@@ -112,97 +117,80 @@ def test_false_zero_and_nested_objects_are_sent_and_empty_text_is_not():
     )
 
 
-def test_a_call_with_a_file_is_aiograms_own_multipart_form():
-    bot = create_bot(token="123:abc", api_base="http://127.0.0.1:1")
-    photo = SendPhoto(chat_id=7, photo=BufferedInputFile(b"jpeg", "a.jpg"), caption="c")
-    form = bot.session.build_form_data(bot, photo)
-    assert isinstance(form, FormData)
-    names = [field[0]["name"] for field in form._fields]
-    assert names[:2] == ["chat_id", "photo"] and "caption" in names
+async def test_a_call_with_a_file_is_aiograms_own_multipart_form(fake):
+    fake.register_chat(7, type="private", first_name="Ann")
+    bot = create_bot(token=fake.token, api_base=fake.base_url)
+    picture = jpeg()
+    photo = SendPhoto(chat_id=7, photo=BufferedInputFile(picture, "a.jpg"), caption="c")
+    assert bot.session.json_body(bot, photo) is None  # type: ignore[attr-defined]
+    try:
+        await bot(photo)
+        await bot(SendMessage(chat_id=7, text="你好", reply_markup=KEYBOARDS[1]))
+    finally:
+        await bot.session.close()
+    [sent_photo] = fake.calls("sendPhoto")
+    assert sent_photo.params["caption"] == "c"
+    assert [upload.data for upload in sent_photo.files.values()] == [picture]
+    [sent] = fake.calls("sendMessage")
+    assert sent.files == {} and sent.params["text"] == "你好"
+    assert sent.params["reply_markup"] == KEYBOARDS[1].model_dump(mode="json", exclude_none=True)
 
 
 # --- answers -------------------------------------------------------------------------------------
 
-BOT = create_bot(token="123:abc", api_base="http://127.0.0.1:1")
 
-
-async def _raw_answer(fake: Any, method: str, params: dict[str, Any]) -> tuple[int, str]:
-    """A fake Bot API answer exactly as it came over HTTP."""
-    url = f"{fake.base_url}/bot{fake.token}/{method}"
-    async with aiohttp.ClientSession() as http, http.post(url, json=params) as response:
-        return response.status, await response.text()
-
-
-def _tree(obj: Any) -> list[tuple[str, bool]]:
-    """Each model's class in a result, and whether it is bound to BOT (as aiogram binds it)."""
-    if isinstance(obj, BaseModel):
-        own = [(type(obj).__name__, obj.bot is BOT)] if isinstance(obj, TelegramObject) else []
-        return own + [item for name in type(obj).model_fields for item in _tree(getattr(obj, name))]
-    if isinstance(obj, (list, tuple)):
-        return [item for x in obj for item in _tree(x)]
-    return []
-
-
-async def test_answers_are_the_same_objects_aiogram_builds(fake):
-    fake.register_chat(7, type="private", first_name="Ann")
-    keyboard = json.loads(KEYBOARDS[1].model_dump_json(exclude_none=True))
-    press = fake.callback_query(7, 999, "x")  # on a message Telegram no longer has
-    fake.push_update(press)
-    fake.push_update(fake.photo_message(7, b"\xff\xd8 not really a jpeg"))
-    cases = [
-        (
-            SendMessage(chat_id=7, text="t"),
-            "sendMessage",
-            {"chat_id": 7, "text": "你好 🙂", "reply_markup": keyboard},
-        ),
-        (
-            AnswerCallbackQuery(callback_query_id="q"),
-            "answerCallbackQuery",
-            {"callback_query_id": press["callback_query"]["id"]},
-        ),
-        (GetUpdates(), "getUpdates", {"timeout": 0}),
+def _bots(fake: Any) -> list[Bot]:
+    """Ours, and a Bot on aiogram's stock session, both on the fake."""
+    api = TelegramAPIServer.from_base(fake.base_url)
+    return [
+        create_bot(token=fake.token, api_base=fake.base_url),
+        Bot(token=fake.token, session=AiohttpSession(api=api)),
     ]
-    for method, name, params in cases:
-        status, content = await _raw_answer(fake, name, params)
-        assert status == 200
-        ours = BOT.session.check_response(BOT, method, status, content)
-        theirs = AiohttpSession().check_response(BOT, method, status, content)
-        assert ours.model_dump() == theirs.model_dump()
-        assert _tree(ours.result) == _tree(theirs.result)
-        assert all(bound for _, bound in _tree(ours.result))
-    assert ("InaccessibleMessage", True) in _tree(ours.result)
+
+
+async def test_answers_are_the_objects_aiogram_builds(fake):
+    fake.register_chat(7, type="private", first_name="Ann")
+    answers = []
+    for bot in _bots(fake):
+        try:
+            sent = await bot.send_message(7, "你好 🙂", reply_markup=KEYBOARDS[1])
+            answers.append(sent.model_dump(exclude={"message_id", "date"}))
+        finally:
+            await bot.session.close()
+    ours, theirs = answers
+    assert ours == theirs and ours["text"] == "你好 🙂"
 
 
 @pytest.mark.parametrize(
-    ("status", "content", "error"),
+    ("fault", "error"),
     [
-        (
-            429,
-            '{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3",'
-            '"parameters":{"retry_after":3}}',
-            TelegramRetryAfter,
-        ),
-        (
-            400,
-            '{"ok":false,"error_code":400,"description":"Bad Request: message is too long"}',
-            TelegramBadRequest,
-        ),
-        (
-            403,
-            '{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}',
-            TelegramForbiddenError,
-        ),
-        (502, "<html>Bad Gateway</html>", ClientDecodeError),
-        (200, '{"ok":false,"error_code":400,"description":"odd"}', TelegramAPIError),
-        (200, '{"ok":true,"result":"not a message"}', ClientDecodeError),
-        (200, "not json", ClientDecodeError),
+        ({"status": 429, "retry_after": 3}, TelegramRetryAfter),
+        ({"status": 400, "description": "Bad Request: message is too long"}, TelegramBadRequest),
+        ({"status": 403}, TelegramForbiddenError),
+        ({"status": 502, "body": "<html>Bad Gateway</html>"}, ClientDecodeError),
+        ({"status": 500}, TelegramServerError),
     ],
 )
-def test_failures_raise_what_aiogram_raises(status, content, error):
-    method = SendMessage(chat_id=7, text="t")
-    with pytest.raises(error) as ours:
-        BOT.session.check_response(BOT, method, status, content)
-    with pytest.raises(error) as theirs:
-        AiohttpSession().check_response(BOT, method, status, content)
-    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
-    assert getattr(ours.value, "retry_after", None) == getattr(theirs.value, "retry_after", None)
+async def test_failures_raise_what_aiogram_raises(fake, fault, error):
+    fake.register_chat(7, type="private", first_name="Ann")
+    raised = []
+    for bot in _bots(fake):
+        fake.fail_next("sendMessage", **fault)
+        try:
+            with pytest.raises(error) as caught:
+                await bot.send_message(7, "t")
+            raised.append(caught.value)
+        finally:
+            await bot.session.close()
+    ours, theirs = raised
+    assert type(ours) is type(theirs) and str(ours) == str(theirs)
+    assert getattr(ours, "retry_after", None) == getattr(theirs, "retry_after", None)
+
+
+async def test_an_unreachable_api_is_a_network_error():
+    bot = create_bot(token="123:abc", api_base=f"http://127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(TelegramNetworkError):
+            await bot.send_message(7, "t")
+    finally:
+        await bot.session.close()

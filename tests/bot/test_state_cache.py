@@ -19,11 +19,25 @@ from bot.fsm import (
     take_changes,
     write_states,
 )
+from bot.update_session import update_sessions
+from storage.db import create_sessionmaker
 from tests.keys import TEST_VAULT
 
 KEY = StorageKey(bot_id=1, chat_id=2, user_id=2)
 KEYS = KeyedStateKeys(TEST_VAULT)
 OTHER = StorageKey(bot_id=1, chat_id=3, user_id=3)
+
+
+@pytest.fixture
+def plain_sessions(sessions, engine):  # type: ignore[no-untyped-def]
+    """The application's sessions, as web requests and workers use them."""
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+def sessions(sessions):  # type: ignore[no-untyped-def]
+    """The inbox processor's sessions: their commit writes the changed states."""
+    return update_sessions(sessions)
 
 
 @contextmanager
@@ -147,3 +161,22 @@ def test_a_full_cache_forgets_the_least_recently_used_chat(size):
         cache.put(f"k{n}", "S", {"n": n})
     assert not cache.knows("k0")
     assert cache.get(f"k{size}").data == {"n": size}  # type: ignore[union-attr]
+
+
+async def test_a_state_set_outside_an_update_is_written_and_cached_at_once(sessions, engine):
+    storage = SqlStorage(sessions, keys=KEYS)
+    await storage.set_state(KEY, "Report:what")
+    await storage.set_data(KEY, {"n": 1})
+    with state_reads(engine) as reads:
+        assert await storage.get_data(KEY) == {"n": 1}
+    assert reads == []
+    cold = SqlStorage(sessions, keys=KEYS)
+    assert (await cold.get_state(KEY), await cold.get_data(KEY)) == ("Report:what", {"n": 1})
+
+
+async def test_sessions_other_than_the_processors_run_no_state_hook(plain_sessions, sessions):
+    storage = SqlStorage(plain_sessions, keys=KEYS)
+    await _in_session(plain_sessions, storage, state="Report:what", data={"n": 1}, commit=True)
+    # A web request's or a worker's commit writes no conversation state, and caches none.
+    assert await storage.get_state(KEY) is None
+    assert await SqlStorage(sessions, keys=KEYS).get_state(KEY) is None

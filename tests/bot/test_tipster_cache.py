@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import event, update
 
 from bot.tipsters import TipsterCache
+from bot.update_session import update_sessions
 from storage.models import Tipster
 from tests.bot.fixtures import all_tips, sent_ref, tipsters, walk_to_summary
 
 CHAT = 3601
+
+
+@pytest.fixture
+def sessions(sessions):  # type: ignore[no-untyped-def]
+    """The inbox processor's sessions: their commits keep the tipster cache true."""
+    return update_sessions(sessions)
 
 
 def _tipster_reads(engine, seen: list[str]):  # type: ignore[no-untyped-def]

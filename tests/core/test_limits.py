@@ -111,3 +111,21 @@ async def test_redis_back_off_holds_across_limiters(redis_limiter):
     assert 29 < await redis_limiter.backoff_wait("acct") <= 30
     await redis_limiter.cleared("acct")
     assert await redis_limiter.backoff_wait("acct") == 0.0
+
+
+async def _refunds_give_counts_back(limiter) -> None:
+    for _ in range(3):
+        assert await limiter.hit("k", limit=2, window=60)
+        await limiter.refund("k")  # an attempt that succeeded gives its count back
+    assert await limiter.hit("k", limit=2, window=60)
+    assert await limiter.hit("k", limit=2, window=60)
+    assert not await limiter.hit("k", limit=2, window=60)
+    await limiter.refund("never-hit")  # nothing to take back: no error
+
+
+async def test_a_refunded_hit_no_longer_counts():
+    await _refunds_give_counts_back(MemoryRateLimiter())
+
+
+async def test_a_refunded_hit_no_longer_counts_in_redis(redis_limiter):
+    await _refunds_give_counts_back(redis_limiter)

@@ -10,11 +10,16 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine
 from storage.sqlite_driver import inline
+from tests.private_names import library_names
 
 
 @pytest.fixture
@@ -123,3 +128,25 @@ async def test_inline_writes_and_their_errors_behave_as_on_the_connections_threa
         await connection.rollback()  # undone like any other write
     async with engine.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM t")) == 1
+
+
+# What storage/sqlite_driver.py reaches for inside SQLAlchemy's aiosqlite adapter and aiosqlite:
+# it is the one project module allowed to (tests/test_private_names.py), and pyproject.toml bounds
+# both libraries above. An upgrade that moves any of these fails here, naming what moved.
+INTERNALS = {
+    AsyncAdapt_aiosqlite_cursor: {
+        "_adapt_connection",
+        "_connection",
+        "_cursor",
+        "_soft_closed_memoized",
+        "_rows",
+        "_async_soft_close",
+    },
+    AsyncAdapt_aiosqlite_connection: {"_cursor_cls", "_connection", "_handle_exception"},
+    aiosqlite.Connection: {"_conn", "_connection", "_execute"},
+}
+
+
+@pytest.mark.parametrize("library_class", list(INTERNALS), ids=lambda cls: cls.__name__)
+def test_the_library_internals_the_driver_uses_are_still_there(library_class):
+    assert INTERNALS[library_class] - library_names(library_class) == set()

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from moderation.policy import can
 from storage.models import AuditEvent, Case, CasePhoto, OutboxMessage
 from storage.types import utcnow
+from tests.s3server import gone_bucket, s3_stores
 from tests.web import dashboard_world as world
 from tests.web.dashboard_world import jpeg
 from tests.web.test_policy_routes import Request
@@ -92,17 +93,6 @@ CASE_ADMIN_SAMPLES = {
     ("GET", "/cases/{ref}/contact"): _contact,
     ("POST", "/cases/{ref}/photos"): _photos,
 }
-
-
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
 
 
 def test_every_case_admin_route_declares_its_policy_action():
@@ -360,3 +350,23 @@ async def test_photos_added_on_the_case_page_wait_in_quarantine_and_bad_files_ar
     page = await client.get(f"/cases/{case.ref}")
     assert page.text.count(">quarantined<") == 3
     assert "Age-progressed image, about age 30" in page.text
+
+
+async def test_a_photo_store_that_stops_answering_adds_nothing_and_says_so(
+    client, sessions, context, s3
+):
+    # A real S3 server whose bucket is gone: every upload to quarantine fails.
+    with s3_stores(gone_bucket(s3)) as stores:
+        context.photos = stores
+        async with sessions() as session:
+            senior = await world.sign_in_as(session, "senior_moderator")
+            case = await _submitted(session, contact_ciphertext=context.vault.seal({"c": "dad"}))
+        world.use(client, senior)
+        answer = await client.post(
+            f"/cases/{case.ref}/photos",
+            data={"photo_age_years": "3", "photo_age_months": "6", "csrf": senior.csrf},
+            files=[("photos", ("a.jpg", jpeg((10, 20, 30)), "image/jpeg"))],
+        )
+    assert answer.status_code == 503 and "no photo was added" in answer.text
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(CasePhoto)) == 0

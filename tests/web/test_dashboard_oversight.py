@@ -9,22 +9,10 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from sqlalchemy import select
 
 from storage.models import AuditEvent, RevealRequest, TipsterIdentity
 from tests.web import dashboard_world as world
-
-
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
 
 
 async def _tip_with_identity(session, vault):

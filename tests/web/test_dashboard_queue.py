@@ -7,23 +7,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from moderation.queue import claim
 from storage.models import AuditEvent, Decision, Tip
 from tests.web import dashboard_world as world
-
-
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
 
 
 def refs(page: str) -> list[str]:

@@ -5,28 +5,22 @@ Runs on SQLite and PostgreSQL through the real app (httpx + ASGITransport).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+import httpx
 import pyotp
-import pytest
 from sqlalchemy import func, select
 
+from core.limits import SIGN_IN_BACKOFF, MemoryRateLimiter
 from moderation.auth import seal_totp
 from moderation.invites import first_admin_invite, new_totp_secret
 from storage.models import AuditEvent, StaffSession, StaffUser
 from tests.web import dashboard_world as world
+from web.app import create_app
 from web.dashboard.deps import SESSION_COOKIE, SIGNIN_COOKIE
 
-
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
+WRONG = "wrong guess number x"
 
 
 async def _with_totp(sessions, context, email="mod@example.org"):
@@ -209,3 +203,73 @@ async def test_a_tampered_setup_secret_is_refused(client, sessions):
     assert response.status_code == 403
     async with sessions() as session:
         assert await session.scalar(select(func.count(StaffUser.id))) == 0
+
+
+async def _first_admin(client, sessions) -> tuple[pyotp.TOTP, list[str]]:
+    """The first admin, set up from the one-time link: their authenticator and recovery codes."""
+    async with sessions() as session:
+        token = await first_admin_invite(session)
+    page = (await client.get(f"/setup/{token}")).text
+    secret = page.split('class="secret">')[1].split("<")[0]
+    form = {"email": "mod@example.org", "password": world.PASSWORD, "code": ""}
+    form |= {"totp": world.hidden(page, "totp"), "csrf": world.hidden(page, "csrf")}
+    done = await client.post(f"/setup/{token}", data={**form, "code": pyotp.TOTP(secret).now()})
+    codes = re.findall(r"<li><code>([^<]+)</code></li>", done.text)
+    assert done.status_code == 200 and len(codes) == 10, done.text
+    client.cookies.clear()
+    return pyotp.TOTP(secret), codes
+
+
+async def _sign_in(client, code) -> tuple[int, int]:
+    """Both steps at a new browser; the statuses (the code step is skipped when refused)."""
+    client.cookies.clear()
+    first = await _password_step(client)
+    if first.status_code != 303:
+        return first.status_code, 0
+    return first.status_code, (await _code_step(client, code)).status_code
+
+
+async def _wrong(client, times) -> list[int]:
+    client.cookies.clear()
+    return [(await _password_step(client, password=WRONG)).status_code for _ in range(times)]
+
+
+async def test_four_sign_ins_in_a_row_from_one_address_all_succeed(client, sessions):
+    _, codes = await _first_admin(client, sessions)
+    # A recovery code each time: a TOTP code is good once per 30 s, the throttle is the point.
+    assert [await _sign_in(client, code) for code in codes[:4]] == [(303, 303)] * 4
+    assert (await client.get("/queue")).status_code == 200
+
+
+async def test_wrong_passwords_still_back_off_after_good_sign_ins(client, sessions):
+    _, codes = await _first_admin(client, sessions)
+    assert [await _sign_in(client, code) for code in codes[:2]] == [(303, 303)] * 2
+    # Three free failures, the fourth earns a wait: only the failures counted.
+    assert await _wrong(client, 6) == [401] * 4 + [429] * 2
+    wrong_code = await _sign_in(client, "0000-0000-0000-0000")
+    assert wrong_code == (429, 0)
+
+
+async def test_a_sign_in_resets_the_account_back_off_which_never_locks_the_owner_out(
+    engine, sessions, tmp_path
+):
+    clock = [1000.0]
+    context = world.build_context(engine, sessions, tmp_path / "media")
+    context.limiter = MemoryRateLimiter(clock=lambda: clock[0])
+    app = create_app(context)
+
+    def browser(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    async with browser("198.51.100.7") as owner, browser("203.0.113.9") as attacker:
+        _, codes = await _first_admin(owner, sessions)
+        # Guesses from elsewhere back the account off, for its owner too...
+        assert await _wrong(attacker, 6) == [401] * 4 + [429] * 2
+        refused = await _password_step(owner)
+        assert refused.status_code == 429 and "this account" in refused.text
+        # ...but never for longer than the cap: then the owner signs in.
+        clock[0] += SIGN_IN_BACKOFF.cap
+        assert await _sign_in(owner, codes[0]) == (303, 303)
+        # The sign-in forgave the account's failures: the next guesses start from none.
+        assert await _wrong(attacker, 5) == [401] * 4 + [429]

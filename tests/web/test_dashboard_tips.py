@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from storage.models import (
@@ -23,17 +22,6 @@ from storage.models import (
 )
 from storage.types import utcnow
 from tests.web import dashboard_world as world
-
-
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
 
 
 async def _audit(sessions, action):

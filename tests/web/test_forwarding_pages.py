@@ -34,17 +34,6 @@ from tests.web.test_policy_routes import Request
 SUMMARY = "A girl who may be Li Na was seen with an adult near the station."
 
 
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
-
-
 async def _family_member(session, case) -> Subscription:
     person = await world.tipster(session)
     row = Subscription(kind="family", tipster_id=person.id, case_id=case.id)

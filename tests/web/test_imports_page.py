@@ -7,15 +7,17 @@ Runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from core.people_import import read_batch
 from moderation.people_imports import start_import
 from storage.models import Case, PeopleImport
+from storage.s3store import S3Location
 from storage.types import utcnow
+from tests.s3server import gone_bucket, s3_stores
 from tests.web import dashboard_world as world
 from web.dashboard.imports import resume_left_imports
 
@@ -27,23 +29,19 @@ GOOD = (
 )
 
 
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
-
-
 async def _upload(client, signed, data: bytes, name: str = "shelter.csv"):
     return await client.post(
         "/imports",
         data={"source": "Chengdu shelter", "csrf": signed.csrf},
         files=[("file", (name, data, "text/csv"))],
     )
+
+
+async def _finished(client, url: str) -> str:
+    async with asyncio.timeout(30):
+        while "running" in (page := await client.get(url)).text:  # noqa: ASYNC110 - the page is the door
+            await asyncio.sleep(0.1)
+    return page.text
 
 
 async def test_an_upload_imports_the_good_rows_and_the_page_shows_its_progress_line(
@@ -56,12 +54,9 @@ async def test_an_upload_imports_the_good_rows_and_the_page_shows_its_progress_l
     assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
     started = await _upload(client, senior, GOOD.encode())
     assert started.status_code == 303
-    url = started.headers["location"]
-    async with asyncio.timeout(30):
-        while "running" in (page := await client.get(url)).text:  # noqa: ASYNC110 - the page is the door
-            await asyncio.sleep(0.1)
-    assert "done: 3 of 3 rows · 2 added · 0 updated · 1 refused" in page.text
-    assert "line 3: source_id is empty" in page.text
+    text = await _finished(client, started.headers["location"])
+    assert "done: 3 of 3 rows · 2 added · 0 updated · 1 refused" in text
+    assert "line 3: source_id is empty" in text
     async with sessions() as session:
         names = (await session.scalars(select(Case.full_name).order_by(Case.id))).all()
     assert names == ["Mimi", "Wang Fang"]
@@ -79,13 +74,6 @@ async def test_a_file_with_wrong_columns_is_refused_and_nothing_is_imported(clie
     async with sessions() as session:
         assert await session.scalar(select(func.count(PeopleImport.id))) == 0
         assert await session.scalar(select(func.count(Case.id))) == 0
-
-
-async def _finished(client, url: str) -> str:
-    async with asyncio.timeout(30):
-        while "running" in (page := await client.get(url)).text:  # noqa: ASYNC110 - the page is the door
-            await asyncio.sleep(0.1)
-    return page.text
 
 
 async def test_an_import_left_by_a_gone_process_without_its_file_is_interrupted_and_runs_again(
@@ -127,3 +115,36 @@ async def test_an_import_left_by_a_gone_process_without_its_file_is_interrupted_
     async with asyncio.timeout(10):  # kept files go once the import is done
         while any(path.is_file() for path in kept.rglob("*")):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+
+
+async def _upload_on(client, sessions, context, location: S3Location) -> str:
+    """A senior moderator uploads GOOD with the media on `location`; the answer's status and,
+    once the import is done, its page."""
+    with s3_stores(location) as stores:
+        context.photos = stores
+        async with sessions() as session:
+            senior = await world.sign_in_as(session, "senior_moderator")
+        world.use(client, senior)
+        answer = await _upload(client, senior, GOOD.encode())
+        if answer.status_code != 303:
+            return f"{answer.status_code} {answer.text}"
+        done = await _finished(client, answer.headers["location"])
+        assert stores.imports.list_hashes() == []  # deleted once the import was done
+        return f"303 {done}"
+
+
+async def test_with_s3_media_an_import_runs_to_the_end_and_leaves_no_file_on_disk(
+    client, sessions, context, s3
+):
+    bucket = replace(gone_bucket(s3), bucket=s3.new_bucket())
+    assert "done: 3 of 3 rows" in await _upload_on(client, sessions, context, bucket)
+    assert [p for p in context.media_dir.rglob("*") if p.is_file()] == []
+
+
+async def test_a_file_store_that_stops_answering_imports_nothing_and_says_so(
+    client, sessions, context, s3
+):
+    answer = await _upload_on(client, sessions, context, gone_bucket(s3))
+    assert answer.startswith("503") and "nothing was imported" in answer
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(PeopleImport)) == 0

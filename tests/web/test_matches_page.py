@@ -22,17 +22,6 @@ from tests.web.test_policy_routes import Request
 from web.dashboard.matches import reason_words
 
 
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
-
-
 async def _pair(session, context) -> tuple[Any, Any, CaseMatch, str]:
     """A missing girl with a clean photo, a found girl who knows her nickname, and their match."""
     missing = await world.case(

@@ -6,12 +6,10 @@ Every test runs on SQLite and PostgreSQL (the `sessions` fixture) against the re
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import update
@@ -23,7 +21,7 @@ from handlers.context import BotServices
 from storage.models import Case, CasePhoto
 from storage.photostore import open_photo_stores
 from tests.fakes.telegram import FakeTelegram
-from tests.web.dashboard_world import build_context, case, client_for, jpeg
+from tests.web.dashboard_world import build_context, case, jpeg
 from tipline.app import _learn_bot_username
 from web.app import WebContext
 
@@ -45,12 +43,6 @@ def context(engine, sessions, tmp_path: Path) -> WebContext:
     context.geocoder = geocoder()
     context.bot_username = BOT
     return context
-
-
-@pytest.fixture
-async def client(context: WebContext) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in client_for(context):
-        yield client
 
 
 async def public_case(session, **values: object) -> Case:

@@ -464,17 +464,6 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
-
-
 async def _state(sessions) -> tuple[Any, ...]:
     """Everything a refused request must leave as it was."""
     async with sessions() as session:

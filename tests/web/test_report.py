@@ -22,7 +22,8 @@ from starlette.requests import Request
 from core.geo import GeocodingService, build_geocoder
 from core.geo.zones import country_zone
 from storage.models import Case, Tip, TipPhoto
-from storage.photostore import PhotoStore
+from storage.photostore import PhotoStore, PhotoStores
+from tests.s3server import gone_bucket, s3_stores
 from web import csrf
 from web.app import WebContext, create_app
 from web.uploads import read_form
@@ -52,8 +53,10 @@ def media(tmp_path: Path) -> Path:
     return tmp_path / "media"
 
 
-@pytest.fixture
-async def client(engine, sessions, media) -> AsyncIterator[httpx.AsyncClient]:
+def public_app(
+    engine, sessions, media: Path, photos: PhotoStores | None = None
+) -> httpx.AsyncClient:
+    """A browser on the public web app (photos: the local stores under media unless given)."""
     context = WebContext(
         engine=engine,
         sessions=sessions,
@@ -62,9 +65,15 @@ async def client(engine, sessions, media) -> AsyncIterator[httpx.AsyncClient]:
         media_dir=media,
         secret=SECRET,
         geocoder=geocoder(),
+        photos=photos,
     )
     transport = httpx.ASGITransport(app=create_app(context))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(engine, sessions, media) -> AsyncIterator[httpx.AsyncClient]:
+    async with public_app(engine, sessions, media) as client:
         yield client
 
 
@@ -470,3 +479,15 @@ def test_a_country_without_a_city_takes_the_zone_of_its_nearest_tz_database_city
     assert country_zone("US", 40.7, -74.0) == "America/New_York"
     assert country_zone("CN", 34.26, 108.93) == "Asia/Shanghai"
     assert country_zone("??", 0.0, 0.0) is None
+
+
+async def test_a_bucket_that_stops_answering_gets_503_and_keeps_the_typed_text(
+    engine, sessions, media, s3
+):
+    with s3_stores(gone_bucket(s3)) as stores:
+        async with public_app(engine, sessions, media, stores) as client:
+            form = {**await open_form(client), "text": "Girl in a red coat", "when": "now"}
+            answer = await client.post("/report", data=form, files=photo_files(("a.jpg", JPEG)))
+    assert answer.status_code == 503
+    assert textarea(answer.text) == "Girl in a red coat"  # nothing typed is lost
+    assert await tips(sessions) == [] and stored_files(media) == []

@@ -7,7 +7,6 @@ Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from core.dedup import PhashIndex
@@ -19,17 +18,6 @@ from tests.web import dashboard_world as world
 from tests.web.test_forwarding_pages import SUMMARY, _family_member, _post
 
 POSTER = 0xA5A5_0F0F_3C3C_9999
-
-
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
 
 
 async def test_the_tip_page_shows_a_recycled_image_and_possible_extortion(client, sessions):

@@ -24,12 +24,6 @@ def context(engine, sessions, tmp_path):
     )
 
 
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
-
-
 async def _post(client, signed, url: str, **data: str):
     world.use(client, signed)
     return await client.post(url, data={**data, "csrf": signed.csrf})

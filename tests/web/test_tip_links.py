@@ -26,17 +26,6 @@ from tests.web import dashboard_world as world
 from tests.web.test_policy_routes import Request
 
 
-@pytest.fixture
-def context(engine, sessions, tmp_path):
-    return world.build_context(engine, sessions, tmp_path / "media")
-
-
-@pytest.fixture
-async def client(context):
-    async for client in world.client_for(context):
-        yield client
-
-
 async def _face_match(session, context, tip: Tip, case) -> None:
     photo = await world.photo(session, context.photos, tip, 60)
     case_photo = CasePhoto(

@@ -24,7 +24,6 @@ from moderation.case_lifecycle import (
     update_case,
     view_contact,
 )
-from storage.photostore import PhotoStore
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository
 from web import csrf
@@ -49,9 +48,11 @@ def _vault(request: Request) -> Vault:
     return vault
 
 
-def _refused(request: Request, staff: Staff, text: str, back: str) -> Response:
+def _refused(
+    request: Request, staff: Staff, text: str, back: str, *, status: int = 400
+) -> Response:
     return page(
-        request, "dash/message.html", staff, status=400, title="Not done", text=text, back=back
+        request, "dash/message.html", staff, status=status, title="Not done", text=text, back=back
     )
 
 
@@ -133,8 +134,12 @@ async def add_photos(
         texts.append("Choose one or more photos (JPEG, PNG, WebP or HEIC) to add.")
     if texts:
         return _refused(request, staff, " ".join(texts), f"/cases/{case.ref}")
-    store = PhotoStore(web_context(request).media_dir / "quarantine")
-    kept = await asyncio.to_thread(quarantine, store, photos)
+    store = web_context(request).photo_stores().quarantine
+    try:
+        kept = await asyncio.to_thread(quarantine, store, photos)
+    except OSError:  # the media disk or bucket is failing: nothing was added
+        text = "The photo store is not answering; no photo was added. Try again in a minute."
+        return _refused(request, staff, text, f"/cases/{case.ref}", status=503)
     added = tuple(
         NewCasePhoto(source_ref=a.source_ref, kind=kind, age_months=age, taken_on=taken_on)
         for a in kept

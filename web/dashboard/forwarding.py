@@ -25,7 +25,6 @@ from moderation.police_recipients import POLICE
 from moderation.queue import ClaimConflict
 from moderation.scam_gate import NeedsSenior
 from moderation.tip_access import visible_tip
-from storage.photostore import open_photo_stores
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import page
 
@@ -134,7 +133,7 @@ async def packet_zip(
 ) -> Response:
     """The lead's evidence packet as it stands now (packet.json, files, SHA256SUMS); audited."""
     context = web_context(request)
-    stores = context.photos or open_photo_stores(context.media_dir)
+    stores = context.photo_stores()
     download = await download_packet(staff.db, staff=staff.user, tip_ref=ref, stores=stores)
     headers = {"Content-Disposition": f'attachment; filename="{download.filename}"', **NO_STORE}
     return Response(download.data, media_type="application/zip", headers=headers)

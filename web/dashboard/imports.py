@@ -42,7 +42,7 @@ from moderation.people_imports import (
     start_import,
 )
 from storage.models import PeopleImport
-from storage.photostore import PhotoStore
+from storage.photostore import MediaStore
 from storage.types import utcnow
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import message, page
@@ -66,9 +66,10 @@ async def _read(part: object, limit: int, what: str) -> bytes | None:
     return data
 
 
-def _kept(context: WebContext) -> PhotoStore:
-    """Where uploaded files wait until their import is done."""
-    return PhotoStore(context.media_dir / "imports")
+def _kept(context: WebContext) -> MediaStore:
+    """Where uploaded files wait until their import is done (the bucket with S3 media, so any
+    web process can resume the import)."""
+    return context.photo_stores().imports
 
 
 async def _run(context: WebContext, job_id: int, batch: Batch, start: int) -> None:
@@ -76,7 +77,7 @@ async def _run(context: WebContext, job_id: int, batch: Batch, start: int) -> No
     runner = Runner(owner=context.import_owner, lease=context.import_lease, start=start)
     async with context.sessions() as session:
         try:
-            quarantine = PhotoStore(context.media_dir / "quarantine")
+            quarantine = context.photo_stores().quarantine
             job = await run_import(
                 session, job_id=job_id, batch=batch, quarantine=quarantine, runner=runner
             )
@@ -172,6 +173,9 @@ async def upload(request: Request, staff: Annotated[Staff, require(ACTION)]) -> 
     except InvalidInput as exc:
         text = f"Not imported: {exc}. Nothing was imported."
         return message(request, staff, title="Not imported", text=text, status=400)
+    except OSError:  # the media disk or bucket is failing: the file could not be kept
+        text = "The file store is not answering; nothing was imported. Try again in a minute."
+        return message(request, staff, title="Not imported", text=text, status=503)
     _spawn(context, job.id, batch)
     return RedirectResponse(f"/imports/{job.id}", status_code=303)
 

@@ -16,7 +16,7 @@ from moderation.notes import add_note
 from moderation.queue import ClaimConflict, release
 from moderation.tip_access import display_photo, original_photo, visible_tip
 from moderation.tips_view import open_tip
-from storage.photostore import PhotoNotFoundError, PhotoStore, open_photo_stores
+from storage.photostore import PhotoNotFoundError, PhotoStore
 from storage.refs import normalise_ref
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import message, page
@@ -104,7 +104,7 @@ async def release_tip(ref: str, staff: Annotated[Staff, require("tip.claim")]) -
 
 def _stores(request: Request) -> tuple[PhotoStore, PhotoStore]:
     context = web_context(request)
-    stores = context.photos or open_photo_stores(context.media_dir)
+    stores = context.photo_stores()
     return stores.display, stores.originals
 
 

@@ -1,0 +1,1 @@
+"""What several flows share, channel-free: the "where was this?" step."""

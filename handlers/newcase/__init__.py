@@ -1,0 +1,2 @@
+"""/newcase: state (`state.py`), questions (`views.py`), the flow's moves (`flow.py`, `steps.py`),
+all channel-free; Telegram's router is `telegram.py`."""
