@@ -182,3 +182,15 @@ async def test_database_down_is_503_so_meta_retries(tmp_path):
     assert ctx.whatsapp is not None
     await ctx.whatsapp.admission.close()
     await engine.dispose()
+
+
+async def test_with_whatsapp_off_the_endpoint_is_not_there(engine, sessions, tmp_path):
+    ctx = context(engine, sessions, tmp_path)
+    assert ctx.whatsapp is not None
+    await ctx.whatsapp.admission.close()
+    ctx.whatsapp = None
+    transport = httpx.ASGITransport(app=create_app(ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        posted = await client.post("/whatsapp/webhook", content=b"{}")
+        handshake = await client.get("/whatsapp/webhook", params={"hub.mode": "subscribe"})
+    assert (posted.status_code, handshake.status_code) == (404, 404)
