@@ -142,10 +142,15 @@ class Driver:
         update = await self.build("callback_query", chat_id=chat, message_id=message_id, data=data)
         await self.step(chat, update, needle)
 
-    async def converse(self, chat: int, photo: bytes | None) -> None:
-        """One tipster's report: 8 updates, or 9 with a photo."""
+    async def converse(self, chat: int, photo: bytes | None, *, child: str | None = None) -> None:
+        """One tipster's report: 8 updates, or 9 with a photo (and one more when open cases
+        exist: the bot asks which child first, and `child` is the button pressed)."""
         await self.step(chat, await self.build("command", chat_id=chat, command="start"), "")
-        await self.press(chat, "Report a sighting", "What did you see?")
+        if child is None:
+            await self.press(chat, "Report a sighting", "What did you see?")
+        else:
+            await self.press(chat, "Report a sighting", "Which child")
+            await self.press(chat, child, "What did you see?")
         text = f"Girl in a red coat near the station, chat {chat}"
         await self.step(chat, await self.build("text_message", chat_id=chat, text=text), "When")
         await self.press(chat, "Now", "Where did you see this?")
