@@ -129,11 +129,14 @@ async def family_link(page: object, url: str, case_ref: str) -> str:
 async def forward_as_promising(
     page: object, url: str, tip_ref: str, case_ref: str, summary: str
 ) -> None:
-    """As the moderator: open the tip, link it to the case, decide promising with a summary."""
+    """As the moderator: open the tip, link it to the case (unless it is already: a second
+    try after a failure), decide promising with a summary."""
     await page.goto(f"{url}/tips/{tip_ref}")  # type: ignore[attr-defined]
-    await page.fill("#case_ref", case_ref)  # type: ignore[attr-defined]
-    await page.click("#link-case button[value=tip]")  # type: ignore[attr-defined]
-    await page.wait_for_selector(f"#case a[href='/cases/{case_ref}']")  # type: ignore[attr-defined]
+    linked = f"#case a[href='/cases/{case_ref}']"
+    if not await page.locator(linked).count():  # type: ignore[attr-defined]
+        await page.fill("#case_ref", case_ref)  # type: ignore[attr-defined]
+        await page.click("#link-case button[value=tip]")  # type: ignore[attr-defined]
+        await page.wait_for_selector(linked)  # type: ignore[attr-defined]
     await page.goto(f"{url}/tips/{tip_ref}/forward")  # type: ignore[attr-defined]
     await page.fill("#summary", summary)  # type: ignore[attr-defined]
     await page.fill("#coarse_place", "Xi'an")  # type: ignore[attr-defined]
