@@ -149,7 +149,7 @@ async def _web_healthy(fleet: Fleet) -> None:
             await asyncio.sleep(0.5)
 
 
-async def _staff(browser: Any, fleet: Fleet, fake: Any) -> tuple[Any, str]:
+async def _staff(browser: Any, fleet: Fleet, driver: Driver) -> tuple[Any, str]:
     """Admin, senior and moderator enrol; the senior makes a verified case and a family link
     that the family uses in Telegram. Returns the moderator's page and the case reference."""
     url = fleet.web.url
@@ -167,7 +167,10 @@ async def _staff(browser: Any, fleet: Fleet, fake: Any) -> tuple[Any, str]:
     await people.sign_in(pages[1], url, senior)
     case_ref = await people.register_and_verify_case(pages[1], url)
     payload = await people.family_link(pages[1], url, case_ref)
-    fake.build("command", chat_id=FAMILY_CHAT, command="start", payload=payload)
+    # The family's /start goes to the webhook as Telegram would send it; wait for the welcome.
+    start = await driver.build("command", chat_id=FAMILY_CHAT, command="start", payload=payload)
+    await driver.deliver(start)
+    await driver.expect(FAMILY_CHAT, "", 0)
     await people.enrol(pages[2], moderator_link, moderator)
     await people.sign_in(pages[2], url, moderator)
     pages[2].set_default_timeout(20_000)
@@ -268,7 +271,7 @@ async def _run(fleet: Fleet, fake: Any, db: Any) -> tuple[Traffic, Driver]:
             executable_path=str(people.CHROMIUM), args=people.CHROMIUM_ARGS
         )
         try:
-            page, case_ref = await _staff(browser, fleet, fake)
+            page, case_ref = await _staff(browser, fleet, driver)
             await asyncio.gather(
                 _killer(fleet, traffic, random.Random(20261207)),
                 _tipsters(driver, traffic),
@@ -333,6 +336,7 @@ def test_r2_sigkills_lose_no_acknowledged_tip_or_lead(tmp_path: Path):
     leads_lost = [s for s in traffic.leads_acked.values() if not any(s in t for t in family)]
     forwarded = {row[0] for row in forwards}
     per_chat_text = Counter(send for send in sends if send[1])
+    twice = {f"{chat}:{text[:30]}": n for (chat, text), n in per_chat_text.items() if n > 1}
     duplicates = sum(count - 1 for count in per_chat_text.values())
     kills = sum(fleet.kills.values())
     report(
@@ -353,6 +357,7 @@ def test_r2_sigkills_lose_no_acknowledged_tip_or_lead(tmp_path: Path):
         tips_twice=len(telegram_twice),
         lost_leads=len(leads_lost),
         duplicate_sends=duplicates,
+        sent_twice=twice,
         inbox=_counts(inbox),
         photos=_counts(photos),
         outbox=_counts(outbox),
