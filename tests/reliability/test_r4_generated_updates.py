@@ -49,16 +49,21 @@ def _draw() -> list[dict[str, Any]]:
 
 
 async def _post(hook: httpx.AsyncClient, payload: bytes) -> int:
-    """POST as Telegram does, delivering again when no answer came; 0 if none ever did (a body
-    over the limit is answered 413 before it is read, and the connection may close first)."""
+    """POST as Telegram does, delivering again when no answer or a 5xx came (503: the database
+    had no write slot to spare); 0 if no answer ever came (a body over the limit is answered
+    413 before it is read, and the connection may close first)."""
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
-    for _ in range(3):
+    status = 0
+    for attempt in range(5):
         try:
             response = await hook.post("/telegram/webhook", content=payload, headers=headers)
         except httpx.TransportError:
             continue
-        return response.status_code
-    return 0
+        status = response.status_code
+        if status < 500:
+            return status
+        await asyncio.sleep(attempt + 1)
+    return status
 
 
 async def _deliver(url: str, corpus: list[dict[str, Any]]) -> dict[str, int]:
