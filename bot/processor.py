@@ -15,7 +15,7 @@ from typing import Any, cast
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, func, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import BindParameter
 
@@ -66,16 +66,22 @@ def _only_states_left(session: AsyncSession) -> bool:
 
 
 def _due_statement(limit: int) -> Any:
-    """Built once: the oldest pending update of each chat, due now, chats in flight left out."""
+    """Built once: the oldest pending update of each chat, and pending updates without a chat
+    (nothing orders those), due now, chats in flight left out."""
     inbox = INBOX.c
     first_per_chat = (
-        select(func.min(inbox.id)).where(inbox.status == "pending").group_by(inbox.chat_id)
+        select(func.min(inbox.id))
+        .where(inbox.status == "pending", inbox.chat_id.is_not(None))
+        .group_by(inbox.chat_id)
     )
+    # Grouped with the chats, the updates without one were one group: one of them a round.
+    chatless = and_(inbox.chat_id.is_(None), inbox.status == "pending")
     columns = (inbox.id, inbox.chat_id, inbox.update_id, inbox.attempts, inbox.payload)
     busy: BindParameter[int] = bindparam("busy", expanding=True)
     return (
         select(*columns, inbox.acknowledged)
-        .where(inbox.id.in_(first_per_chat), inbox.next_attempt_at <= bindparam("now"))
+        .where(or_(chatless, inbox.id.in_(first_per_chat)))
+        .where(inbox.next_attempt_at <= bindparam("now"))
         .where(or_(inbox.chat_id.is_(None), inbox.chat_id.not_in(busy)))
         .order_by(inbox.id)
         .limit(limit)
@@ -107,6 +113,9 @@ def error_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:1000]
 
 
+FlightKey = int | tuple[str, int]
+
+
 @dataclass(slots=True)
 class Due:
     """An inbox row to process."""
@@ -118,6 +127,11 @@ class Due:
     payload: dict[str, Any]
     acknowledged: bool  # its callback query was answered in the webhook's response
     handed: bool = False  # handed over by admission in memory, not read from the inbox
+
+    @property
+    def flight_key(self) -> FlightKey:
+        """What marks it in flight: its chat; an update without a chat stands alone."""
+        return self.chat_id if self.chat_id is not None else ("update", self.id)
 
 
 class InboxProcessor:
@@ -159,7 +173,8 @@ class InboxProcessor:
         # Cleared at each new term as leader (another processor may have led meanwhile).
         self.caches = list(caches) if caches is not None else caches_of(dispatcher)
         self.wakeup = asyncio.Event()
-        self._flight: dict[int | None, int] = {}  # chats with an update in flight: its inbox id
+        # Chats with an update in flight (its inbox id); an update without a chat is its own.
+        self._flight: dict[FlightKey, int] = {}
         self._queues: dict[int | None, deque[Due]] = {}  # handed over, by chat, oldest first
         self._leading = False  # holds the inbox (PostgreSQL: the leader lock); takes handovers
         self._unheld = False  # handed-over updates were left to the inbox read
@@ -287,16 +302,16 @@ class InboxProcessor:
 
     async def _due(self) -> list[Due]:
         """The oldest due update of each chat that has none in flight, oldest first."""
-        busy = [chat for chat in self._flight if chat is not None]
+        busy = [chat for chat in self._flight if isinstance(chat, int)]
         async with self.sessions() as session:
             result = await session.execute(self._due_stmt, {"now": utcnow(), "busy": busy})
             rows = [Due(*row) for row in result.all()]
         # A read overlapping a handover may return a row now held: only the holder starts it.
-        return [row for row in rows if row.chat_id not in self._flight]
+        return [row for row in rows if row.flight_key not in self._flight]
 
     def _claim(self, row: Due) -> Due:
         """Mark the row's chat as in flight (before its task starts, so no read takes it again)."""
-        self._flight[row.chat_id] = row.id
+        self._flight[row.flight_key] = row.id
         return row
 
     async def _handle(self, row: Due) -> None:
@@ -314,7 +329,7 @@ class InboxProcessor:
                 self._start(self._claim(queue.popleft()))
             else:
                 self._queues.pop(row.chat_id, None)
-                del self._flight[row.chat_id]
+                del self._flight[row.flight_key]
                 # A chat read from the inbox may have more there; a handed-over chat has
                 # nothing else pending, unless updates were left to the read for want of room.
                 if not row.handed or self._unheld:

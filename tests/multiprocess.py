@@ -24,6 +24,7 @@ SECRET = "s" * 40
 TEXT_STEPS = 8
 PHOTO_STEPS = 9
 SEND_METHODS = ("send", "copyMessage", "forwardMessage")
+STALE = "That button belongs to an earlier message"
 
 
 def noisy_jpeg(seed: int) -> bytes:
@@ -120,10 +121,13 @@ class Driver:
         """A web process is gone: stop choosing it first (failures would find that out too)."""
         self.alive = [url for url in self.alive if url != webhook] or self.alive
 
-    async def expect(self, chat: int, needle: str, since: int, within: float = 300) -> None:
-        """Wait until the bot says `needle` in `chat` after its `since`-th text."""
+    async def expect(
+        self, chat: int, needle: str, since: int, within: float = 300, stale: str | None = None
+    ) -> None:
+        """Wait until the bot says `needle` (or `stale`) in `chat` after its `since`-th text."""
         deadline = asyncio.get_running_loop().time() + within
-        while not any(needle in t for t in self.chats.texts[chat][since:]):
+        wanted = [needle] if stale is None else [needle, stale]
+        while not any(w in t for t in self.chats.texts[chat][since:] for w in wanted):
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"chat {chat}: no {needle!r} in {self.chats.texts[chat]}")
             await asyncio.sleep(0.2)
@@ -136,16 +140,32 @@ class Driver:
         await asyncio.sleep(1.0)
 
     async def press(self, chat: int, label: str, needle: str) -> None:
-        """Press the button whose label contains `label` on the chat's latest keyboard."""
-        message_id, buttons = self.chats.keyboards[chat]
-        data = next(d for text, d in buttons if label.lower() in text.lower())
-        update = await self.build("callback_query", chat_id=chat, message_id=message_id, data=data)
-        await self.step(chat, update, needle)
+        """Press the button whose label contains `label` on the chat's latest keyboard; press
+        again, as a person would, when the bot says it was an earlier message's (a message
+        sent twice after a crash leaves two keyboards, and the first may be pressed)."""
+        for _ in range(5):
+            message_id, buttons = self.chats.keyboards[chat]
+            data = next(d for text, d in buttons if label.lower() in text.lower())
+            update = await self.build(
+                "callback_query", chat_id=chat, message_id=message_id, data=data
+            )
+            since = len(self.chats.texts[chat])
+            await self.deliver(update)
+            await self.expect(chat, needle, since, stale=STALE)
+            await asyncio.sleep(1.0)
+            if not any(STALE in t for t in self.chats.texts[chat][since:]):
+                return
+        raise AssertionError(f"chat {chat}: {label!r} refused as stale five times")
 
-    async def converse(self, chat: int, photo: bytes | None) -> None:
-        """One tipster's report: 8 updates, or 9 with a photo."""
+    async def converse(self, chat: int, photo: bytes | None, *, child: str | None = None) -> None:
+        """One tipster's report: 8 updates, or 9 with a photo (and one more when open cases
+        exist: the bot asks which child first, and `child` is the button pressed)."""
         await self.step(chat, await self.build("command", chat_id=chat, command="start"), "")
-        await self.press(chat, "Report a sighting", "What did you see?")
+        if child is None:
+            await self.press(chat, "Report a sighting", "What did you see?")
+        else:
+            await self.press(chat, "Report a sighting", "Which child")
+            await self.press(chat, child, "What did you see?")
         text = f"Girl in a red coat near the station, chat {chat}"
         await self.step(chat, await self.build("text_message", chat_id=chat, text=text), "When")
         await self.press(chat, "Now", "Where did you see this?")

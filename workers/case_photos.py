@@ -69,7 +69,7 @@ class CasePhotoWorker:
     ) -> None:
         self.sessions = sessions
         self.stores = stores
-        self.source = PhotoSource(quarantine=quarantine, fetch=fetch)
+        self.source = PhotoSource(quarantine=quarantine, fetch=fetch, originals=stores.originals)
         self.max_attempts = max_attempts
         self.idle_interval = idle_interval
 

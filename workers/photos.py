@@ -38,11 +38,20 @@ class FetchFailed(Exception):
 
 
 class PhotoSource:
-    """Where quarantined bytes come from: the web quarantine store, or a Telegram file."""
+    """Where quarantined bytes come from: the web quarantine store, or a Telegram file.
 
-    def __init__(self, *, quarantine: MediaStore, fetch: Fetch) -> None:
+    Quarantine is content-addressed, so two uploads of the same bytes (a picture passed around
+    and sent by several people) share one file, which goes once the first of them has clean
+    copies. The later ones then read the same bytes from the originals store, where they were
+    kept under the same hash. A file found in neither is refused with a reason, never retried
+    for ever: one missing file must not hold up the photos queued behind it."""
+
+    def __init__(
+        self, *, quarantine: MediaStore, fetch: Fetch, originals: MediaStore | None = None
+    ) -> None:
         self.quarantine = quarantine
         self.fetch = fetch
+        self.originals = originals
 
     async def read(self, source_ref: str) -> bytes:
         """The untrusted bytes of "quarantine:<sha>", "telegram:<file_id>" or "tg:<file_id>".
@@ -50,13 +59,25 @@ class PhotoSource:
         A file gone from quarantine fails for good; a store that cannot answer (disk, S3)
         raises OSError, which the workers treat as their own outage, not the photo's."""
         if source_ref.startswith("quarantine:"):
+            sha = source_ref.removeprefix("quarantine:")
             try:
-                return await self.quarantine.aget(source_ref.removeprefix("quarantine:"))
-            except (PhotoNotFoundError, PhotoCorruptError, FileNotFoundError, ValueError) as exc:
+                return await self.quarantine.aget(sha)
+            except (PhotoNotFoundError, FileNotFoundError):
+                return await self._kept(sha)
+            except (PhotoCorruptError, ValueError) as exc:
                 raise FetchFailed("missing", permanent=True) from exc
         if source_ref.startswith("tg:"):  # case photos name Telegram files more briefly
             source_ref = "telegram:" + source_ref.removeprefix("tg:")
         return await self.fetch(source_ref)
+
+    async def _kept(self, sha: str) -> bytes:
+        """The same bytes, already processed for an earlier upload and kept as its original."""
+        if self.originals is not None:
+            try:
+                return await self.originals.aget(sha)
+            except (PhotoNotFoundError, PhotoCorruptError, FileNotFoundError):
+                pass  # a store that cannot answer raises OSError: an outage, tried again
+        raise FetchFailed("missing", permanent=True)
 
     async def forget(self, source_ref: str) -> None:
         """Drop a web upload from quarantine once it has clean copies."""
@@ -102,7 +123,7 @@ class PhotoWorker:
         self.stores = stores
         self.quarantine = quarantine
         self.fetch = fetch
-        self.source = PhotoSource(quarantine=quarantine, fetch=fetch)
+        self.source = PhotoSource(quarantine=quarantine, fetch=fetch, originals=stores.originals)
         self.max_attempts = max_attempts
         self.idle_interval = idle_interval
         self._paused_until = 0.0

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import text
@@ -27,6 +28,7 @@ LOCK_KEYS = {
     "alerts": 7243004,
     "moderator-cards": 7243005,
     "retention": 7243006,
+    "rescoring": 7243007,
 }
 _TRY = text("SELECT pg_try_advisory_lock(:key)")
 _HELD = text(
@@ -35,22 +37,34 @@ _HELD = text(
 )
 
 
-async def run_singleton(
+def run_singleton(
     engine: AsyncEngine,
     name: str,
     work: Callable[[], Awaitable[None]],
     *,
     check: float = 1.0,
     retry: float = 5.0,
-) -> None:
-    """Run `work()` while this process holds the named lock; wait for it otherwise."""
-    if engine.dialect.name != "postgresql":
-        await work()
-        return
+) -> Coroutine[Any, Any, None]:
+    """Run `work()` while this process holds the named lock; wait for it otherwise.
+
+    The name's key is looked up now, not when the loop starts: a singleton without a key
+    stops the process at start-up on every database, instead of dying in the background on
+    PostgreSQL only."""
     key = LOCK_KEYS[name]
+    if engine.dialect.name != "postgresql":
+        return _run(work)
+    term = functools.partial(_one_term, engine, name, key, work, check=check, retry=retry)
+    return _elected(term, name, retry)
+
+
+async def _run(work: Callable[[], Awaitable[None]]) -> None:
+    await work()
+
+
+async def _elected(term: Callable[[], Awaitable[None]], name: str, retry: float) -> None:
     while True:
         try:
-            await _one_term(engine, name, key, work, check=check, retry=retry)
+            await term()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the database went away: try again later

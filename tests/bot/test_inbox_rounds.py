@@ -80,3 +80,18 @@ async def test_an_update_whose_state_cannot_be_written_fails_alone(fake, session
     assert rows[1][3]["message"]["text"] == "/poison"  # kept until it is processed
     assert await fsm_state(chat, good) == "Echo:seen"
     await chat.bot.session.close()
+
+
+async def test_updates_without_a_chat_are_read_together_not_one_a_round(fake, sessions, services):
+    """Nothing orders updates without a chat (unknown kinds, a poll, a malformed one): a round
+    reads them all, as many as it has room for; a backlog of them once drained one a round."""
+    chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[_router()])
+    chatless = [{"update_id": 9100 + n, "future_kind": {"n": n}} for n in range(3)]
+    async with sessions() as session:
+        await admit(session, chat_key=CHAT_KEY, updates=chatless)
+
+    assert await chat.processor.run_once() == 3
+
+    assert [row[1] for row in await _rows(sessions)] == ["done"] * 3
+    assert await chat.processor.run_once() == 0
+    await chat.bot.session.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -32,8 +31,11 @@ from tests.browser.people import (
     CHROMIUM_ARGS,
     Person,
     enrol,
+    family_link,
     first_admin_link,
+    forward_as_promising,
     invite,
+    register_and_verify_case,
     sign_in,
 )
 from tests.browser.test_moderator_browser import DOCS_IMG, _require_browser
@@ -81,39 +83,6 @@ async def _page(browser: object) -> object:
     return await context.new_page()
 
 
-async def _register_and_verify_case(page: object, url: str) -> str:
-    """As the senior moderator: register the case, then verify it (police reference given)."""
-    seen = utcnow() - timedelta(hours=6)
-    await page.goto(url + "/cases/new")  # type: ignore[attr-defined]
-    await page.fill("#full_name", "Li Wei")  # type: ignore[attr-defined]
-    await page.fill("#age_years", "4")  # type: ignore[attr-defined]
-    await page.fill("#last_seen_date", seen.strftime("%Y-%m-%d"))  # type: ignore[attr-defined]
-    await page.fill("#last_seen_time", seen.strftime("%H:%M"))  # type: ignore[attr-defined]
-    await page.fill("#last_seen_place", "Xi'an railway station")  # type: ignore[attr-defined]
-    await page.fill("#lat", "34.2778")  # type: ignore[attr-defined]
-    await page.fill("#lon", "108.9631")  # type: ignore[attr-defined]
-    await page.fill("#police_ref", "XA-2026-0412")  # type: ignore[attr-defined]
-    await page.fill("#contact", "Mother, +86 29 5555 0101")  # type: ignore[attr-defined]
-    await page.click("form.case-form button[type=submit]")  # type: ignore[attr-defined]
-    await page.wait_for_load_state()  # type: ignore[attr-defined]
-    assert re.search(r"/cases/[A-Z0-9-]+$", page.url), await page.inner_text("main")  # type: ignore[attr-defined]
-    ref = page.url.rsplit("/", 1)[1]  # type: ignore[attr-defined]
-    await page.fill("form.lifecycle #reason", "police report checked by phone")  # type: ignore[attr-defined]
-    await page.click("form.lifecycle button[value=verified]")  # type: ignore[attr-defined]
-    await page.wait_for_url(f"**/cases/{ref}*")  # type: ignore[attr-defined]
-    return str(ref)
-
-
-async def _family_link(page: object, url: str, case_ref: str) -> str:
-    """As the senior moderator: a one-time family link; returns its /start payload."""
-    await page.goto(f"{url}/cases/{case_ref}/forwarding")  # type: ignore[attr-defined]
-    await page.click("text=Make a family link")  # type: ignore[attr-defined]
-    body = await page.content()  # type: ignore[attr-defined]
-    found = re.search(r"/start (family_[A-Za-z0-9_-]+)", body)
-    assert found, body[:3000]
-    return found.group(1)
-
-
 async def _report_sighting(page: object, url: str) -> str:
     """As a member of the public on the web form; returns the tip's reference."""
     await page.goto(url + "/report")  # type: ignore[attr-defined]
@@ -130,19 +99,6 @@ async def _report_sighting(page: object, url: str) -> str:
     ref = await page.text_content("#ref")  # type: ignore[attr-defined]
     assert ref, await page.inner_text("main")  # type: ignore[attr-defined]
     return str(ref).strip()
-
-
-async def _forward_as_promising(page: object, url: str, tip_ref: str, case_ref: str) -> None:
-    """As the moderator: open the tip, link it to the case, decide promising with a summary."""
-    await page.goto(f"{url}/tips/{tip_ref}")  # type: ignore[attr-defined]
-    await page.fill("#case_ref", case_ref)  # type: ignore[attr-defined]
-    await page.click("#link-case button[value=tip]")  # type: ignore[attr-defined]
-    await page.wait_for_selector(f"#case a[href='/cases/{case_ref}']")  # type: ignore[attr-defined]
-    await page.goto(f"{url}/tips/{tip_ref}/forward")  # type: ignore[attr-defined]
-    await page.fill("#summary", SUMMARY)  # type: ignore[attr-defined]
-    await page.fill("#coarse_place", "Xi'an")  # type: ignore[attr-defined]
-    await page.click("button.outcome[value=promising]")  # type: ignore[attr-defined]
-    await page.wait_for_load_state()  # type: ignore[attr-defined]
 
 
 async def _shoot(page: object, path: Path) -> None:
@@ -197,8 +153,8 @@ async def test_admin_moderator_and_senior_are_invited_enrol_and_work_a_lead_to_t
     await enrol(senior_page, senior_link, senior)
     await _shoot(senior_page, tmp_path / "staff-recovery-codes.png")
     await sign_in(senior_page, url, senior)
-    case_ref = await _register_and_verify_case(senior_page, url)
-    payload = await _family_link(senior_page, url, case_ref)
+    case_ref = await register_and_verify_case(senior_page, url)
+    payload = await family_link(senior_page, url, case_ref)
     fake.build("command", chat_id=FAMILY_CHAT, command="start", payload=payload)  # type: ignore[attr-defined]
     wait_until(lambda: fake.sent_texts(FAMILY_CHAT), what="the family's welcome")  # type: ignore[attr-defined]
 
@@ -208,7 +164,7 @@ async def test_admin_moderator_and_senior_are_invited_enrol_and_work_a_lead_to_t
     moderator_page = await _page(browser)
     await enrol(moderator_page, moderator_link, moderator)
     await sign_in(moderator_page, url, moderator)
-    await _forward_as_promising(moderator_page, url, tip_ref, case_ref)
+    await forward_as_promising(moderator_page, url, tip_ref, case_ref, SUMMARY)
     lead = wait_until(
         lambda: [t for t in fake.sent_texts(FAMILY_CHAT) if "Bell Tower this afternoon" in t],  # type: ignore[attr-defined]
         timeout=60,

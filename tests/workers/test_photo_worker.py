@@ -98,6 +98,36 @@ async def test_a_tipster_is_told_clearly_when_a_file_is_refused(sessions, tmp_me
     assert tip.ref in notice.payload["text"] and "not a photo we can read" in notice.payload["text"]
 
 
+async def test_the_same_picture_sent_twice_is_processed_twice_and_a_lost_file_holds_up_nothing(
+    sessions, tmp_media
+):
+    """Quarantine is content-addressed: two web reports with the same picture share one file,
+    which goes when the first is processed; the second reads the kept original instead. A file
+    found nowhere is refused with a reason, and the photos behind it are still processed."""
+    quarantine = PhotoStore(tmp_media / "quarantine")
+    stores = open_photo_stores(tmp_media)
+    picture = photo_corpus.plain_jpeg()
+    shared = f"quarantine:{quarantine.put(picture)}"
+    gone = f"quarantine:{'0' * 64}"
+    async with sessions() as session:
+        first = await _tip_with(session, [("photo", shared)])
+        lost = await _tip_with(session, [("photo", gone)])
+        second = await _tip_with(session, [("photo", shared)])
+    worker = PhotoWorker(
+        sessions=sessions, stores=stores, quarantine=quarantine, fetch=telegram_fetcher(None)
+    )
+    assert await worker.run_once() == 3
+    async with sessions() as session:
+        rows = {
+            row.tip_id: row for row in await session.scalars(select(TipPhoto).order_by(TipPhoto.id))
+        }
+    assert rows[first].status == rows[second].status == "processed"
+    assert rows[first].original_sha256 == rows[second].original_sha256
+    assert stores.originals.get(rows[second].original_sha256) == picture
+    assert (rows[lost].status, rows[lost].reject_reason) == ("rejected", "missing")
+    assert await worker.run_once() == 0
+
+
 async def test_two_workers_never_take_the_same_file(sessions, tmp_media):
     """PostgreSQL: the claim is a row lock (FOR UPDATE SKIP LOCKED), so two photo workers
     running at once fetch each file once. (SQLite is one process and runs one worker.)"""

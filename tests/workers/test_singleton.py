@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from workers.singleton import run_singleton
 
 
@@ -50,3 +52,38 @@ def test_every_singleton_has_its_own_lock():
 
     assert len(set(LOCK_KEYS.values())) == len(LOCK_KEYS)
     assert 7243001 not in LOCK_KEYS.values()  # the inbox processor's
+
+
+def test_every_singleton_of_the_worker_role_has_a_lock(engine, tmp_path):
+    """The worker role's singletons are built at start-up; one without a lock key is refused
+    then (it once crashed in the background on PostgreSQL, and rescoring never ran)."""
+    from core.alerts import AlertPolicy
+    from core.vault import Vault
+    from settings import Settings
+    from storage.db import create_sessionmaker
+    from storage.photostore import open_photo_stores
+    from tipline.loops import worker_loops
+
+    settings = Settings(
+        database_url="sqlite+aiosqlite:///unused.db", media_dir=tmp_path, moderators_chat_id=1
+    )
+    loops = worker_loops(
+        settings,
+        create_sessionmaker(engine),
+        vault=Vault(Vault.new_key()),
+        vault_key=Vault.new_key(),
+        bot=None,
+        stores=open_photo_stores(tmp_path),
+        alerts=AlertPolicy(radii_km=(1.0,), step_minutes=10, per_day=3),
+    )
+    for loop in loops:
+        loop.close()  # built, never started
+    assert len(loops) >= 7
+
+
+def test_a_singleton_without_a_lock_is_refused_when_built(engine):
+    async def work() -> None:
+        return None
+
+    with pytest.raises(KeyError):
+        run_singleton(engine, "no-such-worker", work)
