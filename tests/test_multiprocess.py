@@ -181,4 +181,6 @@ def _check(db_url: str, fake: Any, driver: Driver) -> None:
         f"429s by bucket {stats['rate_limited_by']}"
     )
     assert stats["rate_limited_by"].get("global", 0) == 0
-    assert per_second <= 32  # 30/s, and a burst of 10 spread over the window
+    # 30/s and the burst of 10 spread over the 5 s window is 32/s; arrival times at the fake
+    # jitter by milliseconds, so one send more can fall into a window (32.2/s seen once).
+    assert per_second <= 32 + 1 / 5
