@@ -2,7 +2,7 @@
 
 (a) choosing the recipients of one alert among 100,000 volunteers (70% spread over a country-sized
     area, 30% in dense clusters around the case), for the first radius (100 km) and the last
-    (500 km): core.alert_recipients.find_recipients (bounding box on ix_subscriptions_lat_lon,
+    (500 km): core.alerts.recipients.find_recipients (bounding box on ix_subscriptions_lat_lon,
     NOT EXISTS on case_alerts, haversine in numpy, daily cap) vs a bare SQL bounding-box query for
     the same box through the same driver; p50/p95 over repeats (aim < 1 s) and the ratio;
 (b) start_case_alerts for a case with a photo and N volunteers in their own chats, then the real
@@ -37,10 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.factory import create_bot
 from bot.sender import TelegramSender
-from core.alert_recipients import find_recipients
-from core.alerts import start_case_alerts
+from core.alerts.dispatch import start_case_alerts
+from core.alerts.recipients import find_recipients
 from core.geo import bbox
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Case, CasePhoto, OutboxMessage, Subscription, Tipster, TipsterIdentity

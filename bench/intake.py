@@ -36,10 +36,10 @@ from conversation import CONVERSATION_STEPS, run_conversation
 
 from storage import migrate
 from tests.databases import fresh_database
-from tests.fakes import whatsapp_payloads as wa
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.whatsapp import APP_SECRET as WA_APP_SECRET
-from tests.fakes.whatsapp import PHONE_NUMBER_ID as WA_PHONE_NUMBER_ID
+from tests.fakes.telegram.server import FakeTelegram
+from tests.fakes.whatsapp import payloads as wa
+from tests.fakes.whatsapp.server import APP_SECRET as WA_APP_SECRET
+from tests.fakes.whatsapp.server import PHONE_NUMBER_ID as WA_PHONE_NUMBER_ID
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

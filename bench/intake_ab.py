@@ -23,7 +23,7 @@ from pathlib import Path
 import common  # noqa: F401 - puts the project on sys.path
 from intake import TOKEN, Replies, admission_alone, echo_baseline, whole_conversation
 
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram.server import FakeTelegram
 
 
 async def main(trees: dict[str, Path], rounds: int, *, admission: bool) -> None:

@@ -53,9 +53,9 @@ def echo(port: int, api: str, *, tipline_session: bool = False) -> None:
 
 def admission(port: int, database_url: str) -> None:
     """Tipline's webhook endpoint with durable admission and nothing behind it."""
+    from core.delivery.inbox import AdmissionBatcher
     from core.geo import build_geocoder
-    from core.inbox import AdmissionBatcher
-    from core.vault import Vault
+    from core.identity.vault import Vault
     from storage.db import create_engine, create_sessionmaker
     from web.app import WebContext
 
@@ -78,10 +78,10 @@ def admission(port: int, database_url: str) -> None:
 def whatsapp(port: int, database_url: str) -> None:
     """Tipline's WhatsApp webhook endpoint with durable admission and nothing behind it."""
     from core.geo import build_geocoder
-    from core.vault import Vault
+    from core.identity.vault import Vault
     from core.whatsapp.admission import WhatsAppAdmission
     from storage.db import create_engine, create_sessionmaker
-    from tests.fakes.whatsapp import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
+    from tests.fakes.whatsapp.server import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
     from web.app import WebContext
     from web.whatsapp import WhatsAppIntake
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(_HERE.parent))
 from sqlalchemy import insert, or_, select  # noqa: E402
 
 from bench.common import peak_rss_mib, percentile  # noqa: E402
-from core import case_matching  # noqa: E402
+from core.cases import matching as case_matching  # noqa: E402
 from core.faces.records import pack  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import create_engine, create_sessionmaker  # noqa: E402

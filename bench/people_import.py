@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/people_import.py [--people N] [--missing M] [--photo
 
 Builds M missing cases (SQLite, migrated), then imports N people twice in the same run, each into
 a fresh database: once without matching (the baseline: parse, write, quarantine the photos) and
-once with matching (core/case_matching.py for every person). Prints the times, the matching time
+once with matching (core/cases/matching.py for every person). Prints the times, the matching time
 per person (the difference over N), the ratio, the time per person in the first and the last
 tenth of the import (equal when a row's cost does not grow with the import) and the peak RSS.
 The photos are small JPEGs put in the quarantine store; the sanitiser and face engine run later
@@ -32,8 +32,8 @@ from PIL import Image  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from bench.common import peak_rss_mib  # noqa: E402
-from core.people_import import COLUMNS, read_batch  # noqa: E402
-from moderation.people_imports import Runner, run_import, start_import  # noqa: E402
+from core.cases.people_import import COLUMNS, read_batch  # noqa: E402
+from moderation.cases.people_imports import Runner, run_import, start_import  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import create_engine, create_sessionmaker  # noqa: E402
 from storage.models import Case  # noqa: E402

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.factory import create_bot
 from bot.sender import TelegramSender
-from core.outbox import enqueue, telegram_text, tipster_recipient
-from core.vault import Vault
+from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.identity.vault import Vault
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.models import OutboxMessage, Tipster, TipsterIdentity

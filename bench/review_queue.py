@@ -31,7 +31,7 @@ import common  # noqa: F401 - puts the project on sys.path
 from common import peak_rss_mib, percentile
 from sqlalchemy import event
 
-from moderation.queue import OPEN_STATUSES, QueueFilter, claim_next, list_queue
+from moderation.review.queue import OPEN_STATUSES, QueueFilter, claim_next, list_queue
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.refs import ALPHABET

@@ -34,7 +34,7 @@ import common  # noqa: F401 - puts the project on sys.path
 import psutil
 from relay import add_tipsters, drain, put
 
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from tests.databases import fresh_database

@@ -1,6 +1,6 @@
 """Sign-in under a password-guessing flood: 20 concurrent wrong-password sign-ins while a probe
-hits /healthz, with argon2 on the event loop (the baseline, as before core/passwords.py) and off
-it (Tipline now). Prints the probe's p50/p99, sign-ins per second, the ratio, and peak RSS.
+hits /healthz, with argon2 on the event loop (the baseline, as before core/identity/passwords.py)
+and off it (Tipline now). Prints the probe's p50/p99, sign-ins per second, the ratio, and peak RSS.
 
 Each guess is for another e-mail from another address (through a trusted proxy), so neither the
 per-account back-off nor the per-address throttle answers before argon2 runs: every one is hashed.

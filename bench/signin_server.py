@@ -2,7 +2,8 @@
 
 python bench/signin_server.py --port P --dir D --mode {off-loop,on-loop}
 
-on-loop is the baseline: how sign-in ran before core/passwords.py (argon2 on the event loop).
+on-loop is the baseline: how sign-in ran before core/identity/passwords.py (argon2 on the event
+loop).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 async def _prepare(url: str) -> None:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from core.staff import add_staff_user
+    from core.identity.staff import add_staff_user
     from storage.db import create_engine
 
     engine = create_engine(url)
@@ -33,8 +34,8 @@ def _argon2_on_the_loop() -> None:
     from argon2 import PasswordHasher
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    from core import passwords
-    from moderation import auth
+    from core.identity import passwords
+    from moderation.staff import auth
 
     hasher = PasswordHasher()
 
@@ -59,11 +60,11 @@ def main() -> None:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from core.geo import build_geocoder
-    from core.vault import Vault
+    from core.identity.vault import Vault
     from storage import migrate
     from storage.db import create_engine
-    from web.abuse import FormLimits
     from web.app import WebContext, create_app
+    from web.public.abuse import FormLimits
 
     url = f"sqlite+aiosqlite:///{args.dir / 'signin.db'}"
     migrate.upgrade(url)

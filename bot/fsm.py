@@ -18,8 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from core.conversations import redis_name
-from core.vault import Vault
+from core.identity.conversations import redis_name
+from core.identity.vault import Vault
 from storage.models import FsmState
 from storage.sqlite_driver import inline
 from storage.types import utcnow
@@ -42,7 +42,7 @@ class KeyedStateKeys(KeyBuilder):
     aiogram's DefaultKeyBuilder writes `fsm:<chat id>:<user id>:default`: a curious reader of
     `fsm_states` (or of Redis) would hold every tipster's Telegram id. The HMAC under the
     vault's lookup key cannot be recomputed without the key, and erasure finds the row by
-    building the same key (Vault.conversation_key; in Redis core.conversations.redis_name).
+    building the same key (Vault.conversation_key; in Redis core.identity.conversations.redis_name).
     """
 
     def __init__(self, vault: Vault, *, prefix: str = "") -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.tipsters import TipsterCache
 from core.i18n import Texts
-from core.tipsters import get_or_create_tipster, pick_language
+from core.identity.tipsters import get_or_create_tipster, pick_language
 from handlers.context import BotServices
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

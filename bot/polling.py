@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.inbox import ChatKey, admit, validate_update
+from core.delivery.inbox import ChatKey, admit, validate_update
 from storage.repositories import InboxRepository
 
 log = logging.getLogger("tipline.polling")

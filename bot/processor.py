@@ -24,8 +24,8 @@ from bot.factory import caches_of
 from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
 from bot.update_session import update_sessions, wrote
-from core.erasure import ErasureListener, listen, watching_erasures
-from core.inbox import Admitted
+from core.delivery.inbox import Admitted
+from core.identity.erasure import ErasureListener, listen, watching_erasures
 from core.logcontext import UPDATE_ID
 from core.waits import cancel_and_wait, wait_event
 from handlers.telegram.channel import answered_at_admission

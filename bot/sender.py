@@ -24,9 +24,9 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.outbox import Outcome, Outgoing
-from core.tipsters import NoIdentity, identity_of
-from core.vault import Vault, VaultKeyError
+from core.delivery.outbox import Outcome, Outgoing
+from core.identity.tipsters import NoIdentity, identity_of
+from core.identity.vault import Vault, VaultKeyError
 from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError
 
 log = logging.getLogger("tipline.outbox")

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversations import RedisConversations
 from core.geo import GeocodingService
+from core.identity.conversations import RedisConversations
+from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter, RateLimiter
-from core.vault import Vault
 from handlers.engine.channel import Origin
 from storage.models import Tipster
 from storage.photostore import PhotoStore

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InvalidInput, RateLimited
 from core.i18n import Texts
 from handlers.context import BotServices
-from moderation.staff_links import (
+from moderation.staff.links import (
     ButtonInvalid,
     NotLinked,
     label_of,

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import inbox_admin, outbox
 from core.audit import staff_action
-from core.inbox_admin import DeadUpdate
+from core.delivery import inbox_admin, outbox
+from core.delivery.inbox_admin import DeadUpdate
 from moderation.policy import require
 from storage.models import OutboxMessage, StaffUser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from core.roles import Role
+from core.identity.roles import Role
 
 MOD = Role.MODERATOR
 SENIOR = Role.SENIOR_MODERATOR

@@ -153,7 +153,7 @@ class CaseMatch(Base):
 
 
 class CaseNameKey(Base):
-    """A blocking key of a case's names (core/name_keys.py): duplicate matching reads only the
+    """A blocking key of a case's names (core/cases/name_keys.py): duplicate matching reads only the
     cases that share a key, so its cost does not grow with the registry."""
 
     __tablename__ = "case_name_keys"
@@ -734,8 +734,8 @@ class PoliceRecipient(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     approved_at: Mapped[datetime | None]
-    # Webhooks: the secret is derived, never stored (core/webhook_signing.py); rotation bumps
-    # the generation and the previous one keeps signing until previous_secret_until.
+    # Webhooks: the secret is derived, never stored (core/delivery/webhook_signing.py); rotation
+    # bumps the generation and the previous one keeps signing until previous_secret_until.
     secret_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     previous_secret_until: Mapped[datetime | None]
 

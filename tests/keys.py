@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.vault import Vault
+from core.identity.vault import Vault
 
 TEST_VAULT = Vault(Vault.new_key())
 CHAT_KEY = TEST_VAULT.chat_key

@@ -88,9 +88,18 @@ class FakeTelegramProcess:
 
 @contextmanager
 def fake_telegram(*extra: str) -> Iterator[FakeTelegramProcess]:
-    """Start `python -m tests.fakes.telegram` and yield a handle on it."""
+    """Start `python -m tests.fakes.telegram.server` and yield a handle on it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.telegram", "--port", "0", "--token", TOKEN, *extra],
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.telegram.server",
+            "--port",
+            "0",
+            "--token",
+            TOKEN,
+            *extra,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.packets import build_packet, read_files
-from core.vault import Vault
+from core.delivery.packets import build_packet, read_files
+from core.identity.vault import Vault
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Tip, TipPhoto

@@ -221,6 +221,6 @@ def test_invalid_vault_key_is_refused(tmp_path: Path):
 
 
 def _key() -> str:
-    from core.vault import Vault
+    from core.identity.vault import Vault
 
     return Vault.new_key()

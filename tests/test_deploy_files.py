@@ -18,7 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from core.poster_layout import DEFAULT_FONT
+from core.cases.poster_layout import DEFAULT_FONT
 from settings import Settings
 from tipline.cli import app
 from tipline.startup import ROLES

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage.db import create_engine
 from storage.models import FsmState
 from tests.databases import fresh_database

@@ -10,9 +10,9 @@ from typing import get_args
 
 import pytest
 
-from core.drafts import SeenOutcome
 from core.i18n import SUPPORTED, Texts, catalog, placeholders
-from core.tips import PUBLIC_STATUS
+from core.tips.drafts import SeenOutcome
+from core.tips.submission import PUBLIC_STATUS
 
 ROOT = Path(__file__).resolve().parent.parent
 CALL = re.compile(r"""\b(?:texts|t|Texts\([^)]*\))\(\s*["']([a-z][\w.-]*)["']""")

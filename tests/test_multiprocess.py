@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage import migrate
 from tests.databases import fresh_database, query_pg
 from tests.multiprocess import SECRET, Driver, max_rate, noisy_jpeg, plan

@@ -37,7 +37,7 @@ def test_private_imports_and_attributes_of_libraries_are_found(source):
     "source",
     [
         # the project's own
-        "from tests.fakes.telegram import FakeTelegram\nFakeTelegram._record",
+        "from tests.fakes.telegram.server import FakeTelegram\nFakeTelegram._record",
         "import sys\nsys._getframe()",  # the standard library's
         "from aiogram.methods import TelegramMethod\nTelegramMethod.__returning__",  # a dunder
         "class C:\n    def f(self):\n        return self._mine",

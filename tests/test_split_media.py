@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage import migrate
 from storage.s3store import S3Connection, S3Location, S3PhotoStore
 from tests.databases import fresh_database, query_pg

@@ -8,8 +8,8 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
 from bot.fsm import KeyedStateKeys, SqlStorage
+from core.identity.vault import Vault
 from core.limits import RedisRateLimiter
-from core.vault import Vault
 from handlers.context import BotServices
 from settings import Settings
 from tests.bot.conftest import geocoder

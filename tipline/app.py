@@ -27,15 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.factory import create_bot
 from bot.flood import SharedFloodLimit
-from core.alerts import AlertPolicy
+from core.alerts.dispatch import AlertPolicy
+from core.delivery.inbox import AdmissionBatcher
 from core.geo import build_geocoder
-from core.inbox import AdmissionBatcher
+from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.photos.sandbox import without_root
-from core.vault import Vault
 from core.whatsapp.admission import WhatsAppAdmission
 from handlers.context import BotServices
-from moderation.invites import first_admin_invite
+from moderation.staff.invites import first_admin_invite
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
@@ -58,10 +58,10 @@ from tipline.telegram import (
     conversations_in_redis,
     webhook_secret,
 )
-from web.abuse import FormLimits
 from web.app import WebContext, create_app
 from web.dashboard.imports import watch_left_imports
 from web.ops import create_ops_app
+from web.public.abuse import FormLimits
 from web.telegram import WebhookFirst
 from web.whatsapp import WhatsAppIntake
 

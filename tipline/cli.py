@@ -165,7 +165,7 @@ def user_invite(
     reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
 ) -> None:
     """Print a one-time set-up link: the person enrols TOTP and a password with it."""
-    from moderation.invites import create_invite
+    from moderation.staff.invites import create_invite
 
     settings = load_settings()
 
@@ -185,7 +185,7 @@ def user_invite(
 @vault_app.command("new-key")
 def vault_new_key() -> None:
     """Print a fresh identity-vault key for TIPLINE_VAULT_KEY."""
-    from core.vault import Vault
+    from core.identity.vault import Vault
 
     print(Vault.new_key())
 
@@ -232,7 +232,7 @@ def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
 @inbox_app.command("dead")
 def inbox_dead() -> None:
     """List updates parked after repeated failures (their content is not shown)."""
-    from core.inbox_admin import inbox_counts, list_dead
+    from core.delivery.inbox_admin import inbox_counts, list_dead
 
     async def work(session):  # type: ignore[no-untyped-def]
         return await inbox_counts(session), await list_dead(session)
@@ -250,7 +250,7 @@ def inbox_retry(
     ] = None,
 ) -> None:
     """Send dead updates round again (after fixing what made them fail)."""
-    from core.inbox_admin import retry_dead
+    from core.delivery.inbox_admin import retry_dead
 
     count = _with_session(load_settings(), lambda s: retry_dead(s, update_ids=update_ids))
     print(f"{count} update(s) queued again")

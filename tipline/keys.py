@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.vault import Vault
+from core.identity.vault import Vault
 from settings import Settings
 from tipline.startup import StartupError
 

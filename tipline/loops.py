@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.files import telegram_fetcher
 from bot.sender import TelegramSender
-from core.alerts import AlertPolicy
+from core.alerts.dispatch import AlertPolicy
 from core.faces import load_face_engine
-from core.vault import Vault
-from moderation.cards import CardSettings
-from moderation.police import OnCallPager
+from core.identity.vault import Vault
+from moderation.cases.cards import CardSettings
+from moderation.forwarding.police import OnCallPager
 from settings import Settings
 from storage.photostore import PhotoStores
 from tipline.police import installation_key, police_rules, webhook_secrets

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.people_import import Batch, read_batch, read_photos
-from moderation.import_leases import process_token
-from moderation.people_imports import Runner, run_import, start_import
+from core.cases.people_import import Batch, read_batch, read_photos
+from moderation.cases.import_leases import process_token
+from moderation.cases.people_imports import Runner, run_import, start_import
 from settings import Settings
 from storage.models import PeopleImport
 from storage.photostore import MediaStore

@@ -6,8 +6,8 @@ import hashlib
 import hmac
 import logging
 
-from core.webhook_signing import WebhookSecrets
-from core.webhook_targets import TargetRules
+from core.delivery.webhook_signing import WebhookSecrets
+from core.delivery.webhook_targets import TargetRules
 from settings import Settings
 from tipline.startup import StartupError
 

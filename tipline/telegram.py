@@ -18,10 +18,10 @@ from bot.factory import create_bot, create_dispatcher
 from bot.fsm import KeyedStateKeys, SqlStorage
 from bot.polling import DurablePoller
 from bot.processor import InboxProcessor
-from core.conversations import RedisConversations
-from core.inbox import AdmissionBatcher
+from core.delivery.inbox import AdmissionBatcher
+from core.identity.conversations import RedisConversations
+from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from core.vault import Vault
 from handlers import build_routers
 from handlers.context import BotServices
 from settings import Settings

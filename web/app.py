@@ -10,28 +10,28 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.alerts import AlertPolicy
-from core.conversations import RedisConversations
+from core.alerts.dispatch import AlertPolicy
+from core.delivery.inbox import AdmissionBatcher
+from core.delivery.webhook_signing import WebhookSecrets
+from core.delivery.webhook_targets import TargetRules
 from core.errors import NotFound
 from core.geo import GeocodingService
-from core.inbox import AdmissionBatcher
+from core.identity.conversations import RedisConversations
+from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter, RateLimiter
-from core.vault import Vault
-from core.webhook_signing import WebhookSecrets
-from core.webhook_targets import TargetRules
-from moderation.import_leases import LEASE, process_token
-from moderation.tip_access import AccessDenied
+from moderation.cases.import_leases import LEASE, process_token
+from moderation.review.tip_access import AccessDenied
 from storage.photostore import PhotoStores, open_photo_stores
-from web.abuse import FormLimits
-from web.case_form import router as case_form_router
 from web.dashboard import router as dashboard_router
 from web.dashboard.deps import route_actions
 from web.dashboard.views import HANDLERS, denied, not_found
-from web.landing import router as landing_router
 from web.ops import RequestIds
 from web.ops import router as ops_router
-from web.people import router as people_router
-from web.report import router as report_router
+from web.public.abuse import FormLimits
+from web.public.case_form import router as case_form_router
+from web.public.landing import router as landing_router
+from web.public.people import router as people_router
+from web.public.report import router as report_router
 from web.security import SecurityHeaders
 from web.telegram import router as telegram_router
 from web.whatsapp import WhatsAppIntake
@@ -56,7 +56,7 @@ class WebContext:
     # The dashboard: TOTP secrets are sealed with the vault; sign-in throttling; photo stores.
     vault: Vault | None = None
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
-    # The public forms' flood limits and the reverse proxies believed (web/abuse.py).
+    # The public forms' flood limits and the reverse proxies believed (web/public/abuse.py).
     form_limits: FormLimits = field(default_factory=FormLimits)
     photos: PhotoStores | None = None
     # Conversation state in Redis (settings.redis_url): an approved erasure deletes it there too.

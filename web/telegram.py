@@ -14,7 +14,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.inbox import private_callback_query_id, validate_update
+from core.delivery.inbox import private_callback_query_id, validate_update
 
 log = logging.getLogger("tipline.webhook")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name

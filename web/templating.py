@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from fastapi.templating import Jinja2Templates
 
+from core.cases.photo_ages import age_caption
 from core.i18n import Texts
-from core.photo_ages import age_caption
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.alerts import extend_case_alerts, list_growing_cases, radius_at
+from core.alerts.dispatch import extend_case_alerts, list_growing_cases, radius_at
 from storage.models import Case
 from storage.types import utcnow
 from workers.rounds import run_rounds

@@ -8,18 +8,18 @@ import time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.evidence import REFUSAL_TEXTS, signed64
+from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
 from core.i18n import Texts
 from core.metrics import PHOTO_SECONDS
-from core.outbox import enqueue, telegram_text, tipster_recipient
 from core.photos import PhotoRejected
+from core.tips.evidence import REFUSAL_TEXTS, signed64
 from storage.models import Case, CasePhoto, Tipster
 from storage.photostore import MediaStore, PhotoStores
 from workers.photos import TRANSIENT, CleanCopies, Fetch, FetchFailed, PhotoSource, sanitise
 from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.case_photos")
-# Cases registered through the bot (core.case_registry names the channel "telegram").
+# Cases registered through the bot (core.cases.registry names the channel "telegram").
 BOT_CHANNELS = frozenset({"telegram", "bot"})
 
 

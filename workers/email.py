@@ -20,9 +20,8 @@ from typing import Any
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.i18n import Texts
-from core.outbox import Outcome, Outgoing
-from core.packets import (
+from core.delivery.outbox import Outcome, Outgoing
+from core.delivery.packets import (
     DOCUMENT_NAME,
     FORMAT,
     VERSION,
@@ -31,11 +30,12 @@ from core.packets import (
     read_files,
     zip_name,
 )
-from core.vault import Vault
-from core.webhook_targets import TargetRules
-from moderation.invites import invite_mail
-from moderation.police import load_packet
-from moderation.police_recipients import resolve_recipient
+from core.delivery.webhook_targets import TargetRules
+from core.i18n import Texts
+from core.identity.vault import Vault
+from moderation.forwarding.police import load_packet
+from moderation.forwarding.police_recipients import resolve_recipient
+from moderation.staff.invites import invite_mail
 from storage.models import PoliceRecipient
 from storage.photostore import PhotoStores
 

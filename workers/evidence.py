@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Exists, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.dedup import PhashIndex
-from core.evaluate import DEFAULT_EVIDENCE_SETTINGS, EvidenceSettings, evaluate_tip
+from core.tips.evaluate import DEFAULT_EVIDENCE_SETTINGS, EvidenceSettings, evaluate_tip
 from storage.models import FaceMatch, Tip, TipPhoto
 from storage.types import utcnow
 from workers.rounds import run_rounds

@@ -1,7 +1,7 @@
 """The face worker: looks for faces in new case and tip photos and records matches for moderators.
 
 Each round: (1) case photos not yet looked at are embedded (and the case's matches with other
-cases refreshed, core/case_matching.py); (2) the in-memory index of active
+cases refreshed, core/cases/matching.py); (2) the in-memory index of active
 cases' faces is rebuilt when its set of faces changed, and faces new to it (a new photo, a case
 just made active, or every face after a restart) are compared with every tip face so far;
 (3) tip photos not yet looked at are embedded and compared with the index. A photo is looked at
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.case_matching import refresh_matches
+from core.cases.matching import refresh_matches
 from core.faces import (
     DEFAULT_THRESHOLD,
     Embedder,

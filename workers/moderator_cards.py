@@ -9,7 +9,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from moderation.cards import Announced, CardSettings, announce, prune_tokens
+from moderation.cases.cards import Announced, CardSettings, announce, prune_tokens
 
 log = logging.getLogger("tipline.moderation")
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.evidence import apply_processed, tell_sender_photo_refused
 from core.metrics import PHOTO_SECONDS
 from core.photos import PhotoRejected, ProcessedPhoto, process_photo_async
+from core.tips.evidence import apply_processed, tell_sender_photo_refused
 from storage.models import TipPhoto
 from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError, PhotoStores
 from storage.repositories import TipRepository

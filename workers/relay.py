@@ -22,8 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.metrics import RELAY_FLOODS, RELAY_SENDS
-from core.outbox import (
+from core.delivery.outbox import (
     DEAD,
     PENDING,
     SENDING,
@@ -36,6 +35,7 @@ from core.outbox import (
     requeue_dead,
     subscribe,
 )
+from core.metrics import RELAY_FLOODS, RELAY_SENDS
 from core.waits import wait_event
 from storage.models import OutboxMessage
 from storage.types import utcnow

@@ -1,4 +1,4 @@
-"""The rescoring worker: keeps lead scores current (core/rescoring.py).
+"""The rescoring worker: keeps lead scores current (core/tips/rescoring.py).
 
 Every `interval` seconds it scores again the tips marked for it (their case's last-seen time or
 place changed); every `decay_every` seconds it sweeps the open tips and scores again those whose
@@ -14,8 +14,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.evaluate import DEFAULT_EVIDENCE_SETTINGS, EvidenceSettings
-from core.rescoring import rescore_decayed, rescore_marked
+from core.tips.evaluate import DEFAULT_EVIDENCE_SETTINGS, EvidenceSettings
+from core.tips.rescoring import rescore_decayed, rescore_marked
 from storage.types import utcnow
 from workers.rounds import run_rounds
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import record
-from core.retention import Purged, held_originals, purge_closed_cases
+from core.cases.retention import Purged, held_originals, purge_closed_cases
 from storage.photostore import MediaStore, PhotoStores
 from storage.types import utcnow
 from workers.rounds import run_rounds

@@ -2,7 +2,7 @@
 
 The body is the packet document and its files (base64), serialised the same way on every
 attempt. Each attempt is signed the Standard Webhooks way with the recipient's own secret
-(core/webhook_signing.py); `Idempotency-Key` (also the `webhook-id`) names the lead and the
+(core/delivery/webhook_signing.py); `Idempotency-Key` (also the `webhook-id`) names the lead and the
 recipient, so the receiver can drop a retry it already has.
 
 Evidence goes only where two people approved, and only to a public address: the recipient is
@@ -32,13 +32,18 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.delivery.outbox import Outcome, Outgoing
+from core.delivery.packets import PacketFile, read_files
+from core.delivery.webhook_signing import SigningState, WebhookSecrets
+from core.delivery.webhook_targets import (
+    TargetRefused,
+    TargetRules,
+    check_webhook_url,
+    refuse_addresses,
+)
 from core.errors import InvalidInput
-from core.outbox import Outcome, Outgoing
-from core.packets import PacketFile, read_files
-from core.webhook_signing import SigningState, WebhookSecrets
-from core.webhook_targets import TargetRefused, TargetRules, check_webhook_url, refuse_addresses
-from moderation.police import load_packet
-from moderation.police_recipients import resolve_recipient
+from moderation.forwarding.police import load_packet
+from moderation.forwarding.police_recipients import resolve_recipient
 from storage.models import PoliceRecipient
 from storage.photostore import PhotoStores
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases import PUBLIC_STATUSES
+from core.cases.public import PUBLIC_STATUSES
 from core.faces.engine import VECTOR_DIM, Face
 from core.faces.index import FaceIndex, as_matrix
 from storage.models import Case, CasePhoto, FaceEmbedding, TipPhoto

@@ -1,7 +1,7 @@
 """Durable admission of WhatsApp messages: committed before the webhook is answered.
 
-Like the Telegram inbox (core/inbox.py): duplicates (Meta delivers at least once) are ignored
-by message id, concurrent webhooks share one commit, and nothing is answered 200 before its
+Like the Telegram inbox (core/delivery/inbox.py): duplicates (Meta delivers at least once) are
+ignored by message id, concurrent webhooks share one commit, and nothing is answered 200 before its
 commit. The sender's number is stored only as a keyed hash and sealed in the vault.
 """
 
@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.group_commit import GroupCommitter, Waiting
-from core.vault import Vault
+from core.delivery.group_commit import GroupCommitter, Waiting
+from core.identity.vault import Vault
 from core.whatsapp.webhook import STATUSES, Inbound, Parsed, Status
 from storage.models import OutboxMessage, WhatsAppInbound
 from storage.types import utcnow

@@ -9,9 +9,8 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.alerts import DEFAULT_PER_DAY
-from core.geo import GeocodingService
-from core.volunteers import (
+from core.alerts.dispatch import DEFAULT_PER_DAY
+from core.alerts.volunteers import (
     NIGHT,
     Area,
     VolunteerRefused,
@@ -27,6 +26,7 @@ from core.volunteers import (
     set_paused,
     subscribe_volunteer,
 )
+from core.geo import GeocodingService
 from handlers.alerts.state import AreaChoice, SignUp, legacy
 from handlers.alerts.views import VIEWS, settings_keyboard, summary_of
 from handlers.engine.channel import Point

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.volunteers import Area
+from core.alerts.volunteers import Area
 
 LEGACY = ("vol_area", "vol_radius", "vol_language", "vol_quiet", "vol_editing", "vol_choices")
 

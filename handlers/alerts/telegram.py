@@ -10,8 +10,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.alert_messages import CALLBACK_PREFIX
-from core.cases import get_public_case
+from core.alerts.messages import CALLBACK_PREFIX
+from core.cases.public import get_public_case
 from handlers.alerts.flow import Turn, Volunteer
 from handlers.alerts.views import NONE, VOL
 from handlers.context import BotServices
@@ -33,7 +33,7 @@ class Vol(CallbackData, prefix=VOL):
 
 
 class AlertButton(CallbackData, prefix=CALLBACK_PREFIX):
-    """A button on an alert (core/alert_messages.py): va:report:<ref> or va:pause:<ref>."""
+    """A button on an alert (core/alerts/messages.py): va:report:<ref> or va:pause:<ref>."""
 
     action: str
     ref: str

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.alerts.volunteers import MAX_RADIUS_KM, RADIUS_CHOICES, format_quiet
 from core.i18n import Texts
-from core.volunteers import MAX_RADIUS_KM, RADIUS_CHOICES, format_quiet
 from handlers.alerts.state import AreaChoice, SignUp
 from handlers.engine.channel import Button, Keyboard, button, keyboard
 from handlers.engine.keys import shared

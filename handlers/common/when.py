@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core.drafts import Draft
 from core.i18n import Texts
+from core.tips.drafts import Draft
 from handlers.common.where import Nav
 from handlers.engine.channel import Keyboard, button, keyboard
 from handlers.engine.wizard import Wizard

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from core.drafts import Draft, DraftPlace
 from core.geo import GeocodingService
 from core.i18n import Texts
-from core.places import picked_place, place_at, place_label, resolve_typed
+from core.tips.drafts import Draft, DraftPlace
+from core.tips.places import picked_place, place_at, place_label, resolve_typed
 from handlers.engine.channel import Button, Point, button, keyboard
 from handlers.engine.wizard import View, Wizard
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.case_registry import CaseProblem, submit_case
+from core.cases.registry import CaseProblem, submit_case
 from core.errors import InvalidInput
 from handlers.common import when, where
 from handlers.context import Sending

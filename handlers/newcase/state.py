@@ -8,11 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from core.case_contacts import hold_contact, is_sealed, open_held
-from core.case_registry import LIMITS, MAX_PHOTOS, CaseDraft, NewCasePhoto
-from core.drafts import Draft
-from core.photo_ages import age_from_note
-from core.vault import Vault
+from core.cases.contacts import hold_contact, is_sealed, open_held
+from core.cases.photo_ages import age_from_note
+from core.cases.registry import LIMITS, MAX_PHOTOS, CaseDraft, NewCasePhoto
+from core.identity.vault import Vault
+from core.tips.drafts import Draft
 from handlers.common.where import Choosing
 from handlers.engine.wizard import Sent
 
@@ -44,7 +44,7 @@ class CaseTalk(Sent, Choosing):
     circumstances: str = ""
     police_ref: str | None = None
     contact: str = ""
-    """Sealed by the vault as soon as it is given (core.case_contacts): never plain at rest."""
+    """Sealed by the vault as soon as it is given (core.cases.contacts): never plain at rest."""
     contact_hint: str = ""
     photos: list[CasePhotoRef] = Field(default_factory=list)
     album: str | None = None

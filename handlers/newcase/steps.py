@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from core.case_answers import check_text, read_born, split_languages
-from core.case_registry import LIMITS, MAX_PHOTOS
-from core.drafts import Attachment
+from core.cases.answers import check_text, read_born, split_languages
+from core.cases.registry import LIMITS, MAX_PHOTOS
 from core.geo import GeocodingService
 from core.i18n import Texts
-from core.vault import Vault
+from core.identity.vault import Vault
+from core.tips.drafts import Attachment
 from handlers.common import when, where
 from handlers.engine.channel import Point
 from handlers.newcase.flow import CaseTurn

@@ -9,7 +9,7 @@ from aiogram import Router
 from aiogram.filters import Command, StateFilter
 from aiogram.types import CallbackQuery, Message
 
-from core.case_contacts import from_card
+from core.cases.contacts import from_card
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
 from handlers.newcase import buttons, steps

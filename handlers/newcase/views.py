@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC
 
-from core.case_registry import MAX_PHOTOS
+from core.cases.registry import MAX_PHOTOS
 from core.i18n import Texts
 from handlers.common import when, where
 from handlers.common.when import SUB_STEPS

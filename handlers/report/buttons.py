@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from core.errors import InvalidInput, RateLimited
-from core.tips import submit_tip_within_limit
+from core.tips.submission import submit_tip_within_limit
 from handlers.common import when, where
 from handlers.context import Sending
 from handlers.report.flow import Turn

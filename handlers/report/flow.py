@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases import has_public_cases
-from core.drafts import Attachment, Draft
+from core.cases.public import has_public_cases
+from core.tips.drafts import Attachment, Draft
 from handlers.common.when import SUB_STEPS
 from handlers.engine.wizard import Flow, Wizard
 from handlers.report.state import CaseChoice, Talk, legacy

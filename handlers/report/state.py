@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from core.drafts import Draft
+from core.tips.drafts import Draft
 from handlers.common.where import Choosing
 from handlers.engine.wizard import Sent
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases import NEAR_RADIUS_KM, list_cases_near
-from core.drafts import MAX_ATTACHMENTS, Attachment, DraftPlace
+from core.cases.public import NEAR_RADIUS_KM, list_cases_near
 from core.geo import GeocodingService
-from core.places import place_label
-from core.tips import list_case_choices
+from core.tips.drafts import MAX_ATTACHMENTS, Attachment, DraftPlace
+from core.tips.places import place_label
+from core.tips.submission import list_case_choices
 from handlers.common import when, where
 from handlers.engine.channel import Point
 from handlers.report.flow import Turn

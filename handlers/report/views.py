@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC
 
-from core.drafts import MAX_ATTACHMENTS, Draft
 from core.i18n import Texts
+from core.tips.drafts import MAX_ATTACHMENTS, Draft
 from handlers.common import when, where
 from handlers.engine.channel import Button, Keyboard, button, keyboard
 from handlers.engine.keys import nav_row, shared

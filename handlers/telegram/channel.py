@@ -20,7 +20,7 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.vault import Vault, telegram_source_key
+from core.identity.vault import Vault, telegram_source_key
 from handlers.context import BotServices, Sending
 from handlers.engine.channel import Keyboard, Origin
 from handlers.engine.wizard import Conversation

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiogram.types import Message
 
-from core.drafts import TELEGRAM_DOWNLOAD_LIMIT, Attachment, AttachmentKind
+from core.tips.drafts import TELEGRAM_DOWNLOAD_LIMIT, Attachment, AttachmentKind
 from handlers.engine.channel import Point
 
 # Documents are taken only when they are pictures or videos ("send as file" keeps GPS).

@@ -8,7 +8,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
-from core.tips import tip_status
+from core.tips.submission import tip_status
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
 from handlers.report.flow import Turn
@@ -18,7 +18,7 @@ from handlers.telegram.filters import PlainText, PrivateChat
 from handlers.telegram.keyboards import Answer
 from handlers.telegram.middleware import converse
 from handlers.telegram.states import Answering
-from moderation.answers import GroupNotice, receive_answer
+from moderation.review.answers import GroupNotice, receive_answer
 from storage.models import Tipster
 
 

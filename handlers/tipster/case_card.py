@@ -13,10 +13,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases import get_public_case
+from core.cases.people import PublicPerson, get_person
+from core.cases.public import get_public_case
+from core.delivery.outbox import CAPTION_LIMIT, enqueue, telegram_photo, tipster_recipient
 from core.i18n import Texts
-from core.outbox import CAPTION_LIMIT, enqueue, telegram_photo, tipster_recipient
-from core.people import PublicPerson, get_person
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
 from handlers.report.flow import Turn

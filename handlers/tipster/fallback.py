@@ -7,7 +7,7 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import Texts
-from core.tipsters import add_to_identity
+from core.identity.tipsters import add_to_identity
 from handlers.context import BotServices
 from handlers.telegram.filters import HasContact, PrivateChat
 from storage.models import Tipster

@@ -13,10 +13,10 @@ from core.i18n import Texts
 from handlers.context import BotServices
 from handlers.telegram.channel import acknowledge
 from handlers.telegram.filters import PrivateChat
-from moderation.families import DEEP_LINK_PREFIX, link_family, set_muted
-from moderation.family_leads import CALLBACK_PREFIX, SCAM
-from moderation.forwarding import answer_lead
-from moderation.scam_reports import report_scam
+from moderation.cases.families import DEEP_LINK_PREFIX, link_family, set_muted
+from moderation.cases.scam_reports import report_scam
+from moderation.forwarding.family_leads import CALLBACK_PREFIX, SCAM
+from moderation.forwarding.forward import answer_lead
 from storage.models import Tipster
 
 

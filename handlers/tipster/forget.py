@@ -8,8 +8,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.erasure import erase_identity
 from core.i18n import Texts
+from core.identity.erasure import erase_identity
 from handlers.context import BotServices
 from handlers.telegram.channel import acknowledge
 from handlers.telegram.filters import PrivateChat

@@ -8,7 +8,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import Texts
-from core.tipsters import set_language
+from core.identity.tipsters import set_language
 from handlers.telegram.channel import acknowledge
 from handlers.telegram.filters import PrivateChat
 from handlers.telegram.keyboards import Lang, languages

@@ -7,7 +7,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases import get_public_case
+from core.cases.public import get_public_case
 from core.i18n import Texts
 from handlers.engine.wizard import Conversation
 from handlers.report.flow import Turn

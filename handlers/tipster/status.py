@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from core.i18n import Texts
-from core.tips import add_to_tip, list_tip_statuses, tip_status
+from core.tips.submission import add_to_tip, list_tip_statuses, tip_status
 from handlers.common.where import place_of
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from core.vault import keyed_hash, lookup_key_of
+from core.identity.vault import keyed_hash, lookup_key_of
 from storage.migrate import VaultKeyNeeded
 
 revision: str = "0012"

@@ -127,7 +127,7 @@ def upgrade() -> None:
 
 def _key_existing_cases() -> None:
     """Name keys for the cases already registered (duplicate matching reads only keyed cases)."""
-    from core.name_keys import name_keys  # the same function the application keys with
+    from core.cases.name_keys import name_keys  # the same function the application keys with
 
     connection = op.get_bind()
     keys = sa.table("case_name_keys", sa.column("case_id"), sa.column("key"))

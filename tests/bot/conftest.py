@@ -8,11 +8,11 @@ from functools import cache
 import pytest
 
 from core.geo import GeocodingService, build_geocoder
+from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter
-from core.vault import Vault
 from handlers.context import BotServices
 from tests.bot.harness import Transcript, build_transcript
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram.server import FakeTelegram
 
 
 @cache

@@ -6,8 +6,8 @@ Tests read like transcripts:
     assert "report a sighting" in chat.last_text(CHAT).lower()
     await chat.press(CHAT, "Report a sighting")
 
-By default updates are admitted as polling does (core.inbox.admit); with a `Webhook`, they are
-POSTed to the real webhook endpoint and the method it answers with is run on the fake, as
+By default updates are admitted as polling does (core.delivery.inbox.admit); with a `Webhook`, they
+are POSTed to the real webhook endpoint and the method it answers with is run on the fake, as
 Telegram does.
 """
 
@@ -27,10 +27,10 @@ from starlette.applications import Starlette
 from bot.factory import create_bot, create_dispatcher
 from bot.fsm import KeyedStateKeys, SqlStorage
 from bot.processor import InboxProcessor
-from core.inbox import AdmissionBatcher, admit
+from core.delivery.inbox import AdmissionBatcher, admit
 from handlers.context import BotServices
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.telegram_state import Call
+from tests.fakes.telegram.server import FakeTelegram
+from tests.fakes.telegram.state import Call
 from tests.keys import CHAT_KEY
 from web.telegram import SECRET_HEADER, WEBHOOK_PATH, WebhookFirst
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.alert_messages import pause_data, report_data
+from core.alerts.messages import pause_data, report_data
 from storage.models import Subscription
 from tests.bot.fixtures import seed_case
 

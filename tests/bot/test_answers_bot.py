@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.sender import TelegramSender
-from core.outbox import Outgoing
+from core.delivery.outbox import Outgoing
 from handlers import build_routers
 from storage.models import OutboxMessage, Tip
 from storage.photostore import PhotoStore

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.fsm import KeyedStateKeys
-from core.conversations import RedisConversations
+from core.identity.conversations import RedisConversations
 from handlers import build_routers
 from storage.models import AuditEvent, ErasureRequest, Tipster, TipsterIdentity
 from tests.bot.harness import Transcript, build_transcript

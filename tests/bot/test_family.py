@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.sender import TelegramSender
+from core.delivery.packets import FORMAT
 from core.i18n import Texts
-from core.packets import FORMAT
 from handlers.tipster.family import FamilyAnswer
-from moderation.decisions import Outcome, decide
-from moderation.families import create_family_link
-from moderation.family_leads import feedback_buttons
-from moderation.forwarding import FamilyLead
+from moderation.cases.families import create_family_link
+from moderation.forwarding.family_leads import feedback_buttons
+from moderation.forwarding.forward import FamilyLead
+from moderation.review.decisions import Outcome, decide
 from storage.models import (
     AuditEvent,
     Case,

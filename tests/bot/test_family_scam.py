@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter
-from core.vault import Vault
 from handlers.context import BotServices
-from moderation.scam_reports import list_scam_reports
+from moderation.cases.scam_reports import list_scam_reports
 from storage.models import AuditEvent, OutboxMessage, ScamReport
 from storage.photostore import open_photo_stores
 from tests.bot.conftest import geocoder

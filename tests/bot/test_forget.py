@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from moderation.decisions import Outcome, decide
+from moderation.review.decisions import Outcome, decide
 from storage.models import AuditEvent, OutboxMessage, StaffUser, Tip, Tipster, TipsterIdentity
 from tests.bot.fixtures import assert_all_processed, fsm_state, sent_ref
 from tests.privacy_scan import Person, only_in_vault, scan_sqlite_files, scan_tables

@@ -9,8 +9,8 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from sqlalchemy import select, update
 
-from core.inbox import admit
-from core.inbox_admin import inbox_counts, list_dead, retry_dead
+from core.delivery.inbox import admit
+from core.delivery.inbox_admin import inbox_counts, list_dead, retry_dead
 from storage.models import InboxUpdate
 from storage.types import utcnow
 from tests.bot.harness import build_transcript

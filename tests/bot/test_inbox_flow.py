@@ -9,7 +9,7 @@ from aiogram import Router
 from aiogram.types import Message
 from sqlalchemy import select, text
 
-from core.inbox import admit
+from core.delivery.inbox import admit
 from storage.models import InboxUpdate
 from tests.bot.harness import build_transcript
 from tests.keys import CHAT_KEY

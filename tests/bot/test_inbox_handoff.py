@@ -11,7 +11,7 @@ from aiogram.types import Message
 from sqlalchemy import select
 
 from bot.processor import MAX_QUEUED_PER_CHAT
-from core.inbox import AdmissionBatcher, admit
+from core.delivery.inbox import AdmissionBatcher, admit
 from storage.models import InboxUpdate
 from tests.bot.harness import Transcript, build_transcript
 from tests.keys import CHAT_KEY

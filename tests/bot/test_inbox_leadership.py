@@ -11,7 +11,7 @@ from aiogram.types import Message
 from sqlalchemy import text
 
 from bot.processor import LOCK_KEY
-from core.inbox import admit
+from core.delivery.inbox import admit
 from tests.bot.harness import build_transcript
 from tests.keys import CHAT_KEY
 

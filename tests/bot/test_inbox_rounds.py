@@ -8,7 +8,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy import select
 
-from core.inbox import admit
+from core.delivery.inbox import admit
 from storage.models import InboxUpdate
 from tests.bot.fixtures import fsm_state
 from tests.bot.harness import build_transcript

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.sender import TelegramSender
-from core.outbox import CALLBACK_LIMIT, Outgoing
-from core.tipsters import get_or_create_tipster
+from core.delivery.outbox import CALLBACK_LIMIT, Outgoing
+from core.identity.tipsters import get_or_create_tipster
 from handlers import build_routers, moderators
-from moderation.cards import CardSettings, announce, prune_tokens, redact, render_card
-from moderation.staff_links import create_link_code, unlink_telegram
+from moderation.cases.cards import CardSettings, announce, prune_tokens, redact, render_card
+from moderation.staff.links import create_link_code, unlink_telegram
 from storage.models import (
     AuditEvent,
     CallbackToken,
@@ -248,7 +248,7 @@ async def test_spam_pressed_by_a_linked_moderator_decides_once_and_the_card_show
 
 
 async def test_a_tip_decided_on_the_web_meanwhile_is_not_decided_again(group, services):
-    from moderation.decisions import Outcome, decide
+    from moderation.review.decisions import Outcome, decide
 
     alice = await _staff(group.sessions, "moderator", "alice@example.org")
     bob = await _staff(group.sessions, "senior_moderator", "bob@example.org")
@@ -264,7 +264,7 @@ async def test_a_tip_decided_on_the_web_meanwhile_is_not_decided_again(group, se
 
 
 async def test_a_tip_a_colleague_holds_in_the_dashboard_is_left_to_them(group, services):
-    from moderation.queue import claim
+    from moderation.review.queue import claim
 
     alice = await _staff(group.sessions, "moderator")
     bob = await _staff(group.sessions, "moderator")

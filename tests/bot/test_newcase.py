@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from core.case_registry import open_contact
+from core.cases.registry import open_contact
 from storage.models import Case, CasePhoto, FsmState
 from tests.bot.fixtures import assert_all_processed, count_containing, fsm_state, jpeg, sent_ref
 

@@ -10,7 +10,7 @@ import secrets
 
 from sqlalchemy import select
 
-from core.volunteers import Area, set_paused, subscribe_volunteer
+from core.alerts.volunteers import Area, set_paused, subscribe_volunteer
 from storage.models import CaseAlert, OutboxMessage, Tipster
 from storage.types import utcnow
 from tests.core.test_alerts import XIAN, active_case, north, start

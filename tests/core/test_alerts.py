@@ -1,5 +1,5 @@
-"""Area alerts (core/alerts.py): the growing radius with a controlled clock, both radii, the daily
-cap, quiet hours, paused volunteers, the end of a case and re-centring on a sighting.
+"""Area alerts (core/alerts/dispatch.py): the growing radius with a controlled clock, both radii,
+the daily cap, quiet hours, paused volunteers, the end of a case and re-centring on a sighting.
 
 Runs on SQLite and PostgreSQL.
 """
@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.alert_recipients import deliver_at
-from core.alerts import (
+from core.alerts.dispatch import (
     end_case_alerts,
     extend_case_alerts,
     list_growing_cases,
@@ -21,6 +20,7 @@ from core.alerts import (
     recenter_case_alerts,
     start_case_alerts,
 )
+from core.alerts.recipients import deliver_at
 from storage.models import Case, CaseAlert, CasePhoto, OutboxMessage, Subscription, Tipster
 
 XIAN = (34.2610, 108.9420)

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from core.case_answers import check_text, read_born, split_languages
-from core.case_registry import LIMITS, MAX_AGE
+from core.cases.answers import check_text, read_born, split_languages
+from core.cases.registry import LIMITS, MAX_AGE
 
 TODAY = date(2026, 12, 7)
 

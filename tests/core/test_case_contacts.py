@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.case_contacts import from_card, hint_of, hold_contact, open_held
-from core.vault import Vault
+from core.cases.contacts import from_card, hint_of, hold_contact, open_held
+from core.identity.vault import Vault
 
 
 def test_a_held_contact_shows_only_its_last_two_characters_and_opens_back():

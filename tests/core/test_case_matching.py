@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from core.case_match_scoring import cjk_core, mark_words, name_similarity, normalise_name
-from core.case_matching import refresh_matches, store_name_keys
+from core.cases.match_scoring import cjk_core, mark_words, name_similarity, normalise_name
+from core.cases.matching import refresh_matches, store_name_keys
 from core.faces.records import pack
 from storage.models import Case, CaseMatch, CasePhoto, FaceEmbedding
 from tests.core.face_images import synthetic_vector

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.case_registry import (
+from core.cases.registry import (
     CaseDraft,
     CaseProblem,
     NewCasePhoto,
@@ -17,7 +17,7 @@ from core.case_registry import (
     validate_draft,
 )
 from core.errors import InvalidInput
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage.models import Case, CasePhoto
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from core.clusters import Member, count_independent
 from core.dedup import PhashIndex
-from core.evaluate import evaluate_tip
-from core.evidence import signed64
+from core.tips.clusters import Member, count_independent
+from core.tips.evaluate import evaluate_tip
+from core.tips.evidence import signed64
 from storage.models import Case, Tip, TipCluster, TipPhoto, Tipster
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.dedup import PhashIndex, hamming, near_copies, normalise_text, similarity, to_unsigned
-from core.evidence import signed64
+from core.tips.evidence import signed64
 
 RNG_SEED = 20260126
 

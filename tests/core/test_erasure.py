@@ -1,5 +1,5 @@
-"""core.erasure: originals in a police packet stay under legal hold (recorded); others go; the
-bot's caches are cleared after an erasure anywhere."""
+"""core.identity.erasure: originals in a police packet stay under legal hold (recorded); others go;
+the bot's caches are cleared after an erasure anywhere."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import asyncio
 from sqlalchemy import select
 
 from core.audit import record
-from core.erasure import erase_identity, watching_erasures
-from core.vault import Vault
+from core.identity.erasure import erase_identity, watching_erasures
+from core.identity.vault import Vault
 from storage.models import AuditEvent, Forward, TipPhoto, TipsterIdentity
 from storage.photostore import open_photo_stores
 from tests.web import dashboard_world as world

@@ -6,10 +6,10 @@ from functools import cache
 
 import pytest
 
-from core.drafts import DraftPlace
 from core.geo import GeocodingService, build_geocoder
 from core.geo.build import chinese_name
-from core.places import place_at, place_label, resolve_typed
+from core.tips.drafts import DraftPlace
+from core.tips.places import place_at, place_label, resolve_typed
 
 
 @cache

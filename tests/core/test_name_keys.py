@@ -1,6 +1,6 @@
-"""Name keys (core/name_keys.py): every pair of names one typo apart, or one inside the other, or
-with the same Chinese core, shares a key, so duplicate matching reads it; unalike names share none
-of the close keys."""
+"""Name keys (core/cases/name_keys.py): every pair of names one typo apart, or one inside the
+other, or with the same Chinese core, shares a key, so duplicate matching reads it; unalike names
+share none of the close keys."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.case_match_scoring import SAME_NAME, best_name, profile
-from core.name_keys import name_keys
+from core.cases.match_scoring import SAME_NAME, best_name, profile
+from core.cases.name_keys import name_keys
 
 NAMES = ["lily chen", "wei wang", "christopher lee", "maria jose garcia", "abdulrahmanovich"]
 

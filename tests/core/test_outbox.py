@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from sqlalchemy import select, update
 
-from core import outbox
-from core.outbox import (
+from core.delivery import outbox
+from core.delivery.outbox import (
     chat_recipient,
     enqueue,
     is_group,

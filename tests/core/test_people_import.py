@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from core.people_import import FileRefused, read_batch, read_photos
-from moderation.people_imports import Runner, run_import, start_import
+from core.cases.people_import import FileRefused, read_batch, read_photos
+from moderation.cases.people_imports import Runner, run_import, start_import
 from storage.models import AuditEvent, Case, CaseMatch, CasePhoto, PeopleImport
 from storage.photostore import PhotoStore
 from tests.web.dashboard_world import jpeg

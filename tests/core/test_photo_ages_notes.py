@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.photo_ages import age_from_note
+from core.cases.photo_ages import age_from_note
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.identity.vault import Vault
 from core.photos import PhotoProcessor
 from core.photos.sandbox import NOBODY, gaps, without_root
-from core.vault import Vault
 from tests.core.decoder_as_nobody import look_inside
 
 CANARY = "TIPLINE_TEST_CANARY_SECRET"

@@ -5,9 +5,9 @@ from functools import cache
 
 import pytest
 
-from core.drafts import Draft, DraftPlace, parse_seen
 from core.geo import GeocodingService, build_geocoder
-from core.places import place_at, resolve_typed, typed_as_given
+from core.tips.drafts import Draft, DraftPlace, parse_seen
+from core.tips.places import place_at, resolve_typed, typed_as_given
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)  # 17:00 in Xi'an, 04:00 in New York
 

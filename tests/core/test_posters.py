@@ -13,9 +13,8 @@ import segno
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PdfParser import PdfParser
 
-from core.i18n import catalog
-from core.poster_files import bot_link, cached_poster, poster_languages, web_link
-from core.poster_layout import (
+from core.cases.poster_files import bot_link, cached_poster, poster_languages, web_link
+from core.cases.poster_layout import (
     DEFAULT_FONT,
     PosterFontMissing,
     face_index,
@@ -24,7 +23,8 @@ from core.poster_layout import (
     text_width,
     wrap,
 )
-from core.posters import HEIGHT, WIDTH, PosterData, qr_placement, render_poster
+from core.cases.posters import HEIGHT, WIDTH, PosterData, qr_placement, render_poster
+from core.i18n import catalog
 
 IN_CI = bool(os.environ.get("CI"))
 DOCS_SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "img" / "poster-sample.png"

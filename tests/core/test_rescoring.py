@@ -8,11 +8,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from core.case_registry import CaseDraft, edit_case, submit_case
+from core.cases.registry import CaseDraft, edit_case, submit_case
 from core.dedup import PhashIndex
-from core.evaluate import evaluate_tip
-from core.rescoring import TIME_PASSED
-from core.vault import Vault
+from core.identity.vault import Vault
+from core.tips.evaluate import evaluate_tip
+from core.tips.rescoring import TIME_PASSED
 from storage.models import Case, Tip, TipScore
 from storage.types import utcnow
 from workers.rescoring import RescoreWorker

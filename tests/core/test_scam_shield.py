@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.dedup import PhashIndex
-from core.evaluate import evaluate_tip
-from core.evidence import signed64
-from core.extortion import extortion_signs
+from core.tips.evaluate import evaluate_tip
+from core.tips.evidence import signed64
+from core.tips.extortion import extortion_signs
 from storage.models import Case, CasePhoto, Tip, TipPhoto
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.geo import distance_km
-from core.scoring import (
+from core.tips.scoring import (
     CaseFacts,
     Sighting,
     TipFacts,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.vault import Vault, VaultKeyError
+from core.identity.vault import Vault, VaultKeyError
 
 
 def test_sealed_identity_round_trips_and_hides_plaintext():

@@ -1,5 +1,5 @@
-"""Volunteer subscriptions (core/volunteers.py): areas from a pin or a typed city, refusals (at
-sea, unknown city, bad radius, bad quiet hours), one subscription per person, pause, resume and
+"""Volunteer subscriptions (core/alerts/volunteers.py): areas from a pin or a typed city, refusals
+(at sea, unknown city, bad radius, bad quiet hours), one subscription per person, pause, resume and
 leave. The database tests run on SQLite and PostgreSQL.
 """
 
@@ -11,8 +11,7 @@ from functools import cache
 import pytest
 from sqlalchemy import func, select
 
-from core.geo import GeocodingService, build_geocoder
-from core.volunteers import (
+from core.alerts.volunteers import (
     Area,
     VolunteerRefused,
     area_from_point,
@@ -27,6 +26,7 @@ from core.volunteers import (
     set_paused,
     subscribe_volunteer,
 )
+from core.geo import GeocodingService, build_geocoder
 from storage.models import Subscription, Tipster
 
 XIAN = Area(lat=34.26, lon=108.94, label="Xi’an, Shaanxi, China", timezone="Asia/Shanghai")

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from core.webhook_targets import TargetRules
+from core.delivery.webhook_targets import TargetRules
 
 
 @dataclass

@@ -6,7 +6,7 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.staff import hash_password
+from core.identity.staff import hash_password
 from storage.models import StaffUser, Tip, Tipster
 
 _PASSWORD_HASH = hash_password("a long test passphrase")

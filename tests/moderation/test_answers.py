@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import NotFound
-from moderation.answers import GroupNotice, count_answers_for, receive_answer
-from moderation.decisions import Outcome, decide
-from moderation.queue import QueueFilter, claim_next, list_queue
+from moderation.review.answers import GroupNotice, count_answers_for, receive_answer
+from moderation.review.decisions import Outcome, decide
+from moderation.review.queue import QueueFilter, claim_next, list_queue
 from storage.models import AuditEvent, OutboxMessage, Tip, Tipster
 from tests.moderation import factories
 

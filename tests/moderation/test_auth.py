@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select, update
 
 from core.errors import InvalidInput, RateLimited
+from core.identity.vault import Vault
 from core.limits import SIGN_IN_BACKOFF, MemoryRateLimiter, account_key
-from core.vault import Vault
-from moderation.auth import begin_sign_in, finish_sign_in, resolve, seal_totp, sign_out
-from moderation.invites import accept_invite, first_admin_invite, new_totp_secret, open_invite
+from moderation.staff.auth import begin_sign_in, finish_sign_in, resolve, seal_totp, sign_out
+from moderation.staff.invites import accept_invite, first_admin_invite, new_totp_secret, open_invite
 from storage.models import AuditEvent, StaffSession
 from storage.types import utcnow
 from tests.moderation import factories

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from core.alerts import AlertPolicy
-from core.case_registry import CaseDraft, submit_case
-from core.cases import get_public_case, has_public_cases, list_cases_near
+from core.alerts.dispatch import AlertPolicy
+from core.cases.public import get_public_case, has_public_cases, list_cases_near
+from core.cases.registry import CaseDraft, submit_case
 from core.errors import InvalidInput
-from core.vault import Vault
-from moderation.case_lifecycle import (
+from core.identity.vault import Vault
+from moderation.cases.lifecycle import (
     next_statuses,
     recenter_case,
     register_case,

@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 
 from core.dedup import PhashIndex
 from core.errors import InvalidInput, NotFound
-from core.evaluate import evaluate_tip
-from moderation.case_links import relink
-from moderation.decisions import Outcome, decide
-from moderation.face_verdicts import judge_face
-from moderation.forwarding import FamilyLead, check_family_lead
-from moderation.queue import ClaimConflict, claim
+from core.tips.evaluate import evaluate_tip
+from moderation.forwarding.forward import FamilyLead, check_family_lead
+from moderation.review.case_links import relink
+from moderation.review.decisions import Outcome, decide
+from moderation.review.face_verdicts import judge_face
+from moderation.review.queue import ClaimConflict, claim
 from storage.models import (
     AuditEvent,
     Case,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import InvalidInput, NotFound
-from moderation.case_matches import MatchAlreadyDecided, decide_match, list_matches
+from moderation.cases.matches import MatchAlreadyDecided, decide_match, list_matches
 from storage.models import AuditEvent, Case, CaseMatch, CasePhoto
 from tests.moderation import factories
 

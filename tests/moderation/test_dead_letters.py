@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.inbox import admit
+from core.delivery.inbox import admit
 from moderation.dead_letters import list_dead_letters, retry_dead_letter
 from storage.models import AuditEvent, InboxUpdate, OutboxMessage
 from tests.keys import CHAT_KEY

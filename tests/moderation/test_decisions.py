@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import InvalidInput
-from moderation.decisions import AlreadyDecided, Outcome, decide
 from moderation.policy import POLICY, can
-from moderation.queue import ClaimConflict, claim
+from moderation.review.decisions import AlreadyDecided, Outcome, decide
+from moderation.review.queue import ClaimConflict, claim
 from storage.models import AuditEvent, Decision, OutboxMessage, Tip, Tipster
 from tests.moderation import factories
 

@@ -15,25 +15,26 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.delivery.outbox import Outgoing
+from core.delivery.packets import FORMAT, read_files
+from core.delivery.webhook_targets import TargetRules
 from core.errors import InvalidInput, NotFound, RateLimited
 from core.i18n import Texts
 from core.limits import MemoryRateLimiter
-from core.outbox import Outgoing
-from core.packets import FORMAT, read_files
-from core.webhook_targets import TargetRules
-from moderation import decisions, police_recipients
-from moderation.decisions import AlreadyDecided, Outcome, decide
-from moderation.families import create_family_link, link_family, set_muted
-from moderation.family_leads import feedback_buttons
-from moderation.forwarding import (
+from moderation.cases.families import create_family_link, link_family, set_muted
+from moderation.forwarding import police_recipients
+from moderation.forwarding.family_leads import feedback_buttons
+from moderation.forwarding.forward import (
     FamilyLead,
     answer_lead,
     forward_to_family,
     forwards_of,
     suggested_place,
 )
-from moderation.police import OnCallPager, download_packet
-from moderation.police_recipients import approve_recipient, deactivate_recipient
+from moderation.forwarding.police import OnCallPager, download_packet
+from moderation.forwarding.police_recipients import approve_recipient, deactivate_recipient
+from moderation.review import decisions
+from moderation.review.decisions import AlreadyDecided, Outcome, decide
 from storage.models import (
     AuditEvent,
     Case,
@@ -379,7 +380,7 @@ async def test_urgent_sends_the_packet_and_pages_on_call_at_once(sessions, store
 
 async def test_the_on_call_pager_fans_out_once_even_when_retried(sessions):
     async with sessions() as session:
-        from moderation.police import page_oncall
+        from moderation.forwarding.police import page_oncall
 
         await page_oncall(
             session, key="decision:1:oncall", subject="URGENT", text="t", link="/tips/X"

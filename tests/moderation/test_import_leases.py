@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.people_import import read_batch
-from moderation.import_leases import (
+from core.cases.people_import import read_batch
+from moderation.cases.import_leases import (
     LeaseLost,
     interrupt_import,
     list_left_behind,
@@ -26,7 +26,7 @@ from moderation.import_leases import (
     take_over,
     this_host,
 )
-from moderation.people_imports import Runner, run_import, start_import
+from moderation.cases.people_imports import Runner, run_import, start_import
 from storage.models import AuditEvent, Case, PeopleImport
 from storage.photostore import PhotoStore
 

@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core.errors import InvalidInput
+from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter
-from core.vault import Vault
-from moderation.auth import begin_sign_in, finish_sign_in, resolve
-from moderation.invites import (
+from moderation.staff.accounts import approve_invite, reset_2fa, revoke_invite
+from moderation.staff.auth import begin_sign_in, finish_sign_in, resolve
+from moderation.staff.invites import (
     InviteRefused,
     accept_invite,
     create_invite,
@@ -24,8 +25,7 @@ from moderation.invites import (
     new_totp_secret,
     open_invite,
 )
-from moderation.recovery import codes_left
-from moderation.staff_accounts import approve_invite, reset_2fa, revoke_invite
+from moderation.staff.recovery import codes_left
 from storage.models import AuditEvent, StaffInvite, StaffRecoveryCode, StaffSession, StaffUser
 from storage.types import utcnow
 from tests.moderation import factories

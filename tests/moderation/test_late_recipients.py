@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from moderation.decisions import Outcome, decide
-from moderation.families import set_muted
-from moderation.forwarding import FamilyLead
+from moderation.cases.families import set_muted
+from moderation.forwarding.forward import FamilyLead
+from moderation.review.decisions import Outcome, decide
 from storage.models import AuditEvent, OutboxMessage
 from storage.photostore import open_photo_stores
 from tests.moderation.test_forwarding import (

@@ -8,7 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from moderation.queue import ClaimConflict, QueueFilter, claim, claim_next, list_queue, release
+from moderation.review.queue import (
+    ClaimConflict,
+    QueueFilter,
+    claim,
+    claim_next,
+    list_queue,
+    release,
+)
 from storage.models import Tip, TipCluster
 from storage.types import utcnow
 from tests.moderation import factories
@@ -96,7 +103,7 @@ async def test_concurrent_claim_next_hands_out_distinct_tips(sessions):
 
 
 def test_open_status_sql_matches_the_open_statuses():
-    from moderation.queue import OPEN_STATUSES
+    from moderation.review.queue import OPEN_STATUSES
     from storage.models import OPEN_TIPS_SQL
 
     assert OPEN_TIPS_SQL == "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"

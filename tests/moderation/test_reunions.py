@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import InvalidInput
-from moderation.case_matches import MatchAlreadyDecided
-from moderation.reunions import confirm_match, record_reunion, start_review
+from moderation.cases.matches import MatchAlreadyDecided
+from moderation.cases.reunions import confirm_match, record_reunion, start_review
 from storage.models import (
     AuditEvent,
     Case,

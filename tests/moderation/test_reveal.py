@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import InvalidInput, NotFound
-from core.tipsters import get_or_create_tipster
-from core.vault import Vault
-from moderation.reveal import approve_reveal, list_pending, refuse_reveal, request_reveal
+from core.identity.tipsters import get_or_create_tipster
+from core.identity.vault import Vault
+from moderation.privacy.reveal import approve_reveal, list_pending, refuse_reveal, request_reveal
 from storage.models import AuditEvent, RevealRequest, StaffUser, TipsterIdentity
 from tests.moderation import factories
 

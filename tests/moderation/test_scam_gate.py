@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from moderation.decisions import Outcome, decide
-from moderation.forwarding import FamilyLead, forward_to_family, tip_forwarding
-from moderation.scam_gate import NeedsSenior
+from moderation.cases.scam_gate import NeedsSenior
+from moderation.forwarding.forward import FamilyLead, forward_to_family, tip_forwarding
+from moderation.review.decisions import Outcome, decide
 from storage.models import AuditEvent, Decision, Forward, OutboxMessage, StaffUser, Tip
 from storage.photostore import open_photo_stores
 from tests.moderation.test_forwarding import (

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import InvalidInput
-from moderation.auth import resolve, token_hash
-from moderation.staff_accounts import (
+from moderation.staff.accounts import (
     LAST_ADMIN,
     change_role,
     decide_role_request,
     list_staff,
     set_active,
 )
+from moderation.staff.auth import resolve, token_hash
 from storage.models import AuditEvent, StaffRoleRequest, StaffSession, StaffUser
 from tests.moderation import factories
 

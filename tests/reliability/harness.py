@@ -23,7 +23,7 @@ import httpx
 from PIL import Image
 from sqlalchemy.engine import make_url
 
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage import migrate
 from tests.databases import fresh_database
 from tests.processes import TOKEN, TiplineProcess, fake_telegram, tipline_env

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from core.vault import Vault, telegram_source_key
+from core.identity.vault import Vault, telegram_source_key
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Case, FsmState, InboxUpdate, Tip

@@ -15,11 +15,11 @@ import httpx
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.delivery.webhook_signing import WebhookSecrets
+from core.identity.staff import hash_password
+from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter
-from core.staff import hash_password
-from core.vault import Vault
-from core.webhook_signing import WebhookSecrets
-from moderation.auth import token_hash
+from moderation.staff.auth import token_hash
 from storage.models import Case, StaffSession, StaffUser, Tip, TipCluster, TipPhoto, Tipster
 from storage.photostore import PhotoStores, open_photo_stores
 from storage.types import utcnow

@@ -15,7 +15,7 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from moderation.invites import first_admin_invite
+from moderation.staff.invites import first_admin_invite
 from storage.models import StaffUser
 from tests.web import dashboard_world as world
 from web.dashboard.deps import SESSION_COOKIE

@@ -18,10 +18,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from core.case_registry import open_contact
-from core.cases import get_public_case
+from core.cases.public import get_public_case
+from core.cases.registry import open_contact
 from core.geo import GeocodingService, build_geocoder
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage.models import Case, CasePhoto
 from storage.photostore import PhotoStore
 from web.app import WebContext, create_app

@@ -9,7 +9,7 @@ import re
 
 from sqlalchemy import func, select
 
-from moderation.queue import claim
+from moderation.review.queue import claim
 from storage.models import AuditEvent, Decision, Tip
 from tests.web import dashboard_world as world
 

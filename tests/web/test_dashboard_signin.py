@@ -13,8 +13,8 @@ import pyotp
 from sqlalchemy import func, select
 
 from core.limits import SIGN_IN_BACKOFF, MemoryRateLimiter
-from moderation.auth import seal_totp
-from moderation.invites import first_admin_invite, new_totp_secret
+from moderation.staff.auth import seal_totp
+from moderation.staff.invites import first_admin_invite, new_totp_secret
 from storage.models import AuditEvent, StaffSession, StaffUser
 from tests.web import dashboard_world as world
 from web.app import create_app

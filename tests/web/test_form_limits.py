@@ -12,8 +12,8 @@ import pytest
 
 from core.limits import MemoryRateLimiter, parse_rates
 from tests.web.test_report import JPEG, SECRET, geocoder, open_form, photo_files, stored_files, tips
-from web.abuse import FormLimits
 from web.app import WebContext, create_app
+from web.public.abuse import FormLimits
 
 PROXY = "10.1.2.3"
 

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from core.people_import import read_batch
-from moderation.people_imports import start_import
+from core.cases.people_import import read_batch
+from moderation.cases.people_imports import start_import
 from storage.models import Case, PeopleImport
 from storage.s3store import S3Location
 from storage.types import utcnow

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core.case_matching import refresh_matches
+from core.cases.matching import refresh_matches
 from core.i18n import Texts
 from moderation.policy import can
 from storage.models import AuditEvent, CaseMatch, CasePhoto

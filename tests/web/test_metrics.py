@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.delivery.outbox import enqueue, telegram_text
 from core.geo import build_geocoder
-from core.outbox import enqueue, telegram_text
 from web.app import WebContext, create_app
 from web.ops import create_ops_app
 

@@ -14,13 +14,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import update
 
+from core.cases.poster_layout import DEFAULT_FONT
 from core.geo import GeocodingService, build_geocoder
-from core.poster_layout import DEFAULT_FONT
-from core.vault import Vault
+from core.identity.vault import Vault
 from handlers.context import BotServices
 from storage.models import Case, CasePhoto
 from storage.photostore import open_photo_stores
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram.server import FakeTelegram
 from tests.web.dashboard_world import build_context, case, jpeg
 from tipline.app import _learn_bot_username
 from web.app import WebContext
@@ -223,17 +223,17 @@ async def test_poster_links_come_from_the_configured_url_never_the_host_header(
     client, session, context, monkeypatch
 ):
     """A forged Host header must not put the attacker's site on a cached poster's QR code."""
-    import web.people
+    import web.public.people
 
     context.base_url = "https://tipline.example.org"
     seen: list[str] = []
-    real = web.people.poster_data
+    real = web.public.people.poster_data
 
     async def spy(*args, **kwargs):
         seen.append(kwargs["base_url"])
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(web.people, "poster_data", spy)
+    monkeypatch.setattr(web.public.people, "poster_data", spy)
     row = await public_case(session)
     await add_photo(session, context, row, 200)
     response = await client.get(f"/people/{row.ref}/poster.png", headers={"Host": "evil.example"})

@@ -23,8 +23,8 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select
 from starlette.routing import Mount
 
-from moderation.invites import create_invite
 from moderation.policy import POLICY, can
+from moderation.staff.invites import create_invite
 from storage.models import (
     AuditEvent,
     Decision,
@@ -61,7 +61,7 @@ PUBLIC = {
     "/api/docs",
     "/docs/oauth2-redirect",
     "/openapi.json",
-    # Public case pages (web/people.py): public fields of verified cases only.
+    # Public case pages (web/public/people.py): public fields of verified cases only.
     "/people",
     "/people/{ref}",
     "/people/{ref}/photos/{number:int}.jpg",
@@ -378,8 +378,8 @@ async def _import_upload(session, signed, context):
 
 
 async def _import_page(session, signed, context):
-    from core.people_import import Batch
-    from moderation.people_imports import start_import
+    from core.cases.people_import import Batch
+    from moderation.cases.people_imports import start_import
 
     job = await start_import(
         session,

@@ -26,7 +26,7 @@ from storage.photostore import PhotoStore, PhotoStores
 from tests.s3server import gone_bucket, s3_stores
 from web import csrf
 from web.app import WebContext, create_app
-from web.uploads import read_form
+from web.public.uploads import read_form
 
 SECRET = b"w" * 32
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n"

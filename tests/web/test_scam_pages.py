@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core.dedup import PhashIndex
-from core.evaluate import evaluate_tip
-from core.evidence import signed64
+from core.tips.evaluate import evaluate_tip
+from core.tips.evidence import signed64
 from storage.models import CasePhoto, Forward, TipPhoto
 from storage.types import utcnow
 from tests.web import dashboard_world as world

@@ -12,7 +12,7 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from moderation.invites import first_admin_invite
+from moderation.staff.invites import first_admin_invite
 from storage.models import AuditEvent, CallbackToken, StaffInvite, StaffUser
 from tests.web import dashboard_world as world
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from moderation.answers import receive_answer
-from moderation.decisions import Outcome, decide
 from moderation.policy import can
+from moderation.review.answers import receive_answer
+from moderation.review.decisions import Outcome, decide
 from storage.models import (
     AuditEvent,
     CasePhoto,

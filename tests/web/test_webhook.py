@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from core.delivery.inbox import AdmissionBatcher
 from core.geo import build_geocoder
-from core.inbox import AdmissionBatcher
 from storage.db import create_engine, create_sessionmaker
 from storage.models import InboxUpdate
 from tests.keys import CHAT_KEY

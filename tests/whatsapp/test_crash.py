@@ -10,8 +10,14 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes import whatsapp_payloads as wa
-from tests.fakes.whatsapp import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, FakeWhatsApp
+from tests.fakes.whatsapp import payloads as wa
+from tests.fakes.whatsapp.server import (
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    TOKEN,
+    VERIFY_TOKEN,
+    FakeWhatsApp,
+)
 from tests.processes import TiplineProcess, tipline_env
 
 MESSAGES = 400

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.erasure import erase_identity
-from core.tipsters import get_or_create_tipster
-from tests.fakes import whatsapp_payloads as wa
+from core.identity.erasure import erase_identity
+from core.identity.tipsters import get_or_create_tipster
+from tests.fakes.whatsapp import payloads as wa
 from tests.keys import TEST_VAULT
 from tests.privacy_scan import scan_tables
 from tests.whatsapp.world import inbox, served

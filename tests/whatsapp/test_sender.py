@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from core.outbox import enqueue, tipster_recipient
-from core.tipsters import get_or_create_tipster
+from core.delivery.outbox import enqueue, tipster_recipient
+from core.identity.tipsters import get_or_create_tipster
 from core.whatsapp import payloads
 from storage.models import OutboxMessage
 from storage.types import utcnow
-from tests.fakes import whatsapp_payloads as wa
+from tests.fakes.whatsapp import payloads as wa
 from tests.keys import TEST_VAULT
 from tests.whatsapp.world import World, served
 from workers.relay import Relay, Retry

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from storage.db import create_engine, create_sessionmaker
-from tests.fakes import whatsapp_payloads as wa
-from tests.fakes.whatsapp import VERIFY_TOKEN, FakeWhatsApp
+from tests.fakes.whatsapp import payloads as wa
+from tests.fakes.whatsapp.server import VERIFY_TOKEN, FakeWhatsApp
 from tests.keys import TEST_VAULT
 from tests.whatsapp.world import World, context, inbox, served
 from web.app import create_app

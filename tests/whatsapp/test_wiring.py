@@ -13,8 +13,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.fakes import whatsapp_payloads as wa
-from tests.fakes.whatsapp import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, FakeWhatsApp
+from tests.fakes.whatsapp import payloads as wa
+from tests.fakes.whatsapp.server import (
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    TOKEN,
+    VERIFY_TOKEN,
+    FakeWhatsApp,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

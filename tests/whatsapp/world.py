@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.geo import build_geocoder
 from core.whatsapp.admission import WhatsAppAdmission
 from storage.models import WhatsAppInbound
-from tests.fakes.whatsapp import VERIFY_TOKEN, FakeWhatsApp
+from tests.fakes.whatsapp.server import VERIFY_TOKEN, FakeWhatsApp
 from tests.keys import TEST_VAULT
 from web.app import WebContext, create_app
 from web.whatsapp import WhatsAppIntake

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.factory import create_bot
 from bot.sender import TelegramSender
-from core.vault import Vault
+from core.identity.vault import Vault
 from storage.db import create_engine, create_sessionmaker
 from storage.photostore import PhotoStore
 from tests.processes import TOKEN

@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.sender import TelegramSender
-from core.alerts import start_case_alerts
-from core.tipsters import get_or_create_tipster
-from core.vault import Vault
+from core.alerts.dispatch import start_case_alerts
+from core.identity.tipsters import get_or_create_tipster
+from core.identity.vault import Vault
 from storage.models import Case, CasePhoto, OutboxMessage, Subscription
 from storage.photostore import PhotoStore
 from storage.types import utcnow
 from tests.core import photo_corpus
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram.server import FakeTelegram
 from workers.alerts import AlertWorker
 from workers.relay import Relay, Retry
 

@@ -23,14 +23,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from core.outbox import enqueue, telegram_text
-from core.webhook_targets import TargetRules
-from moderation.decisions import Outcome, decide
-from moderation.police import page_oncall
-from moderation.police_recipients import deactivate_recipient
+from core.delivery.outbox import enqueue, telegram_text
+from core.delivery.webhook_targets import TargetRules
+from moderation.forwarding.police import page_oncall
+from moderation.forwarding.police_recipients import deactivate_recipient
+from moderation.review.decisions import Outcome, decide
 from storage.models import Forward, OutboxMessage
 from storage.photostore import open_photo_stores
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram.server import FakeTelegram
 from tests.moderation.test_forwarding import add_recipient, forwarding_world
 from workers.email import EmailSender, message_id
 from workers.relay import Relay, Retry
@@ -262,7 +262,7 @@ async def test_an_unreachable_server_is_retried_then_parked_while_other_messages
     sessions, stores, fake
 ):
     from bot.sender import TelegramSender
-    from core.vault import Vault
+    from core.identity.vault import Vault
 
     await promising_lead(sessions, stores)
     await _only_police_rows(sessions)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from core.dedup import PhashIndex
-from core.evaluate import case_area, evaluate_tip
-from core.evidence import signed64
+from core.tips.evaluate import case_area, evaluate_tip
+from core.tips.evidence import signed64
 from storage.models import (
     Case,
     CasePhoto,
@@ -285,7 +285,7 @@ async def test_a_failed_evaluation_leaves_no_cluster_and_the_worker_gives_up_aft
     def broken(*args, **kwargs):
         raise RuntimeError("scoring broke after the cluster was written")
 
-    monkeypatch.setattr("core.evaluate._store", broken)
+    monkeypatch.setattr("core.tips.evaluate._store", broken)
     assert [await worker.run_once() for _ in range(4)] == [0, 0, 0, 0]
     async with sessions() as session:
         tip = await session.get(Tip, second)

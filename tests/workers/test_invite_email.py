@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.vault import Vault
-from moderation.invites import InviteMail, create_invite
-from moderation.staff_accounts import revoke_invite
+from core.identity.vault import Vault
+from moderation.staff.accounts import revoke_invite
+from moderation.staff.invites import InviteMail, create_invite
 from storage.models import OutboxMessage
 from tests.moderation import factories
 from tests.workers.test_email import SENDER, mailbox, relay_for, settle, stores  # noqa: F401

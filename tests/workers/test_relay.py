@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.sender import TelegramSender
-from core.outbox import (
+from core.delivery.outbox import (
     Outcome,
     Outgoing,
     enqueue,
@@ -24,14 +24,14 @@ from core.outbox import (
     telegram_text,
     tipster_recipient,
 )
-from core.tipsters import get_or_create_tipster
-from core.vault import Vault
+from core.identity.tipsters import get_or_create_tipster
+from core.identity.vault import Vault
 from storage.models import OutboxMessage
 from storage.photostore import PhotoStore
 from storage.types import utcnow
 from tests.core import photo_corpus
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.telegram_limits import RateLimits
+from tests.fakes.telegram.limits import RateLimits
+from tests.fakes.telegram.server import FakeTelegram
 from workers.buckets import Buckets, Limits, TokenBucket
 from workers.relay import Relay, Retry
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core.outbox import enqueue, telegram_text
+from core.delivery.outbox import enqueue, telegram_text
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from tests.processes import ROOT, FakeTelegramProcess, fake_telegram, wait_until

@@ -13,12 +13,12 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.sender import TelegramSender
-from core.outbox import enqueue, telegram_text
-from core.vault import Vault
+from core.delivery.outbox import enqueue, telegram_text
+from core.identity.vault import Vault
 from storage.photostore import PhotoStore
 from tests.databases import IN_CI
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.telegram_limits import RateLimits
+from tests.fakes.telegram.limits import RateLimits
+from tests.fakes.telegram.server import FakeTelegram
 from tests.workers.test_relay import rows
 from workers.buckets import Limits
 from workers.relay import Relay

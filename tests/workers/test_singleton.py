@@ -57,8 +57,8 @@ def test_every_singleton_has_its_own_lock():
 def test_every_singleton_of_the_worker_role_has_a_lock(engine, tmp_path):
     """The worker role's singletons are built at start-up; one without a lock key is refused
     then (it once crashed in the background on PostgreSQL, and rescoring never ran)."""
-    from core.alerts import AlertPolicy
-    from core.vault import Vault
+    from core.alerts.dispatch import AlertPolicy
+    from core.identity.vault import Vault
     from settings import Settings
     from storage.db import create_sessionmaker
     from storage.photostore import open_photo_stores

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.dedup import PhashIndex
-from core.evaluate import evaluate_tip
+from core.tips.evaluate import evaluate_tip
 from storage.models import Case, CasePhoto, FaceEmbedding, FaceMatch, Tip, TipPhoto
 from storage.types import utcnow
 from tests.core import face_images as images

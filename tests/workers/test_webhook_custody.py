@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
+from core.delivery.webhook_targets import TargetRules
 from core.errors import InvalidInput
-from core.webhook_targets import TargetRules
-from moderation import police_recipients
-from moderation.decisions import Outcome, decide
-from moderation.police_recipients import SamePerson, approve_recipient
+from moderation.forwarding import police_recipients
+from moderation.forwarding.police_recipients import SamePerson, approve_recipient
+from moderation.review.decisions import Outcome, decide
 from storage.models import AuditEvent, PoliceRecipient
 from tests.moderation import factories
 from tests.moderation.test_forwarding import forwarding_world

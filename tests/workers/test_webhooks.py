@@ -24,11 +24,11 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from core.webhook_signing import WebhookSecrets
-from core.webhook_targets import TargetRules
-from moderation import police_recipients
-from moderation.decisions import Outcome, decide
-from moderation.police_recipients import approve_recipient
+from core.delivery.webhook_signing import WebhookSecrets
+from core.delivery.webhook_targets import TargetRules
+from moderation.forwarding import police_recipients
+from moderation.forwarding.police_recipients import approve_recipient
+from moderation.review.decisions import Outcome, decide
 from storage.models import Forward, OutboxMessage
 from tests.fakes.police_webhook import Receiver
 from tests.moderation import factories
@@ -332,7 +332,7 @@ def test_during_a_rotation_both_secrets_verify_and_after_it_only_the_new_one():
 
 
 def police_state(recipient_id, *, generation=1, previous_until=None):
-    from core.webhook_signing import SigningState
+    from core.delivery.webhook_signing import SigningState
 
     return SigningState(
         recipient_id=recipient_id, generation=generation, previous_until=previous_until

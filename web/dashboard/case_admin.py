@@ -1,4 +1,4 @@
-"""Case administration pages over moderation.case_lifecycle: register a case, edit it, move it
+"""Case administration pages over moderation.cases.lifecycle: register a case, edit it, move it
 through its lifecycle, re-centre its alerts on a sighting, and see the family's sealed contact."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from core.case_registry import CaseDraft, NewCasePhoto
+from core.cases.photo_ages import PHOTO
+from core.cases.registry import CaseDraft, NewCasePhoto
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
-from core.photo_ages import PHOTO
-from core.vault import Vault
-from core.web_intake import MAX_PHOTO_BYTES, Upload, judge_photos, quarantine
-from moderation.case_lifecycle import (
+from core.identity.vault import Vault
+from core.tips.web_intake import MAX_PHOTO_BYTES, Upload, judge_photos, quarantine
+from moderation.cases.lifecycle import (
     recenter_case,
     register_case,
     transition_case,
@@ -27,9 +27,9 @@ from moderation.case_lifecycle import (
 from storage.refs import normalise_ref
 from storage.repositories import CaseRepository
 from web import csrf
-from web.case_fields import CaseForm, read_case_form, read_photo_age
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import page
+from web.public.case_fields import CaseForm, read_case_form, read_photo_age
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store"}

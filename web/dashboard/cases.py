@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from core.i18n import Texts
-from moderation.case_lifecycle import next_statuses
-from moderation.case_matches import matches_of_case
-from moderation.cases_view import CASE_KINDS, CASE_STATUSES, case_photos, list_cases, view_case
+from moderation.cases.lifecycle import next_statuses
+from moderation.cases.matches import matches_of_case
+from moderation.cases.view import CASE_KINDS, CASE_STATUSES, case_photos, list_cases, view_case
 from web.dashboard.deps import Staff, require
 from web.dashboard.matches import reason_words
 from web.dashboard.views import page

@@ -20,13 +20,13 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from moderation.answers import count_answers_for
-from moderation.auth import resolve
 from moderation.policy import POLICY, can
-from moderation.tip_access import record_denied
+from moderation.review.answers import count_answers_for
+from moderation.review.tip_access import record_denied
+from moderation.staff.auth import resolve
 from storage.models import StaffUser
 from web import csrf
-from web.abuse import client_address
+from web.public.abuse import client_address
 
 if TYPE_CHECKING:
     from web.app import WebContext

@@ -1,5 +1,5 @@
-"""Identity erasure pages over moderation.erasure: one senior moderator asks, by pseudonym and
-with a reason; a different one approves, and the identity is erased at once."""
+"""Identity erasure pages over moderation.privacy.erasure: one senior moderator asks, by pseudonym
+and with a reason; a different one approves, and the identity is erased at once."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from starlette.responses import Response
 
-from core.conversations import ConversationsUnavailable
 from core.errors import InvalidInput, NotFound
-from moderation.erasure import approve_erasure, list_pending, refuse_erasure, request_erasure
+from core.identity.conversations import ConversationsUnavailable
+from moderation.privacy.erasure import (
+    approve_erasure,
+    list_pending,
+    refuse_erasure,
+    request_erasure,
+)
 from storage.models import StaffUser, Tipster
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import message, page

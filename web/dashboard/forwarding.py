@@ -11,20 +11,20 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from core.errors import InvalidInput
-from moderation.decisions import AlreadyDecided, Outcome, decide
-from moderation.families import create_family_link
-from moderation.forwarding import (
+from moderation.cases.families import create_family_link
+from moderation.cases.scam_gate import NeedsSenior
+from moderation.forwarding.forward import (
     FamilyLead,
     case_forwarding,
     forward_to_family,
     forwards_of,
     tip_forwarding,
 )
-from moderation.police import download_packet
-from moderation.police_recipients import POLICE
-from moderation.queue import ClaimConflict
-from moderation.scam_gate import NeedsSenior
-from moderation.tip_access import visible_tip
+from moderation.forwarding.police import download_packet
+from moderation.forwarding.police_recipients import POLICE
+from moderation.review.decisions import AlreadyDecided, Outcome, decide
+from moderation.review.queue import ClaimConflict
+from moderation.review.tip_access import visible_tip
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import page
 

@@ -4,7 +4,7 @@ watch its progress line. The same use cases as `tipline people import` (moderati
 The rows are imported by a task of this web process, committed 100 at a time, so the page shows
 progress while it runs. The file and ZIP are kept (media dir, `imports/`) until the import is
 done: an import whose process ended (killed, restarted) is taken over by a web process once its
-lease is free (moderation/import_leases.py) and resumed after the rows already committed, or,
+lease is free (moderation/cases/import_leases.py) and resumed after the rows already committed, or,
 when the file is gone, marked "interrupted" with the count done.
 """
 
@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from core.cases.people_import import Batch, read_batch, read_photos
 from core.errors import InvalidInput
-from core.people_import import Batch, read_batch, read_photos
-from moderation.import_leases import (
+from moderation.cases.import_leases import (
     LeaseLost,
     forget_kept,
     interrupt_import,
@@ -32,7 +32,7 @@ from moderation.import_leases import (
     read_kept,
     take_over,
 )
-from moderation.people_imports import (
+from moderation.cases.people_imports import (
     ACTION,
     Runner,
     fail_import,

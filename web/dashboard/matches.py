@@ -9,17 +9,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
+from core.cases.photo_ages import age_caption
 from core.errors import InvalidInput, NotFound
 from core.i18n import SUPPORTED, Texts
-from core.photo_ages import age_caption
-from moderation.case_matches import (
+from moderation.cases.matches import (
     KINDS,
     STATUSES,
     MatchAlreadyDecided,
     decide_match,
     list_matches,
 )
-from moderation.reunions import EVIDENCE, confirm_match, record_reunion, start_review
+from moderation.cases.reunions import EVIDENCE, confirm_match, record_reunion, start_review
 from web.dashboard.deps import Staff, require
 from web.dashboard.views import page
 

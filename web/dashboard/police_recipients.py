@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from core.errors import InvalidInput
-from moderation.police_recipients import (
+from moderation.forwarding.police_recipients import (
     NewSecret,
     add_recipient,
     approve_recipient,

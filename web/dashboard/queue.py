@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from core.errors import InvalidInput
-from moderation.decisions import Outcome
-from moderation.queue import OPEN_STATUSES, PAGE, QueueFilter, claim_next
-from moderation.queue_view import decide_cluster, queue_page
+from moderation.review.decisions import Outcome
+from moderation.review.queue import OPEN_STATUSES, PAGE, QueueFilter, claim_next
+from moderation.review.queue_view import decide_cluster, queue_page
 from storage.repositories import TipRepository
 from web.dashboard.deps import Staff, require
 from web.dashboard.views import message, page

@@ -1,4 +1,4 @@
-"""Identity reveal pages over moderation.reveal: one senior moderator asks with a reason, a
+"""Identity reveal pages over moderation.privacy.reveal: one senior moderator asks with a reason, a
 different one approves and sees the identity once (that page is never cached)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from core.errors import InvalidInput
-from moderation.reveal import approve_reveal, list_pending, refuse_reveal, request_reveal
-from moderation.tip_access import visible_tip
+from moderation.privacy.reveal import approve_reveal, list_pending, refuse_reveal, request_reveal
+from moderation.review.tip_access import visible_tip
 from storage.models import StaffUser, Tip, Tipster
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import message, page

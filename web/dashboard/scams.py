@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from moderation.scam_reports import VIEW_ACTION, list_scam_reports
+from moderation.cases.scam_reports import VIEW_ACTION, list_scam_reports
 from web.dashboard.deps import Staff, require
 from web.dashboard.views import page
 

@@ -14,17 +14,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from core.errors import InvalidInput, RateLimited
-from moderation.auth import begin_sign_in, finish_sign_in, resolve, sign_out
-from moderation.invites import (
+from moderation.policy import POLICY, can
+from moderation.staff.auth import begin_sign_in, finish_sign_in, resolve, sign_out
+from moderation.staff.invites import (
     InviteRefused,
     accept_invite,
     new_totp_secret,
     open_invite,
     provisioning_uri,
 )
-from moderation.policy import POLICY, can
-from moderation.recovery import codes_left
-from moderation.staff_links import create_link_code, unlink_telegram
+from moderation.staff.links import create_link_code, unlink_telegram
+from moderation.staff.recovery import codes_left
 from storage.models import StaffInvite
 from web import csrf
 from web.dashboard.deps import (

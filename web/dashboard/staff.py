@@ -1,6 +1,6 @@
 """The Staff page (admins): invitations, roles, deactivation, 2FA resets and approvals.
 
-Thin views over moderation.staff_accounts and moderation.invites. A refusal re-renders the
+Thin views over moderation.staff.accounts and moderation.staff.invites. A refusal re-renders the
 page with the reason (400) and changes nothing; a one-time link is shown once, on the page
 that made it, and never again.
 """
@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from core.errors import InvalidInput, NotFound
-from core.roles import STAFF_ROLES
-from moderation import staff_accounts as accounts
-from moderation.invites import DEFAULT_HOURS, InviteMail, NewInvite, create_invite
+from core.identity.roles import STAFF_ROLES
+from moderation.staff import accounts
+from moderation.staff.invites import DEFAULT_HOURS, InviteMail, NewInvite, create_invite
 from web.dashboard.deps import Staff, require, web_context
 from web.dashboard.views import page
 

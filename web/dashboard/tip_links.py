@@ -13,9 +13,9 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from core.errors import InvalidInput, NotFound
-from moderation.case_links import Relinked, relink
-from moderation.face_verdicts import judge_face
-from moderation.queue import ClaimConflict
+from moderation.review.case_links import Relinked, relink
+from moderation.review.face_verdicts import judge_face
+from moderation.review.queue import ClaimConflict
 from storage.refs import normalise_ref
 from web.dashboard.deps import Staff, require
 from web.dashboard.views import page

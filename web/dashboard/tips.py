@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from core.errors import InvalidInput, NotFound
-from moderation.decisions import AlreadyDecided, Outcome, decide
-from moderation.notes import add_note
-from moderation.queue import ClaimConflict, release
-from moderation.tip_access import display_photo, original_photo, visible_tip
-from moderation.tips_view import open_tip
+from moderation.review.decisions import AlreadyDecided, Outcome, decide
+from moderation.review.notes import add_note
+from moderation.review.queue import ClaimConflict, release
+from moderation.review.tip_access import display_photo, original_photo, visible_tip
+from moderation.review.tips_view import open_tip
 from storage.photostore import PhotoNotFoundError, PhotoStore
 from storage.refs import normalise_ref
 from web.dashboard.deps import Staff, require, web_context

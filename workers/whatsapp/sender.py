@@ -23,9 +23,9 @@ import aiohttp
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.outbox import Outcome, Outgoing
-from core.tipsters import NoIdentity, identity_of
-from core.vault import Vault, VaultKeyError
+from core.delivery.outbox import Outcome, Outgoing
+from core.identity.tipsters import NoIdentity, identity_of
+from core.identity.vault import Vault, VaultKeyError
 from core.whatsapp.admission import last_inbound, sender_key, window_open
 from core.whatsapp.payloads import graph_body, graph_template
 from storage.models import OutboxMessage

@@ -1,0 +1,1 @@
+"""Cases: the registry, the one public rule, matching, people pages, posters."""

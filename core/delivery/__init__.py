@@ -1,0 +1,1 @@
+"""Delivery: the durable inbox in, the outbox and police packets out."""

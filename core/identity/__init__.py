@@ -1,0 +1,1 @@
+"""Identity: the vault, tipsters, staff inputs, passwords, roles, erasure."""

@@ -1,0 +1,1 @@
+"""Tips: a tip from draft to stored, its evaluation, clusters and score."""

@@ -1,0 +1,1 @@
+"""Cases as staff run them: lifecycle, matches, families, reunions, scams."""

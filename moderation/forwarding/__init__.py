@@ -1,0 +1,1 @@
+"""Forwarding: leads to families and evidence packets to police."""

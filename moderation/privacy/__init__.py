@@ -1,0 +1,1 @@
+"""Privacy: the two-senior reveal and erasure of identities."""

@@ -1,0 +1,1 @@
+"""Review: the queue, a tip's page, decisions, notes, answers, face verdicts."""

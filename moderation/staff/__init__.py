@@ -1,0 +1,1 @@
+"""Staff: signing in, invitations, recovery codes, accounts, Telegram links."""

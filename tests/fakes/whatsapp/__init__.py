@@ -1,0 +1,1 @@
+"""A fake WhatsApp Graph API server: the real protocol on 127.0.0.1."""

@@ -1,0 +1,1 @@
+"""The public web: the report form, people pages, case form, sharing, limits."""
