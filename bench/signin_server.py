@@ -20,12 +20,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 async def _prepare(url: str) -> None:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from core.identity.staff import add_staff_user
+    from core.identity.staff import hash_password
     from storage.db import create_engine
+    from storage.models import StaffUser
 
+    # One account, so the sign-in page is the staff's (not the first admin's set-up). A benchmark
+    # of wrong passwords needs no second factor; the product makes accounts only through links.
     engine = create_engine(url)
     async with async_sessionmaker(engine)() as session:
-        await add_staff_user(session, email="mod@example.org", role="moderator", password="x" * 16)
+        hashed = hash_password("x" * 16)
+        session.add(StaffUser(email="mod@example.org", role="moderator", password_hash=hashed))
+        await session.commit()
     await engine.dispose()
 
 
