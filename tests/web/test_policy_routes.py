@@ -57,6 +57,8 @@ PUBLIC = {
     "/login/code",
     "/setup/{token}",
     "/telegram/webhook",
+    # Meta's webhook: verify token (GET), X-Hub-Signature-256 (POST); 404 with WhatsApp off.
+    "/whatsapp/webhook",
     "/static",
     "/api/docs",
     "/docs/oauth2-redirect",
