@@ -8,6 +8,7 @@ every future (or sets the commit's exception on each).
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from typing import Generic, NamedTuple, TypeVar
 
 from core.waits import cancel_and_wait
@@ -22,7 +23,7 @@ class Waiting(NamedTuple, Generic[T]):
     future: asyncio.Future[None]
 
 
-class GroupCommitter(Generic[T]):
+class GroupCommitter(ABC, Generic[T]):
     """The batching loop; subclasses say how a batch is committed."""
 
     def __init__(self, *, max_batch: int = 500, max_delay: float = 0.002, name: str) -> None:
@@ -60,8 +61,9 @@ class GroupCommitter(Generic[T]):
             if batch:
                 await self._commit(batch)
 
+    @abstractmethod
     async def _commit(self, batch: list[Waiting[T]]) -> None:
-        raise NotImplementedError
+        """Commit one batch in one transaction and settle each waiter's future."""
 
     @staticmethod
     def _fail(batch: list[Waiting[T]], exc: BaseException) -> None:

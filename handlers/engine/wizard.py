@@ -11,6 +11,7 @@ longer on screen is answered as stale in one place.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, Self, TypeVar
@@ -152,7 +153,7 @@ class Conversation:
         self._data = data
 
 
-class Wizard(Generic[M]):
+class Wizard(ABC, Generic[M]):
     """One flow on one update: its state (`stored`, None when none is going) and its steps."""
 
     flow: Flow[M]
@@ -269,10 +270,11 @@ class Wizard(Generic[M]):
         else:
             await self.ask(self.before(self.current or step))
 
+    @abstractmethod
     async def cancel(self) -> bool:
         """Stop the flow; False when there is nothing of it to stop (the button is stale)."""
-        raise NotImplementedError
 
     async def skip(self, step: str) -> None:
-        """Skip a step and ask the next."""
-        raise NotImplementedError
+        """Skip a step and ask the next; a flow without optional steps offers no skip button,
+        so a skip reaching it is a stale button."""
+        await self.stale()
