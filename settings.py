@@ -7,7 +7,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.limits import parse_rates
@@ -16,6 +16,10 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/tipline.db"
 TELEGRAM_API = "https://api.telegram.org"
 WHATSAPP_API = "https://graph.facebook.com/v21.0"
 _WHATSAPP_ID = re.compile(r"[0-9]{5,20}")
+SMS_API = "https://api.twilio.com"
+_SMS_ACCOUNT = re.compile(r"[A-Za-z0-9-]{16,64}")
+_E164 = re.compile(r"\+[1-9][0-9]{5,14}")
+_HTTP_URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
 
 
 class Settings(BaseSettings):
@@ -35,6 +39,15 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_phone_number_id: str | None = None
     whatsapp_api_base: str = WHATSAPP_API
+    # SMS through a Twilio-compatible provider (docs/sms.md): account SID, auth token and our
+    # number, or none (SMS off). The provider signs the webhook URL it calls, so SMS also
+    # needs public_url (what the provider calls, behind any proxy).
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_from: str | None = None
+    sms_api_base: str = SMS_API
+    # Who HELP says is texting (carriers require the name).
+    sms_name: str = Field(default="Tipline", min_length=1, max_length=40)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     media_dir: Path = Path("./var/media")
@@ -122,6 +135,10 @@ class Settings(BaseSettings):
         "whatsapp_app_secret",
         "whatsapp_verify_token",
         "whatsapp_phone_number_id",
+        "sms_account_sid",
+        "sms_auth_token",
+        "sms_from",
+        "public_url",
         mode="before",
     )
     @classmethod
@@ -201,14 +218,49 @@ class Settings(BaseSettings):
             )
         return None if value is None else value.strip()
 
-    @field_validator("whatsapp_api_base")
+    @field_validator("whatsapp_api_base", "sms_api_base")
     @classmethod
-    def _whatsapp_base(cls, value: str) -> str:
+    def _api_base(cls, value: str, info: ValidationInfo) -> str:
         """An http(s) URL without a trailing slash."""
         value = value.strip().rstrip("/")
-        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
-            raise ValueError(f"the WhatsApp API base {value!r} is not an http(s) URL")
+        if not _HTTP_URL.fullmatch(value):
+            name = "WhatsApp" if info.field_name == "whatsapp_api_base" else "SMS"
+            raise ValueError(f"the {name} API base {value!r} is not an http(s) URL")
         return value
+
+    @field_validator("sms_account_sid")
+    @classmethod
+    def _sms_account(cls, value: str | None) -> str | None:
+        """The provider's account id: Twilio's AC and 32 hex digits, or a project UUID."""
+        if value is not None and _SMS_ACCOUNT.fullmatch(value.strip()) is None:
+            raise ValueError(
+                "the SMS account SID is letters, digits and dashes (Twilio: AC + 32 hex digits)"
+            )
+        return None if value is None else value.strip()
+
+    @field_validator("sms_from")
+    @classmethod
+    def _sms_from(cls, value: str | None) -> str | None:
+        """Our number in E.164: + and the country code, digits only (+447700900123)."""
+        if value is not None and _E164.fullmatch(value.strip()) is None:
+            raise ValueError(f"TIPLINE_SMS_FROM {value!r} is not an E.164 number (+447700900123)")
+        return None if value is None else value.strip()
+
+    @model_validator(mode="after")
+    def _sms_complete(self) -> Settings:
+        """SMS needs its three settings and a public URL: half a configuration is a mistake."""
+        given = [self.sms_account_sid, self.sms_auth_token, self.sms_from]
+        if any(v is not None for v in given) and any(v is None for v in given):
+            raise ValueError(
+                "sms: set all of TIPLINE_SMS_ACCOUNT_SID, TIPLINE_SMS_AUTH_TOKEN and "
+                "TIPLINE_SMS_FROM, or none"
+            )
+        if self.sms and (self.public_url is None or not _HTTP_URL.fullmatch(self.public_url)):
+            raise ValueError(
+                "sms: TIPLINE_PUBLIC_URL must be the http(s) address the SMS provider calls "
+                "(it signs that URL)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _whatsapp_complete(self) -> Settings:
@@ -233,6 +285,16 @@ class Settings(BaseSettings):
     def whatsapp(self) -> bool:
         """Whether the WhatsApp channel is configured."""
         return self.whatsapp_token is not None
+
+    @property
+    def sms(self) -> bool:
+        """Whether the SMS channel is configured."""
+        return self.sms_account_sid is not None
+
+    @property
+    def sms_webhook_url(self) -> str:
+        """The URL the SMS provider calls and signs (set it in the provider's console)."""
+        return f"{self.base_url}/sms/webhook"
 
     @property
     def backend(self) -> str:

@@ -638,6 +638,52 @@ class WhatsAppInbound(Base):
     processed_at: Mapped[datetime | None]
 
 
+class SmsInbound(Base):
+    """A text message, committed before the SMS webhook is answered (durable admission).
+
+    The sender's number is never here in plain text: `sender_key` is a keyed hash, and
+    `sealed_sender` the number sealed with the vault key. STOP, START and HELP are stored done.
+    """
+
+    __tablename__ = "sms_inbox"
+    __table_args__ = (
+        Index("ix_sms_inbox_status_next", "status", "next_attempt_at"),
+        Index("ix_sms_inbox_sender_received", "sender_key", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    sender_key: Mapped[str] = mapped_column(String(64))
+    sealed_sender: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class SmsOptOut(Base):
+    """A number that texted STOP (by keyed hash): nothing is sent to it until START."""
+
+    __tablename__ = "sms_opt_outs"
+
+    sender_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SmsMenu(Base):
+    """A person's last numbered choices (by keyed hash): the data a typed "2" stands for."""
+
+    __tablename__ = "sms_menus"
+
+    sender_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    choices: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class OutboxMessage(Base):
     """An outbound message written in the same transaction as the decision that causes it."""
 

@@ -33,6 +33,7 @@ from core.geo import build_geocoder
 from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.photos.sandbox import without_root
+from core.sms.admission import SmsAdmission
 from core.whatsapp.admission import WhatsAppAdmission
 from handlers.context import BotServices
 from moderation.staff.invites import first_admin_invite
@@ -62,6 +63,7 @@ from web.app import WebContext, create_app
 from web.dashboard.imports import watch_left_imports
 from web.ops import create_ops_app
 from web.public.abuse import FormLimits
+from web.sms import SmsIntake
 from web.telegram import WebhookFirst
 from web.whatsapp import WhatsAppIntake
 
@@ -152,6 +154,8 @@ async def _serve(
         await _close(parts)
         if context.whatsapp is not None:
             await context.whatsapp.admission.close()
+        if context.sms is not None:
+            await context.sms.admission.close()
         await engine.dispose()
 
 
@@ -202,6 +206,7 @@ async def _web_context(
         ),
         import_lease=timedelta(seconds=settings.import_lease_seconds),
         whatsapp=_whatsapp_intake(settings, sessions, Vault(vault_key), role),
+        sms=_sms_intake(settings, sessions, Vault(vault_key), role),
     )
 
 
@@ -219,6 +224,22 @@ def _whatsapp_intake(
         verify_token=settings.whatsapp_verify_token.get_secret_value(),
         phone_number_id=settings.whatsapp_phone_number_id,
         admission=WhatsAppAdmission(sessions, vault),
+    )
+
+
+def _sms_intake(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault, role: str
+) -> SmsIntake | None:
+    """The SMS webhook's token, signed URL and admission, in the processes that serve HTTP."""
+    if not settings.sms or role not in ("all", "web"):
+        return None
+    assert settings.sms_auth_token is not None
+    return SmsIntake(
+        auth_token=settings.sms_auth_token.get_secret_value(),
+        url=settings.sms_webhook_url,
+        name=settings.sms_name,
+        report_url=f"{settings.base_url}/report",
+        admission=SmsAdmission(sessions, vault),
     )
 
 

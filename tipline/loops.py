@@ -41,6 +41,8 @@ from workers.rescoring import RescoreWorker
 from workers.retention import RetentionWorker
 from workers.shared_buckets import SharedBuckets
 from workers.singleton import run_singleton
+from workers.sms.rest import SmsClient
+from workers.sms.sender import SmsSender
 from workers.webhooks import WebhookSender
 from workers.whatsapp.graph import GraphClient
 from workers.whatsapp.sender import WhatsAppSender
@@ -146,6 +148,8 @@ def _relay(
         )
     if settings.whatsapp:
         senders["whatsapp"] = _whatsapp_sender(settings, sessions, vault, stores)
+    if settings.sms:
+        senders["sms"] = _sms_sender(settings, sessions, vault)
     # Pages for urgent leads fan out to the on-call chat (only with a bot) and e-mails.
     senders["oncall"] = OnCallPager(
         sessions=sessions,
@@ -171,6 +175,21 @@ def _whatsapp_sender(
         phone_number_id=settings.whatsapp_phone_number_id,
     )
     return WhatsAppSender(graph=graph, vault=vault, sessions=sessions, display_store=stores.display)
+
+
+def _sms_sender(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault
+) -> SmsSender:
+    """The relay's SMS sender (docs/sms.md)."""
+    assert settings.sms_account_sid and settings.sms_auth_token and settings.sms_from
+    client = SmsClient(
+        None,
+        base=settings.sms_api_base,
+        account_sid=settings.sms_account_sid,
+        auth_token=settings.sms_auth_token.get_secret_value(),
+        sender=settings.sms_from,
+    )
+    return SmsSender(client=client, vault=vault, sessions=sessions)
 
 
 async def _run_faces(

@@ -33,6 +33,8 @@ from web.public.landing import router as landing_router
 from web.public.people import router as people_router
 from web.public.report import router as report_router
 from web.security import SecurityHeaders
+from web.sms import SmsIntake
+from web.sms import router as sms_router
 from web.telegram import router as telegram_router
 from web.whatsapp import WhatsAppIntake
 from web.whatsapp import router as whatsapp_router
@@ -53,6 +55,8 @@ class WebContext:
     webhook_secret: str | None = None
     # WhatsApp (web/whatsapp.py): set when the four TIPLINE_WHATSAPP_* settings are.
     whatsapp: WhatsAppIntake | None = None
+    # SMS (web/sms.py): set when the TIPLINE_SMS_* settings are.
+    sms: SmsIntake | None = None
     # The dashboard: TOTP secrets are sealed with the vault; sign-in throttling; photo stores.
     vault: Vault | None = None
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
@@ -100,6 +104,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(landing_router)
     app.include_router(telegram_router)
     app.include_router(whatsapp_router)
+    app.include_router(sms_router)
     app.include_router(report_router)
     app.include_router(case_form_router)
     app.include_router(dashboard_router)

@@ -135,3 +135,43 @@ class Buckets:
                 elif (wait := bucket.wait(now)) > 0:
                     waits[recipient] = max(wait, waits.get(recipient, 0.0))
         return waits
+
+
+class Pace:
+    """A sending number's pace: its own throughput, and the pace of messages to each person
+    (a provider's limits, kept on our side). Recipients whose buckets refilled are forgotten
+    once there are `max_recipients`."""
+
+    def __init__(
+        self,
+        *,
+        number_per_second: float,
+        recipient_per_second: float,
+        recipient_burst: float,
+        clock: Clock = time.monotonic,
+        max_recipients: int = 10_000,
+    ) -> None:
+        self.clock = clock
+        self._number = TokenBucket(
+            rate=number_per_second, capacity=max(1.0, number_per_second), now=clock()
+        )
+        self._rate, self._burst = recipient_per_second, recipient_burst
+        self._recipients: dict[str, TokenBucket] = {}
+        self._max = max_recipients
+
+    def wait(self, recipient: str) -> float:
+        """Seconds before the next message may go to `recipient` (0: now, and the tokens are
+        taken)."""
+        now = self.clock()
+        bucket = self._recipients.get(recipient)
+        if bucket is None:
+            if len(self._recipients) >= self._max:
+                self._recipients = {k: b for k, b in self._recipients.items() if not b.idle(now)}
+            bucket = self._recipients[recipient] = TokenBucket(
+                rate=self._rate, capacity=self._burst, now=now
+            )
+        wait = max(self._number.wait(now), bucket.wait(now))
+        if wait <= 0:
+            self._number.take(now)
+            bucket.take(now)
+        return wait

@@ -11,6 +11,7 @@ the table never holds a tipster's chat id in plain text:
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import weakref
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage
@@ -31,6 +32,7 @@ TEXT_LIMIT, CAPTION_LIMIT, CALLBACK_LIMIT, KEY_LIMIT = 4096, 1024, 64, 100
 _RECIPIENT = re.compile(r"(tipster):([1-9][0-9]*)|(chat):(-?[1-9][0-9]*)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _RING_KEY = "tipline.outbox.enqueued"
+log = logging.getLogger("tipline.outbox")
 _bells: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
 
 
@@ -215,6 +217,20 @@ class Sender(Protocol):
     async def send(self, message: Outgoing) -> Outcome:
         """Send the message."""
         ...
+
+
+async def keep_external_id(
+    sessions: async_sessionmaker[AsyncSession], outbox_id: int, external_id: str
+) -> None:
+    """Keep the provider's id of a sent message on its row (where delivery statuses find it);
+    a failure is only logged: the message went."""
+    stmt = update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+    try:
+        async with sessions() as session:
+            await session.execute(stmt.values(external_id=external_id, delivery_status="sent"))
+            await session.commit()
+    except Exception:  # noqa: BLE001 - the message went; only its statuses are lost
+        log.warning("outbox %s: could not keep its provider message id", outbox_id)
 
 
 # --- dead rows, for admins ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,8 @@ from core.audit import record
 from core.delivery.outbox import SENT, tipster_recipient
 from core.identity.conversations import RedisConversations
 from core.identity.vault import Vault
+from core.sms.admission import forget_sender
+from core.sms.admission import sender_key as sms_sender_key
 from core.waits import cancel_and_wait
 from core.whatsapp.admission import sender_key
 from storage.models import (
@@ -75,6 +78,7 @@ class Erased:
     originals: int = 0
     photos_on_legal_hold: int = 0
     whatsapp_messages: int = 0
+    sms_messages: int = 0
     files: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -87,7 +91,14 @@ class Erased:
             "pending_messages": self.pending_messages,
             "originals": self.originals,
             "photos_on_legal_hold": self.photos_on_legal_hold,
-        } | ({"whatsapp_messages": self.whatsapp_messages} if self.whatsapp_messages else {})
+        } | {
+            name: count
+            for name, count in (
+                ("whatsapp_messages", self.whatsapp_messages),
+                ("sms_messages", self.sms_messages),
+            )
+            if count
+        }
 
 
 def _rows(result: object) -> int:
@@ -116,13 +127,24 @@ async def _forget_identity(
         erased.conversation_states = _rows(result)
         if redis is not None and await redis.forget(key):
             erased.conversation_states += 1
-    phone = record_.get("external_id")
-    if record_.get("channel") == "whatsapp" and isinstance(phone, str):
-        # Their admitted messages hold the number sealed, and a key that finds them by it.
-        mine = WhatsAppInbound.sender_key == sender_key(vault, phone)
-        erased.whatsapp_messages = _rows(await session.execute(delete(WhatsAppInbound).where(mine)))
+    await _forget_messages(session, vault, record_, erased)
     await session.delete(identity)
     erased.identity = 1
+
+
+async def _forget_messages(
+    session: AsyncSession, vault: Vault, record_: dict[str, Any], erased: Erased
+) -> None:
+    """Their admitted WhatsApp or SMS messages: each holds the number sealed, and a key that
+    finds them by it (an SMS opt-out stays: a keyed hash that keeps their STOP honoured)."""
+    phone = record_.get("external_id")
+    if not isinstance(phone, str):
+        return
+    if record_.get("channel") == "whatsapp":
+        mine = WhatsAppInbound.sender_key == sender_key(vault, phone)
+        erased.whatsapp_messages = _rows(await session.execute(delete(WhatsAppInbound).where(mine)))
+    elif record_.get("channel") == "sms":
+        erased.sms_messages = await forget_sender(session, sms_sender_key(vault, phone))
 
 
 async def _forget_contact(session: AsyncSession, tipster_id: int, erased: Erased) -> None:

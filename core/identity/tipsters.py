@@ -86,3 +86,17 @@ async def identity_of(
     if identity is None:
         raise NoIdentity("the tipster has no identity on file")
     return kind, number, vault.open(identity.ciphertext)
+
+
+async def address_on(
+    sessions: async_sessionmaker[AsyncSession], vault: Vault, recipient: str, *, channel: str
+) -> str:
+    """A tipster's number on a channel that reaches people by number (WhatsApp, SMS), opened
+    from the vault at send time only; NoIdentity when the recipient has none there."""
+    _, _, record = await identity_of(sessions, vault, recipient)
+    if record is None:
+        raise NoIdentity(f"only tipster recipients have {channel} numbers")
+    address = record.get("external_id")
+    if record.get("channel") != channel or not isinstance(address, str):
+        raise NoIdentity(f"the tipster is not on {channel}")
+    return address

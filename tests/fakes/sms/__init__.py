@@ -1,0 +1,1 @@
+"""A fake Twilio-compatible SMS provider for tests."""
