@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import aiohttp
 
 DEFAULT_RETRY_AFTER = 1.0
@@ -35,7 +37,7 @@ class SmsClient:
         """`http`: None makes one at the first call (a worker's client lives as long as it)."""
         self._client = http
         self.url = f"{base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self._auth = aiohttp.BasicAuth(account_sid, auth_token)
+        self._auth = {"Authorization": basic_auth(account_sid, auth_token)}
         self.sender = sender
 
     @property
@@ -48,7 +50,7 @@ class SmsClient:
     async def send(self, to: str, body: str) -> str:
         """Send one text; the new message's SID."""
         form = {"To": to, "From": self.sender, "Body": body}
-        async with self.http.post(self.url, data=form, auth=self._auth) as response:
+        async with self.http.post(self.url, data=form, headers=self._auth) as response:
             try:
                 answer = await response.json(content_type=None)
             except ValueError:
@@ -61,6 +63,11 @@ class SmsClient:
         if not isinstance(sid, str) or not sid:
             raise SmsApiError(response.status, None, "no message sid in the answer")
         return sid
+
+
+def basic_auth(login: str, password: str) -> str:
+    """An HTTP Basic Authorization value (RFC 7617, UTF-8)."""
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
 
 
 def _error(status: int, answer: dict[str, object], retry_after: str | None) -> SmsApiError:

@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from core.sms.webhook import signature
+from workers.sms.rest import basic_auth
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-sms-auth-token-for-tipline-tests"
@@ -149,7 +150,7 @@ class FakeSms:
 
     async def _messages(self, request: web.Request) -> web.Response:
         auth = request.headers.get("Authorization", "")
-        expected = aiohttp.BasicAuth(self.account_sid, self.auth_token).encode()
+        expected = basic_auth(self.account_sid, self.auth_token)
         if request.match_info["account"] != self.account_sid or auth != expected:
             self.state.refused_auth += 1
             return _error(20003)
