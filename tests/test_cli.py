@@ -172,6 +172,30 @@ def test_nonsense_whatsapp_settings_are_one_line_and_exit_2(tmp_path: Path, chan
     assert_clean_failure(tipline("run", env=env, timeout=30), "invalid configuration", needle)
 
 
+_SMS = {
+    "TIPLINE_SMS_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
+    "TIPLINE_SMS_AUTH_TOKEN": "sms-auth-token-for-tests",
+    "TIPLINE_SMS_FROM": "+15005550006",
+    "TIPLINE_PUBLIC_URL": "https://tips.example.org",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"TIPLINE_SMS_FROM": "+1 500 555 0006"}, "is not an E.164 number"),
+        ({"TIPLINE_SMS_FROM": "15005550006"}, "is not an E.164 number"),
+        ({"TIPLINE_SMS_ACCOUNT_SID": "AC 123"}, "the SMS account SID is letters"),
+        ({"TIPLINE_SMS_API_BASE": "api.twilio.com"}, "the SMS API base"),
+        ({"TIPLINE_SMS_AUTH_TOKEN": ""}, "set all of TIPLINE_SMS_ACCOUNT_SID"),
+        ({"TIPLINE_PUBLIC_URL": ""}, "TIPLINE_PUBLIC_URL must be the http(s) address"),
+    ],
+)
+def test_nonsense_sms_settings_are_one_line_and_exit_2(tmp_path: Path, changes, needle):
+    env = _env(tmp_path, **{**_SMS, **changes})
+    assert_clean_failure(tipline("run", env=env, timeout=30), "invalid configuration", needle)
+
+
 def test_postgres_is_never_migrated_implicitly(tmp_path: Path):
     with fresh_database("postgresql", tmp_path) as url:
         env = _env(tmp_path, TIPLINE_DATABASE_URL=url, TIPLINE_VAULT_KEY=_key())
