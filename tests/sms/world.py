@@ -3,23 +3,21 @@ that posts signed webhooks to it."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.geo import build_geocoder
 from core.sms.admission import SmsAdmission
 from storage.models import SmsInbound, SmsOptOut
 from tests.fakes.sms.server import AUTH_TOKEN, FakeSms
 from tests.keys import TEST_VAULT
-from web.app import WebContext, create_app
+from tests.processes import free_port
+from tests.served import serving, web_context
+from web.app import WebContext
 from web.sms import WEBHOOK_PATH, SmsIntake
 
 NAME = "Tipline Shanghai"
@@ -33,12 +31,6 @@ class World:
     fake: FakeSms
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def context(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], media: Path, url: str
 ) -> WebContext:
@@ -50,17 +42,7 @@ def context(
         report_url="https://tips.example.org/report",
         admission=SmsAdmission(sessions, TEST_VAULT),
     )
-    return WebContext(
-        engine=engine,
-        sessions=sessions,
-        head_revision="head",
-        bot_mode="none",
-        media_dir=media,
-        secret=b"k" * 32,
-        geocoder=build_geocoder(user_agent="t"),
-        vault=TEST_VAULT,
-        sms=intake,
-    )
+    return web_context(engine, sessions, media, sms=intake)
 
 
 @asynccontextmanager
@@ -68,20 +50,13 @@ async def served(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], media: Path
 ) -> AsyncIterator[World]:
     """uvicorn serving the app on a free port, and the fake provider."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
     ctx = context(engine, sessions, media, url)
-    config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.01)
     try:
-        async with FakeSms() as fake:
+        async with serving(ctx, port), FakeSms() as fake:
             yield World(url, fake)
     finally:
-        server.should_exit = True
-        await task
         assert ctx.sms is not None
         await ctx.sms.admission.close()
 

@@ -3,23 +3,21 @@ API that delivers signed webhooks to it."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.geo import build_geocoder
 from core.whatsapp.admission import WhatsAppAdmission
 from storage.models import WhatsAppInbound
 from tests.fakes.whatsapp.server import VERIFY_TOKEN, FakeWhatsApp
 from tests.keys import TEST_VAULT
-from web.app import WebContext, create_app
+from tests.processes import free_port
+from tests.served import serving, web_context
+from web.app import WebContext
 from web.whatsapp import WhatsAppIntake
 
 
@@ -29,12 +27,6 @@ class World:
 
     url: str
     fake: FakeWhatsApp
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def context(
@@ -47,17 +39,7 @@ def context(
         phone_number_id=FakeWhatsApp().phone_number_id,
         admission=WhatsAppAdmission(sessions, TEST_VAULT),
     )
-    return WebContext(
-        engine=engine,
-        sessions=sessions,
-        head_revision="head",
-        bot_mode="none",
-        media_dir=media,
-        secret=b"k" * 32,
-        geocoder=build_geocoder(user_agent="t"),
-        vault=TEST_VAULT,
-        whatsapp=intake,
-    )
+    return web_context(engine, sessions, media, whatsapp=intake)
 
 
 @asynccontextmanager
@@ -66,18 +48,11 @@ async def served(
 ) -> AsyncIterator[World]:
     """uvicorn serving the app on a free port, and the fake Graph API."""
     ctx = context(engine, sessions, media)
-    port = _free_port()
-    config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.01)
+    port = free_port()
     try:
-        async with FakeWhatsApp() as fake:
+        async with serving(ctx, port), FakeWhatsApp() as fake:
             yield World(f"http://127.0.0.1:{port}/whatsapp/webhook", fake)
     finally:
-        server.should_exit = True
-        await task
         assert ctx.whatsapp is not None
         await ctx.whatsapp.admission.close()
 
