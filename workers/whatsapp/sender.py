@@ -20,16 +20,18 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.delivery.outbox import Outcome, Outgoing, keep_external_id
-from core.identity.tipsters import NoIdentity, address_on
+from core.delivery.outbox import Outcome, Outgoing
+from core.identity.tipsters import NoIdentity, identity_of
 from core.identity.vault import Vault, VaultKeyError
 from core.whatsapp.admission import last_inbound, sender_key, window_open
 from core.whatsapp.payloads import graph_body, graph_template
+from storage.models import OutboxMessage
 from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError
 from storage.types import utcnow
-from workers.buckets import Clock, Pace
+from workers.buckets import Clock, TokenBucket
 from workers.whatsapp.graph import GraphClient, GraphError
 
 log = logging.getLogger("tipline.outbox")
@@ -66,13 +68,9 @@ class WhatsAppSender:
         self.display_store = display_store
         self.clock = clock
         self.wall = wall  # what time it is for the 24-hour window
-        self._pace = Pace(
-            number_per_second=number_per_second,
-            recipient_per_second=pair_per_second,
-            recipient_burst=PAIR_BURST,
-            clock=clock,
-            max_recipients=MAX_PAIRS,
-        )
+        self._number = TokenBucket(rate=number_per_second, capacity=number_per_second, now=clock())
+        self._pair_rate = pair_per_second
+        self._pairs: dict[str, TokenBucket] = {}
 
     async def send(self, message: Outgoing) -> Outcome:
         """Resolve the number, pick free-form or template, send, record the message id."""
@@ -91,19 +89,41 @@ class WhatsAppSender:
 
     async def _deliver(self, message: Outgoing) -> Outcome:
         phone = await self.phone(message.recipient)
-        wait = self._pace.wait(phone)
+        wait = self._wait(phone)
         if wait > 0:
             return Outcome.flood(wait)
         wamid = await self._send(phone, message.payload)
-        await keep_external_id(self.sessions, message.id, wamid)
+        await self._record(message.id, wamid)
         return Outcome.sent()
 
     async def phone(self, recipient: str) -> str:
         """A tipster's WhatsApp number, from the vault, at send time only."""
         try:
-            return await address_on(self.sessions, self.vault, recipient, channel="whatsapp")
+            _, _, record = await identity_of(self.sessions, self.vault, recipient)
         except NoIdentity as exc:
             raise Unreachable(str(exc)) from None
+        if record is None:
+            raise Unreachable("only tipster recipients have WhatsApp numbers")
+        phone = record.get("external_id")
+        if record.get("channel") != "whatsapp" or not isinstance(phone, str):
+            raise Unreachable("the tipster is not on WhatsApp")
+        return phone
+
+    def _wait(self, phone: str) -> float:
+        """Seconds before the next message may go to this number (0: now); takes the tokens."""
+        now = self.clock()
+        pair = self._pairs.get(phone)
+        if pair is None:
+            if len(self._pairs) >= MAX_PAIRS:  # forget people whose buckets refilled
+                self._pairs = {k: b for k, b in self._pairs.items() if not b.idle(now)}
+            pair = self._pairs[phone] = TokenBucket(
+                rate=self._pair_rate, capacity=PAIR_BURST, now=now
+            )
+        wait = max(self._number.wait(now), pair.wait(now))
+        if wait <= 0:
+            self._number.take(now)
+            pair.take(now)
+        return wait
 
     async def _send(self, phone: str, payload: dict[str, Any]) -> str:
         free, fallback = payload.get("free"), payload.get("template")
@@ -131,6 +151,16 @@ class WhatsAppSender:
         data = await asyncio.to_thread(self.display_store.get, free["display_sha256"])
         media_id = await self.graph.upload(data, "image/jpeg")
         return graph_body(phone, free, media_id=media_id)
+
+    async def _record(self, outbox_id: int, wamid: str) -> None:
+        """Keep the message id on the row, where status webhooks find it."""
+        stmt = update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+        try:
+            async with self.sessions() as session:
+                await session.execute(stmt.values(external_id=wamid, delivery_status="sent"))
+                await session.commit()
+        except Exception:  # noqa: BLE001 - the message went; only its statuses are lost
+            log.warning("outbox %s: could not keep its whatsapp message id", outbox_id)
 
 
 def _outcome_of(exc: GraphError) -> Outcome:
