@@ -675,11 +675,13 @@ class SmsOptOut(Base):
 
 
 class SmsMenu(Base):
-    """A person's last numbered choices (by keyed hash): the data a typed "2" stands for."""
+    """A tipster's last numbered choices on SMS: the button data a typed "2" stands for."""
 
     __tablename__ = "sms_menus"
 
-    sender_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tipster_id: Mapped[int] = mapped_column(
+        ForeignKey("tipsters.id", ondelete="CASCADE"), primary_key=True
+    )
     choices: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

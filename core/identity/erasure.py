@@ -127,13 +127,13 @@ async def _forget_identity(
         erased.conversation_states = _rows(result)
         if redis is not None and await redis.forget(key):
             erased.conversation_states += 1
-    await _forget_messages(session, vault, record_, erased)
+    await _forget_messages(session, vault, record_, tipster_id, erased)
     await session.delete(identity)
     erased.identity = 1
 
 
 async def _forget_messages(
-    session: AsyncSession, vault: Vault, record_: dict[str, Any], erased: Erased
+    session: AsyncSession, vault: Vault, record_: dict[str, Any], tipster_id: int, erased: Erased
 ) -> None:
     """Their admitted WhatsApp or SMS messages: each holds the number sealed, and a key that
     finds them by it (an SMS opt-out stays: a keyed hash that keeps their STOP honoured)."""
@@ -144,7 +144,8 @@ async def _forget_messages(
         mine = WhatsAppInbound.sender_key == sender_key(vault, phone)
         erased.whatsapp_messages = _rows(await session.execute(delete(WhatsAppInbound).where(mine)))
     elif record_.get("channel") == "sms":
-        erased.sms_messages = await forget_sender(session, sms_sender_key(vault, phone))
+        key = sms_sender_key(vault, phone)
+        erased.sms_messages = await forget_sender(session, key, tipster_id)
 
 
 async def _forget_contact(session: AsyncSession, tipster_id: int, erased: Erased) -> None:

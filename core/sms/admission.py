@@ -4,7 +4,8 @@ Like WhatsApp's (core/whatsapp/admission.py): the provider's redeliveries are ig
 MessageSid, concurrent webhooks share one commit, and nothing is answered 200 before its
 commit. The sender's number is stored only as a keyed hash and sealed in the vault. STOP and
 START take effect in the same commit (an opt-out is durable before the provider hears 200);
-keywords are stored done, so no flow ever reads them as an answer.
+keywords, and photos sent without text, are answered by the webhook itself and stored done,
+so no flow ever reads them as an answer.
 """
 
 from __future__ import annotations
@@ -33,23 +34,34 @@ def sender_key(vault: Vault, phone: str) -> str:
     return vault.keyed(SENDER_PURPOSE, phone)
 
 
-def _row(vault: Vault, message: Inbound) -> dict[str, Any]:
-    now = utcnow()
-    keyword = message.keyword
-    payload: dict[str, Any] = {"keyword": keyword} if keyword else {"body": message.body}
+def _kind(message: Inbound) -> tuple[str, dict[str, Any]]:
+    """What the message is, and its payload: a keyword, photos alone (both answered by the
+    webhook, so stored done), or text for the flow."""
+    if message.keyword:
+        return "keyword", {"keyword": message.keyword}
+    if message.media and not message.body.strip():
+        return "media", {"media": message.media}
+    payload: dict[str, Any] = {"body": message.body}
     if message.media:
         payload["media"] = message.media
+    return "text", payload
+
+
+def _row(vault: Vault, message: Inbound) -> dict[str, Any]:
+    now = utcnow()
+    kind, payload = _kind(message)
+    done = kind != "text"
     return {
         "message_sid": message.message_sid,
         "sender_key": sender_key(vault, message.phone),
         "sealed_sender": vault.seal({"channel": "sms", "external_id": message.phone}),
-        "kind": "keyword" if keyword else "text",
+        "kind": kind,
         "payload": payload,
-        "status": "done" if keyword else "pending",
+        "status": "done" if done else "pending",
         "attempts": 0,
         "received_at": now,
         "next_attempt_at": now,
-        "processed_at": now if keyword else None,
+        "processed_at": now if done else None,
     }
 
 
@@ -91,11 +103,11 @@ async def opted_out(session: AsyncSession, key: str) -> bool:
     return await session.scalar(stmt) is not None
 
 
-async def forget_sender(session: AsyncSession, key: str) -> int:
+async def forget_sender(session: AsyncSession, key: str, tipster_id: int) -> int:
     """Erasure: the person's admitted messages and their last menu go (their opt-out stays);
     returns how many messages. Never commits."""
     result = await session.execute(delete(INBOX).where(INBOX.c.sender_key == key))
-    await remember(session, key, {})
+    await remember(session, tipster_id, {})
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -47,10 +47,16 @@ def upgrade() -> None:
     )
     op.create_table(
         "sms_menus",
-        sa.Column("sender_key", sa.String(length=64), nullable=False),
+        sa.Column("tipster_id", sa.Integer(), nullable=False),
         sa.Column("choices", sa.JSON(), nullable=False),
         sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("sender_key", name=op.f("pk_sms_menus")),
+        sa.ForeignKeyConstraint(
+            ["tipster_id"],
+            ["tipsters.id"],
+            name=op.f("fk_sms_menus_tipster_id_tipsters"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tipster_id", name=op.f("pk_sms_menus")),
     )
 
 

@@ -32,24 +32,26 @@ async def _tipster(sessions) -> int:
 
 
 async def test_the_number_is_only_sealed(world, engine, sessions):
-    await _tipster(sessions)
+    tipster_id = await _tipster(sessions)
     for body in ("我看到她了", "STOP", "HELP"):
         assert (await world.fake.deliver(world.url, world.fake.inbound(PHONE, body)))[0] == 200
     async with sessions() as session:
-        await remember(session, KEY, {"1": "r:when:now"})
+        await remember(session, tipster_id, {"1": "r:when:now"})
         await session.commit()
     assert await scan_tables(engine, [PHONE, PHONE[1:], PHONE[3:]]) == []
 
 
-async def test_a_menu_is_remembered_replaced_and_forgotten_by_sender_key(sessions):
+async def test_a_menu_is_remembered_replaced_and_forgotten_by_tipster(sessions):
+    tipster_id = await _tipster(sessions)
     async with sessions() as session:
-        await remember(session, KEY, {"1": "a:1", "0": "a:back"})
-        await remember(session, KEY, {"1": "b:1"})
+        await remember(session, tipster_id, {"1": "a:1", "0": "a:back"})
+        await remember(session, tipster_id, {"1": "b:1"})
         await session.commit()
-        assert await menu_of(session, KEY) == {"1": "b:1"}
-        await remember(session, KEY, {})
+        assert await menu_of(session, tipster_id) == {"1": "b:1"}
+        assert await menu_of(session, tipster_id + 1) == {}
+        await remember(session, tipster_id, {})
         await session.commit()
-        assert await menu_of(session, KEY) == {}
+        assert await menu_of(session, tipster_id) == {}
 
 
 async def test_erasing_the_identity_removes_their_texts_and_menu_but_keeps_their_stop(
@@ -60,12 +62,12 @@ async def test_erasing_the_identity_removes_their_texts_and_menu_but_keeps_their
         await world.fake.deliver(world.url, world.fake.inbound(PHONE, body))
     await world.fake.deliver(world.url, world.fake.inbound("+447700900999", "someone else"))
     async with sessions() as session:
-        await remember(session, KEY, {"1": "r:when:now"})
+        await remember(session, tipster_id, {"1": "r:when:now"})
         await session.commit()
         erased = await erase_identity(
             session, TEST_VAULT, tipster_id=tipster_id, actor_id=None, actor_role="admin"
         )
-        assert await menu_of(session, KEY) == {}
+        assert await menu_of(session, tipster_id) == {}
     assert erased.counts()["sms_messages"] == 3
     assert [r.payload for r in await inbox(sessions)] == [{"body": "someone else"}]
     assert await opt_outs(sessions) == [KEY]

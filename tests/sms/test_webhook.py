@@ -112,8 +112,15 @@ async def test_a_photo_is_answered_with_where_photos_go_and_its_text_kept(world,
     assert status == 200
     assert "<Message>Photos cannot be sent by SMS" in body
     assert "https://tips.example.org/report" in body
-    (row,) = await inbox(sessions)
-    assert row.payload == {"body": "this is her", "media": 2}
+    alone = world.fake.inbound(PHONE, "", media=1)
+    assert (
+        "<Message>Photos cannot be sent by SMS" in (await world.fake.deliver(world.url, alone))[1]
+    )
+    rows = await inbox(sessions)
+    assert [(r.kind, r.payload, r.status) for r in rows] == [
+        ("text", {"body": "this is her", "media": 2}, "pending"),
+        ("media", {"media": 1}, "done"),  # already answered: no flow reads it
+    ]
 
 
 async def test_database_down_is_503(tmp_path):
