@@ -292,11 +292,6 @@ class Settings(BaseSettings):
         return self.sms_account_sid is not None
 
     @property
-    def sms_webhook_url(self) -> str:
-        """The URL the SMS provider calls and signs (set it in the provider's console)."""
-        return f"{self.base_url}/sms/webhook"
-
-    @property
     def backend(self) -> str:
         """The database backend name: 'sqlite' or 'postgresql'."""
         return self.database_url.split(":", 1)[0].split("+", 1)[0]

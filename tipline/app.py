@@ -230,13 +230,13 @@ def _whatsapp_intake(
 def _sms_intake(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault, role: str
 ) -> SmsIntake | None:
-    """The SMS webhook's token, signed URL and admission, in the processes that serve HTTP."""
+    """The SMS webhooks' token, signed URL and admission, in the processes that serve HTTP."""
     if not settings.sms or role not in ("all", "web"):
         return None
     assert settings.sms_auth_token is not None
     return SmsIntake(
         auth_token=settings.sms_auth_token.get_secret_value(),
-        url=settings.sms_webhook_url,
+        base_url=settings.base_url,
         name=settings.sms_name,
         report_url=f"{settings.base_url}/report",
         admission=SmsAdmission(sessions, vault),

@@ -188,6 +188,7 @@ def _sms_sender(
         account_sid=settings.sms_account_sid,
         auth_token=settings.sms_auth_token.get_secret_value(),
         sender=settings.sms_from,
+        status_callback=f"{settings.base_url}/sms/status",
     )
     return SmsSender(client=client, vault=vault, sessions=sessions)
 

@@ -1,4 +1,5 @@
-"""POST /sms/webhook: durable admission of text messages from a Twilio-compatible provider.
+"""POST /sms/webhook: durable admission of text messages from a Twilio-compatible provider;
+POST /sms/status: its delivery statuses of our messages.
 
 Answers:
 - 401 without `X-Twilio-Signature`, 403 with a wrong one (logged; nothing admitted);
@@ -8,6 +9,7 @@ Answers:
   HELP/INFO (who we are, how to stop) and for photos (SMS cannot carry them: the web form or
   WhatsApp can). A sender number in an unexpected format is logged and answered 200 with
   nothing admitted: a redelivery of the same form could never succeed.
+/sms/status answers 401/403 the same way, 503 when its commit fails, 204 once recorded.
 """
 
 from __future__ import annotations
@@ -21,23 +23,32 @@ from fastapi import APIRouter, Request, Response
 
 from core.i18n import Texts
 from core.sms.admission import SmsAdmission
-from core.sms.webhook import SIGNATURE_HEADER, Inbound, MalformedForm, parse, signature_ok
+from core.sms.webhook import (
+    SIGNATURE_HEADER,
+    Inbound,
+    MalformedForm,
+    parse,
+    parse_status,
+    signature_ok,
+)
 from web.telegram import read_body
 
 log = logging.getLogger("tipline.sms")
 MAX_BODY = 64 * 1024
 WEBHOOK_PATH = "/sms/webhook"
+STATUS_PATH = "/sms/status"
 
 router = APIRouter()
 
 
 @dataclass(frozen=True, slots=True)
 class SmsIntake:
-    """What the webhook needs: the auth token that signs, the URL the provider calls (as it
-    signs it, behind any proxy), the name HELP gives, the web form's address, the admission."""
+    """What the webhooks need: the auth token that signs, the public base URL the provider
+    calls (as it signs it, behind any proxy), the name HELP gives, the web form's address, the
+    admission."""
 
     auth_token: str
-    url: str
+    base_url: str
     name: str
     report_url: str
     admission: SmsAdmission
@@ -53,7 +64,7 @@ async def receive(request: Request) -> Response:
     intake = _intake(request)
     if intake is None:
         return Response(status_code=404)
-    fields = await _signed_form(intake, request)
+    fields = await _signed_form(intake, request, WEBHOOK_PATH)
     if isinstance(fields, Response):
         return fields
     try:
@@ -71,7 +82,28 @@ async def receive(request: Request) -> Response:
     return _twiml(_reply(intake, message))
 
 
-async def _signed_form(intake: SmsIntake, request: Request) -> list[tuple[str, str]] | Response:
+async def delivery_status(request: Request) -> Response:
+    """A status callback (delivered, undelivered, failed) recorded on the outbox row; 503
+    when that commit fails, so the provider may try again."""
+    intake = _intake(request)
+    if intake is None:
+        return Response(status_code=404)
+    fields = await _signed_form(intake, request, STATUS_PATH)
+    if isinstance(fields, Response):
+        return fields
+    status = parse_status(dict(fields))
+    if status is not None:
+        try:
+            await intake.admission.record(status)
+        except Exception:  # noqa: BLE001 - the provider may retry; nothing is lost
+            log.warning("could not record an sms delivery status; answering 503")
+            return Response(status_code=503)
+    return Response(status_code=204)
+
+
+async def _signed_form(
+    intake: SmsIntake, request: Request, path: str
+) -> list[tuple[str, str]] | Response:
     """The form's fields when the provider signed them; else the refusal: 413 over MAX_BODY,
     401 without a signature, 403 with a wrong one (or a form that is no UTF-8, which nothing
     could have signed)."""
@@ -88,7 +120,7 @@ async def _signed_form(intake: SmsIntake, request: Request) -> list[tuple[str, s
         log.warning("sms webhook without %s refused", SIGNATURE_HEADER)
         return Response(status_code=401)
     query = request.url.query
-    url = f"{intake.url}?{query}" if query else intake.url
+    url = intake.base_url + path + (f"?{query}" if query else "")
     if fields is None or not signature_ok(intake.auth_token, url, fields, header):
         log.warning("sms webhook with a wrong signature refused")
         return Response(status_code=403)
@@ -111,5 +143,6 @@ def _twiml(text: str | None) -> Response:
     return Response(xml, media_type="text/xml")
 
 
-# A plain Starlette route, as for Telegram and WhatsApp: no dependency solving.
+# Plain Starlette routes, as for Telegram and WhatsApp: no dependency solving.
 router.add_route(WEBHOOK_PATH, receive, methods=["POST"], include_in_schema=False)
+router.add_route(STATUS_PATH, delivery_status, methods=["POST"], include_in_schema=False)

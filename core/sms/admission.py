@@ -21,6 +21,8 @@ from core.delivery.group_commit import GroupCommitter, Waiting
 from core.identity.vault import Vault
 from core.sms.menus import remember
 from core.sms.webhook import Inbound
+from core.whatsapp.admission import record_statuses
+from core.whatsapp.webhook import Status
 from storage.models import SmsInbound, SmsOptOut
 from storage.types import utcnow
 
@@ -129,6 +131,12 @@ class SmsAdmission(GroupCommitter[Inbound]):
     async def admit(self, message: Inbound) -> None:
         """Return once the message is committed; raise if not."""
         await self._submit(message)
+
+    async def record(self, status: Status) -> None:
+        """Record a delivery status on its outbox row and commit (statuses are few: no batch)."""
+        async with self._sessions() as session:
+            await record_statuses(session, [status], now=utcnow())
+            await session.commit()
 
     async def _commit(self, batch: list[Waiting[Inbound]]) -> None:
         try:

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.whatsapp.webhook import Status
+
 log = logging.getLogger("tipline.sms")
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # E.164: a + and up to 15 digits, the first not 0. Short codes and alphanumeric senders cannot
@@ -27,6 +29,15 @@ MAX_BODY = 1600  # Twilio's longest message body
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN = frozenset({"START", "UNSTOP"})
 HELP = frozenset({"HELP", "INFO"})
+# The provider's message statuses, as the outbox records them (sent < delivered < read;
+# failed is final). Statuses before the handover to the carrier say nothing new.
+STATUSES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+}
 
 
 class MalformedForm(ValueError):
@@ -78,3 +89,16 @@ def parse(fields: dict[str, str]) -> Inbound | None:
     body = fields.get("Body", "")[:MAX_BODY]
     media = fields.get("NumMedia", "0")
     return Inbound(sid, phone, body, int(media) if media.isdigit() else 0)
+
+
+def parse_status(fields: dict[str, str]) -> Status | None:
+    """A status callback's word on one of our messages, or None (logged) for a status that
+    records nothing (queued, sending...) or a form without a usable MessageSid."""
+    sid = fields.get("MessageSid") or fields.get("SmsSid") or ""
+    status = STATUSES.get(fields.get("MessageStatus") or fields.get("SmsStatus") or "")
+    if _SID.fullmatch(sid) is None or status is None:
+        log.info("sms status callback with nothing to record")
+        return None
+    code = fields.get("ErrorCode")
+    error = f"{code}: {fields.get('MessageStatus')}" if status == "failed" and code else None
+    return Status(sid, status, error)

@@ -46,7 +46,9 @@ async def _enqueue(sessions, tipster_id: int, text: str = "Thank you. Reference 
         await session.commit()
 
 
-async def _relay_once(fake: FakeSms, sessions, *, token: str | None = None) -> None:
+async def _relay_once(
+    fake: FakeSms, sessions, *, token: str | None = None, status_url: str | None = None
+) -> None:
     async with aiohttp.ClientSession() as http:
         client = SmsClient(
             http,
@@ -54,6 +56,7 @@ async def _relay_once(fake: FakeSms, sessions, *, token: str | None = None) -> N
             account_sid=fake.account_sid,
             auth_token=token or fake.auth_token,
             sender=fake.number,
+            status_callback=status_url,
         )
         sender = SmsSender(client=client, vault=TEST_VAULT, sessions=sessions)
         relay = Relay(
@@ -92,6 +95,23 @@ async def test_a_number_that_texted_stop_gets_nothing_and_the_row_says_why(
         assert world.fake.state.sends == []
     row = await _row(sessions)
     assert (row.status, row.last_error) == ("dead", "opted out: the number texted STOP")
+
+
+async def test_delivery_statuses_land_on_the_row_and_never_move_back(engine, sessions, tmp_path):
+    await _enqueue(sessions, await _tipster(sessions))
+    async with served(engine, sessions, tmp_path) as world:
+        await _relay_once(world.fake, sessions, status_url=world.status_url)
+        (send,) = world.fake.sends
+        assert send.status_callback == world.status_url
+        assert await world.fake.report(send, "queued") == 204  # nothing to record
+        assert await world.fake.report(send, "delivered") == 204
+        assert await world.fake.report(send, "sent") == 204  # late: stays delivered
+        assert (await _row(sessions)).delivery_status == "delivered"
+        assert await world.fake.report(send, "undelivered", error_code=30006) == 204
+        forged = {"MessageSid": send.sid, "MessageStatus": "delivered"}
+        assert (await world.fake.deliver(world.status_url, forged, token="forged"))[0] == 403
+    row = await _row(sessions)
+    assert (row.delivery_status, row.delivery_error) == ("failed", "30006: undelivered")
 
 
 async def test_21610_unsubscribed_is_permanent_and_remembered_as_an_opt_out(fake, sessions):

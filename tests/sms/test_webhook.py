@@ -126,7 +126,7 @@ async def test_a_photo_is_answered_with_where_photos_go_and_its_text_kept(world,
 async def test_database_down_is_503(tmp_path):
     engine = create_engine("postgresql+asyncpg://root@127.0.0.1:1/none")
     url = "http://t/sms/webhook"
-    ctx = context(engine, create_sessionmaker(engine), tmp_path, url)
+    ctx = context(engine, create_sessionmaker(engine), tmp_path, "http://t")
     fields = FakeSms().inbound(PHONE, "hi")
     headers = {"X-Twilio-Signature": signature(AUTH_TOKEN, url, fields.items())}
     transport = httpx.ASGITransport(app=create_app(ctx))
@@ -139,7 +139,7 @@ async def test_database_down_is_503(tmp_path):
 
 
 async def test_with_sms_off_the_endpoint_is_not_there(engine, sessions, tmp_path):
-    ctx = context(engine, sessions, tmp_path, "http://t/sms/webhook")
+    ctx = context(engine, sessions, tmp_path, "http://t")
     assert ctx.sms is not None
     await ctx.sms.admission.close()
     ctx.sms = None

@@ -18,7 +18,7 @@ from tests.keys import TEST_VAULT
 from tests.processes import free_port
 from tests.served import serving, web_context
 from web.app import WebContext
-from web.sms import WEBHOOK_PATH, SmsIntake
+from web.sms import STATUS_PATH, WEBHOOK_PATH, SmsIntake
 
 NAME = "Tipline Shanghai"
 
@@ -28,16 +28,18 @@ class World:
     """The served app's webhook URL and the fake provider that talks to it."""
 
     url: str
+    status_url: str
     fake: FakeSms
 
 
 def context(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], media: Path, url: str
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], media: Path, base_url: str
 ) -> WebContext:
-    """A web context with the SMS intake on, signed for `url`, keyed with the tests' vault."""
+    """A web context with the SMS intake on, signed for URLs under `base_url`, keyed with the
+    tests' vault."""
     intake = SmsIntake(
         auth_token=AUTH_TOKEN,
-        url=url,
+        base_url=base_url,
         name=NAME,
         report_url="https://tips.example.org/report",
         admission=SmsAdmission(sessions, TEST_VAULT),
@@ -51,11 +53,11 @@ async def served(
 ) -> AsyncIterator[World]:
     """uvicorn serving the app on a free port, and the fake provider."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-    ctx = context(engine, sessions, media, url)
+    base = f"http://127.0.0.1:{port}"
+    ctx = context(engine, sessions, media, base)
     try:
         async with serving(ctx, port), FakeSms() as fake:
-            yield World(url, fake)
+            yield World(base + WEBHOOK_PATH, base + STATUS_PATH, fake)
     finally:
         assert ctx.sms is not None
         await ctx.sms.admission.close()

@@ -59,8 +59,9 @@ PUBLIC = {
     "/telegram/webhook",
     # Meta's webhook: verify token (GET), X-Hub-Signature-256 (POST); 404 with WhatsApp off.
     "/whatsapp/webhook",
-    # The SMS provider's webhook: X-Twilio-Signature over the URL and form; 404 with SMS off.
+    # The SMS provider's webhooks: X-Twilio-Signature over the URL and form; 404 with SMS off.
     "/sms/webhook",
+    "/sms/status",
     "/static",
     "/api/docs",
     "/docs/oauth2-redirect",

@@ -33,9 +33,12 @@ class SmsClient:
         account_sid: str,
         auth_token: str,
         sender: str,
+        status_callback: str | None = None,
     ) -> None:
-        """`http`: None makes one at the first call (a worker's client lives as long as it)."""
+        """`http`: None makes one at the first call (a worker's client lives as long as it);
+        `status_callback`: where the provider posts delivery statuses (None: it does not)."""
         self._client = http
+        self.status_callback = status_callback
         self.url = f"{base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._auth = {"Authorization": basic_auth(account_sid, auth_token)}
         self.sender = sender
@@ -50,6 +53,8 @@ class SmsClient:
     async def send(self, to: str, body: str) -> str:
         """Send one text; the new message's SID."""
         form = {"To": to, "From": self.sender, "Body": body}
+        if self.status_callback:
+            form["StatusCallback"] = self.status_callback
         async with self.http.post(self.url, data=form, headers=self._auth) as response:
             try:
                 answer = await response.json(content_type=None)

@@ -44,6 +44,7 @@ class Send:
     sender: str
     body: str
     sid: str | None
+    status_callback: str | None = None
 
 
 @dataclass
@@ -146,6 +147,24 @@ class FakeSms:
         async with self._client.post(url, data=fields, headers=headers) as response:
             return response.status, await response.text()
 
+    async def report(self, send: Send, status: str, *, error_code: int | None = None) -> int:
+        """POST a signed status callback of a recorded send to its StatusCallback URL."""
+        assert send.sid is not None and send.status_callback is not None
+        fields = {
+            "MessageSid": send.sid,
+            "SmsSid": send.sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "AccountSid": self.account_sid,
+            "From": send.sender,
+            "To": send.to,
+            "ApiVersion": "2010-04-01",
+        }
+        if error_code is not None:
+            fields["ErrorCode"] = str(error_code)
+        status_code, _ = await self.deliver(send.status_callback, fields)
+        return status_code
+
     # --- the Messages API ----------------------------------------------------------------------
 
     async def _messages(self, request: web.Request) -> web.Response:
@@ -167,7 +186,8 @@ class FakeSms:
             self.state.sends.append(Send(to, sender, body, None))
             return _error(failure)
         sid = f"SM{next(self._sids):032x}"
-        self.state.sends.append(Send(to, sender, body, sid))
+        callback = str(form["StatusCallback"]) if "StatusCallback" in form else None
+        self.state.sends.append(Send(to, sender, body, sid, callback))
         answer = {"sid": sid, "status": "queued", "to": to, "from": sender, "body": body}
         return web.json_response(answer, status=201)
 
