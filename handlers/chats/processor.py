@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, Table, func, select, update
@@ -69,8 +69,10 @@ class ChatProcessor:
         services: BotServices,
         batch: int = 50,
         max_attempts: int = 5,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
+        self.clock = clock
         self.transport = transport
         self.services = services
         self.batch = batch
@@ -91,7 +93,7 @@ class ChatProcessor:
         columns = (inbox.id, inbox.sealed_sender, inbox.kind, inbox.payload, inbox.attempts)
         stmt = (
             select(*columns)
-            .where(inbox.id.in_(self._first_per_sender), inbox.next_attempt_at <= utcnow())
+            .where(inbox.id.in_(self._first_per_sender), inbox.next_attempt_at <= self.clock())
             .order_by(inbox.id)
             .limit(self.batch)
         )
@@ -143,7 +145,7 @@ class ChatProcessor:
             await add_to_identity(session, self.services.vault, tipster_id=tipster_id, extra=extra)
         if tipster is not None and not tipster.blocked:
             await self._converse(session, message, tipster, str(record["external_id"]))
-        await self._mark(session, message.id, status="processed", processed_at=utcnow())
+        await self._mark(session, message.id, status="processed", processed_at=self.clock())
 
     async def _converse(
         self, session: AsyncSession, message: Row[Any], tipster: Tipster, external_id: str
@@ -184,7 +186,7 @@ class ChatProcessor:
         values: dict[str, Any] = {
             "attempts": attempts,
             "last_error": error,
-            "next_attempt_at": utcnow() + timedelta(seconds=wait),
+            "next_attempt_at": self.clock() + timedelta(seconds=wait),
         }
         if attempts >= self.max_attempts:
             values["status"] = "parked"
