@@ -23,7 +23,7 @@ from sqlalchemy.sql.expression import Exists
 
 from core.audit import record
 from core.delivery.outbox import SENT, tipster_recipient
-from core.identity.conversations import RedisConversations
+from core.identity.conversations import RedisConversations, chat_state_key
 from core.identity.vault import Vault
 from core.waits import cancel_and_wait
 from core.whatsapp.admission import sender_key
@@ -121,6 +121,9 @@ async def _forget_identity(
         # Their admitted messages hold the number sealed, and a key that finds them by it.
         mine = WhatsAppInbound.sender_key == sender_key(vault, phone)
         erased.whatsapp_messages = _rows(await session.execute(delete(WhatsAppInbound).where(mine)))
+        key = chat_state_key(vault, channel="whatsapp", external_id=phone)
+        result = await session.execute(delete(FsmState).where(FsmState.key == key))
+        erased.conversation_states += _rows(result)
     await session.delete(identity)
     erased.identity = 1
 
