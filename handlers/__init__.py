@@ -8,7 +8,10 @@ Dispatcher only, and tests build many).
 
 from __future__ import annotations
 
-from aiogram import Router
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the flows load through this package: importing them loads no aiogram
+    from aiogram import Router
 
 
 def build_routers() -> list[Router]:

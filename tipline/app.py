@@ -285,6 +285,7 @@ def _assemble(
                 bot=bot,
                 stores=media.stores,
                 alerts=context.alerts,
+                geocoder=context.geocoder,
             )
         )
     return parts

@@ -22,7 +22,11 @@ from bot.files import telegram_fetcher
 from bot.sender import TelegramSender
 from core.alerts.dispatch import AlertPolicy
 from core.faces import load_face_engine
+from core.geo import GeocodingService
 from core.identity.vault import Vault
+from handlers.chats.processor import ChatProcessor
+from handlers.context import BotServices
+from handlers.whatsapp.transport import whatsapp_transport
 from moderation.cases.cards import CardSettings
 from moderation.forwarding.police import OnCallPager
 from settings import Settings
@@ -35,20 +39,23 @@ from workers.email import EmailSender
 from workers.evidence import EvidenceWorker
 from workers.faces import FaceWorker
 from workers.moderator_cards import ModeratorCards
-from workers.photos import PhotoWorker
+from workers.photos import Fetch, PhotoWorker, by_source
 from workers.relay import Relay, Sender
 from workers.rescoring import RescoreWorker
 from workers.retention import RetentionWorker
+from workers.rounds import run_rounds
 from workers.shared_buckets import SharedBuckets
 from workers.singleton import run_singleton
 from workers.sms.rest import SmsClient
 from workers.sms.sender import SmsSender
 from workers.webhooks import WebhookSender
 from workers.whatsapp.graph import GraphClient
+from workers.whatsapp.media import whatsapp_fetcher
 from workers.whatsapp.sender import WhatsAppSender
 
 log = logging.getLogger("tipline")
 Loop = Coroutine[Any, Any, None]
+CHAT_PAUSE = 0.5  # seconds between rounds of the chat processor when its inbox is empty
 
 
 def shared_buckets(settings: Settings) -> SharedBuckets | None:
@@ -67,10 +74,14 @@ def worker_loops(
     bot: Bot | None,
     stores: PhotoStores,
     alerts: AlertPolicy,
+    geocoder: GeocodingService,
 ) -> list[Loop]:
     """Every background loop; singletons wrapped in their advisory lock."""
     quarantine = stores.quarantine
-    fetch = telegram_fetcher(bot)
+    fetchers: dict[str, Fetch] = {"telegram": telegram_fetcher(bot)}
+    if settings.whatsapp:
+        fetchers["whatsapp"] = whatsapp_fetcher(_graph(settings))
+    fetch = by_source(fetchers)
     loops: list[Loop] = [
         PhotoWorker(
             sessions=sessions, stores=stores, quarantine=quarantine, fetch=fetch
@@ -108,6 +119,9 @@ def worker_loops(
     if settings.moderators_chat_id is not None and bot is not None:
         cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
         once["moderator-cards"] = ModeratorCards(sessions=sessions, settings=cards).run_forever
+    if settings.whatsapp:
+        services = BotServices(vault=vault, geocoder=geocoder, alerts_per_day=alerts.per_day)
+        loops.append(_whatsapp_chats(sessions, services))
     engine = sessions.kw["bind"]
     loops.extend(run_singleton(engine, name, work) for name, work in once.items())
     return loops
@@ -167,14 +181,27 @@ def _whatsapp_sender(
     stores: PhotoStores,
 ) -> WhatsAppSender:
     """The relay's WhatsApp sender (docs/whatsapp.md)."""
+    graph = _graph(settings)
+    return WhatsAppSender(graph=graph, vault=vault, sessions=sessions, display_store=stores.display)
+
+
+def _graph(settings: Settings) -> GraphClient:
+    """A Graph API client of the business number (each worker its own HTTP client)."""
     assert settings.whatsapp_token is not None and settings.whatsapp_phone_number_id
-    graph = GraphClient(
+    return GraphClient(
         None,
         base=settings.whatsapp_api_base,
         token=settings.whatsapp_token.get_secret_value(),
         phone_number_id=settings.whatsapp_phone_number_id,
     )
-    return WhatsAppSender(graph=graph, vault=vault, sessions=sessions, display_store=stores.display)
+
+
+async def _whatsapp_chats(
+    sessions: async_sessionmaker[AsyncSession], services: BotServices
+) -> None:
+    """Conversations on WhatsApp: the chat processor over the whatsapp_inbox."""
+    processor = ChatProcessor(sessions=sessions, transport=whatsapp_transport(), services=services)
+    await run_rounds(processor.run_once, pause=CHAT_PAUSE, log=log, name="whatsapp chats")
 
 
 def _sms_sender(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,6 +37,19 @@ class FetchFailed(Exception):
         self.permanent = permanent
 
 
+def by_source(fetchers: Mapping[str, Fetch]) -> Fetch:
+    """One fetch for files from several channels, chosen by the reference's prefix
+    ("telegram", "whatsapp"); a reference of no channel here fails for good."""
+
+    async def fetch(source_ref: str) -> bytes:
+        chosen = fetchers.get(source_ref.partition(":")[0])
+        if chosen is None:
+            raise FetchFailed("unknown_source", permanent=True)
+        return await chosen(source_ref)
+
+    return fetch
+
+
 class PhotoSource:
     """Where quarantined bytes come from: the web quarantine store, or a Telegram file.
 
@@ -54,7 +67,8 @@ class PhotoSource:
         self.originals = originals
 
     async def read(self, source_ref: str) -> bytes:
-        """The untrusted bytes of "quarantine:<sha>", "telegram:<file_id>" or "tg:<file_id>".
+        """The untrusted bytes of "quarantine:<sha>", "telegram:<file_id>" (or "tg:"), or
+        "whatsapp:<media id>".
 
         A file gone from quarantine fails for good; a store that cannot answer (disk, S3)
         raises OSError, which the workers treat as their own outage, not the photo's."""

@@ -12,9 +12,16 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.errors import TiplineError
+from core.identity.vault import Vault
 
 Part = Literal["data", "state", "lock"]
 PARTS: tuple[Part, ...] = ("state", "data", "lock")
+
+
+def chat_state_key(vault: Vault, *, channel: str, external_id: str) -> str:
+    """The conversation-state key of a person on a channel other than Telegram (their number
+    keyed under the vault's lookup key, in the channel's own namespace: "whatsapp:<hmac>")."""
+    return f"{channel}:" + vault.keyed(f"{channel}-conversation", external_id)
 
 
 class ConversationsUnavailable(TiplineError):

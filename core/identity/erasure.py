@@ -24,7 +24,7 @@ from sqlalchemy.sql.expression import Exists
 
 from core.audit import record
 from core.delivery.outbox import SENT, tipster_recipient
-from core.identity.conversations import RedisConversations
+from core.identity.conversations import RedisConversations, chat_state_key
 from core.identity.vault import Vault
 from core.sms.admission import forget_sender
 from core.sms.admission import sender_key as sms_sender_key
@@ -135,17 +135,21 @@ async def _forget_identity(
 async def _forget_messages(
     session: AsyncSession, vault: Vault, record_: dict[str, Any], tipster_id: int, erased: Erased
 ) -> None:
-    """Their admitted WhatsApp or SMS messages: each holds the number sealed, and a key that
-    finds them by it (an SMS opt-out stays: a keyed hash that keeps their STOP honoured)."""
-    phone = record_.get("external_id")
-    if not isinstance(phone, str):
+    """A WhatsApp or SMS tipster's admitted messages (each holds the number sealed, and a key
+    that finds them by it) and their conversation state there. An SMS opt-out stays: a keyed
+    hash that keeps their STOP honoured."""
+    phone, channel = record_.get("external_id"), record_.get("channel")
+    if not isinstance(phone, str) or channel not in ("whatsapp", "sms"):
         return
-    if record_.get("channel") == "whatsapp":
+    if channel == "whatsapp":
         mine = WhatsAppInbound.sender_key == sender_key(vault, phone)
         erased.whatsapp_messages = _rows(await session.execute(delete(WhatsAppInbound).where(mine)))
-    elif record_.get("channel") == "sms":
+    else:
         key = sms_sender_key(vault, phone)
         erased.sms_messages = await forget_sender(session, key, tipster_id)
+    state = chat_state_key(vault, channel=channel, external_id=phone)
+    result = await session.execute(delete(FsmState).where(FsmState.key == state))
+    erased.conversation_states += _rows(result)
 
 
 async def _forget_contact(session: AsyncSession, tipster_id: int, erased: Erased) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
+INTERACTIVE_TEXT = 1024  # the body of reply buttons and of a location request
 MAX_BUTTONS, BUTTON_TITLE = 3, 20
-MAX_ROWS, ROW_TITLE, ID_LIMIT = 10, 24, 200
+MAX_ROWS, ROW_TITLE, ROW_DESCRIPTION, ID_LIMIT = 10, 24, 72, 200
 # Template name -> how many body parameters it takes ({{1}}, {{2}}...). Registered with Meta
 # under these names in both languages.
 TEMPLATES = {
@@ -35,21 +36,31 @@ def buttons(body: str, choices: list[tuple[str, str]]) -> dict[str, Any]:
         raise ValueError(f"WhatsApp allows 1..{MAX_BUTTONS} reply buttons")
     return {
         "type": "buttons",
-        "text": _text(body, TEXT_LIMIT),
+        "text": _text(body, INTERACTIVE_TEXT),
         "choices": _choices(choices, BUTTON_TITLE),
     }
 
 
 def choice_list(body: str, label: str, choices: list[tuple[str, str]]) -> dict[str, Any]:
-    """A text with a list of up to 10 rows behind a button labelled `label`."""
+    """A text with a list of up to 10 rows behind a button labelled `label`; a row whose title
+    is cut shows the whole of it (to 72 characters) as its description."""
     if not 1 <= len(choices) <= MAX_ROWS:
         raise ValueError(f"WhatsApp allows 1..{MAX_ROWS} list rows")
+    rows = _choices(choices, ROW_TITLE)
+    for row, (_, title) in zip(rows, choices, strict=True):
+        if row[1] != title:
+            row.append(_cut(title, ROW_DESCRIPTION))
     return {
         "type": "list",
         "text": _text(body, TEXT_LIMIT),
         "label": _text(label, BUTTON_TITLE),
-        "choices": _choices(choices, ROW_TITLE),
+        "choices": rows,
     }
+
+
+def location_request(body: str) -> dict[str, Any]:
+    """A text with WhatsApp's "Send location" button."""
+    return {"type": "location_request", "text": _text(body, INTERACTIVE_TEXT)}
 
 
 def image(display_sha: str, caption: str = "") -> dict[str, Any]:
@@ -83,14 +94,17 @@ def _text(value: str, limit: int) -> str:
     return value
 
 
+def _cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 def _choices(choices: list[tuple[str, str]], title_limit: int) -> list[list[str]]:
     """(id, title) pairs; a title longer than WhatsApp shows is cut, ending with an ellipsis."""
     checked = []
     for reply_id, title in choices:
         if not title.strip():
             raise ValueError("a choice needs a title")
-        cut = title if len(title) <= title_limit else title[: title_limit - 1] + "…"
-        checked.append([_text(reply_id, ID_LIMIT), cut])
+        checked.append([_text(reply_id, ID_LIMIT), _cut(title, title_limit)])
     return checked
 
 
@@ -102,15 +116,27 @@ def graph_body(to: str, part: dict[str, Any], *, media_id: str | None = None) ->
         return {**base, "type": "text", "text": {"body": part["text"], "preview_url": False}}
     if kind == "image":
         return {**base, "type": "image", "image": {"id": media_id, "caption": part["caption"]}}
+    if kind == "location_request":
+        request = {
+            "type": "location_request_message",
+            "body": {"text": part["text"]},
+            "action": {"name": "send_location"},
+        }
+        return {**base, "type": "interactive", "interactive": request}
     if kind == "buttons":
         replies = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in part["choices"]]
         action: dict[str, Any] = {"buttons": replies}
         interactive = {"type": "button", "body": {"text": part["text"]}, "action": action}
     else:
-        rows = [{"id": i, "title": t} for i, t in part["choices"]]
+        rows = [_row(*choice) for choice in part["choices"]]
         action = {"button": part["label"], "sections": [{"title": part["label"], "rows": rows}]}
         interactive = {"type": "list", "body": {"text": part["text"]}, "action": action}
     return {**base, "type": "interactive", "interactive": interactive}
+
+
+def _row(reply_id: str, title: str, description: str | None = None) -> dict[str, str]:
+    row = {"id": reply_id, "title": title}
+    return row | {"description": description} if description else row
 
 
 def graph_template(to: str, fallback: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,13 @@ class Turn(Wizard[Talk]):
         self.talk.offer_cases = await has_public_cases(session)
         return True
 
+    async def start_or_resume(self, session: AsyncSession) -> None:
+        """Report a sighting (the menu's choice): a new draft, or carry on with the one going."""
+        if await self.begin(session):
+            await self.advance()
+        else:
+            await self.stay(note=self.texts("note.report_continues"))
+
     async def about_case(self, session: AsyncSession, case: Case | None, code: str) -> None:
         """A report about one case (a poster's link, an alert's or a case card's button)."""
         await self.begin(session)

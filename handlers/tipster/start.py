@@ -40,12 +40,7 @@ async def menu_report(
 ) -> None:
     """Report a sighting (or carry on with the one in progress)."""
     await acknowledge(query)
-    turn = await Turn.of(conversation)
-    started = await turn.begin(session)
-    if started:
-        await turn.advance()
-    else:
-        await turn.stay(note=turn.texts("note.report_continues"))
+    await (await Turn.of(conversation)).start_or_resume(session)
 
 
 async def menu_check(

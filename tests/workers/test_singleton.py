@@ -58,6 +58,7 @@ def test_every_singleton_of_the_worker_role_has_a_lock(engine, tmp_path):
     """The worker role's singletons are built at start-up; one without a lock key is refused
     then (it once crashed in the background on PostgreSQL, and rescoring never ran)."""
     from core.alerts.dispatch import AlertPolicy
+    from core.geo import build_geocoder
     from core.identity.vault import Vault
     from settings import Settings
     from storage.db import create_sessionmaker
@@ -75,6 +76,7 @@ def test_every_singleton_of_the_worker_role_has_a_lock(engine, tmp_path):
         bot=None,
         stores=open_photo_stores(tmp_path),
         alerts=AlertPolicy(radii_km=(1.0,), step_minutes=10, per_day=3),
+        geocoder=build_geocoder(user_agent="t"),
     )
     for loop in loops:
         loop.close()  # built, never started

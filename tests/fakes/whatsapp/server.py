@@ -263,9 +263,23 @@ def _check_send(body: object) -> str | None:
     return None
 
 
+def _check_rows(rows: list[dict[str, Any]]) -> str | None:
+    if not 1 <= len(rows) <= 10:
+        return "1..10 list rows"
+    if any(len(r["title"]) > 24 for r in rows):
+        return "row titles are at most 24 characters"
+    if any(len(r.get("description", "")) > 72 for r in rows):
+        return "row descriptions are at most 72 characters"
+    return None
+
+
 def _check_interactive(interactive: dict[str, Any]) -> str | None:
-    """Meta's limits: at most 3 reply buttons (titles 20), at most 10 list rows (titles 24)."""
+    """Meta's limits: at most 3 reply buttons (titles 20), at most 10 list rows (titles 24), body
+    texts of 1024 characters (4096 in a list)."""
     action = interactive.get("action") or {}
+    limit = 4096 if interactive.get("type") == "list" else 1024
+    if not 1 <= len((interactive.get("body") or {}).get("text") or "") <= limit:
+        return f"interactive body text must be 1..{limit} characters"
     if interactive.get("type") == "button":
         buttons = action.get("buttons") or []
         if not 1 <= len(buttons) <= 3:
@@ -274,10 +288,9 @@ def _check_interactive(interactive: dict[str, Any]) -> str | None:
             return "button titles are at most 20 characters"
         return None
     if interactive.get("type") == "list":
-        rows = [row for section in action.get("sections") or [] for row in section["rows"]]
-        if not 1 <= len(rows) <= 10:
-            return "1..10 list rows"
-        if any(len(r["title"]) > 24 for r in rows):
-            return "row titles are at most 24 characters"
+        return _check_rows([r for s in action.get("sections") or [] for r in s["rows"]])
+    if interactive.get("type") == "location_request_message":
+        if action.get("name") != "send_location":
+            return "a location request's action is send_location"
         return None
-    return "interactive type must be button or list"
+    return "interactive type must be button, list or location_request_message"

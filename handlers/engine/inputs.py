@@ -1,0 +1,74 @@
+"""What a person sends, as plain input any channel can produce: text, a place, a file, a button
+press (the button's data) or a command; and what a channel cannot read, as the text key that
+says what the tip line reads instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.tips.drafts import Attachment
+from handlers.engine.channel import Point
+
+COMMANDS = frozenset({"start", "help", "cancel", "newcase", "alerts"})
+# Typed without a slash these are commands too (a channel without a command menu); a word
+# that could be a sighting's description, like "start", needs its slash.
+BARE_COMMANDS = {"cancel": "cancel", "help": "help", "取消": "cancel", "帮助": "help"}
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Typed text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A shared point."""
+
+    point: Point
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file, with its caption."""
+
+    attachment: Attachment
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A button pressed: the data it was sent with."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command: /start, /help, /cancel, /newcase or /alerts."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """Something the tip line does not read; `key` is the text that says what it reads."""
+
+    key: str
+
+
+Input = Text | Place | Media | Press | Command | Unreadable
+
+
+def read_text(text: str) -> Text | Command:
+    """Typed text, or the command it is ("/cancel", "cancel", "/start@bot")."""
+    word = text.strip()
+    bare = BARE_COMMANDS.get(word.lower())
+    if bare is not None:
+        return Command(bare)
+    if word.startswith("/"):
+        name = word[1:].split(maxsplit=1)[0].split("@")[0].lower() if len(word) > 1 else ""
+        if name in COMMANDS:
+            return Command(name)
+    return Text(text)

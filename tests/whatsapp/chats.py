@@ -1,0 +1,158 @@
+"""A WhatsApp tip line in one test: the served webhook, the chat processor, the relay with the
+WhatsApp sender and the photo worker, all against the fake Graph API; and the replies the fake
+recorded, read as a transcript."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.geo import build_geocoder
+from handlers.chats.processor import ChatProcessor
+from handlers.context import BotServices
+from handlers.whatsapp.transport import whatsapp_transport
+from storage.photostore import open_photo_stores
+from tests.fakes.whatsapp import payloads as wa
+from tests.fakes.whatsapp.server import Send
+from tests.keys import TEST_VAULT
+from tests.whatsapp.world import World, served
+from workers.photos import PhotoWorker, by_source
+from workers.relay import Relay, Retry
+from workers.whatsapp.graph import GraphClient
+from workers.whatsapp.media import whatsapp_fetcher
+from workers.whatsapp.sender import WhatsAppSender
+
+PHONE = "447700900123"
+GEOCODER = build_geocoder(user_agent="tipline-tests")
+
+
+def jpeg(seed: int = 0) -> bytes:
+    """A small real JPEG."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (seed * 40 % 256, 90, 160)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def line(send: Send) -> str:
+    """One reply as the person reads it: its text, then its choices in brackets."""
+    body = send.body
+    if send.type == "text":
+        return str(body["text"]["body"])
+    interactive = body["interactive"]
+    action = interactive["action"]
+    if interactive["type"] == "button":
+        titles = [b["reply"]["title"] for b in action["buttons"]]
+    elif interactive["type"] == "list":
+        titles = [row["title"] for section in action["sections"] for row in section["rows"]]
+    else:
+        titles = ["Send location"]
+    return f"{interactive['body']['text']}\n  [{' | '.join(titles)}]"
+
+
+def choices(send: Send) -> dict[str, str]:
+    """A reply's choices: title -> the id that comes back when it is tapped."""
+    interactive = send.body.get("interactive") or {}
+    action = interactive.get("action") or {}
+    found = {b["reply"]["title"]: b["reply"]["id"] for b in action.get("buttons", [])}
+    for section in action.get("sections", []):
+        found |= {row["title"]: row["id"] for row in section["rows"]}
+    return found
+
+
+@dataclass
+class Clock:
+    """The relay's monotonic clock, moved on by hand (its per-person pace is Meta's)."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Line:
+    """The tip line as one person on WhatsApp meets it."""
+
+    world: World
+    processor: ChatProcessor
+    relay: Relay
+    photos: PhotoWorker
+    clock: Clock
+    phone: str = PHONE
+    transcript: list[str] = field(default_factory=list)
+    seen: int = 0
+
+    async def sends(self, kind: str, body: Any, *, wamid: str | None = None) -> list[Send]:
+        """The person sends a message; the replies it got."""
+        payload = wa.message(self.world.fake.phone_number_id, self.phone, kind, body, wamid=wamid)
+        assert await self.world.fake.deliver(self.world.url, payload) == 200
+        self.transcript.append(f"> {kind}")
+        return await self.settle()
+
+    async def taps(self, reply: Send, title: str) -> list[Send]:
+        """The person taps a choice of a reply (a list row or a reply button)."""
+        reply_id = choices(reply)[title]
+        kind = reply.body["interactive"]["type"]
+        made = wa.button_reply if kind == "button" else wa.list_reply
+        return await self.sends(*made(reply_id, title))
+
+    async def settle(self) -> list[Send]:
+        """Process what came in, relay what went out; the replies sent since the last look."""
+        while await self.processor.run_once():
+            pass
+        for _ in range(100):
+            self.clock.now += 10
+            if not await self.relay.run_once():
+                break
+        new = self.world.fake.sends[self.seen :]
+        self.seen = len(self.world.fake.sends)
+        self.transcript.extend(line(send) for send in new)
+        return new
+
+
+@asynccontextmanager
+async def whatsapp_line(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], tmp: Path
+) -> AsyncIterator[Line]:
+    """The served webhook and every worker of a WhatsApp conversation."""
+    async with served(engine, sessions, tmp) as world, aiohttp.ClientSession() as http:
+        fake = world.fake
+        graph = GraphClient(
+            http, base=fake.base_url, token=fake.token, phone_number_id=fake.phone_number_id
+        )
+        stores = open_photo_stores(tmp / "media")
+        clock = Clock()
+        sender = WhatsAppSender(
+            graph=graph,
+            vault=TEST_VAULT,
+            sessions=sessions,
+            display_store=stores.display,
+            clock=clock,
+        )
+        relay = Relay(
+            sessions=sessions,
+            senders={"whatsapp": sender},
+            retry=Retry(max_attempts=3, base=0.01),
+            clock=clock,
+            send_timeout=10,
+            lease=30,
+        )
+        services = BotServices(vault=TEST_VAULT, geocoder=GEOCODER)
+        processor = ChatProcessor(
+            sessions=sessions, transport=whatsapp_transport(), services=services
+        )
+        photos = PhotoWorker(
+            sessions=sessions,
+            stores=stores,
+            quarantine=stores.quarantine,
+            fetch=by_source({"whatsapp": whatsapp_fetcher(graph)}),
+        )
+        yield Line(world, processor, relay, photos, clock)
