@@ -24,8 +24,9 @@ from core.alerts.dispatch import AlertPolicy
 from core.faces import load_face_engine
 from core.geo import GeocodingService
 from core.identity.vault import Vault
-from handlers.chats.processor import ChatProcessor
+from handlers.chats.processor import ChatProcessor, Transport
 from handlers.context import BotServices
+from handlers.sms.transport import sms_transport
 from handlers.whatsapp.transport import whatsapp_transport
 from moderation.cases.cards import CardSettings
 from moderation.forwarding.police import OnCallPager
@@ -119,9 +120,11 @@ def worker_loops(
     if settings.moderators_chat_id is not None and bot is not None:
         cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
         once["moderator-cards"] = ModeratorCards(sessions=sessions, settings=cards).run_forever
+    services = BotServices(vault=vault, geocoder=geocoder, alerts_per_day=alerts.per_day)
     if settings.whatsapp:
-        services = BotServices(vault=vault, geocoder=geocoder, alerts_per_day=alerts.per_day)
-        loops.append(_whatsapp_chats(sessions, services))
+        loops.append(_chats(sessions, services, whatsapp_transport()))
+    if settings.sms:
+        loops.append(_chats(sessions, services, sms_transport()))
     engine = sessions.kw["bind"]
     loops.extend(run_singleton(engine, name, work) for name, work in once.items())
     return loops
@@ -196,12 +199,12 @@ def _graph(settings: Settings) -> GraphClient:
     )
 
 
-async def _whatsapp_chats(
-    sessions: async_sessionmaker[AsyncSession], services: BotServices
+async def _chats(
+    sessions: async_sessionmaker[AsyncSession], services: BotServices, transport: Transport
 ) -> None:
-    """Conversations on WhatsApp: the chat processor over the whatsapp_inbox."""
-    processor = ChatProcessor(sessions=sessions, transport=whatsapp_transport(), services=services)
-    await run_rounds(processor.run_once, pause=CHAT_PAUSE, log=log, name="whatsapp chats")
+    """Conversations on a transport (WhatsApp, SMS): the chat processor over its inbox."""
+    processor = ChatProcessor(sessions=sessions, transport=transport, services=services)
+    await run_rounds(processor.run_once, pause=CHAT_PAUSE, log=log, name=f"{transport.name} chats")
 
 
 def _sms_sender(

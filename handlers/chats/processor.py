@@ -12,7 +12,7 @@ message is tried again with backoff; after `max_attempts` it is parked with its 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +56,9 @@ class Transport:
     """(session, texts, reply key) -> the channel writing replies as outbox rows in session."""
     language: Callable[[str], str]
     """A new tipster's language from their external id (a phone number's country)."""
+    resolve: Callable[[AsyncSession, int, Input], Awaitable[Input]] | None = None
+    """(session, tipster id, input) -> the input as the flows read it, for a channel whose
+    input means something only with what it last sent (SMS: "2" is a numbered choice)."""
 
 
 class ChatProcessor:
@@ -157,7 +160,10 @@ class ChatProcessor:
         channel = self.transport.channel(session, texts, f"{name}-reply:{message.id}")
         conversation = Conversation(store, channel, tipster.id, texts, state)
         chat = Chat(session, tipster, self.services, self._origin(tipster.id))
-        await route(conversation, self.transport.read(message.kind, message.payload), chat)
+        said = self.transport.read(message.kind, message.payload)
+        if self.transport.resolve is not None:
+            said = await self.transport.resolve(session, tipster.id, said)
+        await route(conversation, said, chat)
         await conversation.save()
         await store.write()
 

@@ -1,5 +1,5 @@
 """The flows, their engine and the chat router load no channel: imported in a fresh interpreter,
-they bring in no aiogram, no Telegram or WhatsApp adapter (pyproject's import-linter contracts
+they bring in no aiogram, no Telegram, WhatsApp or SMS adapter (pyproject's import-linter contracts
 say the same for every import path)."""
 
 from __future__ import annotations
@@ -25,7 +25,16 @@ FLOWS = [
     "handlers.chats.router",
     "handlers.chats.processor",
 ]
-CHANNELS = ("aiogram", "handlers.telegram", "handlers.whatsapp", "core.whatsapp", "bot.", "web.")
+CHANNELS = (
+    "aiogram",
+    "handlers.telegram",
+    "handlers.whatsapp",
+    "handlers.sms",
+    "core.whatsapp",
+    "core.sms",
+    "bot.",
+    "web.",
+)
 
 
 def test_flows_and_the_chat_router_import_no_channel():
