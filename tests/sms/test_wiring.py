@@ -1,6 +1,7 @@
 """`tipline run` with the SMS settings: signed texts posted concurrently are each committed by
 the time their 200 arrives (read from the database file at once, no kill needed), a
-redelivery stays one row, STOP is recorded, and unsigned or forged posts are refused."""
+redelivery stays one row, STOP is recorded, unsigned or forged posts are refused, and the
+worker answers through the relay and the provider."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.fakes.sms.server import ACCOUNT_SID, AUTH_TOKEN, NUMBER, FakeSms
-from tests.processes import TiplineProcess, tipline_env
+from tests.processes import TiplineProcess, tipline_env, wait_until
 
 TEXTS = 60
 
@@ -46,6 +47,12 @@ async def test_tipline_run_commits_each_signed_text_before_its_200(tmp_path: Pat
             assert (await fake.deliver(url, fake.inbound("+447700900001", "STOP")))[0] == 200
             assert (await fake.deliver(url, texts[1], sign=False))[0] == 401
             assert (await fake.deliver(url, texts[1], token="forged"))[0] == 403
+
+            def reply() -> str | None:
+                return next((s.body for s in fake.sends if s.to == "+447700900000"), None)
+
+            first = await asyncio.to_thread(wait_until, reply, what="the first reply")
+            assert "When did you see this?" in first and "\n1 Now\n" in first
         finally:
             await asyncio.to_thread(run.stop)
     with sqlite3.connect(db) as connection:
