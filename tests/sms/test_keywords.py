@@ -34,6 +34,7 @@ async def test_every_opt_out_keyword_opts_the_number_out_before_the_200(world, s
     assert await opt_outs(sessions) == [KEY]
     (row,) = await inbox(sessions)
     assert (row.kind, row.payload, row.status) == ("keyword", {"keyword": "stop"}, "done")
+    assert row.sealed_sender == b""  # answered already: the number is not kept, even sealed
 
 
 @pytest.mark.parametrize("word", ["START", "unstop"])
