@@ -16,10 +16,10 @@ from core.geo import build_geocoder
 from handlers.chats.processor import ChatProcessor
 from handlers.context import BotServices
 from handlers.sms.transport import sms_transport
+from tests.chat_workers import Clock, drain, relay
 from tests.keys import TEST_VAULT
 from tests.sms.world import World, served
-from tests.whatsapp.chats import Clock
-from workers.relay import Relay, Retry
+from workers.relay import Relay
 from workers.sms.rest import SmsClient
 from workers.sms.sender import SmsSender
 
@@ -62,12 +62,7 @@ class Line:
 
     async def settle(self) -> list[str]:
         """Process what came in, relay what went out; the texts sent since the last look."""
-        while await self.processor.run_once():
-            pass
-        for _ in range(100):
-            self.clock.now += 10
-            if not await self.relay.run_once():
-                break
+        await drain(self.processor, self.relay, self.clock)
         new = [send.body for send in self.world.fake.sends[self.seen :]]
         self.seen = len(self.world.fake.sends)
         self.transcript.extend(new)
@@ -90,14 +85,6 @@ async def sms_line(
         )
         clock = Clock()
         sender = SmsSender(client=client, vault=TEST_VAULT, sessions=sessions, clock=clock)
-        relay = Relay(
-            sessions=sessions,
-            senders={"sms": sender},
-            retry=Retry(max_attempts=3, base=0.01),
-            clock=clock,
-            send_timeout=10,
-            lease=30,
-        )
         services = BotServices(vault=TEST_VAULT, geocoder=GEOCODER)
         processor = ChatProcessor(sessions=sessions, transport=sms_transport(), services=services)
-        yield Line(world, processor, relay, clock)
+        yield Line(world, processor, relay(sessions, "sms", sender, clock), clock)

@@ -20,12 +20,13 @@ from handlers.chats.processor import ChatProcessor
 from handlers.context import BotServices
 from handlers.whatsapp.transport import whatsapp_transport
 from storage.photostore import open_photo_stores
+from tests.chat_workers import Clock, drain, relay
 from tests.fakes.whatsapp import payloads as wa
 from tests.fakes.whatsapp.server import Send
 from tests.keys import TEST_VAULT
 from tests.whatsapp.world import World, served
 from workers.photos import PhotoWorker, by_source
-from workers.relay import Relay, Retry
+from workers.relay import Relay
 from workers.whatsapp.graph import GraphClient
 from workers.whatsapp.media import whatsapp_fetcher
 from workers.whatsapp.sender import WhatsAppSender
@@ -68,16 +69,6 @@ def choices(send: Send) -> dict[str, str]:
 
 
 @dataclass
-class Clock:
-    """The relay's monotonic clock, moved on by hand (its per-person pace is Meta's)."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
 class Line:
     """The tip line as one person on WhatsApp meets it."""
 
@@ -106,12 +97,7 @@ class Line:
 
     async def settle(self) -> list[Send]:
         """Process what came in, relay what went out; the replies sent since the last look."""
-        while await self.processor.run_once():
-            pass
-        for _ in range(100):
-            self.clock.now += 10
-            if not await self.relay.run_once():
-                break
+        await drain(self.processor, self.relay, self.clock)
         new = self.world.fake.sends[self.seen :]
         self.seen = len(self.world.fake.sends)
         self.transcript.extend(line(send) for send in new)
@@ -137,14 +123,6 @@ async def whatsapp_line(
             display_store=stores.display,
             clock=clock,
         )
-        relay = Relay(
-            sessions=sessions,
-            senders={"whatsapp": sender},
-            retry=Retry(max_attempts=3, base=0.01),
-            clock=clock,
-            send_timeout=10,
-            lease=30,
-        )
         services = BotServices(vault=TEST_VAULT, geocoder=GEOCODER)
         processor = ChatProcessor(
             sessions=sessions, transport=whatsapp_transport(), services=services
@@ -155,4 +133,4 @@ async def whatsapp_line(
             quarantine=stores.quarantine,
             fetch=by_source({"whatsapp": whatsapp_fetcher(graph)}),
         )
-        yield Line(world, processor, relay, photos, clock)
+        yield Line(world, processor, relay(sessions, "whatsapp", sender, clock), photos, clock)
