@@ -11,6 +11,8 @@ import asyncio
 from abc import ABC, abstractmethod
 from typing import Generic, NamedTuple, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from core.waits import cancel_and_wait
 
 T = TypeVar("T")
@@ -76,3 +78,36 @@ class GroupCommitter(ABC, Generic[T]):
         for one in batch:
             if not one.future.done():
                 one.future.set_result(None)
+
+
+class SessionCommitter(GroupCommitter[T]):
+    """A group committer whose batch is written, and committed, in one session by `_write`
+    (a webhook's durable admission: WhatsApp's, SMS's)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        name: str,
+        max_batch: int = 500,
+        max_delay: float = 0.002,
+    ) -> None:
+        super().__init__(max_batch=max_batch, max_delay=max_delay, name=name)
+        self._sessions = sessions
+
+    async def admit(self, item: T) -> None:
+        """Return once the item is committed; raise if not."""
+        await self._submit(item)
+
+    async def _commit(self, batch: list[Waiting[T]]) -> None:
+        try:
+            async with self._sessions() as session:
+                await self._write(session, [one.item for one in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiter learns the commit failed
+            self._fail(batch, exc)
+            return
+        self._done(batch)
+
+    @abstractmethod
+    async def _write(self, session: AsyncSession, items: list[T]) -> None:
+        """Write the batch's items and commit."""

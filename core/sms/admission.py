@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.delivery.group_commit import GroupCommitter, Waiting
+from core.delivery.group_commit import SessionCommitter
 from core.identity.vault import Vault
 from core.sms.menus import remember
 from core.sms.webhook import Inbound
@@ -117,24 +117,14 @@ async def forget_sender(session: AsyncSession, key: str, tipster_id: int) -> int
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-class SmsAdmission(GroupCommitter[Inbound]):
+class SmsAdmission(SessionCommitter[Inbound]):
     """Group commit: concurrent webhooks share one transaction (one fsync per batch)."""
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        vault: Vault,
-        *,
-        max_batch: int = 500,
-        max_delay: float = 0.002,
+        self, sessions: async_sessionmaker[AsyncSession], vault: Vault, **batching: Any
     ) -> None:
-        super().__init__(max_batch=max_batch, max_delay=max_delay, name="sms-admission")
-        self._sessions = sessions
+        super().__init__(sessions, name="sms-admission", **batching)
         self._vault = vault
-
-    async def admit(self, message: Inbound) -> None:
-        """Return once the message is committed; raise if not."""
-        await self._submit(message)
 
     async def record(self, status: Status) -> None:
         """Record a delivery status on its outbox row and commit (statuses are few: no batch)."""
@@ -142,11 +132,5 @@ class SmsAdmission(GroupCommitter[Inbound]):
             await record_statuses(session, [status], now=utcnow())
             await session.commit()
 
-    async def _commit(self, batch: list[Waiting[Inbound]]) -> None:
-        try:
-            async with self._sessions() as session:
-                await admit(session, self._vault, [one.item for one in batch])
-        except Exception as exc:  # noqa: BLE001 - every waiter learns the commit failed
-            self._fail(batch, exc)
-            return
-        self._done(batch)
+    async def _write(self, session: AsyncSession, items: list[Inbound]) -> None:
+        await admit(session, self._vault, items)

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.delivery.group_commit import GroupCommitter, Waiting
+from core.delivery.group_commit import SessionCommitter
 from core.identity.vault import Vault
 from core.whatsapp.webhook import STATUSES, Inbound, Parsed, Status
 from storage.models import OutboxMessage, WhatsAppInbound
@@ -105,34 +105,18 @@ def window_open(last: datetime | None, *, now: datetime) -> bool:
     return last is not None and now - last < WINDOW
 
 
-class WhatsAppAdmission(GroupCommitter[Parsed]):
+class WhatsAppAdmission(SessionCommitter[Parsed]):
     """Group commit: concurrent webhooks share one transaction (one fsync per batch)."""
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        vault: Vault,
-        *,
-        max_batch: int = 500,
-        max_delay: float = 0.002,
+        self, sessions: async_sessionmaker[AsyncSession], vault: Vault, **batching: Any
     ) -> None:
-        super().__init__(max_batch=max_batch, max_delay=max_delay, name="whatsapp-admission")
-        self._sessions = sessions
+        super().__init__(sessions, name="whatsapp-admission", **batching)
         self._vault = vault
 
-    async def admit(self, parsed: Parsed) -> None:
-        """Return once the webhook's messages and statuses are committed; raise if not."""
-        await self._submit(parsed)
-
-    async def _commit(self, batch: list[Waiting[Parsed]]) -> None:
+    async def _write(self, session: AsyncSession, items: list[Parsed]) -> None:
         merged = Parsed()
-        for one in batch:
-            merged.messages.extend(one.item.messages)
-            merged.statuses.extend(one.item.statuses)
-        try:
-            async with self._sessions() as session:
-                await admit(session, self._vault, merged)
-        except Exception as exc:  # noqa: BLE001 - every waiter learns the commit failed
-            self._fail(batch, exc)
-            return
-        self._done(batch)
+        for one in items:
+            merged.messages.extend(one.messages)
+            merged.statuses.extend(one.statuses)
+        await admit(session, self._vault, merged)
