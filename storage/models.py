@@ -611,7 +611,23 @@ class InboxUpdate(Base):
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class WhatsAppInbound(Base):
+class ChatInbox:
+    """The columns of a chat transport's inbox (WhatsApp's, SMS's), which the chat processor
+    reads: the sender only as a keyed hash and sealed, what came, and how its processing went."""
+
+    sender_key: Mapped[str] = mapped_column(String(64))
+    sealed_sender: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class WhatsAppInbound(ChatInbox, Base):
     """A WhatsApp message, committed before the webhook is answered (durable admission).
 
     The sender's phone number is never here in plain text: `sender_key` is a keyed hash (for
@@ -626,19 +642,9 @@ class WhatsAppInbound(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[str] = mapped_column(String(128), unique=True)
-    sender_key: Mapped[str] = mapped_column(String(64))
-    sealed_sender: Mapped[bytes] = mapped_column(LargeBinary)
-    kind: Mapped[str] = mapped_column(String(20))
-    payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    processed_at: Mapped[datetime | None]
 
 
-class SmsInbound(Base):
+class SmsInbound(ChatInbox, Base):
     """A text message, committed before the SMS webhook is answered (durable admission).
 
     The sender's number is never here in plain text: `sender_key` is a keyed hash, and
@@ -653,16 +659,6 @@ class SmsInbound(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    sender_key: Mapped[str] = mapped_column(String(64))
-    sealed_sender: Mapped[bytes] = mapped_column(LargeBinary)
-    kind: Mapped[str] = mapped_column(String(20))
-    payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    processed_at: Mapped[datetime | None]
 
 
 class SmsOptOut(Base):
