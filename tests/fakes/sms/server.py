@@ -15,10 +15,10 @@ import itertools
 import secrets
 from dataclasses import dataclass, field
 
-import aiohttp
 from aiohttp import web
 
 from core.sms.webhook import signature
+from tests.fakes.local import LocalServer
 from workers.sms.rest import basic_auth
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -56,7 +56,7 @@ class FakeState:
     refused_auth: int = 0
 
 
-class FakeSms:
+class FakeSms(LocalServer):
     """The fake provider; start it with `async with`."""
 
     def __init__(
@@ -65,11 +65,8 @@ class FakeSms:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.number = number
-        self.port = 0
         self.state = FakeState()
         self._sids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
 
     @property
     def base_url(self) -> str:
@@ -84,18 +81,8 @@ class FakeSms:
     async def __aenter__(self) -> FakeSms:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._messages)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-        self._client = aiohttp.ClientSession()
+        await self.serve(app)
         return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        if self._client is not None:
-            await self._client.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # --- control -------------------------------------------------------------------------------
 
@@ -103,7 +90,9 @@ class FakeSms:
         """The next `times` sends fail with the provider's error `code`."""
         self.state.failures.append([code, times])
 
-    def inbound(self, phone: str, body: str, *, sid: str | None = None, media: int = 0) -> dict:
+    def inbound(
+        self, phone: str, body: str, *, sid: str | None = None, media: int = 0
+    ) -> dict[str, str]:
         """The form fields of an inbound message, as the provider posts them."""
         sid = sid or "SM" + secrets.token_hex(16)
         fields = {
@@ -137,14 +126,13 @@ class FakeSms:
     ) -> tuple[int, str]:
         """POST a webhook to our endpoint, signed as the provider signs it (with another
         token, for another URL, or a given header, to forge one); (status, body)."""
-        assert self._client is not None
         headers = {}
         if sign:
             key = self.auth_token if token is None else token
             headers["X-Twilio-Signature"] = header or signature(
                 key, signed_url or url, fields.items()
             )
-        async with self._client.post(url, data=fields, headers=headers) as response:
+        async with self.client.post(url, data=fields, headers=headers) as response:
             return response.status, await response.text()
 
     async def report(self, send: Send, status: str, *, error_code: int | None = None) -> int:

@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
+from tests.fakes.local import LocalServer
 from tests.fakes.whatsapp import payloads
 
 TOKEN = "EAAGfakeWhatsAppTokenForTiplineTests"
@@ -72,7 +72,7 @@ class FakeState:
     uploads: list[str] = field(default_factory=list)
 
 
-class FakeWhatsApp:
+class FakeWhatsApp(LocalServer):
     """The fake Graph API; start it with `async with`."""
 
     def __init__(
@@ -90,8 +90,6 @@ class FakeWhatsApp:
         self.port = 0
         self.state = FakeState()
         self._media_ids = itertools.count(9_000_001)
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
 
     @property
     def base_url(self) -> str:
@@ -109,19 +107,8 @@ class FakeWhatsApp:
         app.router.add_post("/v21.0/{number}/media", self._upload)
         app.router.add_get("/v21.0/{media_id}", self._media_info)
         app.router.add_get("/media/{media_id}", self._media_bytes)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._client = aiohttp.ClientSession()
+        await self.serve(app)
         return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        if self._client is not None:
-            await self._client.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # --- control -------------------------------------------------------------------------------
 
@@ -150,13 +137,12 @@ class FakeWhatsApp:
         self, url: str, body: bytes, *, secret: str | None = None, sign: bool = True
     ) -> int:
         """POST these exact bytes (for malformed bodies and forged signatures)."""
-        assert self._client is not None
         headers = {"Content-Type": "application/json"}
         if sign:
             headers["X-Hub-Signature-256"] = payloads.signature(
                 self.app_secret if secret is None else secret, body
             )
-        async with self._client.post(url, data=body, headers=headers) as response:
+        async with self.client.post(url, data=body, headers=headers) as response:
             await response.read()
             return response.status
 
