@@ -13,10 +13,10 @@ from core.identity.tipsters import get_or_create_tipster
 from core.sms import payloads
 from core.sms.admission import sender_key
 from storage.models import OutboxMessage
+from tests.chat_workers import Clock, relay
 from tests.fakes.sms.server import FakeSms
 from tests.keys import TEST_VAULT
 from tests.sms.world import opt_outs, served
-from workers.relay import Relay, Retry
 from workers.sms.rest import SmsClient
 from workers.sms.sender import SmsSender
 
@@ -58,15 +58,9 @@ async def _relay_once(
             sender=fake.number,
             status_callback=status_url,
         )
-        sender = SmsSender(client=client, vault=TEST_VAULT, sessions=sessions)
-        relay = Relay(
-            sessions=sessions,
-            senders={"sms": sender},
-            retry=Retry(max_attempts=3, base=0.01),
-            send_timeout=10,
-            lease=30,
-        )
-        await relay.run_once()
+        clock = Clock()
+        sender = SmsSender(client=client, vault=TEST_VAULT, sessions=sessions, clock=clock)
+        await relay(sessions, "sms", sender, clock).run_once()
 
 
 async def _row(sessions) -> OutboxMessage:
