@@ -19,7 +19,7 @@ from core.identity.vault import Vault
 from storage.models import Case, CasePhoto, OutboxMessage, Subscription
 from storage.photostore import PhotoStore
 from storage.types import utcnow
-from tests.core import photo_corpus
+from tests.core.photos import photo_corpus
 from tests.fakes.telegram.server import FakeTelegram
 from workers.alerts import AlertWorker
 from workers.relay import Relay, Retry
