@@ -40,11 +40,11 @@ async def start(
     """/start with what its link carried: a family's code links the case, a case's code starts
     a report about it, anything else (or nothing) shows the main menu."""
     argument = argument or ""
-    prefix = argument.lower()
-    if prefix.startswith(FAMILY_PREFIX):
+    lowered = argument.lower()
+    if lowered.startswith(FAMILY_PREFIX):
         code = argument[len(FAMILY_PREFIX) :]
         await link_family_code(conversation, session, services=services, tipster=tipster, code=code)
-    elif prefix.startswith(CASE_PREFIX):
+    elif lowered.startswith(CASE_PREFIX):
         await report_about_case(conversation, session, code=argument[len(CASE_PREFIX) :])
     else:
         await conversation.say(conversation.texts("start.welcome"), main_menu(conversation.texts))
