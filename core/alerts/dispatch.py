@@ -41,6 +41,7 @@ class AlertPolicy:
     per_day: int = DEFAULT_PER_DAY
 
 
+DEFAULT_POLICY = AlertPolicy()
 CANCELLED = "cancelled"
 INSERT_CHUNK = 2000
 
@@ -65,13 +66,7 @@ def alert_key(case_id: int, subscription_id: int, kind: str = "alert") -> str:
 
 
 async def start_case_alerts(
-    session: AsyncSession,
-    *,
-    case: Case,
-    settings_radii: Sequence[float],
-    step_minutes: int,
-    now: datetime,
-    per_day: int = DEFAULT_PER_DAY,
+    session: AsyncSession, *, case: Case, now: datetime, policy: AlertPolicy = DEFAULT_POLICY
 ) -> int:
     """Centre the alerts on the last-seen point and alert volunteers in the current radius."""
     if not alertable(case):
@@ -80,39 +75,27 @@ async def start_case_alerts(
         case.alert_lat, case.alert_lon = case.last_seen_lat, case.last_seen_lon
     if case.alert_from_at is None:
         case.alert_from_at = min(case.last_seen_at or now, now)
-    return await extend_case_alerts(
-        session,
-        case=case,
-        settings_radii=settings_radii,
-        step_minutes=step_minutes,
-        now=now,
-        per_day=per_day,
-    )
+    return await extend_case_alerts(session, case=case, now=now, policy=policy)
 
 
 async def extend_case_alerts(
-    session: AsyncSession,
-    *,
-    case: Case,
-    settings_radii: Sequence[float],
-    step_minutes: int,
-    now: datetime,
-    per_day: int = DEFAULT_PER_DAY,
+    session: AsyncSession, *, case: Case, now: datetime, policy: AlertPolicy = DEFAULT_POLICY
 ) -> int:
     """Alert the volunteers the case's current radius newly covers; returns how many."""
     if not alertable(case) or case.alert_lat is None or case.alert_lon is None:
         return 0
     elapsed = now - (case.alert_from_at or now)
-    # A caller without the settings at hand gets the defaults (those of settings.py).
-    radii = tuple(settings_radii) or DEFAULT_RADII
-    radius = radius_at(elapsed, radii=radii, step_minutes=step_minutes or DEFAULT_STEP_MINUTES)
+    # A policy built from empty settings gets the defaults (those of settings.py).
+    radii = tuple(policy.radii_km) or DEFAULT_RADII
+    step_minutes = policy.step_minutes or DEFAULT_STEP_MINUTES
+    radius = radius_at(elapsed, radii=radii, step_minutes=step_minutes)
     found = await find_recipients(
         session,
         case_id=case.id,
         lat=case.alert_lat,
         lon=case.alert_lon,
         radius_km=radius,
-        per_day=per_day,
+        per_day=policy.per_day,
         now=now,
     )
     case.alert_radius_km = radius
@@ -323,22 +306,13 @@ async def recenter_case_alerts(
     lon: float,
     at: datetime,
     now: datetime,
-    settings_radii: Sequence[float] = DEFAULT_RADII,
-    step_minutes: int = DEFAULT_STEP_MINUTES,
-    per_day: int = DEFAULT_PER_DAY,
+    policy: AlertPolicy = DEFAULT_POLICY,
 ) -> None:
     """Move the centre and the clock to a credible sighting and alert whoever is newly near."""
     case.alert_lat, case.alert_lon = validate_point(lat, lon)
     case.alert_from_at = min(at, now)
     case.alert_radius_km = None
-    await extend_case_alerts(
-        session,
-        case=case,
-        settings_radii=settings_radii,
-        step_minutes=step_minutes,
-        now=now,
-        per_day=per_day,
-    )
+    await extend_case_alerts(session, case=case, now=now, policy=policy)
 
 
 async def list_growing_cases(session: AsyncSession, *, max_radius_km: float) -> list[int]:

@@ -39,7 +39,7 @@ NOTICES = {
     ("submitted", "closed"): "cases.notify_refused",
 }
 
-DEFAULT_POLICY = alerts.AlertPolicy()
+DEFAULT_POLICY = alerts.DEFAULT_POLICY
 
 
 def _allow(staff: StaffUser, action: str) -> None:
@@ -145,14 +145,7 @@ async def transition_case(
     before = case.status
     await _move(session, case, staff, to, now)
     if to == "active" and case.kind == "missing":
-        await alerts.start_case_alerts(
-            session,
-            case=case,
-            settings_radii=policy.radii_km,
-            step_minutes=policy.step_minutes,
-            per_day=policy.per_day,
-            now=now,
-        )
+        await alerts.start_case_alerts(session, case=case, now=now, policy=policy)
     elif to in ENDINGS and before == "active":
         await alerts.end_case_alerts(session, case=case, now=now)
     await _tell_submitter(session, case, before, public_url=public_url)
@@ -259,9 +252,7 @@ async def recenter_case(
         lon=tip.lon,
         at=at,
         now=now,
-        settings_radii=policy.radii_km,
-        step_minutes=policy.step_minutes,
-        per_day=policy.per_day,
+        policy=policy,
     )
     await staff_action(session, staff, "case.recenter", "case", case.ref, detail={"tip": tip.ref})
     await session.commit()

@@ -20,7 +20,7 @@ from core.i18n import Texts
 from storage.models import Case, Forward, Subscription, Tip, Tipster
 
 FAMILY = "family"
-# handlers.tipster.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
+# handlers.tipster.telegram.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
 CALLBACK_PREFIX = "fam"
 SCAM = "scam"  # the answer a "Report a scam" press carries
 
