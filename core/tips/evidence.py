@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import PAYLOADS, Notice, Template, tell
 from core.i18n import Texts
 from core.photos import ProcessedPhoto
+from core.whatsapp.payloads import TIPSTER_NOTICE
 from storage.models import Tip, TipPhoto, Tipster
 
 MAX_SIGNED_64 = 2**63
@@ -50,20 +51,17 @@ REFUSAL_TEXTS = {
 
 
 async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -> bool:
-    """Queue a clear message to the Telegram tipster whose file we could not use (no commit)."""
+    """Queue a clear message to the tipster (on a channel we send on) whose file we could not
+    use (no commit)."""
     tip = await session.get(Tip, photo.tip_id)
-    if tip is None or tip.tipster_id is None or tip.channel != "telegram":
+    if tip is None or tip.tipster_id is None or tip.channel not in PAYLOADS:
         return False
     tipster = await session.get(Tipster, tip.tipster_id)
     if tipster is None or tipster.blocked:
         return False
     texts = Texts(tipster.language)
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
-    payload = telegram_text(texts("photo.refused", ref=tip.ref, reason=reason))
-    return await enqueue(
-        session,
-        channel="telegram",
-        recipient=tipster_recipient(tipster.id),
-        payload=payload,
-        key=f"photo-refused:{photo.id}",
-    )
+    text = texts("photo.refused", ref=tip.ref, reason=reason)
+    notice = Notice(text, tipster.language, template=Template.of(TIPSTER_NOTICE, text))
+    key = f"photo-refused:{photo.id}"
+    return await tell(session, tipster_id=tipster.id, notice=notice, key=key)

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.alerts import dispatch as alerts
 from core.audit import staff_action
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import Notice, Template, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
+from core.whatsapp.payloads import TIPSTER_NOTICE
 from moderation.cases.matches import MatchAlreadyDecided
 from moderation.forwarding.family_leads import list_family
 from moderation.policy import require
@@ -181,11 +182,11 @@ async def _tell_family(session: AsyncSession, *, case: Case, evidence_type: str)
             case=case.ref,
             how=texts(f"reunion.evidence.{evidence_type}"),
         )
-        told += await enqueue(
+        notice = Notice(text, language, protect=True, template=Template.of(TIPSTER_NOTICE, text))
+        told += await tell(
             session,
-            channel="telegram",
-            recipient=tipster_recipient(subscription.tipster_id),
-            payload=telegram_text(text, protect=True),
+            tipster_id=subscription.tipster_id,
+            notice=notice,
             key=f"case:{case.id}:found:family:{subscription.id}",
         )
     return told
@@ -201,11 +202,12 @@ async def _tell_tipsters(session: AsyncSession, *, case: Case) -> int:
     )
     told = 0
     for tipster in (await session.scalars(stmt)).all():
-        told += await enqueue(
+        text = Texts(tipster.language)("reunion.tipster_found")
+        notice = Notice(text, tipster.language, template=Template.of(TIPSTER_NOTICE, text))
+        told += await tell(
             session,
-            channel="telegram",
-            recipient=tipster_recipient(tipster.id),
-            payload=telegram_text(Texts(tipster.language)("reunion.tipster_found")),
+            tipster_id=tipster.id,
+            notice=notice,
             key=f"case:{case.id}:found:tipster:{tipster.id}",
         )
     return told

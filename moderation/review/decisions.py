@@ -9,10 +9,11 @@ from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import staff_action
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import Notice, Template, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.tips.submission import PUBLIC_STATUS
+from core.whatsapp.payloads import TIPSTER_NOTICE
 from moderation.forwarding.forward import FamilyLead, check_family_lead, forward_on_decision
 from moderation.policy import require
 from moderation.review.queue import OPEN_STATUSES, ClaimConflict
@@ -166,18 +167,17 @@ async def _tell_tipster(
     if tipster is None or not tip.contact_allowed or outcome is Outcome.SPAM:
         return
     texts = Texts(tipster.language)
+    buttons: list[list[tuple[str, str]]] = []
     if outcome is Outcome.NEEDS_INFO:
-        payload = telegram_text(
-            texts("notify.question", ref=tip.ref, question=question.strip()),
-            buttons=[[(texts("notify.answer_button"), f"ans:{tip.ref}")]],
-        )
+        text = texts("notify.question", ref=tip.ref, question=question.strip())
+        buttons = [[(texts("notify.answer_button"), f"ans:{tip.ref}")]]
     else:
         status = texts(f"status.{PUBLIC_STATUS[outcome.value]}")
-        payload = telegram_text(texts("notify.status", ref=tip.ref, status=status))
-    await enqueue(
-        session,
-        channel="telegram",
-        recipient=tipster_recipient(tipster.id),
-        payload=payload,
-        key=f"decision:{decision_id}:tipster",
+        text = texts("notify.status", ref=tip.ref, status=status)
+    notice = Notice(
+        text,
+        tipster.language,
+        buttons=buttons,
+        template=Template.of(TIPSTER_NOTICE, text),
     )
+    await tell(session, tipster_id=tipster.id, notice=notice, key=f"decision:{decision_id}:tipster")

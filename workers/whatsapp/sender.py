@@ -144,7 +144,7 @@ class WhatsAppSender:
             return await self.graph.send(graph_template(phone, fallback))
 
     async def _free_body(self, phone: str, free: dict[str, Any]) -> dict[str, Any]:
-        if free.get("type") != "image":
+        if "display_sha256" not in free:
             return graph_body(phone, free)
         if self.display_store is None:
             raise Unreachable("no photo store to send images from")
