@@ -39,7 +39,7 @@ from workers.photos import PhotoWorker
 from workers.relay import Relay, Sender
 from workers.rescoring import RescoreWorker
 from workers.retention import RetentionWorker
-from workers.shared_buckets import SharedBuckets
+from workers.shared_buckets import SharedBuckets, SharedPace
 from workers.singleton import run_singleton
 from workers.webhooks import WebhookSender
 from workers.whatsapp.graph import GraphClient
@@ -170,7 +170,12 @@ def _whatsapp_sender(
         token=settings.whatsapp_token.get_secret_value(),
         phone_number_id=settings.whatsapp_phone_number_id,
     )
-    return WhatsAppSender(graph=graph, vault=vault, sessions=sessions, display_store=stores.display)
+    pace = None
+    if settings.redis_url:
+        pace = SharedPace(Redis.from_url(settings.redis_url), prefix=settings.redis_prefix)
+    return WhatsAppSender(
+        graph=graph, vault=vault, sessions=sessions, display_store=stores.display, pace=pace
+    )
 
 
 async def _run_faces(

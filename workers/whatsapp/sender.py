@@ -7,7 +7,8 @@ Meta's errors, as outcomes:
 - 5xx, network, 401/190 (our token): transient, retried with backoff, then dead;
 - other 4xx: permanent.
 Our own buckets keep under Meta's limits: a phone number's throughput overall, and the pace
-of messages to one person (a flood outcome, so the relay holds that recipient back).
+of messages to one person (a flood outcome, so the relay holds that recipient back). With
+`pace` (Redis, TIPLINE_REDIS_URL) they hold across every relay process; without, per process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from redis.exceptions import RedisError
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +34,7 @@ from storage.models import OutboxMessage
 from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError
 from storage.types import utcnow
 from workers.buckets import Clock, TokenBucket
+from workers.shared_buckets import SharedPace
 from workers.whatsapp.graph import GraphClient, GraphError
 
 log = logging.getLogger("tipline.outbox")
@@ -41,6 +44,7 @@ _TOKEN_ERRORS = {190}
 # with a small burst (the pair rate limit, error 131056).
 NUMBER_PER_SECOND, PAIR_PER_SECOND, PAIR_BURST = 80.0, 1 / 6, 3
 MAX_PAIRS = 10_000
+REDIS_PAUSE = 1.0
 
 
 class Unreachable(Exception):
@@ -61,6 +65,7 @@ class WhatsAppSender:
         wall: Callable[[], datetime] = utcnow,
         number_per_second: float = NUMBER_PER_SECOND,
         pair_per_second: float = PAIR_PER_SECOND,
+        pace: SharedPace | None = None,
     ) -> None:
         self.graph = graph
         self.vault = vault
@@ -69,8 +74,10 @@ class WhatsAppSender:
         self.clock = clock
         self.wall = wall  # what time it is for the 24-hour window
         self._number = TokenBucket(rate=number_per_second, capacity=number_per_second, now=clock())
+        self._number_rate = number_per_second
         self._pair_rate = pair_per_second
         self._pairs: dict[str, TokenBucket] = {}
+        self.pace = pace
 
     async def send(self, message: Outgoing) -> Outcome:
         """Resolve the number, pick free-form or template, send, record the message id."""
@@ -89,7 +96,7 @@ class WhatsAppSender:
 
     async def _deliver(self, message: Outgoing) -> Outcome:
         phone = await self.phone(message.recipient)
-        wait = self._wait(phone)
+        wait = await self._wait(message.recipient)
         if wait > 0:
             return Outcome.flood(wait)
         wamid = await self._send(phone, message.payload)
@@ -109,14 +116,26 @@ class WhatsAppSender:
             raise Unreachable("the tipster is not on WhatsApp")
         return phone
 
-    def _wait(self, phone: str) -> float:
-        """Seconds before the next message may go to this number (0: now); takes the tokens."""
+    async def _wait(self, recipient: str) -> float:
+        """Seconds before the next message may go to this person (0: now); takes the tokens."""
+        if self.pace is not None:
+            number = (f"number:{self.graph.phone_number_id}", self._number_rate, self._number_rate)
+            pair = (f"pair:{recipient}", self._pair_rate, float(PAIR_BURST))
+            try:
+                return await self.pace.take([number, pair])
+            except RedisError:  # the shared limits cannot be read: hold back, no attempt spent
+                log.warning("whatsapp: the shared limits in Redis are unreachable")
+                return REDIS_PAUSE
+        return self._wait_here(recipient)
+
+    def _wait_here(self, recipient: str) -> float:
+        """`_wait` with this process's own buckets."""
         now = self.clock()
-        pair = self._pairs.get(phone)
+        pair = self._pairs.get(recipient)
         if pair is None:
             if len(self._pairs) >= MAX_PAIRS:  # forget people whose buckets refilled
                 self._pairs = {k: b for k, b in self._pairs.items() if not b.idle(now)}
-            pair = self._pairs[phone] = TokenBucket(
+            pair = self._pairs[recipient] = TokenBucket(
                 rate=self._pair_rate, capacity=PAIR_BURST, now=now
             )
         wait = max(self._number.wait(now), pair.wait(now))
