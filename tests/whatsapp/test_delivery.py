@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -32,10 +31,7 @@ from tests.fakes.whatsapp import payloads as wa
 from tests.fakes.whatsapp.server import Send
 from tests.keys import TEST_VAULT
 from tests.web import dashboard_world, front_door
-from tests.whatsapp.world import World, served
-from workers.relay import Relay, Retry
-from workers.whatsapp.graph import GraphClient
-from workers.whatsapp.sender import WhatsAppSender
+from tests.whatsapp.world import World, relay_once, served
 
 FAMILY, TIPSTER, VOLUNTEER = "8613800002222", "8613800003333", "8613800004444"
 TIP_TEXT = "A girl in a red coat crying next to a grey van on Lianhu Road"
@@ -135,31 +131,6 @@ async def _tip(sessions, case: Case, tipster_id: int) -> str:
         return receipt.ref
 
 
-async def _relay(world: World, sessions, *, hours_later: float = 0) -> None:
-    """One round of the real relay with the WhatsApp sender (its clock `hours_later`)."""
-    async with aiohttp.ClientSession() as http:
-        graph = GraphClient(
-            http,
-            base=world.fake.base_url,
-            token=world.fake.token,
-            phone_number_id=world.fake.phone_number_id,
-        )
-        sender = WhatsAppSender(
-            graph=graph,
-            vault=TEST_VAULT,
-            sessions=sessions,
-            wall=lambda: utcnow() + timedelta(hours=hours_later),
-        )
-        relay = Relay(
-            sessions=sessions,
-            senders={"whatsapp": sender},
-            retry=Retry(base=0.01),
-            send_timeout=10,
-            lease=30,
-        )
-        await relay.run_once()
-
-
 def _to(world: World, phone: str) -> list[Send]:
     return [send for send in world.fake.sends if send.to == phone]
 
@@ -198,7 +169,7 @@ async def test_a_family_lead_reaches_a_family_member_on_whatsapp(world, sessions
             outcome=Outcome.PROMISING,
             family=FamilyLead(summary=SUMMARY, coarse_place="Xi'an"),
         )
-    await _relay(world, sessions, hours_later=0 if window else 25)
+    await relay_once(world, sessions, hours_later=0 if window else 25)
     (lead,) = _to(world, FAMILY)
     lead_row = next(r for r in await _rows(sessions) if r.idempotency_key.startswith("forward:"))
     assert (lead_row.channel, lead_row.status, lead_row.external_id) == (
@@ -236,7 +207,7 @@ async def test_a_moderators_question_reaches_the_tipster_on_whatsapp(
             outcome=Outcome.NEEDS_INFO,
             question=QUESTION,
         )
-    await _relay(world, sessions, hours_later=0 if window else 25)
+    await relay_once(world, sessions, hours_later=0 if window else 25)
     (notice,) = _to(world, TIPSTER)
     if window:
         interactive = notice.body["interactive"]
@@ -261,7 +232,7 @@ async def test_an_area_alert_reaches_a_volunteer_on_whatsapp(world, sessions, st
             session, tipster_id=volunteer, area=area, radius_km=20, language="en", quiet=None
         )
     case = await _case(sessions, staff, status="active")
-    await _relay(world, sessions, hours_later=0 if window else 25)
+    await relay_once(world, sessions, hours_later=0 if window else 25)
     (alert,) = _to(world, VOLUNTEER)
     if not window:
         assert alert.body["template"]["name"] == "tipline_area_alert"
