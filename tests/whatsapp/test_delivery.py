@@ -182,7 +182,13 @@ async def test_a_family_lead_reaches_a_family_member_on_whatsapp(world, sessions
     if not window:
         assert lead.body["template"]["name"] == "tipline_family_lead"
         assert _parameters(lead) == [case.ref, SUMMARY]
-        return
+        await relay_once(world, sessions)  # the full lead waits for the reply
+        assert len(_to(world, FAMILY)) == 1
+        await _writes(world, FAMILY)
+        await relay_once(world, sessions)
+        lead = _to(world, FAMILY)[-1]
+        lead_row = next(r for r in await _rows(sessions) if r.external_id == lead.wamid)
+        assert lead_row.idempotency_key.endswith(":reply")
     interactive = lead.body["interactive"]
     assert interactive["type"] == "list"
     assert SUMMARY in interactive["body"]["text"] and "Li Na" in interactive["body"]["text"]

@@ -62,9 +62,10 @@ def _lead(free: dict | None = None) -> dict:
     )
 
 
-async def _row(sessions) -> OutboxMessage:
+async def _row(sessions, key: str = "m1") -> OutboxMessage:
     async with sessions() as session:
-        return (await session.scalars(select(OutboxMessage))).one()
+        stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+        return (await session.scalars(stmt)).one()
 
 
 async def test_inside_the_window_the_free_form_message_goes(world, sessions):
@@ -93,6 +94,24 @@ async def test_outside_the_window_the_template_goes(world, sessions, wrote):
     texts = [p["text"] for p in template["components"][0]["parameters"]]
     assert texts == ["K7", "seen near the station"]
     assert (await _row(sessions)).status == "sent"
+
+
+async def test_the_message_a_template_stood_in_for_waits_for_the_reply_and_holds_back_nothing(
+    world, sessions
+):
+    tipster = await _tipster(sessions)
+    await _enqueue(sessions, tipster, _lead())
+    await relay_once(world, sessions)
+    held = await _row(sessions, "m1:reply")
+    assert (held.status, held.payload["template"]) == ("pending", None)
+    assert held.next_attempt_at > utcnow() + timedelta(days=6)
+    await _enqueue(sessions, tipster, _lead(), key="m2")
+    await relay_once(world, sessions)
+    assert [s.type for s in world.fake.sends] == ["template", "template"]
+    await _writes(world)
+    await relay_once(world, sessions)
+    assert [s.type for s in world.fake.sends][-1] == "interactive"
+    assert (await _row(sessions, "m1:reply")).status == "sent"
 
 
 async def test_outside_the_window_without_a_template_the_row_is_dead_and_says_why(world, sessions):

@@ -30,6 +30,7 @@ from core.identity.tipsters import NoIdentity, identity_of
 from core.identity.vault import Vault, VaultKeyError
 from core.whatsapp.admission import last_inbound, sender_key, window_open
 from core.whatsapp.payloads import graph_body, graph_template
+from core.whatsapp.replies import hold
 from storage.models import OutboxMessage
 from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError
 from storage.types import utcnow
@@ -99,7 +100,7 @@ class WhatsAppSender:
         wait = await self._wait(message.recipient)
         if wait > 0:
             return Outcome.flood(wait)
-        wamid = await self._send(phone, message.payload)
+        wamid = await self._send(message, phone)
         await self._record(message.id, wamid)
         return Outcome.sent()
 
@@ -144,8 +145,8 @@ class WhatsAppSender:
             pair.take(now)
         return wait
 
-    async def _send(self, phone: str, payload: dict[str, Any]) -> str:
-        free, fallback = payload.get("free"), payload.get("template")
+    async def _send(self, message: Outgoing, phone: str) -> str:
+        free, fallback = message.payload.get("free"), message.payload.get("template")
         if not isinstance(free, dict):
             raise Unreachable("a WhatsApp payload needs its free-form message")
         async with self.sessions() as session:
@@ -153,14 +154,28 @@ class WhatsAppSender:
         if not window_open(last, now=self.wall()):
             if fallback is None:
                 raise Unreachable("outside the 24-hour window, and no template")
-            return await self.graph.send(graph_template(phone, fallback))
+            return await self._template_instead(message, phone, free, fallback)
         try:
             return await self.graph.send(await self._free_body(phone, free))
         except GraphError as exc:
             if exc.code != REENGAGEMENT or fallback is None:
                 raise
             log.info("whatsapp 131047 (window closed at Meta): sending the template instead")
-            return await self.graph.send(graph_template(phone, fallback))
+            return await self._template_instead(message, phone, free, fallback)
+
+    async def _template_instead(
+        self, message: Outgoing, phone: str, free: dict[str, Any], fallback: dict[str, Any]
+    ) -> str:
+        """Send the template, and hold the free-form message until the person replies."""
+        wamid = await self.graph.send(graph_template(phone, fallback))
+        try:
+            async with self.sessions() as session:
+                key, recipient = message.key, message.recipient
+                await hold(session, key=key, recipient=recipient, free=free, now=utcnow())
+                await session.commit()
+        except Exception:  # noqa: BLE001 - the template went; only the details wait in vain
+            log.warning("outbox %s: could not hold its message for the reply", message.id)
+        return wamid
 
     async def _free_body(self, phone: str, free: dict[str, Any]) -> dict[str, Any]:
         if "display_sha256" not in free:
