@@ -6,7 +6,8 @@ outbox row of its own, `<key>:reply`, scheduled HOLD later: a row that was never
 head before it is due, so it holds back nothing. When the person writes, admission makes their
 held rows due at once, and the relay sends them inside the window just opened. If they never
 write, the row falls due after HOLD, still outside the window and without a template, and is
-parked as dead with the reason.
+parked as dead with the reason. A message that never had a template (a photo sent ahead of a
+list) is held the same way when the window is closed, its own row parked as dead.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ CHANNEL = "whatsapp"
 async def hold(
     session: AsyncSession, *, key: str, recipient: str, free: dict[str, Any], now: datetime
 ) -> bool:
-    """Keep `free` for when the person replies (never commits); False when already held or
-    the key would be too long."""
+    """Keep `free` for when the person replies (never commits); False when already held, when
+    it is itself a held message (held once, never again), or the key would be too long."""
     held_key = key + REPLY
-    if len(held_key) > KEY_LIMIT:
+    if key.endswith(REPLY) or len(held_key) > KEY_LIMIT:
         return False
     payload = message(free)
     if not await enqueue(

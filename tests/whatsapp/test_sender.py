@@ -114,13 +114,21 @@ async def test_the_message_a_template_stood_in_for_waits_for_the_reply_and_holds
     assert (await _row(sessions, "m1:reply")).status == "sent"
 
 
-async def test_outside_the_window_without_a_template_the_row_is_dead_and_says_why(world, sessions):
+async def test_outside_the_window_without_a_template_the_row_is_dead_and_waits_for_the_reply(
+    world, sessions
+):
     tipster = await _tipster(sessions)
     await _enqueue(sessions, tipster, payloads.message(payloads.text("Thank you")))
     await relay_once(world, sessions)
     row = await _row(sessions)
     assert row.status == "dead" and "24-hour window" in (row.last_error or "")
+    assert "held for the reply" in (row.last_error or "")
     assert world.fake.sends == []
+    await _writes(world)
+    await relay_once(world, sessions)
+    assert [s.body.get("text") for s in world.fake.sends] == [
+        {"body": "Thank you", "preview_url": False}
+    ]
 
 
 async def test_131047_falls_back_to_the_template_at_once(world, sessions):

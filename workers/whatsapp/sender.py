@@ -153,7 +153,9 @@ class WhatsAppSender:
             last = await last_inbound(session, sender_key(self.vault, phone))
         if not window_open(last, now=self.wall()):
             if fallback is None:
-                raise Unreachable("outside the 24-hour window, and no template")
+                held = await self._hold(message, free)
+                reason = "outside the 24-hour window, and no template"
+                raise Unreachable(f"{reason}: held for the reply" if held else reason)
             return await self._template_instead(message, phone, free, fallback)
         try:
             return await self.graph.send(await self._free_body(phone, free))
@@ -168,14 +170,20 @@ class WhatsAppSender:
     ) -> str:
         """Send the template, and hold the free-form message until the person replies."""
         wamid = await self.graph.send(graph_template(phone, fallback))
+        await self._hold(message, free)
+        return wamid
+
+    async def _hold(self, message: Outgoing, free: dict[str, Any]) -> bool:
+        """Keep the free-form message for the person's reply (core/whatsapp/replies.py)."""
         try:
             async with self.sessions() as session:
                 key, recipient = message.key, message.recipient
-                await hold(session, key=key, recipient=recipient, free=free, now=utcnow())
+                held = await hold(session, key=key, recipient=recipient, free=free, now=utcnow())
                 await session.commit()
-        except Exception:  # noqa: BLE001 - the template went; only the details wait in vain
+        except Exception:  # noqa: BLE001 - only the held copy is lost, never the send's outcome
             log.warning("outbox %s: could not hold its message for the reply", message.id)
-        return wamid
+            return False
+        return held
 
     async def _free_body(self, phone: str, free: dict[str, Any]) -> dict[str, Any]:
         if "display_sha256" not in free:
