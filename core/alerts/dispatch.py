@@ -25,6 +25,7 @@ from core.alerts.messages import alert_notice, ended_notice
 from core.alerts.recipients import Recipient, deliver_at, find_recipients
 from core.delivery import outbox, people
 from core.geo import validate_point
+from core.whatsapp.replies import REPLY
 from storage.models import Case, CaseAlert, CasePhoto, OutboxMessage, Subscription
 
 DEFAULT_RADII = (100.0, 200.0, 300.0, 500.0)
@@ -300,7 +301,9 @@ async def end_case_alerts(session: AsyncSession, *, case: Case, now: datetime) -
         .where(CaseAlert.case_id == case.id, CaseAlert.kind == "alert")
     )
     alerted = (await session.execute(stmt)).all()
-    cancelled = await _cancel_pending(session, [alert_key(case.id, row.id) for row in alerted])
+    keys = [alert_key(case.id, row.id) for row in alerted]
+    # an alert a WhatsApp template stood in for may still wait for the volunteer's reply
+    cancelled = await _cancel_pending(session, keys + [key + REPLY for key in keys])
     told = [row for row in alerted if alert_key(case.id, row.id) not in cancelled]
     added = await _record(
         session,

@@ -243,6 +243,12 @@ async def test_an_area_alert_reaches_a_volunteer_on_whatsapp(world, sessions, st
     if not window:
         assert alert.body["template"]["name"] == "tipline_area_alert"
         assert _parameters(alert) == ["Li Na", "Lianhu, Xi'an", case.ref]
+        async with sessions() as session:
+            await transition_case(
+                session, staff=staff.senior, ref=case.ref, to="closed", reason="found by police"
+            )
+        held = [r for r in await _rows(sessions) if r.idempotency_key.endswith(":reply")]
+        assert [r.status for r in held] == ["cancelled"]  # the case ended: no stale alert
         return
     interactive = alert.body["interactive"]
     assert interactive["type"] == "button" and "Li Na" in interactive["body"]["text"]
