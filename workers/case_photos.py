@@ -8,12 +8,11 @@ import time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.delivery.people import Notice, Template, tell
+from core.delivery.people import notice_of, tell
 from core.i18n import Texts
 from core.metrics import PHOTO_SECONDS
 from core.photos import PhotoRejected
 from core.tips.evidence import REFUSAL_TEXTS, signed64
-from core.whatsapp.payloads import TIPSTER_NOTICE
 from storage.models import Case, CasePhoto, Tipster
 from storage.photostore import MediaStore, PhotoStores
 from workers.photos import TRANSIENT, CleanCopies, Fetch, FetchFailed, PhotoSource, sanitise
@@ -47,7 +46,7 @@ async def tell_submitter_photo_refused(session: AsyncSession, *, photo: CasePhot
     texts = Texts(person.language)
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
     text = texts("case.photo_refused", ref=case.ref, reason=reason)
-    notice = Notice(text, person.language, template=Template.of(TIPSTER_NOTICE, text))
+    notice = notice_of(text, person.language)
     return await tell(
         session, tipster_id=person.id, notice=notice, key=f"case-photo-refused:{photo.id}"
     )

@@ -10,9 +10,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.delivery.outbox import CAPTION_LIMIT
-from core.delivery.people import Notice, Template
+from core.delivery.people import Notice, Template, notice_of
 from core.i18n import Texts
-from core.whatsapp.payloads import AREA_ALERT, TIPSTER_NOTICE
+from core.whatsapp.payloads import AREA_ALERT
 from storage.models import Case
 
 CALLBACK_PREFIX = "va"
@@ -106,5 +106,4 @@ def ended_notice(case: Case, *, language: str) -> Notice:
     """The news that a case the volunteer was alerted about has ended (found or closed)."""
     texts = Texts(language)
     key = "alerts.ended_found" if case.status == "found" else "alerts.ended_closed"
-    text = texts(key, name=case.full_name, case=case.ref)
-    return Notice(text, language, template=Template.of(TIPSTER_NOTICE, text))
+    return notice_of(texts(key, name=case.full_name, case=case.ref), language)

@@ -59,6 +59,13 @@ class Notice:
     template: Template | None = None
 
 
+def notice_of(text: str, language: str, *, buttons: Buttons = (), protect: bool = False) -> Notice:
+    """A notice whose template outside WhatsApp's window is the tipster notice with the text
+    (every message to a person but family leads and area alerts)."""
+    template = Template.of(whatsapp.TIPSTER_NOTICE, text)
+    return Notice(text, language, buttons=buttons, protect=protect, template=template)
+
+
 def telegram_parts(notice: Notice) -> list[Part]:
     """One sendMessage, or sendPhoto with the text as its caption."""
     rows, protect = [list(row) for row in notice.buttons] or None, notice.protect

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.delivery.people import PAYLOADS, Notice, Template, tell
+from core.delivery.people import PAYLOADS, notice_of, tell
 from core.i18n import Texts
 from core.photos import ProcessedPhoto
-from core.whatsapp.payloads import TIPSTER_NOTICE
 from storage.models import Tip, TipPhoto, Tipster
 
 MAX_SIGNED_64 = 2**63
@@ -62,6 +61,6 @@ async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -
     texts = Texts(tipster.language)
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
     text = texts("photo.refused", ref=tip.ref, reason=reason)
-    notice = Notice(text, tipster.language, template=Template.of(TIPSTER_NOTICE, text))
+    notice = notice_of(text, tipster.language)
     key = f"photo-refused:{photo.id}"
     return await tell(session, tipster_id=tipster.id, notice=notice, key=key)

@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.alerts import dispatch as alerts
 from core.audit import staff_action
 from core.cases.registry import CaseDraft, edit_case, open_contact, submit_case
-from core.delivery.people import Notice, Template, tell
+from core.delivery.people import notice_of, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.identity.vault import Vault
-from core.whatsapp.payloads import TIPSTER_NOTICE
 from moderation.policy import require
 from storage.models import Case, StaffUser, Tip, Tipster
 from storage.refs import normalise_ref
@@ -114,7 +113,7 @@ async def _tell_submitter(
     if tipster is None:
         return
     text = _notice(Texts(tipster.language), key, case, public_url)
-    notice = Notice(text, tipster.language, template=Template.of(TIPSTER_NOTICE, text))
+    notice = notice_of(text, tipster.language)
     await tell(
         session, tipster_id=tipster.id, notice=notice, key=f"case:{case.id}:{case.status}:submitter"
     )

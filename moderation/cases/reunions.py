@@ -18,10 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.alerts import dispatch as alerts
 from core.audit import staff_action
-from core.delivery.people import Notice, Template, tell
+from core.delivery.people import notice_of, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
-from core.whatsapp.payloads import TIPSTER_NOTICE
 from moderation.cases.matches import MatchAlreadyDecided
 from moderation.forwarding.family_leads import list_family
 from moderation.policy import require
@@ -182,7 +181,7 @@ async def _tell_family(session: AsyncSession, *, case: Case, evidence_type: str)
             case=case.ref,
             how=texts(f"reunion.evidence.{evidence_type}"),
         )
-        notice = Notice(text, language, protect=True, template=Template.of(TIPSTER_NOTICE, text))
+        notice = notice_of(text, language, protect=True)
         told += await tell(
             session,
             tipster_id=subscription.tipster_id,
@@ -203,7 +202,7 @@ async def _tell_tipsters(session: AsyncSession, *, case: Case) -> int:
     told = 0
     for tipster in (await session.scalars(stmt)).all():
         text = Texts(tipster.language)("reunion.tipster_found")
-        notice = Notice(text, tipster.language, template=Template.of(TIPSTER_NOTICE, text))
+        notice = notice_of(text, tipster.language)
         told += await tell(
             session,
             tipster_id=tipster.id,

@@ -9,11 +9,10 @@ from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import staff_action
-from core.delivery.people import Notice, Template, tell
+from core.delivery.people import notice_of, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.tips.submission import PUBLIC_STATUS
-from core.whatsapp.payloads import TIPSTER_NOTICE
 from moderation.forwarding.forward import FamilyLead, check_family_lead, forward_on_decision
 from moderation.policy import require
 from moderation.review.queue import OPEN_STATUSES, ClaimConflict
@@ -174,10 +173,5 @@ async def _tell_tipster(
     else:
         status = texts(f"status.{PUBLIC_STATUS[outcome.value]}")
         text = texts("notify.status", ref=tip.ref, status=status)
-    notice = Notice(
-        text,
-        tipster.language,
-        buttons=buttons,
-        template=Template.of(TIPSTER_NOTICE, text),
-    )
+    notice = notice_of(text, tipster.language, buttons=buttons)
     await tell(session, tipster_id=tipster.id, notice=notice, key=f"decision:{decision_id}:tipster")
