@@ -21,10 +21,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.alerts.messages import alert_payload, ended_payload
+from core.alerts.messages import alert_notice, ended_notice
 from core.alerts.recipients import Recipient, deliver_at, find_recipients
-from core.delivery import outbox
+from core.delivery import outbox, people
 from core.geo import validate_point
+from core.whatsapp.replies import REPLY
 from storage.models import Case, CaseAlert, CasePhoto, OutboxMessage, Subscription
 
 DEFAULT_RADII = (100.0, 200.0, 300.0, 500.0)
@@ -152,19 +153,29 @@ async def _enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         outbox._ring_after_commit(session.sync_session)  # wake the relay once it is committed
 
 
-def _outbox_row(
-    *, key: str, tipster_id: int, payload: dict[str, Any], now: datetime, due: datetime
-) -> dict[str, Any]:
-    return {
-        "idempotency_key": key,
-        "channel": "telegram",
-        "recipient": outbox.tipster_recipient(tipster_id),
-        "payload": payload,
-        "status": outbox.PENDING,
-        "attempts": 0,
-        "created_at": now,
-        "next_attempt_at": due,
-    }
+def _outbox_rows(
+    *,
+    key: str,
+    tipster_id: int,
+    channel: str,
+    notice: people.Notice,
+    now: datetime,
+    due: datetime,
+) -> list[dict[str, Any]]:
+    """The rows that tell `notice` to the volunteer on their channel (core.delivery.people)."""
+    return [
+        {
+            "idempotency_key": part_key,
+            "channel": channel,
+            "recipient": outbox.tipster_recipient(tipster_id),
+            "payload": payload,
+            "status": outbox.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": due,
+        }
+        for part_key, payload in people.outbox_parts(channel, notice, key=key)
+    ]
 
 
 def _due(recipient: Recipient, now: datetime) -> datetime:
@@ -215,11 +226,16 @@ async def _send_chunk(
         for r in chunk
     ]
     added = await _record(session, case_id=case.id, kind="alert", rows=rows)
+    channels = await people.channels_of(session, (r.tipster_id for r in chunk))
     messages = [
-        _outbox_row(
+        row
+        for r in chunk
+        if r.subscription_id in added
+        for row in _outbox_rows(
             key=alert_key(case.id, r.subscription_id),
             tipster_id=r.tipster_id,
-            payload=alert_payload(
+            channel=channels.get(r.tipster_id, people.TELEGRAM),
+            notice=alert_notice(
                 case,
                 photo_sha=photo,
                 language=r.language,
@@ -230,8 +246,6 @@ async def _send_chunk(
             now=now,
             due=_due(r, now),
         )
-        for r in chunk
-        if r.subscription_id in added
     ]
     await _enqueue_many(session, messages)
     return len(messages)
@@ -270,7 +284,9 @@ async def end_case_alerts(session: AsyncSession, *, case: Case, now: datetime) -
         .where(CaseAlert.case_id == case.id, CaseAlert.kind == "alert")
     )
     alerted = (await session.execute(stmt)).all()
-    cancelled = await _cancel_pending(session, [alert_key(case.id, row.id) for row in alerted])
+    keys = [alert_key(case.id, row.id) for row in alerted]
+    # an alert a WhatsApp template stood in for may still wait for the volunteer's reply
+    cancelled = await _cancel_pending(session, keys + [key + REPLY for key in keys])
     told = [row for row in alerted if alert_key(case.id, row.id) not in cancelled]
     added = await _record(
         session,
@@ -278,11 +294,16 @@ async def end_case_alerts(session: AsyncSession, *, case: Case, now: datetime) -
         kind="ended",
         rows=[{"subscription_id": row.id, "created_at": now} for row in told],
     )
+    channels = await people.channels_of(session, (row.tipster_id for row in told))
     messages = [
-        _outbox_row(
+        message
+        for row in told
+        if row.id in added
+        for message in _outbox_rows(
             key=alert_key(case.id, row.id, "ended"),
             tipster_id=row.tipster_id,
-            payload=ended_payload(case, language=row.language),
+            channel=channels.get(row.tipster_id, people.TELEGRAM),
+            notice=ended_notice(case, language=row.language),
             now=now,
             due=deliver_at(
                 now=now,
@@ -291,8 +312,6 @@ async def end_case_alerts(session: AsyncSession, *, case: Case, now: datetime) -
                 end_min=row.quiet_end_min,
             ),
         )
-        for row in told
-        if row.id in added
     ]
     await _enqueue_many(session, messages)
     return len(messages)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.alerts import dispatch as alerts
 from core.audit import staff_action
 from core.cases.registry import CaseDraft, edit_case, open_contact, submit_case
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import notice_of, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.identity.vault import Vault
@@ -112,13 +112,10 @@ async def _tell_submitter(
     tipster = await session.get(Tipster, case.submitted_by_tipster_id)
     if tipster is None:
         return
-    texts = Texts(tipster.language)
-    await enqueue(
-        session,
-        channel="telegram",
-        recipient=tipster_recipient(tipster.id),
-        payload=telegram_text(_notice(texts, key, case, public_url)),
-        key=f"case:{case.id}:{case.status}:submitter",
+    text = _notice(Texts(tipster.language), key, case, public_url)
+    notice = notice_of(text, tipster.language)
+    await tell(
+        session, tipster_id=tipster.id, notice=notice, key=f"case:{case.id}:{case.status}:submitter"
     )
 
 
