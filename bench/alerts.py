@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.factory import create_bot
 from bot.sender import TelegramSender
-from core.alerts.dispatch import start_case_alerts
+from core.alerts.dispatch import AlertPolicy, start_case_alerts
 from core.alerts.recipients import find_recipients
 from core.geo import bbox
 from core.identity.vault import Vault
@@ -197,9 +197,8 @@ async def sending(sessions, count: int, fake: FakeTelegramProcess) -> None:
         await session.flush()
         session.add(CasePhoto(case_id=case.id, status="ready", display_sha256=display.put(jpeg())))
         started = time.perf_counter()
-        queued = await start_case_alerts(
-            session, case=case, settings_radii=[100.0], step_minutes=60, now=utcnow()
-        )
+        policy = AlertPolicy(radii_km=(100.0,), step_minutes=60)
+        queued = await start_case_alerts(session, case=case, now=utcnow(), policy=policy)
         await session.commit()
         took = time.perf_counter() - started
         print(f"(b) start_case_alerts: {queued} alerts enqueued in {took:.2f} s")

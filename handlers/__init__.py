@@ -1,6 +1,7 @@
 """Conversations: the engine (engine/), the flows by domain (report/, newcase/, alerts/, and
-common/ for the steps they share), Telegram's side (telegram/), the other private-chat routers
-(tipster/) and the moderators' group (moderators.py).
+common/ for the steps they share), Telegram's side (telegram/), the other private-chat commands
+(tipster/, channel-free; their Telegram handlers in tipster/telegram/) and the moderators' group
+(moderators.py).
 
 Each router module has a `build_router()` that makes a fresh Router (a Router can join one
 Dispatcher only, and tests build many).
@@ -22,7 +23,7 @@ def build_routers() -> list[Router]:
     within the rate limit (the limits router after them answers the rest), no /command (so
     /cancel, /status or /newcase still work on any step), and nothing another router wants: the
     report's own buttons, text in the report's states, and text, photos or places with no
-    conversation going on. Family deep links come before /start's own; the fallback comes last
+    conversation going on. The fallback comes last
     and answers whatever no one else took. /newcase comes before /start: it works mid-report
     (the report waits and comes back after), and /cancel during it cancels the case, not the
     report. /alerts comes before /start too, so /cancel while signing up stops only the sign-up.
@@ -31,7 +32,7 @@ def build_routers() -> list[Router]:
     from handlers.alerts import telegram as alerts
     from handlers.newcase import telegram as newcase
     from handlers.report import telegram as report
-    from handlers.tipster import (
+    from handlers.tipster.telegram import (
         answers,
         case_card,
         fallback,

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InvalidInput, RateLimited
 from core.i18n import Texts
 from handlers.context import BotServices
+from handlers.engine.wizard import Conversation
+from handlers.telegram.middleware import ConversationMiddleware
 from moderation.staff.links import (
     ButtonInvalid,
     NotLinked,
@@ -119,13 +121,14 @@ async def link(
     message: Message,
     *,
     command: CommandObject,
+    conversation: Conversation,
     session: AsyncSession,
-    texts: Texts,
     services: BotServices,
 ) -> None:
     """/link CODE: this Telegram account presses buttons for the staff account that made CODE."""
     if message.from_user is None:
         return
+    texts = conversation.texts
     try:
         staff = await link_telegram(
             session,
@@ -134,12 +137,12 @@ async def link(
             limiter=services.limiter,
         )
     except RateLimited:
-        await message.answer(texts("mod.link_slow_down"))
+        await conversation.say(texts("mod.link_slow_down"))
         return
     except InvalidInput:
-        await message.answer(texts("mod.link_invalid"))
+        await conversation.say(texts("mod.link_invalid"))
         return
-    await message.answer(texts("mod.linked", who=label_of(staff)))
+    await conversation.say(texts("mod.linked", who=label_of(staff)))
 
 
 def build_router() -> Router:
@@ -147,5 +150,6 @@ def build_router() -> Router:
     router = Router(name="moderators")
     router.callback_query.filter(ModeratorsChat())
     router.callback_query.register(press)
+    router.message.middleware(ConversationMiddleware())
     router.message.register(link, Command("link"), StaffChat())
     return router

@@ -51,6 +51,9 @@ class AuditFilter:
     until: datetime | None = None
 
 
+EVERYTHING = AuditFilter()
+
+
 def _allow(staff: StaffUser, action: str) -> None:
     require(staff, action, "your role may not read the audit trail")
 
@@ -74,11 +77,7 @@ async def list_events(
     session: AsyncSession,
     *,
     staff: StaffUser,
-    actor_id: int | None = None,
-    action: str | None = None,
-    object_type: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: AuditFilter = EVERYTHING,
     limit: int = PAGE,
     offset: int = 0,
 ) -> Sequence[AuditEvent]:
@@ -86,7 +85,6 @@ async def list_events(
     _allow(staff, "audit.view")
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise InvalidInput(f"ask for 1 to {MAX_PAGE} events from offset 0 or more")
-    filters = AuditFilter(actor_id, action, object_type, since, until)
     stmt = _filtered(filters).limit(limit).offset(offset)
     return (await session.scalars(stmt)).all()
 
@@ -115,15 +113,10 @@ async def export_csv(
     session: AsyncSession,
     *,
     staff: StaffUser,
-    actor_id: int | None = None,
-    action: str | None = None,
-    object_type: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: AuditFilter = EVERYTHING,
 ) -> str:
     """The filtered trail as CSV, newest first (auditors: audit.export); audited. Commits."""
     _allow(staff, "audit.export")
-    filters = AuditFilter(actor_id, action, object_type, since, until)
     events = (await session.scalars(_filtered(filters).limit(MAX_EXPORT))).all()
     text = _csv(events)
     await staff_action(

@@ -222,6 +222,8 @@ class Tipster(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(40), unique=True)
     language: Mapped[str] = mapped_column(String(10), default="en")
+    # Where they are reached (not who they are): core.delivery.people picks the payload by it.
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
     promising_count: Mapped[int] = mapped_column(Integer, default=0)
     spam_count: Mapped[int] = mapped_column(Integer, default=0)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)

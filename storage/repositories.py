@@ -121,7 +121,13 @@ class TipsterRepository:
         return await self.session.scalar(stmt)
 
     async def create(
-        self, *, pseudonym: str, language: str, lookup_hash: str, ciphertext: bytes
+        self,
+        *,
+        pseudonym: str,
+        language: str,
+        lookup_hash: str,
+        ciphertext: bytes,
+        channel: str = "telegram",
     ) -> Tipster:
         """Stage a new tipster and its vault row; the tipster comes back part of the session.
 
@@ -132,6 +138,7 @@ class TipsterRepository:
         columns: dict[str, Any] = {
             "pseudonym": pseudonym,
             "language": language,
+            "channel": channel,
             "promising_count": 0,
             "spam_count": 0,
             "blocked": False,

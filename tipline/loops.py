@@ -45,7 +45,7 @@ from workers.relay import Relay, Sender
 from workers.rescoring import RescoreWorker
 from workers.retention import RetentionWorker
 from workers.rounds import run_rounds
-from workers.shared_buckets import SharedBuckets
+from workers.shared_buckets import SharedBuckets, SharedPace
 from workers.singleton import run_singleton
 from workers.sms.rest import SmsClient
 from workers.sms.sender import SmsSender
@@ -183,9 +183,18 @@ def _whatsapp_sender(
     vault: Vault,
     stores: PhotoStores,
 ) -> WhatsAppSender:
-    """The relay's WhatsApp sender (docs/whatsapp.md)."""
-    graph = _graph(settings)
-    return WhatsAppSender(graph=graph, vault=vault, sessions=sessions, display_store=stores.display)
+    """The relay's WhatsApp sender (docs/whatsapp.md); its pace is shared through Redis when
+    there is one."""
+    pace = None
+    if settings.redis_url:
+        pace = SharedPace(Redis.from_url(settings.redis_url), prefix=settings.redis_prefix)
+    return WhatsAppSender(
+        graph=_graph(settings),
+        vault=vault,
+        sessions=sessions,
+        display_store=stores.display,
+        pace=pace,
+    )
 
 
 def _graph(settings: Settings) -> GraphClient:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.alerts.dispatch import extend_case_alerts, list_growing_cases, radius_at
+from core.alerts.dispatch import AlertPolicy, extend_case_alerts, list_growing_cases, radius_at
 from storage.models import Case
 from storage.types import utcnow
 from workers.rounds import run_rounds
@@ -70,14 +70,8 @@ class AlertWorker:
             )
             if case.alert_radius_km is not None and radius <= case.alert_radius_km:
                 return 0
-            count = await extend_case_alerts(
-                session,
-                case=case,
-                settings_radii=self.radii,
-                step_minutes=self.step_minutes,
-                now=now,
-                per_day=self.per_day,
-            )
+            policy = AlertPolicy(self.radii, self.step_minutes, self.per_day)
+            count = await extend_case_alerts(session, case=case, now=now, policy=policy)
             await session.commit()
             if count:
                 log.info("case %s: radius %g km, %d new alerts", case.ref, radius, count)

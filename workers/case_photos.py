@@ -8,7 +8,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import notice_of, tell
 from core.i18n import Texts
 from core.metrics import PHOTO_SECONDS
 from core.photos import PhotoRejected
@@ -20,7 +20,7 @@ from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.case_photos")
 # Cases registered through the bot (core.cases.registry names the channel "telegram").
-BOT_CHANNELS = frozenset({"telegram", "bot"})
+BOT_CHANNELS = frozenset({"telegram", "bot", "whatsapp"})
 
 
 def apply_clean(row: CasePhoto, clean: CleanCopies) -> None:
@@ -45,12 +45,10 @@ async def tell_submitter_photo_refused(session: AsyncSession, *, photo: CasePhot
         return False
     texts = Texts(person.language)
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
-    return await enqueue(
-        session,
-        channel="telegram",
-        recipient=tipster_recipient(person.id),
-        payload=telegram_text(texts("case.photo_refused", ref=case.ref, reason=reason)),
-        key=f"case-photo-refused:{photo.id}",
+    text = texts("case.photo_refused", ref=case.ref, reason=reason)
+    notice = notice_of(text, person.language)
+    return await tell(
+        session, tipster_id=person.id, notice=notice, key=f"case-photo-refused:{photo.id}"
     )
 
 

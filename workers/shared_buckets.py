@@ -124,3 +124,22 @@ class SharedBuckets:
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
+
+
+class SharedPace:
+    """Any set of named buckets in Redis, taken all or none with the same script: the
+    WhatsApp sender's limits (its phone number's throughput, each person's pace), so every
+    relay process keeps them together. Names carry no number: `number:<phone number id>`
+    is Meta's id for our business number, `pair:<recipient>` the outbox recipient."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "tipline:") -> None:
+        self.redis = redis
+        self.prefix = f"{prefix}wa:"
+        self._take = redis.register_script(_TAKE)
+
+    async def take(self, buckets: Sequence[tuple[str, float, float]]) -> float:
+        """Take one token from each (name, rate per second, capacity) bucket, or none; the
+        wait in seconds when refused (0.0 when taken)."""
+        keys = [self.prefix + name for name, _, _ in buckets]
+        args = [value for _, rate, capacity in buckets for value in (rate, capacity)]
+        return float(await self._take(keys=keys, args=args))

@@ -21,10 +21,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.alerts.messages import alert_payload, ended_payload
+from core.alerts.messages import alert_notice, ended_notice
 from core.alerts.recipients import Recipient, deliver_at, find_recipients
-from core.delivery import outbox
+from core.delivery import outbox, people
 from core.geo import validate_point
+from core.whatsapp.replies import REPLY
 from storage.models import Case, CaseAlert, CasePhoto, OutboxMessage, Subscription
 
 DEFAULT_RADII = (100.0, 200.0, 300.0, 500.0)
@@ -41,6 +42,7 @@ class AlertPolicy:
     per_day: int = DEFAULT_PER_DAY
 
 
+DEFAULT_POLICY = AlertPolicy()
 CANCELLED = "cancelled"
 INSERT_CHUNK = 2000
 
@@ -65,13 +67,7 @@ def alert_key(case_id: int, subscription_id: int, kind: str = "alert") -> str:
 
 
 async def start_case_alerts(
-    session: AsyncSession,
-    *,
-    case: Case,
-    settings_radii: Sequence[float],
-    step_minutes: int,
-    now: datetime,
-    per_day: int = DEFAULT_PER_DAY,
+    session: AsyncSession, *, case: Case, now: datetime, policy: AlertPolicy = DEFAULT_POLICY
 ) -> int:
     """Centre the alerts on the last-seen point and alert volunteers in the current radius."""
     if not alertable(case):
@@ -80,39 +76,27 @@ async def start_case_alerts(
         case.alert_lat, case.alert_lon = case.last_seen_lat, case.last_seen_lon
     if case.alert_from_at is None:
         case.alert_from_at = min(case.last_seen_at or now, now)
-    return await extend_case_alerts(
-        session,
-        case=case,
-        settings_radii=settings_radii,
-        step_minutes=step_minutes,
-        now=now,
-        per_day=per_day,
-    )
+    return await extend_case_alerts(session, case=case, now=now, policy=policy)
 
 
 async def extend_case_alerts(
-    session: AsyncSession,
-    *,
-    case: Case,
-    settings_radii: Sequence[float],
-    step_minutes: int,
-    now: datetime,
-    per_day: int = DEFAULT_PER_DAY,
+    session: AsyncSession, *, case: Case, now: datetime, policy: AlertPolicy = DEFAULT_POLICY
 ) -> int:
     """Alert the volunteers the case's current radius newly covers; returns how many."""
     if not alertable(case) or case.alert_lat is None or case.alert_lon is None:
         return 0
     elapsed = now - (case.alert_from_at or now)
-    # A caller without the settings at hand gets the defaults (those of settings.py).
-    radii = tuple(settings_radii) or DEFAULT_RADII
-    radius = radius_at(elapsed, radii=radii, step_minutes=step_minutes or DEFAULT_STEP_MINUTES)
+    # A policy built from empty settings gets the defaults (those of settings.py).
+    radii = tuple(policy.radii_km) or DEFAULT_RADII
+    step_minutes = policy.step_minutes or DEFAULT_STEP_MINUTES
+    radius = radius_at(elapsed, radii=radii, step_minutes=step_minutes)
     found = await find_recipients(
         session,
         case_id=case.id,
         lat=case.alert_lat,
         lon=case.alert_lon,
         radius_km=radius,
-        per_day=per_day,
+        per_day=policy.per_day,
         now=now,
     )
     case.alert_radius_km = radius
@@ -169,19 +153,29 @@ async def _enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         outbox._ring_after_commit(session.sync_session)  # wake the relay once it is committed
 
 
-def _outbox_row(
-    *, key: str, tipster_id: int, payload: dict[str, Any], now: datetime, due: datetime
-) -> dict[str, Any]:
-    return {
-        "idempotency_key": key,
-        "channel": "telegram",
-        "recipient": outbox.tipster_recipient(tipster_id),
-        "payload": payload,
-        "status": outbox.PENDING,
-        "attempts": 0,
-        "created_at": now,
-        "next_attempt_at": due,
-    }
+def _outbox_rows(
+    *,
+    key: str,
+    tipster_id: int,
+    channel: str,
+    notice: people.Notice,
+    now: datetime,
+    due: datetime,
+) -> list[dict[str, Any]]:
+    """The rows that tell `notice` to the volunteer on their channel (core.delivery.people)."""
+    return [
+        {
+            "idempotency_key": part_key,
+            "channel": channel,
+            "recipient": outbox.tipster_recipient(tipster_id),
+            "payload": payload,
+            "status": outbox.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": due,
+        }
+        for part_key, payload in people.outbox_parts(channel, notice, key=key)
+    ]
 
 
 def _due(recipient: Recipient, now: datetime) -> datetime:
@@ -232,11 +226,16 @@ async def _send_chunk(
         for r in chunk
     ]
     added = await _record(session, case_id=case.id, kind="alert", rows=rows)
+    channels = await people.channels_of(session, (r.tipster_id for r in chunk))
     messages = [
-        _outbox_row(
+        row
+        for r in chunk
+        if r.subscription_id in added
+        for row in _outbox_rows(
             key=alert_key(case.id, r.subscription_id),
             tipster_id=r.tipster_id,
-            payload=alert_payload(
+            channel=channels.get(r.tipster_id, people.TELEGRAM),
+            notice=alert_notice(
                 case,
                 photo_sha=photo,
                 language=r.language,
@@ -247,8 +246,6 @@ async def _send_chunk(
             now=now,
             due=_due(r, now),
         )
-        for r in chunk
-        if r.subscription_id in added
     ]
     await _enqueue_many(session, messages)
     return len(messages)
@@ -287,7 +284,9 @@ async def end_case_alerts(session: AsyncSession, *, case: Case, now: datetime) -
         .where(CaseAlert.case_id == case.id, CaseAlert.kind == "alert")
     )
     alerted = (await session.execute(stmt)).all()
-    cancelled = await _cancel_pending(session, [alert_key(case.id, row.id) for row in alerted])
+    keys = [alert_key(case.id, row.id) for row in alerted]
+    # an alert a WhatsApp template stood in for may still wait for the volunteer's reply
+    cancelled = await _cancel_pending(session, keys + [key + REPLY for key in keys])
     told = [row for row in alerted if alert_key(case.id, row.id) not in cancelled]
     added = await _record(
         session,
@@ -295,11 +294,16 @@ async def end_case_alerts(session: AsyncSession, *, case: Case, now: datetime) -
         kind="ended",
         rows=[{"subscription_id": row.id, "created_at": now} for row in told],
     )
+    channels = await people.channels_of(session, (row.tipster_id for row in told))
     messages = [
-        _outbox_row(
+        message
+        for row in told
+        if row.id in added
+        for message in _outbox_rows(
             key=alert_key(case.id, row.id, "ended"),
             tipster_id=row.tipster_id,
-            payload=ended_payload(case, language=row.language),
+            channel=channels.get(row.tipster_id, people.TELEGRAM),
+            notice=ended_notice(case, language=row.language),
             now=now,
             due=deliver_at(
                 now=now,
@@ -308,8 +312,6 @@ async def end_case_alerts(session: AsyncSession, *, case: Case, now: datetime) -
                 end_min=row.quiet_end_min,
             ),
         )
-        for row in told
-        if row.id in added
     ]
     await _enqueue_many(session, messages)
     return len(messages)
@@ -323,22 +325,13 @@ async def recenter_case_alerts(
     lon: float,
     at: datetime,
     now: datetime,
-    settings_radii: Sequence[float] = DEFAULT_RADII,
-    step_minutes: int = DEFAULT_STEP_MINUTES,
-    per_day: int = DEFAULT_PER_DAY,
+    policy: AlertPolicy = DEFAULT_POLICY,
 ) -> None:
     """Move the centre and the clock to a credible sighting and alert whoever is newly near."""
     case.alert_lat, case.alert_lon = validate_point(lat, lon)
     case.alert_from_at = min(at, now)
     case.alert_radius_km = None
-    await extend_case_alerts(
-        session,
-        case=case,
-        settings_radii=settings_radii,
-        step_minutes=step_minutes,
-        now=now,
-        per_day=per_day,
-    )
+    await extend_case_alerts(session, case=case, now=now, policy=policy)
 
 
 async def list_growing_cases(session: AsyncSession, *, max_radius_km: float) -> list[int]:

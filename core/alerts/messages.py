@@ -7,11 +7,12 @@ copy. The buttons carry short callback data the bot's /alerts handlers understan
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.delivery.outbox import CAPTION_LIMIT, telegram_photo, telegram_text
+from core.delivery.outbox import CAPTION_LIMIT
+from core.delivery.people import Notice, Template, notice_of
 from core.i18n import Texts
+from core.whatsapp.payloads import AREA_ALERT
 from storage.models import Case
 
 CALLBACK_PREFIX = "va"
@@ -79,7 +80,7 @@ def caption(
     return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
 
 
-def alert_payload(
+def alert_notice(
     case: Case,
     *,
     photo_sha: str | None,
@@ -87,21 +88,22 @@ def alert_payload(
     distance_km: float,
     timezone: str | None,
     now: datetime,
-) -> dict[str, Any]:
-    """sendPhoto of the display copy (sendMessage without a ready photo) with both buttons."""
+) -> Notice:
+    """The caption under the display copy (text alone without a ready photo) with both
+    buttons; outside WhatsApp's window, the area alert template (name, area, case code)."""
     texts = Texts(language)
     text = caption(case, texts=texts, distance_km=distance_km, timezone=timezone, now=now)
     buttons = [
         [(texts("alerts.button_report"), report_data(case.ref))],
         [(texts("alerts.button_pause"), pause_data(case.ref))],
     ]
-    if photo_sha:
-        return telegram_photo(photo_sha, text, buttons=buttons)
-    return telegram_text(text, buttons=buttons)
+    area = case.last_seen_place or texts("alerts.place_unknown")
+    template = Template.of(AREA_ALERT, case.full_name, area, case.ref)
+    return Notice(text, language, buttons=buttons, photo=photo_sha, template=template)
 
 
-def ended_payload(case: Case, *, language: str) -> dict[str, Any]:
+def ended_notice(case: Case, *, language: str) -> Notice:
     """The news that a case the volunteer was alerted about has ended (found or closed)."""
     texts = Texts(language)
     key = "alerts.ended_found" if case.status == "found" else "alerts.ended_closed"
-    return telegram_text(texts(key, name=case.full_name, case=case.ref))
+    return notice_of(texts(key, name=case.full_name, case=case.ref), language)

@@ -31,7 +31,8 @@ async def get_or_create_tipster(
     identity: dict[str, Any],
     language: str,
 ) -> Tipster:
-    """Find a tipster by keyed hash of their channel id, or create one (and commit it)."""
+    """Find a tipster by keyed hash of their channel id, or create one (and commit it); the
+    channel is also kept in plain on the tipster, so messages to them are queued for it."""
     repo = TipsterRepository(session)
     lookup = vault.lookup_hash(channel, external_id)
     tipster = await repo.get_by_lookup_hash(lookup)
@@ -43,6 +44,7 @@ async def get_or_create_tipster(
         language=language,
         lookup_hash=lookup,
         ciphertext=vault.seal(record),
+        channel=channel,
     )
     await session.commit()
     return tipster

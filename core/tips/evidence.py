@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import PAYLOADS, notice_of, tell
 from core.i18n import Texts
 from core.photos import ProcessedPhoto
-from core.whatsapp import payloads as whatsapp
 from storage.models import Tip, TipPhoto, Tipster
 
 MAX_SIGNED_64 = 2**63
@@ -55,34 +51,22 @@ REFUSAL_TEXTS = {
 }
 
 
-def _whatsapp_text(text: str) -> dict[str, Any]:
-    return whatsapp.message(whatsapp.text(text))
-
-
-# A refusal on the channel the tip came from: its text (Telegram's offers /add) and payload.
-NOTICES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
-    "telegram": ("photo.refused", telegram_text),
-    "whatsapp": ("chat.photo_refused", _whatsapp_text),
-}
+# A refusal's text on the channel the tip came from (Telegram's offers /add).
+REFUSAL_NOTICE = {"telegram": "photo.refused", "whatsapp": "chat.photo_refused"}
 
 
 async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -> bool:
-    """Queue a clear message to the tipster whose file we could not use, on the channel the
-    tip came from (no commit)."""
+    """Queue a clear message to the tipster (on a channel we send on) whose file we could not
+    use (no commit)."""
     tip = await session.get(Tip, photo.tip_id)
-    if tip is None or tip.tipster_id is None or tip.channel not in NOTICES:
+    if tip is None or tip.tipster_id is None or tip.channel not in PAYLOADS:
         return False
     tipster = await session.get(Tipster, tip.tipster_id)
     if tipster is None or tipster.blocked:
         return False
     texts = Texts(tipster.language)
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
-    key, build = NOTICES[tip.channel]
-    payload = build(texts(key, ref=tip.ref, reason=reason))
-    return await enqueue(
-        session,
-        channel=tip.channel,
-        recipient=tipster_recipient(tipster.id),
-        payload=payload,
-        key=f"photo-refused:{photo.id}",
-    )
+    text = texts(REFUSAL_NOTICE.get(tip.channel, "photo.refused"), ref=tip.ref, reason=reason)
+    notice = notice_of(text, tipster.language)
+    key = f"photo-refused:{photo.id}"
+    return await tell(session, tipster_id=tipster.id, notice=notice, key=key)

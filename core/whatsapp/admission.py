@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.delivery.group_commit import SessionCommitter
 from core.identity.vault import Vault
+from core.whatsapp.replies import release
 from core.whatsapp.webhook import STATUSES, Inbound, Parsed, Status
 from storage.models import OutboxMessage, WhatsAppInbound
 from storage.types import utcnow
@@ -53,8 +54,9 @@ def _row(vault: Vault, message: Inbound, now: datetime) -> dict[str, Any]:
 
 
 async def admit(session: AsyncSession, vault: Vault, parsed: Parsed) -> int:
-    """Insert the messages (known message ids ignored), record the statuses, and commit;
-    returns how many messages were new."""
+    """Insert the messages (known message ids ignored), make the messages held for their
+    senders' reply due (core/whatsapp/replies.py), record the statuses, and commit; returns how
+    many messages were new."""
     now = utcnow()
     rows = {m.message_id: _row(vault, m, now) for m in parsed.messages}  # one per id
     new = 0
@@ -63,6 +65,8 @@ async def admit(session: AsyncSession, vault: Vault, parsed: Parsed) -> int:
         stmt = insert(INBOX).on_conflict_do_nothing(index_elements=["message_id"])
         result = await session.execute(stmt.returning(INBOX.c.id), list(rows.values()))
         new = len(result.all())
+    if new:
+        await release(session, vault, {m.phone for m in parsed.messages}, now=now)
     await record_statuses(session, parsed.statuses, now=now)
     await session.commit()
     return new

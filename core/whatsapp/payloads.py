@@ -11,15 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
-INTERACTIVE_TEXT = 1024  # the body of reply buttons and of a location request
+INTERACTIVE_LIMIT = 1024  # the body of reply buttons, of a list and of a location request
 MAX_BUTTONS, BUTTON_TITLE = 3, 20
 MAX_ROWS, ROW_TITLE, ROW_DESCRIPTION, ID_LIMIT = 10, 24, 72, 200
+FAMILY_LEAD, TIPSTER_NOTICE, AREA_ALERT = (
+    "tipline_family_lead",
+    "tipline_tipster_notice",
+    "tipline_area_alert",
+)
 # Template name -> how many body parameters it takes ({{1}}, {{2}}...). Registered with Meta
 # under these names in both languages.
 TEMPLATES = {
-    "tipline_family_lead": 2,  # case code, lead summary
-    "tipline_tipster_notice": 1,  # the notice
-    "tipline_area_alert": 3,  # child's name, area, case link
+    FAMILY_LEAD: 2,  # case code, lead summary
+    TIPSTER_NOTICE: 1,  # the notice
+    AREA_ALERT: 3,  # child's name, area, case code
 }
 # Our languages -> Meta's template language codes.
 LANGUAGES = {"en": "en", "zh-Hans": "zh_CN"}
@@ -30,15 +35,21 @@ def text(body: str) -> dict[str, Any]:
     return {"type": "text", "text": _text(body, TEXT_LIMIT)}
 
 
-def buttons(body: str, choices: list[tuple[str, str]]) -> dict[str, Any]:
-    """A text with up to 3 reply buttons: (id, title) pairs."""
+def buttons(
+    body: str, choices: list[tuple[str, str]], *, image: str | None = None
+) -> dict[str, Any]:
+    """A text with up to 3 reply buttons, (id, title) pairs, under our display copy `image`
+    (a photo header) if given."""
     if not 1 <= len(choices) <= MAX_BUTTONS:
         raise ValueError(f"WhatsApp allows 1..{MAX_BUTTONS} reply buttons")
-    return {
+    part = {
         "type": "buttons",
-        "text": _text(body, INTERACTIVE_TEXT),
+        "text": _text(body, INTERACTIVE_LIMIT),
         "choices": _choices(choices, BUTTON_TITLE),
     }
+    if image is not None:
+        part["display_sha256"] = _display_sha(image)
+    return part
 
 
 def choice_list(body: str, label: str, choices: list[tuple[str, str]]) -> dict[str, Any]:
@@ -52,7 +63,7 @@ def choice_list(body: str, label: str, choices: list[tuple[str, str]]) -> dict[s
             row.append(_cut(title, ROW_DESCRIPTION))
     return {
         "type": "list",
-        "text": _text(body, TEXT_LIMIT),
+        "text": _text(body, INTERACTIVE_LIMIT),
         "label": _text(label, BUTTON_TITLE),
         "choices": rows,
     }
@@ -60,16 +71,14 @@ def choice_list(body: str, label: str, choices: list[tuple[str, str]]) -> dict[s
 
 def location_request(body: str) -> dict[str, Any]:
     """A text with WhatsApp's "Send location" button."""
-    return {"type": "location_request", "text": _text(body, INTERACTIVE_TEXT)}
+    return {"type": "location_request", "text": _text(body, INTERACTIVE_LIMIT)}
 
 
 def image(display_sha: str, caption: str = "") -> dict[str, Any]:
     """OUR clean display copy of a photo (never a tipster's media id)."""
-    if len(display_sha) != 64 or not all(c in "0123456789abcdef" for c in display_sha):
-        raise ValueError("display_sha must be the SHA-256 of a display copy")
     if len(caption) > CAPTION_LIMIT:
         raise ValueError(f"a caption is at most {CAPTION_LIMIT} characters")
-    return {"type": "image", "display_sha256": display_sha, "caption": caption}
+    return {"type": "image", "display_sha256": _display_sha(display_sha), "caption": caption}
 
 
 def template(name: str, language: str, parameters: list[str]) -> dict[str, Any]:
@@ -86,6 +95,12 @@ def template(name: str, language: str, parameters: list[str]) -> dict[str, Any]:
 def message(free: dict[str, Any], fallback: dict[str, Any] | None = None) -> dict[str, Any]:
     """The outbox payload: the free-form message and the template used outside the window."""
     return {"free": free, "template": fallback}
+
+
+def _display_sha(value: str) -> str:
+    if len(value) != 64 or not all(c in "0123456789abcdef" for c in value):
+        raise ValueError("display_sha must be the SHA-256 of a display copy")
+    return value
 
 
 def _text(value: str, limit: int) -> str:
@@ -109,7 +124,8 @@ def _choices(choices: list[tuple[str, str]], title_limit: int) -> list[list[str]
 
 
 def graph_body(to: str, part: dict[str, Any], *, media_id: str | None = None) -> dict[str, Any]:
-    """The Graph API send body of a free-form part (an image needs its uploaded media id)."""
+    """The Graph API send body of a free-form part (an image, or buttons under a photo, need
+    the photo's uploaded media id)."""
     base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
     kind = part["type"]
     if kind == "text":
@@ -126,7 +142,13 @@ def graph_body(to: str, part: dict[str, Any], *, media_id: str | None = None) ->
     if kind == "buttons":
         replies = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in part["choices"]]
         action: dict[str, Any] = {"buttons": replies}
-        interactive = {"type": "button", "body": {"text": part["text"]}, "action": action}
+        interactive: dict[str, Any] = {
+            "type": "button",
+            "body": {"text": part["text"]},
+            "action": action,
+        }
+        if media_id is not None:
+            interactive["header"] = {"type": "image", "image": {"id": media_id}}
     else:
         rows = [_row(*choice) for choice in part["choices"]]
         action = {"button": part["label"], "sections": [{"title": part["label"], "rows": rows}]}

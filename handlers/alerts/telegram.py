@@ -11,17 +11,16 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.alerts.messages import CALLBACK_PREFIX
-from core.cases.public import get_public_case
 from handlers.alerts.flow import Turn, Volunteer
 from handlers.alerts.views import NONE, VOL
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
-from handlers.report.flow import Turn as ReportTurn
 from handlers.telegram.channel import acknowledge
 from handlers.telegram.filters import ActionIs, HasPlace, PlainText, PrivateChat
 from handlers.telegram.inputs import point_of
 from handlers.telegram.middleware import converse
 from handlers.telegram.states import Volunteering
+from handlers.tipster.start import report_about_case
 from storage.models import Tipster
 
 
@@ -119,9 +118,7 @@ async def on_alert_report(
 ) -> None:
     """ "I saw this child — report" under an alert: a report about that case, as a poster's link."""
     await acknowledge(query)
-    turn = await ReportTurn.of(conversation)
-    code = callback_data.ref
-    await turn.about_case(session, await get_public_case(session, code=code), code)
+    await report_about_case(conversation, session, code=callback_data.ref)
 
 
 def build_router() -> Router:

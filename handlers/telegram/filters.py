@@ -78,15 +78,6 @@ class HasContact(Filter):
         return isinstance(event, Message) and event.contact is not None
 
 
-class CaseLink(Filter):
-    """A /start deep link from a case poster (t.me/bot?start=case_CODE); after CommandStart."""
-
-    async def __call__(self, event: TelegramObject, command: Any = None, **_: Any) -> bool:
-        """True when the start payload names a case."""
-        args = getattr(command, "args", None) or ""
-        return args.lower().startswith("case_")
-
-
 class ActionIs(Filter):
     """Callback data whose action is this one; after a CallbackData filter."""
 

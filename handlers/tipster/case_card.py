@@ -1,44 +1,34 @@
 """/case CODE: the public card of a case (our clean photo, public fields), and its report button.
 
-Only public cases have a card; an unverified, closed or unknown code gets the same answer. The
-photo goes out through the outbox like every photo the bot sends (the relay reads our display
-copy from the store), so a retried update sends it once.
+Only public cases have a card; an unverified, closed or unknown code gets the same answer. A card
+with a photo is handed back to the channel, which sends it through the outbox like every photo
+the bot sends (the relay reads our display copy from the store), so a retried update sends it once.
 """
 
 from __future__ import annotations
 
-from aiogram import Router
-from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cases.people import PublicPerson, get_person
 from core.cases.public import get_public_case
-from core.delivery.outbox import CAPTION_LIMIT, enqueue, telegram_photo, tipster_recipient
+from core.delivery.outbox import CAPTION_LIMIT
 from core.i18n import Texts
-from handlers.context import BotServices
+from handlers.engine.channel import Keyboard, button, cut, keyboard
 from handlers.engine.wizard import Conversation
 from handlers.report.flow import Turn
-from handlers.telegram.channel import acknowledge
-from handlers.telegram.filters import PrivateChat
-from handlers.telegram.middleware import converse
-from storage.models import Tipster
 
+CODE_CHARS = 40
+CASE_REPORT = "cr"
+"""The card's "Report a sighting" button: cr:<case code>."""
 TEXT_CHARS = 300
 """Marks and description are cut to this on the card, so the caption fits 1024 characters."""
 SEXES = {"female": "case.sex_female", "male": "case.sex_male"}
 
 
-class CaseReport(CallbackData, prefix="cr"):
-    """ "Report a sighting" on a case card."""
-
-    ref: str
-
-
 def _cut(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
+    return cut(" ".join(text.split()), TEXT_CHARS)
 
 
 def _facts(person: PublicPerson, texts: Texts) -> list[str]:
@@ -68,70 +58,41 @@ def card_text(person: PublicPerson, texts: Texts, *, base_url: str) -> str:
     if base_url:
         lines.append(texts("case.link", url=f"{base_url.rstrip('/')}/people/{person.ref}"))
     lines.append(texts("case.code", ref=person.ref))
-    text = "\n".join(lines)
-    return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
+    return cut("\n".join(lines), CAPTION_LIMIT)
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoCard:
+    """A card to send as a photo: our display copy's SHA-256, the caption, its buttons."""
+
+    display_sha256: str
+    caption: str
+    buttons: Keyboard
 
 
 async def show_case(
-    message: Message,
-    *,
-    command: CommandObject,
-    texts: Texts,
-    session: AsyncSession,
-    tipster: Tipster,
-    services: BotServices,
-) -> None:
-    """The card of a public case; anything else gets the same neutral answer."""
-    code = (command.args or "").strip()[:40]
+    conversation: Conversation, session: AsyncSession, *, base_url: str, code: str
+) -> PhotoCard | None:
+    """Say the card of a public case, or the same neutral answer for anything else; a card
+    with a photo is returned for the channel to send instead."""
+    texts, code = conversation.texts, code.strip()[:CODE_CHARS]
     person = await get_person(session, ref=code) if code else None
     if person is None:
-        await message.answer(texts("case.not_public" if code else "case.usage"))
-        return
-    text = card_text(person, texts, base_url=services.base_url)
-    report = [] if person.found else [(texts("case.button_report"), _report_data(person.ref))]
+        await conversation.say(texts("case.not_public" if code else "case.usage"))
+        return None
+    text = card_text(person, texts, base_url=base_url)
+    report = [] if person.found else [button(texts("case.button_report"), CASE_REPORT, person.ref)]
     if not person.photos:
-        rows = [[InlineKeyboardButton(text=label, callback_data=data)] for label, data in report]
-        await message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
-        return
-    payload = telegram_photo(
-        person.photos[0].display_sha256, text, buttons=[report] if report else None
-    )
-    key = f"case-card:{tipster.id}:{message.message_id}"
-    await enqueue(
-        session,
-        channel="telegram",
-        recipient=tipster_recipient(tipster.id),
-        payload=payload,
-        key=key,
-    )
+        await conversation.say(text, keyboard(report))
+        return None
+    return PhotoCard(person.photos[0].display_sha256, text, keyboard(report))
 
 
-def _report_data(ref: str) -> str:
-    return CaseReport(ref=ref).pack()
-
-
-async def report_on_case(
-    query: CallbackQuery,
-    callback_data: CaseReport,
-    conversation: Conversation,
-    session: AsyncSession,
-) -> None:
-    """Start a report about the case on the card (as a poster's link does); a report in
-    progress is kept and now names this case."""
-    await acknowledge(query)
-    turn = await Turn.of(conversation)
-    case = await get_public_case(session, code=callback_data.ref)
+async def report_on_card(conversation: Conversation, session: AsyncSession, *, code: str) -> None:
+    """The card's "Report a sighting": a report about that case while it is public (a report in
+    progress is kept and now names it)."""
+    case = await get_public_case(session, code=code)
     if case is None:
-        await turn.say(turn.texts("case.not_public"))
+        await conversation.say(conversation.texts("case.not_public"))
         return
-    await turn.about_case(session, case, callback_data.ref)
-
-
-def build_router() -> Router:
-    """/case and the card's report button (private chats only)."""
-    router = converse(Router(name="case_card"))
-    router.message.filter(PrivateChat())
-    router.callback_query.filter(PrivateChat())
-    router.message.register(show_case, Command("case"))
-    router.callback_query.register(report_on_case, CaseReport.filter())
-    return router
+    await (await Turn.of(conversation)).about_case(session, case, code)

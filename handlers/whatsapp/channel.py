@@ -20,7 +20,7 @@ Part = dict[str, Any]
 
 
 def _buttons(text: str, choices: list[tuple[str, str]], texts: Texts) -> list[Part]:
-    if len(text) <= payloads.INTERACTIVE_TEXT:
+    if len(text) <= payloads.INTERACTIVE_LIMIT:
         return [payloads.buttons(text, choices)]
     return [payloads.text(text), payloads.buttons(texts("chat.choose_below"), choices)]
 

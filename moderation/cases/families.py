@@ -4,7 +4,7 @@ A senior moderator makes a code for a case (create_family_link); the family open
 t.me/<bot>?start=family_<CODE> and the bot links that person (link_family) as a `family`
 subscription. A family member is a pseudonymous person like any tipster: their chat id stays in
 the vault and leads reach them as `tipster:<id>` outbox rows. A lead carries only what a
-moderator wrote or approved (family_lead_payload); the one-tap answer comes back through
+moderator wrote or approved (family_lead_notice); the one-tap answer comes back through
 record_feedback.
 """
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.alerts import dispatch as alerts
 from core.audit import staff_action
 from core.cases.registry import CaseDraft, edit_case, open_contact, submit_case
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import notice_of, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.identity.vault import Vault
@@ -39,7 +39,7 @@ NOTICES = {
     ("submitted", "closed"): "cases.notify_refused",
 }
 
-DEFAULT_POLICY = alerts.AlertPolicy()
+DEFAULT_POLICY = alerts.DEFAULT_POLICY
 
 
 def _allow(staff: StaffUser, action: str) -> None:
@@ -112,13 +112,10 @@ async def _tell_submitter(
     tipster = await session.get(Tipster, case.submitted_by_tipster_id)
     if tipster is None:
         return
-    texts = Texts(tipster.language)
-    await enqueue(
-        session,
-        channel="telegram",
-        recipient=tipster_recipient(tipster.id),
-        payload=telegram_text(_notice(texts, key, case, public_url)),
-        key=f"case:{case.id}:{case.status}:submitter",
+    text = _notice(Texts(tipster.language), key, case, public_url)
+    notice = notice_of(text, tipster.language)
+    await tell(
+        session, tipster_id=tipster.id, notice=notice, key=f"case:{case.id}:{case.status}:submitter"
     )
 
 
@@ -145,14 +142,7 @@ async def transition_case(
     before = case.status
     await _move(session, case, staff, to, now)
     if to == "active" and case.kind == "missing":
-        await alerts.start_case_alerts(
-            session,
-            case=case,
-            settings_radii=policy.radii_km,
-            step_minutes=policy.step_minutes,
-            per_day=policy.per_day,
-            now=now,
-        )
+        await alerts.start_case_alerts(session, case=case, now=now, policy=policy)
     elif to in ENDINGS and before == "active":
         await alerts.end_case_alerts(session, case=case, now=now)
     await _tell_submitter(session, case, before, public_url=public_url)
@@ -259,9 +249,7 @@ async def recenter_case(
         lon=tip.lon,
         at=at,
         now=now,
-        settings_radii=policy.radii_km,
-        step_minutes=policy.step_minutes,
-        per_day=policy.per_day,
+        policy=policy,
     )
     await staff_action(session, staff, "case.recenter", "case", case.ref, detail={"tip": tip.ref})
     await session.commit()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.alerts import dispatch as alerts
 from core.audit import staff_action
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import notice_of, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from moderation.cases.matches import MatchAlreadyDecided
@@ -181,11 +181,11 @@ async def _tell_family(session: AsyncSession, *, case: Case, evidence_type: str)
             case=case.ref,
             how=texts(f"reunion.evidence.{evidence_type}"),
         )
-        told += await enqueue(
+        notice = notice_of(text, language, protect=True)
+        told += await tell(
             session,
-            channel="telegram",
-            recipient=tipster_recipient(subscription.tipster_id),
-            payload=telegram_text(text, protect=True),
+            tipster_id=subscription.tipster_id,
+            notice=notice,
             key=f"case:{case.id}:found:family:{subscription.id}",
         )
     return told
@@ -201,11 +201,12 @@ async def _tell_tipsters(session: AsyncSession, *, case: Case) -> int:
     )
     told = 0
     for tipster in (await session.scalars(stmt)).all():
-        told += await enqueue(
+        text = Texts(tipster.language)("reunion.tipster_found")
+        notice = notice_of(text, tipster.language)
+        told += await tell(
             session,
-            channel="telegram",
-            recipient=tipster_recipient(tipster.id),
-            payload=telegram_text(Texts(tipster.language)("reunion.tipster_found")),
+            tipster_id=tipster.id,
+            notice=notice,
             key=f"case:{case.id}:found:tipster:{tipster.id}",
         )
     return told

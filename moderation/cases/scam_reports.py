@@ -3,7 +3,7 @@
 A press keeps one report per family member and lead, audited, and tells the moderators with the
 lead quoted as the family got it: a message to the moderators' group through the outbox (when one
 is configured) and the dashboard's Scam reports page. The family is thanked and reminded never to
-pay anyone (handlers/tipster/family.py).
+pay anyone (handlers/tipster/family.py, `family_feedback`).
 """
 
 from __future__ import annotations

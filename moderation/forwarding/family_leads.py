@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.delivery.outbox import enqueue, telegram_photo, telegram_text, tipster_recipient
+from core.delivery.people import Notice, Template, tell
 from core.i18n import Texts
+from core.whatsapp.payloads import FAMILY_LEAD
 from storage.models import Case, Forward, Subscription, Tip, Tipster
 
 FAMILY = "family"
-# handlers.tipster.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
+# handlers.tipster.telegram.family.FamilyAnswer packs to the same "fam:<forward>:<answer>"
 CALLBACK_PREFIX = "fam"
 SCAM = "scam"  # the answer a "Report a scam" press carries
 
@@ -56,8 +56,9 @@ def feedback_buttons(texts: Texts, forward_id: int) -> list[list[tuple[str, str]
     ]
 
 
-def family_lead_payload(*, forward: Forward, tip: Tip, case: Case, language: str) -> dict[str, Any]:
-    """The vetted lead: summary, coarse place, time, maybe our clean photo; protected content."""
+def family_lead_notice(*, forward: Forward, tip: Tip, case: Case, language: str) -> Notice:
+    """The vetted lead: summary, coarse place, time, maybe our clean photo; protected content.
+    Outside WhatsApp's window its template carries only the case code and the summary."""
     texts = Texts(language)
     text = texts(
         "family.lead",
@@ -66,10 +67,14 @@ def family_lead_payload(*, forward: Forward, tip: Tip, case: Case, language: str
         place=forward.coarse_place or texts("family.place_unknown"),
         time=_when(tip, texts),
     )
-    buttons = feedback_buttons(texts, forward.id)
-    if forward.include_photo_sha:
-        return telegram_photo(forward.include_photo_sha, text, buttons=buttons, protect=True)
-    return telegram_text(text, buttons=buttons, protect=True)
+    return Notice(
+        text,
+        language,
+        buttons=feedback_buttons(texts, forward.id),
+        photo=forward.include_photo_sha,
+        protect=True,
+        template=Template.of(FAMILY_LEAD, case.ref, forward.summary),
+    )
 
 
 async def _enqueue_lead(
@@ -77,12 +82,11 @@ async def _enqueue_lead(
 ) -> bool:
     person = await session.get(Tipster, subscription.tipster_id)
     language = person.language if person is not None else subscription.language
-    payload = family_lead_payload(forward=forward, tip=tip, case=case, language=language)
-    return await enqueue(
+    notice = family_lead_notice(forward=forward, tip=tip, case=case, language=language)
+    return await tell(
         session,
-        channel="telegram",
-        recipient=tipster_recipient(subscription.tipster_id),
-        payload=payload,
+        tipster_id=subscription.tipster_id,
+        notice=notice,
         key=f"forward:{forward.id}:family:{subscription.id}",
     )
 

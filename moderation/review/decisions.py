@@ -9,7 +9,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import staff_action
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.people import notice_of, tell
 from core.errors import InvalidInput, NotFound
 from core.i18n import Texts
 from core.tips.submission import PUBLIC_STATUS
@@ -166,18 +166,12 @@ async def _tell_tipster(
     if tipster is None or not tip.contact_allowed or outcome is Outcome.SPAM:
         return
     texts = Texts(tipster.language)
+    buttons: list[list[tuple[str, str]]] = []
     if outcome is Outcome.NEEDS_INFO:
-        payload = telegram_text(
-            texts("notify.question", ref=tip.ref, question=question.strip()),
-            buttons=[[(texts("notify.answer_button"), f"ans:{tip.ref}")]],
-        )
+        text = texts("notify.question", ref=tip.ref, question=question.strip())
+        buttons = [[(texts("notify.answer_button"), f"ans:{tip.ref}")]]
     else:
         status = texts(f"status.{PUBLIC_STATUS[outcome.value]}")
-        payload = telegram_text(texts("notify.status", ref=tip.ref, status=status))
-    await enqueue(
-        session,
-        channel="telegram",
-        recipient=tipster_recipient(tipster.id),
-        payload=payload,
-        key=f"decision:{decision_id}:tipster",
-    )
+        text = texts("notify.status", ref=tip.ref, status=status)
+    notice = notice_of(text, tipster.language, buttons=buttons)
+    await tell(session, tipster_id=tipster.id, notice=notice, key=f"decision:{decision_id}:tipster")

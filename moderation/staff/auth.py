@@ -145,6 +145,19 @@ async def _second_factor(
     return None
 
 
+async def _open_session(
+    session: AsyncSession, token: str, *, verified: bool
+) -> StaffSession | None:
+    """The session not yet ended that this token opens, at this stage (signed in or pending)."""
+    return await session.scalar(
+        select(StaffSession).where(
+            StaffSession.token_hash == token_hash(token),
+            StaffSession.verified.is_(verified),
+            StaffSession.ended_at.is_(None),
+        )
+    )
+
+
 async def finish_sign_in(
     session: AsyncSession,
     vault: Vault,
@@ -156,13 +169,7 @@ async def finish_sign_in(
 ) -> Signed:
     """Check the second factor; end the pending session and start a new one (new id). Commits."""
     now = utcnow()
-    pending = await session.scalar(
-        select(StaffSession).where(
-            StaffSession.token_hash == token_hash(pending_token),
-            StaffSession.verified.is_(False),
-            StaffSession.ended_at.is_(None),
-        )
-    )
+    pending = await _open_session(session, pending_token, verified=False)
     if pending is None or now - pending.created_at > PENDING_TIMEOUT:
         raise InvalidInput("the sign-in took too long; start again")
     user = await session.get(StaffUser, pending.staff_id)
@@ -203,13 +210,7 @@ async def finish_sign_in(
 async def resolve(session: AsyncSession, *, token: str) -> StaffUser | None:
     """The staff member behind a verified, unexpired session token; touches it. May commit."""
     now = utcnow()
-    row = await session.scalar(
-        select(StaffSession).where(
-            StaffSession.token_hash == token_hash(token),
-            StaffSession.verified.is_(True),
-            StaffSession.ended_at.is_(None),
-        )
-    )
+    row = await _open_session(session, token, verified=True)
     if row is None:
         return None
     if now - row.last_seen_at > IDLE_TIMEOUT or now - row.created_at > ABSOLUTE_TIMEOUT:

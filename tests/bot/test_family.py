@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.sender import TelegramSender
 from core.delivery.packets import FORMAT
 from core.i18n import Texts
-from handlers.tipster.family import FamilyAnswer
+from handlers.tipster.telegram.family import FamilyAnswer
 from moderation.cases.families import create_family_link
 from moderation.forwarding.family_leads import feedback_buttons
 from moderation.forwarding.forward import FamilyLead

@@ -37,7 +37,7 @@ from core.faces import load_face_engine
 from storage.models import CaseMatch, OutboxMessage
 from storage.photostore import PhotoStore
 from storage.types import utcnow
-from tests.core import face_images as faces
+from tests.core.faces import face_images as faces
 from tests.test_cli import ROOT, _env
 from tests.web import dashboard_world as world
 from workers.case_photos import CasePhotoWorker

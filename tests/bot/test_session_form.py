@@ -34,7 +34,9 @@ from aiogram.types import (
 
 from bot.factory import create_bot
 from core.i18n import Texts
-from handlers.telegram.keyboards import Nav, Pick, button, main_menu, markup
+from handlers.engine.channel import button, keyboard
+from handlers.telegram.channel import inline_markup
+from handlers.tipster.start import main_menu
 from tests.bot.fixtures import jpeg
 from tests.processes import free_port
 
@@ -62,16 +64,15 @@ def _aiogram(method: Any) -> dict[str, Any]:
 
 
 KEYBOARDS = [
-    main_menu(TEXTS),
-    markup(
-        [
-            button("现在", Pick(step="when", value="now")),
-            button("x" * 80, Pick(step="w", value="1")),
-        ],
-        [
-            button(TEXTS(f"button.{action}"), Nav(step="when", action=action))
-            for action in ("back", "skip", "cancel")
-        ],
+    inline_markup(main_menu(TEXTS)),
+    inline_markup(
+        keyboard(
+            [button("现在", "p", "when", "now"), button("x" * 80, "p", "w", "1")],
+            [
+                button(TEXTS(f"button.{action}"), "n", "when", action)
+                for action in ("back", "skip", "cancel")
+            ],
+        )
     ),
     InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text="site", url="https://e.org")]]

@@ -25,13 +25,14 @@ FLOWS = [
     "handlers.chats.router",
     "handlers.chats.processor",
 ]
+# The domain beneath the flows may build a WhatsApp payload (core.whatsapp.payloads: data, no
+# I/O), for notices it queues; the adapters that talk to a channel are what must stay out.
 CHANNELS = (
     "aiogram",
     "handlers.telegram",
     "handlers.whatsapp",
     "handlers.sms",
-    "core.whatsapp",
-    "core.sms",
+    "workers.",
     "bot.",
     "web.",
 )

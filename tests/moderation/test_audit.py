@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.audit import record
 from core.errors import InvalidInput
-from moderation.audit import COLUMNS, export_csv, list_events
+from moderation.audit import COLUMNS, AuditFilter, export_csv, list_events
 from storage.models import AuditEvent
 from storage.types import utcnow
 from tests.moderation import factories
@@ -67,13 +67,19 @@ async def test_an_auditor_filters_by_actor_action_type_and_time(sessions):
         mod, _ = await _seed(session)
         auditor = await _staff(session, "auditor")
         everything = await list_events(session, staff=auditor)
-        by_mod = await list_events(session, staff=auditor, actor_id=mod.id)
-        spam = await list_events(session, staff=auditor, action="tip.spam")
-        tips = await list_events(session, staff=auditor, object_type="tip")
+        by_mod = await list_events(session, staff=auditor, filters=AuditFilter(actor_id=mod.id))
+        spam = await list_events(session, staff=auditor, filters=AuditFilter(action="tip.spam"))
+        tips = await list_events(session, staff=auditor, filters=AuditFilter(object_type="tip"))
         now = utcnow()
-        recent = await list_events(session, staff=auditor, since=now - timedelta(minutes=5))
-        future = await list_events(session, staff=auditor, since=now + timedelta(minutes=5))
-        past = await list_events(session, staff=auditor, until=now - timedelta(minutes=5))
+        recent = await list_events(
+            session, staff=auditor, filters=AuditFilter(since=now - timedelta(minutes=5))
+        )
+        future = await list_events(
+            session, staff=auditor, filters=AuditFilter(since=now + timedelta(minutes=5))
+        )
+        past = await list_events(
+            session, staff=auditor, filters=AuditFilter(until=now - timedelta(minutes=5))
+        )
         page = await list_events(session, staff=auditor, limit=1, offset=1)
     assert [e.action for e in everything] == ["signin.failed", "tip.promising", "tip.spam"]
     assert [e.object_ref for e in by_mod] == ["AAAA-1111"]
@@ -114,7 +120,7 @@ async def test_the_export_parses_as_csv_defuses_formulas_and_is_itself_audited(s
     async with sessions() as session:
         _, senior = await _seed(session)
         auditor = await _staff(session, "auditor")
-        text = await export_csv(session, staff=auditor, object_type="tip")
+        text = await export_csv(session, staff=auditor, filters=AuditFilter(object_type="tip"))
         everything = await export_csv(session, staff=auditor)
         exports = (
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.export"))

@@ -1,5 +1,5 @@
-"""R5: the hostile image corpus (tests/core/photo_corpus.py) through the web form of a running
-`tipline run`. Pass: 0 crashes; every file refused at the door or, once taken, sanitised
+"""R5: the hostile image corpus (tests/core/photos/photo_corpus.py) through the web form of a
+running `tipline run`. Pass: 0 crashes; every file refused at the door or, once taken, sanitised
 (processed: our re-encode) or rejected with a reason; none left in quarantine.
 
 Short tier: each file once. Full: each file three times (and the friendly ones among them).
@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.core import photo_corpus as corpus
+from tests.core.photos import photo_corpus as corpus
 from tests.reliability.harness import OPEN_LIMITS, deployment, report, tier, until, web_report
 
 pytestmark = pytest.mark.reliability

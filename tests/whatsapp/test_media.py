@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from core.photos import PhotoRejected
-from tests.core.photo_corpus import jpeg_with_everything
+from tests.core.photos.photo_corpus import jpeg_with_everything
 from tests.fakes.whatsapp.server import FakeWhatsApp
 from workers.whatsapp.graph import GraphClient, MediaError
 from workers.whatsapp.media import fetch_photo

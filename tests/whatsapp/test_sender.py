@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -18,10 +17,7 @@ from storage.models import OutboxMessage
 from storage.types import utcnow
 from tests.fakes.whatsapp import payloads as wa
 from tests.keys import TEST_VAULT
-from tests.whatsapp.world import World, served
-from workers.relay import Relay, Retry
-from workers.whatsapp.graph import GraphClient
-from workers.whatsapp.sender import WhatsAppSender
+from tests.whatsapp.world import World, relay_once, served
 
 PHONE = "8613800001111"
 LATER = timedelta(hours=25)
@@ -66,40 +62,17 @@ def _lead(free: dict | None = None) -> dict:
     )
 
 
-async def _relay_once(world: World, sessions, *, hours_later: float = 0) -> None:
-    async with aiohttp.ClientSession() as http:
-        graph = GraphClient(
-            http,
-            base=world.fake.base_url,
-            token=world.fake.token,
-            phone_number_id=world.fake.phone_number_id,
-        )
-        sender = WhatsAppSender(
-            graph=graph,
-            vault=TEST_VAULT,
-            sessions=sessions,
-            wall=lambda: utcnow() + timedelta(hours=hours_later),
-        )
-        relay = Relay(
-            sessions=sessions,
-            senders={"whatsapp": sender},
-            retry=Retry(max_attempts=3, base=0.01),
-            send_timeout=10,
-            lease=30,
-        )
-        await relay.run_once()
-
-
-async def _row(sessions) -> OutboxMessage:
+async def _row(sessions, key: str = "m1") -> OutboxMessage:
     async with sessions() as session:
-        return (await session.scalars(select(OutboxMessage))).one()
+        stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+        return (await session.scalars(stmt)).one()
 
 
 async def test_inside_the_window_the_free_form_message_goes(world, sessions):
     tipster = await _tipster(sessions)
     await _writes(world)
     await _enqueue(sessions, tipster, _lead())
-    await _relay_once(world, sessions)
+    await relay_once(world, sessions)
     (send,) = world.fake.sends
     assert (send.to, send.type) == (PHONE, "interactive")
     assert send.body["interactive"]["action"]["buttons"][0]["reply"] == {"id": "ok", "title": "OK"}
@@ -113,7 +86,7 @@ async def test_outside_the_window_the_template_goes(world, sessions, wrote):
     if wrote:
         await _writes(world)
     await _enqueue(sessions, tipster, _lead())
-    await _relay_once(world, sessions, hours_later=25 if wrote else 0)
+    await relay_once(world, sessions, hours_later=25 if wrote else 0)
     (send,) = world.fake.sends
     assert send.type == "template"
     template = send.body["template"]
@@ -123,13 +96,39 @@ async def test_outside_the_window_the_template_goes(world, sessions, wrote):
     assert (await _row(sessions)).status == "sent"
 
 
-async def test_outside_the_window_without_a_template_the_row_is_dead_and_says_why(world, sessions):
+async def test_the_message_a_template_stood_in_for_waits_for_the_reply_and_holds_back_nothing(
+    world, sessions
+):
+    tipster = await _tipster(sessions)
+    await _enqueue(sessions, tipster, _lead())
+    await relay_once(world, sessions)
+    held = await _row(sessions, "m1:reply")
+    assert (held.status, held.payload["template"]) == ("pending", None)
+    assert held.next_attempt_at > utcnow() + timedelta(days=6)
+    await _enqueue(sessions, tipster, _lead(), key="m2")
+    await relay_once(world, sessions)
+    assert [s.type for s in world.fake.sends] == ["template", "template"]
+    await _writes(world)
+    await relay_once(world, sessions)
+    assert [s.type for s in world.fake.sends][-1] == "interactive"
+    assert (await _row(sessions, "m1:reply")).status == "sent"
+
+
+async def test_outside_the_window_without_a_template_the_row_is_dead_and_waits_for_the_reply(
+    world, sessions
+):
     tipster = await _tipster(sessions)
     await _enqueue(sessions, tipster, payloads.message(payloads.text("Thank you")))
-    await _relay_once(world, sessions)
+    await relay_once(world, sessions)
     row = await _row(sessions)
     assert row.status == "dead" and "24-hour window" in (row.last_error or "")
+    assert "held for the reply" in (row.last_error or "")
     assert world.fake.sends == []
+    await _writes(world)
+    await relay_once(world, sessions)
+    assert [s.body.get("text") for s in world.fake.sends] == [
+        {"body": "Thank you", "preview_url": False}
+    ]
 
 
 async def test_131047_falls_back_to_the_template_at_once(world, sessions):
@@ -137,7 +136,7 @@ async def test_131047_falls_back_to_the_template_at_once(world, sessions):
     await _writes(world)
     await _enqueue(sessions, tipster, _lead())
     world.fake.fail(131047, only_type="interactive")
-    await _relay_once(world, sessions)
+    await relay_once(world, sessions)
     assert [s.type for s in world.fake.state.sends] == ["interactive", "template"]
     row = await _row(sessions)
     assert row.status == "sent" and row.external_id == world.fake.sends[0].wamid
@@ -148,7 +147,7 @@ async def test_131047_without_a_template_is_not_retried(world, sessions):
     await _writes(world)
     await _enqueue(sessions, tipster, payloads.message(payloads.text("Thank you")))
     world.fake.fail(131047, times=5)
-    await _relay_once(world, sessions)
+    await relay_once(world, sessions)
     row = await _row(sessions)
     assert (row.status, row.attempts) == ("dead", 1)
     assert "131047" in (row.last_error or "")
@@ -161,7 +160,7 @@ async def test_throughput_errors_wait_without_spending_an_attempt(world, session
     await _writes(world)
     await _enqueue(sessions, tipster, _lead())
     world.fake.fail(code)
-    await _relay_once(world, sessions)
+    await relay_once(world, sessions)
     row = await _row(sessions)
     assert (row.status, row.attempts) == ("pending", 0)
     assert row.next_attempt_at > utcnow()
@@ -172,7 +171,7 @@ async def test_a_server_error_is_retried(world, sessions):
     await _writes(world)
     await _enqueue(sessions, tipster, _lead())
     world.fake.fail(1)
-    await _relay_once(world, sessions)
+    await relay_once(world, sessions)
     row = await _row(sessions)
     assert (row.status, row.attempts) == ("pending", 1)
 
@@ -181,7 +180,7 @@ async def test_status_webhooks_land_on_the_outbox_row_and_never_go_back(world, s
     tipster = await _tipster(sessions)
     await _writes(world)
     await _enqueue(sessions, tipster, _lead())
-    await _relay_once(world, sessions)
+    await relay_once(world, sessions)
     wamid = world.fake.sends[0].wamid
     number = world.fake.phone_number_id
     for state in ("delivered", "read", "delivered"):  # a late "delivered" after "read"
@@ -199,7 +198,7 @@ async def test_a_status_of_a_message_we_do_not_know_changes_nothing(world, sessi
     tipster = await _tipster(sessions)
     await _writes(world)
     await _enqueue(sessions, tipster, _lead())
-    await _relay_once(world, sessions)
+    await relay_once(world, sessions)
     stranger = wa.status(world.fake.phone_number_id, "wamid.other", "read", PHONE)
     assert await world.fake.deliver(world.url, stranger) == 200
     assert (await _row(sessions)).delivery_status == "sent"

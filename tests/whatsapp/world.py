@@ -6,19 +6,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.whatsapp.admission import WhatsAppAdmission
 from storage.models import WhatsAppInbound
+from storage.types import utcnow
 from tests.fakes.whatsapp.server import VERIFY_TOKEN, FakeWhatsApp
 from tests.keys import TEST_VAULT
 from tests.processes import free_port
 from tests.served import serving, web_context
 from web.app import WebContext
 from web.whatsapp import WhatsAppIntake
+from workers.relay import Relay, Retry
+from workers.whatsapp.graph import GraphClient
+from workers.whatsapp.sender import WhatsAppSender
 
 
 @dataclass
@@ -62,3 +68,30 @@ async def inbox(sessions: async_sessionmaker[AsyncSession]) -> list[WhatsAppInbo
     async with sessions() as session:
         stmt = select(WhatsAppInbound).order_by(WhatsAppInbound.id)
         return list((await session.scalars(stmt)).all())
+
+
+async def relay_once(
+    world: World, sessions: async_sessionmaker[AsyncSession], *, hours_later: float = 0
+) -> None:
+    """One round of the real relay with the WhatsApp sender, its clock `hours_later`."""
+    async with aiohttp.ClientSession() as http:
+        graph = GraphClient(
+            http,
+            base=world.fake.base_url,
+            token=world.fake.token,
+            phone_number_id=world.fake.phone_number_id,
+        )
+        sender = WhatsAppSender(
+            graph=graph,
+            vault=TEST_VAULT,
+            sessions=sessions,
+            wall=lambda: utcnow() + timedelta(hours=hours_later),
+        )
+        relay = Relay(
+            sessions=sessions,
+            senders={"whatsapp": sender},
+            retry=Retry(max_attempts=3, base=0.01),
+            send_timeout=10,
+            lease=30,
+        )
+        await relay.run_once()

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.sender import TelegramSender
-from core.alerts.dispatch import start_case_alerts
+from core.alerts.dispatch import AlertPolicy, start_case_alerts
 from core.identity.tipsters import get_or_create_tipster
 from core.identity.vault import Vault
 from storage.models import Case, CasePhoto, OutboxMessage, Subscription
 from storage.photostore import PhotoStore
 from storage.types import utcnow
-from tests.core import photo_corpus
+from tests.core.photos import photo_corpus
 from tests.fakes.telegram.server import FakeTelegram
 from workers.alerts import AlertWorker
 from workers.relay import Relay, Retry
@@ -128,7 +128,7 @@ async def test_alerts_reach_volunteers_as_our_photo_with_the_report_button_as_th
         row = await session.get(Case, case.id)
         assert (
             await start_case_alerts(
-                session, case=row, settings_radii=RADII, step_minutes=60, now=now
+                session, case=row, now=now, policy=AlertPolicy(radii_km=RADII, step_minutes=60)
             )
             == 1
         )

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from core.faces import similarity
 from core.faces.engine import FaceEngine
 from storage.models import Case, CaseMatch, CasePhoto, FaceEmbedding, FaceMatch, Tip, TipPhoto
-from tests.core import face_images as images
-from tests.core.face_images import FakeEngine, synthetic_vector
+from tests.core.faces import face_images as images
+from tests.core.faces.face_images import FakeEngine, synthetic_vector
 from workers.faces import FaceWorker
 
 

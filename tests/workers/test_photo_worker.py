@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.files import telegram_fetcher
 from storage.models import OutboxMessage, Tip, TipPhoto, Tipster
 from storage.photostore import PhotoStore, open_photo_stores
-from tests.core import photo_corpus
+from tests.core.photos import photo_corpus
 from tests.fakes.telegram.server import FakeTelegram
 from workers.photos import PhotoWorker
 

@@ -29,7 +29,7 @@ from core.identity.vault import Vault
 from storage.models import OutboxMessage
 from storage.photostore import PhotoStore
 from storage.types import utcnow
-from tests.core import photo_corpus
+from tests.core.photos import photo_corpus
 from tests.fakes.telegram.limits import RateLimits
 from tests.fakes.telegram.server import FakeTelegram
 from workers.buckets import Buckets, Limits, TokenBucket

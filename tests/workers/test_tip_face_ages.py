@@ -12,7 +12,7 @@ from core.dedup import PhashIndex
 from core.tips.evaluate import evaluate_tip
 from storage.models import Case, CasePhoto, FaceEmbedding, FaceMatch, Tip, TipPhoto
 from storage.types import utcnow
-from tests.core import face_images as images
+from tests.core.faces import face_images as images
 from tests.web import dashboard_world as world
 from workers.faces import FaceWorker
 

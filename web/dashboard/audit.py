@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from moderation.audit import PAGE, export_csv, list_events
+from moderation.audit import PAGE, AuditFilter, export_csv, list_events
 from web.dashboard.deps import Staff, require
 from web.dashboard.views import page
 
@@ -25,17 +25,17 @@ def _day(text: str) -> datetime | None:
         return None
 
 
-def audit_filters(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The use case's keyword filters from a query string or form; until is inclusive here."""
+def audit_filters(values: Mapping[str, Any]) -> AuditFilter:
+    """The use case's filters from a query string or form; until is inclusive here."""
     actor = str(values.get("actor", "")).strip()
     until = _day(str(values.get("until", "")))
-    return {
-        "actor_id": int(actor) if actor.isdigit() else None,
-        "action": str(values.get("action", "")).strip()[:60] or None,
-        "object_type": str(values.get("object_type", "")).strip()[:40] or None,
-        "since": _day(str(values.get("since", ""))),
-        "until": until + timedelta(days=1) if until else None,
-    }
+    return AuditFilter(
+        actor_id=int(actor) if actor.isdigit() else None,
+        action=str(values.get("action", "")).strip()[:60] or None,
+        object_type=str(values.get("object_type", "")).strip()[:40] or None,
+        since=_day(str(values.get("since", ""))),
+        until=until + timedelta(days=1) if until else None,
+    )
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -48,7 +48,7 @@ async def audit_trail(request: Request, staff: Annotated[Staff, require("audit.v
         staff=staff.user,
         limit=PAGE,
         offset=min(number, 10_000) * PAGE,
-        **audit_filters(params),
+        filters=audit_filters(params),
     )
     return page(
         request,
@@ -68,7 +68,7 @@ async def audit_export(
 ) -> Response:
     """The filtered trail as a CSV download; the export is recorded in the trail."""
     form = await request.form()
-    text = await export_csv(staff.db, staff=staff.user, **audit_filters(form))
+    text = await export_csv(staff.db, staff=staff.user, filters=audit_filters(form))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     headers = {"Content-Disposition": f'attachment; filename="tipline-audit-{stamp}.csv"'}
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)

@@ -28,8 +28,8 @@ from core.faces import (
 from core.faces.engine import FaceEngine, model_dir
 from core.faces.records import pack, unpack
 from storage.models import Case, CasePhoto, FaceEmbedding, FaceMatch, Tip, TipPhoto
-from tests.core import face_images as images
-from tests.core.face_images import FakeEngine, synthetic_vector
+from tests.core.faces import face_images as images
+from tests.core.faces.face_images import FakeEngine, synthetic_vector
 
 SHA = "0" * 64
 

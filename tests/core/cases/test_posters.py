@@ -27,7 +27,7 @@ from core.cases.posters import HEIGHT, WIDTH, PosterData, qr_placement, render_p
 from core.i18n import catalog
 
 IN_CI = bool(os.environ.get("CI"))
-DOCS_SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "img" / "poster-sample.png"
+DOCS_SAMPLE = Path(__file__).resolve().parents[3] / "docs" / "img" / "poster-sample.png"
 A4_MM = (210, 297)
 
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from core.alerts.dispatch import (
+    AlertPolicy,
     end_case_alerts,
     extend_case_alerts,
     list_growing_cases,
@@ -26,6 +27,7 @@ from storage.models import Case, CaseAlert, CasePhoto, OutboxMessage, Subscripti
 XIAN = (34.2610, 108.9420)
 KM_PER_DEG_LAT = 111.195
 RADII = (100.0, 200.0, 300.0, 500.0)
+HOURLY = AlertPolicy(radii_km=RADII, step_minutes=60)
 T0 = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 12:00 in Xi'an
 SHA = "ab" * 32
 
@@ -73,9 +75,8 @@ async def active_case(session, *, at=XIAN, seen=T0, name="Li Na", kind="missing"
 
 
 async def start(session, case, now, per_day=3):
-    count = await start_case_alerts(
-        session, case=case, settings_radii=RADII, step_minutes=60, now=now, per_day=per_day
-    )
+    policy = AlertPolicy(radii_km=RADII, step_minutes=60, per_day=per_day)
+    count = await start_case_alerts(session, case=case, now=now, policy=policy)
     await session.commit()
     return count
 
@@ -108,7 +109,7 @@ async def test_the_first_hour_reaches_100_km_and_the_second_200_km(session):
     assert case.alert_radius_km == 100.0 and (case.alert_lat, case.alert_lon) == XIAN
     assert await list_growing_cases(session, max_radius_km=500.0) == [case.id]
     count = await extend_case_alerts(
-        session, case=case, settings_radii=RADII, step_minutes=60, now=T0 + timedelta(hours=1.99)
+        session, case=case, now=T0 + timedelta(hours=1.99), policy=HOURLY
     )
     await session.commit()
     assert count == 1

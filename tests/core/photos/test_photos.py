@@ -26,7 +26,7 @@ from core.photos import (
 )
 from core.photos.answer import read_answer
 from core.photos.render import draft_request
-from tests.core import photo_corpus as corpus
+from tests.core.photos import photo_corpus as corpus
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ drops to nobody (65534, no groups) for good, then starts a PhotoProcessor and re
 stdout, what the zygote says of its confinement, what a decoder child could do (sandbox.probe),
 what it logged, and how a good and two hostile photos fared.
 
-Run by tests/core/test_photo_sandbox_nonroot.py as `python -m tests.core.decoder_as_nobody`.
+Run by tests/core/photos/test_sandbox_nonroot.py as `python -m tests.core.photos.decoder_as_nobody`.
 Before dropping root it makes its own interpreter reachable for nobody: in a private mount
 namespace of its own (nothing outside it changes), a directory nobody cannot traverse on the
 way (such as /root, holding a pyenv or uv Python) is covered with an empty tmpfs in which only
@@ -27,11 +27,11 @@ from typing import Any
 from core.photos import PhotoProcessor
 from core.photos.errors import PhotoRejected
 from core.photos.sandbox import NOBODY
-from tests.core import photo_corpus as corpus
+from tests.core.photos import photo_corpus as corpus
 
 CANARY = "TIPLINE_TEST_CANARY_SECRET"
 _CLONE_NEWNS = 0x00020000
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _closed_to_others(path: Path) -> bool:

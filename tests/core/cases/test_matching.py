@@ -10,7 +10,7 @@ from core.cases.match_scoring import cjk_core, mark_words, name_similarity, norm
 from core.cases.matching import refresh_matches, store_name_keys
 from core.faces.records import pack
 from storage.models import Case, CaseMatch, CasePhoto, FaceEmbedding
-from tests.core.face_images import synthetic_vector
+from tests.core.faces.face_images import synthetic_vector
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.alerts.volunteers import Area, set_paused, subscribe_volunteer
 from storage.models import CaseAlert, OutboxMessage, Tipster
 from storage.types import utcnow
-from tests.core.test_alerts import XIAN, active_case, north, start
+from tests.core.alerts.test_dispatch import XIAN, active_case, north, start
 
 NEAR = north(30)
 FAR = north(800)

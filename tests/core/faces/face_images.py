@@ -12,7 +12,7 @@ from PIL import Image, ImageEnhance
 
 from core.faces import Box, Face
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "faces"
 PEOPLE = ("astronaut", "grace_hopper")
 FACELESS = ("rocket", "chelsea")
 # Where each portrait's face is (measured once with dlib, rounded): x, y, w, h.

@@ -1,5 +1,5 @@
 """The decoder's confinement when Tipline is not root, exercised for real: a process started as
-root drops to nobody (65534) for good, then decodes (tests/core/decoder_as_nobody.py), and a
+root drops to nobody (65534) for good, then decodes (tests/core/photos/decoder_as_nobody.py), and a
 decoder child reports from inside what it could do.
 
 Without root the zygote confines itself in a user namespace: no network, an empty deleted root,
@@ -25,11 +25,11 @@ import pytest
 from core.photos import errors
 from core.photos.sandbox import NOBODY
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0,
-    reason="needs root to drop to nobody (unprivileged, test_photo_sandbox.py is this path)",
+    reason="needs root to drop to nobody (unprivileged, test_sandbox.py is this path)",
 )
 
 
@@ -40,7 +40,7 @@ def found() -> Iterator[dict[str, Any]]:
     work.chmod(0o755)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "tests.core.decoder_as_nobody", str(work)],
+            [sys.executable, "-m", "tests.core.photos.decoder_as_nobody", str(work)],
             cwd=ROOT,
             capture_output=True,
             text=True,

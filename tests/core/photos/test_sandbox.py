@@ -17,7 +17,7 @@ import pytest
 from core.identity.vault import Vault
 from core.photos import PhotoProcessor
 from core.photos.sandbox import NOBODY, gaps, without_root
-from tests.core.decoder_as_nobody import look_inside
+from tests.core.photos.decoder_as_nobody import look_inside
 
 CANARY = "TIPLINE_TEST_CANARY_SECRET"
 
