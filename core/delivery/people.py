@@ -6,8 +6,8 @@ payload without opening the vault (the number or chat id is opened by the sender
 time). A `Notice` is what to say, in the person's language: text, buttons as rows of
 (label, data), our clean photo, protection, and the WhatsApp template for outside the 24-hour
 window. Button data is the same string on every channel (a WhatsApp reply id carries it back),
-at most 64 bytes. `PAYLOADS` maps a channel to the outbox payloads that say it there; another
-channel (SMS: plain text, numbered choices) is one more entry.
+at most 64 bytes. `PAYLOADS` maps a channel to the outbox payloads that say it there (SMS:
+one plain text with numbered choices, which `tell` keeps as the person's menu).
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.delivery.outbox import enqueue, telegram_photo, telegram_text, tipster_recipient
 from core.i18n import Texts
+from core.sms import payloads as sms
+from core.sms.menus import remember
+from core.sms.render import Menu, render
 from core.whatsapp import payloads as whatsapp
 from storage.models import Tipster
 
 log = logging.getLogger("tipline.outbox")
-TELEGRAM, WHATSAPP = "telegram", "whatsapp"
+TELEGRAM, WHATSAPP, SMS = "telegram", "whatsapp", "sms"
 PHOTO = ":photo"  # the key suffix of a photo sent ahead of a WhatsApp list
 Buttons = Sequence[Sequence[tuple[str, str]]]
 # (suffix of the idempotency key, payload): most notices are one message on every channel.
@@ -98,9 +101,20 @@ def whatsapp_parts(notice: Notice) -> list[Part]:
     return [("", whatsapp.message(free, fallback))]
 
 
+def sms_menu(notice: Notice) -> Menu:
+    """The notice as one text with numbered choices (SMS carries no photo)."""
+    return render(Texts(notice.language), notice.text, notice.buttons)
+
+
+def sms_parts(notice: Notice) -> list[Part]:
+    """One text; its numbers become the person's menu when it is queued (`tell`)."""
+    return [("", sms.text(sms_menu(notice).body))]
+
+
 PAYLOADS: dict[str, Callable[[Notice], list[Part]]] = {
     TELEGRAM: telegram_parts,
     WHATSAPP: whatsapp_parts,
+    SMS: sms_parts,
 }
 
 
@@ -134,6 +148,8 @@ async def tell(session: AsyncSession, *, tipster_id: int, notice: Notice, key: s
             session, channel=channel, recipient=recipient, payload=payload, key=part_key
         )
         added = sent or added
+    if added and channel == SMS and notice.buttons:
+        await remember(session, tipster_id, sms_menu(notice).choices)
     return added
 
 

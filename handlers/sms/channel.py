@@ -1,7 +1,7 @@
 """The channel interface on SMS: each reply is one text, queued as an `sms` outbox row in the
 transaction that processes the person's message.
 
-Buttons become numbered choices (handlers/sms/render.py) and the numbers are remembered as the
+Buttons become numbered choices (core/sms/render.py) and the numbers are remembered as the
 person's menu in the same transaction, so their reply "2" is that button's press. SMS carries
 no photo and no location request: a photo's caption goes as text, and a location request asks
 to type the place (the flows resolve typed places offline).
@@ -15,9 +15,9 @@ from core.delivery.outbox import enqueue, tipster_recipient
 from core.i18n import Texts
 from core.sms import payloads
 from core.sms.menus import remember
+from core.sms.render import render
 from core.sms.webhook import MAX_BODY
 from handlers.engine.channel import Keyboard
-from handlers.sms.render import render
 
 
 class SmsChannel:
@@ -44,7 +44,8 @@ class SmsChannel:
 
     async def send_text(self, chat_id: int, text: str, buttons: Keyboard | None = None) -> None:
         """The text with its buttons as numbered choices; a menu replaces the last one."""
-        menu = render(self.texts, text, buttons)
+        rows = [[(b.label, b.data) for b in row] for row in buttons or ()]
+        menu = render(self.texts, text, rows)
         await self._put(chat_id, menu.body)
         if menu.choices:
             await remember(self.session, chat_id, menu.choices)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.sms.menus import menu_of
+from core.sms.render import choice
 from handlers.engine.inputs import Input, Press, Text, Unreadable, read_text
-from handlers.sms.render import choice
 
 UNREADABLE = "sms.unreadable"
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core.i18n import Texts
+from core.sms.render import MAX_SEGMENTS
 from core.sms.segments import size
-from handlers.sms.render import MAX_SEGMENTS
 from storage.models import OutboxMessage, SmsInbound, Tip
 from tests.sms.chats import Line, number_of, sms_line
 

@@ -6,19 +6,25 @@ from __future__ import annotations
 import pytest
 
 from core.i18n import Texts
+from core.sms.render import MAX_SEGMENTS, choice, render
 from core.sms.segments import size
 from handlers.engine.channel import button, keyboard
 from handlers.engine.keys import nav_row
-from handlers.sms.render import MAX_SEGMENTS, choice, render
 
 EN, ZH = Texts("en"), Texts("zh-Hans")
 
 
+def _rows(buttons):
+    return [[(b.label, b.data) for b in row] for row in buttons]
+
+
 def _when(texts: Texts):
-    return keyboard(
-        [button("Now", "r", "when", "now"), button("Earlier today", "r", "when", "today")],
-        [button("Yesterday", "r", "when", "yesterday")],
-        nav_row(texts, "r", "when"),
+    return _rows(
+        keyboard(
+            [button("Now", "r", "when", "now"), button("Earlier today", "r", "when", "today")],
+            [button("Yesterday", "r", "when", "yesterday")],
+            nav_row(texts, "r", "when"),
+        )
     )
 
 
@@ -38,17 +44,13 @@ def test_buttons_become_numbered_choices_with_back_as_zero():
 
 
 def test_without_a_back_button_the_hint_does_not_mention_zero():
-    menu = render(
-        EN, "Is this the child?", keyboard([button("Yes", "r", "y"), button("No", "r", "n")])
-    )
+    menu = render(EN, "Is this the child?", [[("Yes", "r:y"), ("No", "r:n")]])
     assert menu.body.endswith("1 Yes\n2 No\nReply with a number.")
 
 
 def test_a_text_without_buttons_is_sent_as_it_is_with_no_menu():
-    assert render(EN, "Thank you. Your reference is K7Q2.") == render(
-        EN, "Thank you. Your reference is K7Q2.", None
-    )
-    assert render(EN, "Thank you.").choices == {}
+    menu = render(EN, "Thank you. Your reference is K7Q2.")
+    assert (menu.body, menu.choices) == ("Thank you. Your reference is K7Q2.", {})
 
 
 @pytest.mark.parametrize(
@@ -88,7 +90,7 @@ def test_long_labels_are_shortened_when_cutting_the_question_is_not_enough():
             ["North", "South", "East", "West", "Central", "Old", "New", "River", "Hill", "Lake"]
         )
     ]
-    menu = render(EN, "Which of these places?", keyboard(*[[b] for b in places]))
+    menu = render(EN, "Which of these places?", _rows(keyboard(*[[b] for b in places])))
     assert size(menu.body).segments <= MAX_SEGMENTS
     lines = menu.body.split("\n")
     assert [line.split(" ")[0] for line in lines[1:11]] == [str(n) for n in range(1, 11)]

@@ -1,29 +1,31 @@
-"""A flow's question and buttons as one plain text: numbered choices that fit a few segments.
+"""A question and its buttons as one plain text: numbered choices that fit a few segments.
 
-The buttons become "1 Now", "2 Earlier today"..., the back button "0 Back", with a line
-saying how to answer; the numbers and the data they stand for are kept (core/sms/menus.py)
-so that a reply "2" becomes that button's press. A reply is kept within MAX_SEGMENTS: three
-concatenated parts are reassembled by practically every phone, feature phones included, and
-hold 459 GSM-7 characters (a question with ten choices) or 201 in UCS-2. When a text is too
-long the question is cut first (at a word, down to QUESTION_MIN characters), then each
-choice's label; a choice is never dropped or left without its number.
+Buttons are rows of (label, data), as a flow's keyboard or a notice has them. They become
+"1 Now", "2 Earlier today"..., the back button "0 Back", with a line saying how to answer;
+the numbers and the data they stand for are kept (core/sms/menus.py) so that a reply "2"
+becomes that button's press. A reply is kept within MAX_SEGMENTS: three concatenated parts
+are reassembled by practically every phone, feature phones included, and hold 459 GSM-7
+characters (a question with ten choices) or 201 in UCS-2. When a text is too long the question
+is cut first (at a word, down to QUESTION_MIN characters), then each choice's label; a choice
+is never dropped or left without its number.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.i18n import Texts
 from core.sms.segments import is_gsm7, plain, size
-from handlers.engine.channel import Keyboard
 
 MAX_SEGMENTS = 3
 QUESTION_MIN = 40
 LABEL_CAPS = (None, 24, 12)
 BACK = "0"
 _NUMBER = re.compile(r"[0-9]{1,2}")
+Buttons = Sequence[Sequence[tuple[str, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +36,10 @@ class Menu:
     choices: dict[str, str]
 
 
-def render(texts: Texts, question: str, buttons: Keyboard | None = None) -> Menu:
+def render(texts: Texts, question: str, buttons: Buttons = ()) -> Menu:
     """The question with its buttons as numbered choices, fitted to MAX_SEGMENTS."""
     question = plain(question)
-    numbered = _numbered(buttons or ())
+    numbered = _numbered(buttons)
     if not numbered:
         return Menu(_fit(question, []), {})
     lines = [texts("sms.reply_back" if BACK in numbered else "sms.reply")]
@@ -58,17 +60,17 @@ def choice(reply: str, choices: dict[str, str]) -> str | None:
     return choices.get(str(int(number)))
 
 
-def _numbered(buttons: Keyboard) -> dict[str, tuple[str, str]]:
+def _numbered(buttons: Buttons) -> dict[str, tuple[str, str]]:
     """Number -> (label, data), row by row: 1, 2, 3...; a back button is 0 and comes last."""
     numbered: dict[str, tuple[str, str]] = {}
     back = None
     for row in buttons:
-        for button in row:
-            label = plain(button.label.strip("‹› "))
-            if button.data.endswith(":back"):
-                back = (label, button.data)
+        for label, data in row:
+            shown = plain(label.strip("‹› "))
+            if data.endswith(":back"):
+                back = (shown, data)
             else:
-                numbered[str(len(numbered) + 1)] = (label, button.data)
+                numbered[str(len(numbered) + 1)] = (shown, data)
     if back is not None:
         numbered[BACK] = back
     return numbered
