@@ -16,12 +16,10 @@ from core.geo import build_geocoder
 from handlers.chats.processor import ChatProcessor
 from handlers.context import BotServices
 from handlers.sms.transport import sms_transport
-from tests.chat_workers import Clock, drain, relay
+from tests.chat_workers import Clock, drain
 from tests.keys import TEST_VAULT
-from tests.sms.world import World, served
+from tests.sms.world import World, served, sms_relay
 from workers.relay import Relay
-from workers.sms.rest import SmsClient
-from workers.sms.sender import SmsSender
 
 PHONE = "+447700900123"
 GEOCODER = build_geocoder(user_agent="tipline-tests")
@@ -75,16 +73,7 @@ async def sms_line(
 ) -> AsyncIterator[Line]:
     """The served webhook and every worker of an SMS conversation."""
     async with served(engine, sessions, tmp) as world, aiohttp.ClientSession() as http:
-        fake = world.fake
-        client = SmsClient(
-            http,
-            base=fake.base_url,
-            account_sid=fake.account_sid,
-            auth_token=fake.auth_token,
-            sender=fake.number,
-        )
-        clock = Clock()
-        sender = SmsSender(client=client, vault=TEST_VAULT, sessions=sessions, clock=clock)
+        relay, clock = sms_relay(world.fake, sessions, http)
         services = BotServices(vault=TEST_VAULT, geocoder=GEOCODER)
         processor = ChatProcessor(sessions=sessions, transport=sms_transport(), services=services)
-        yield Line(world, processor, relay(sessions, "sms", sender, clock), clock)
+        yield Line(world, processor, relay, clock)

@@ -4,16 +4,15 @@ provider; none is lost for want of an SMS payload."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from core.delivery.people import Notice, tell
 from core.identity.tipsters import get_or_create_tipster
 from core.sms.menus import menu_of
-from tests.chat_workers import Clock, relay
 from tests.fakes.sms.server import FakeSms
 from tests.keys import TEST_VAULT
-from workers.sms.rest import SmsClient
-from workers.sms.sender import SmsSender
+from tests.sms.world import sms_relay
 
 PHONE = "+8613800002222"
 
@@ -39,17 +38,9 @@ async def test_a_notice_with_buttons_goes_as_numbered_choices_and_becomes_the_me
         assert not await tell(session, tipster_id=tipster.id, notice=notice, key="ask:1")
         await session.commit()
         assert await menu_of(session, tipster.id) == {"1": "ans:K7Q2:red", "2": "ans:K7Q2:blue"}
-    client = SmsClient(
-        None,
-        base=fake.base_url,
-        account_sid=fake.account_sid,
-        auth_token=fake.auth_token,
-        sender=fake.number,
-    )
-    clock = Clock()
-    sender = SmsSender(client=client, vault=TEST_VAULT, sessions=sessions, clock=clock)
-    await relay(sessions, "sms", sender, clock).run_once()
-    await client.http.close()
+    async with aiohttp.ClientSession() as http:
+        relay, _ = sms_relay(fake, sessions, http)
+        await relay.run_once()
     (send,) = fake.sends
     assert send.to == PHONE
     assert send.body == "关于您的线索 K7Q2：她穿的外套是什么颜色？\n1 红色\n2 蓝色\n请回复数字。"

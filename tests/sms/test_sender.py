@@ -13,12 +13,9 @@ from core.identity.tipsters import get_or_create_tipster
 from core.sms import payloads
 from core.sms.admission import sender_key
 from storage.models import OutboxMessage
-from tests.chat_workers import Clock, relay
 from tests.fakes.sms.server import FakeSms
 from tests.keys import TEST_VAULT
-from tests.sms.world import opt_outs, served
-from workers.sms.rest import SmsClient
-from workers.sms.sender import SmsSender
+from tests.sms.world import opt_outs, served, sms_relay
 
 PHONE = "+8613800001111"
 
@@ -50,17 +47,8 @@ async def _relay_once(
     fake: FakeSms, sessions, *, token: str | None = None, status_url: str | None = None
 ) -> None:
     async with aiohttp.ClientSession() as http:
-        client = SmsClient(
-            http,
-            base=fake.base_url,
-            account_sid=fake.account_sid,
-            auth_token=token or fake.auth_token,
-            sender=fake.number,
-            status_callback=status_url,
-        )
-        clock = Clock()
-        sender = SmsSender(client=client, vault=TEST_VAULT, sessions=sessions, clock=clock)
-        await relay(sessions, "sms", sender, clock).run_once()
+        relay, _ = sms_relay(fake, sessions, http, token=token, status_url=status_url)
+        await relay.run_once()
 
 
 async def _row(sessions) -> OutboxMessage:

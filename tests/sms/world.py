@@ -8,17 +8,22 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.sms.admission import SmsAdmission
 from storage.models import SmsInbound, SmsOptOut
+from tests.chat_workers import Clock, relay
 from tests.fakes.sms.server import AUTH_TOKEN, FakeSms
 from tests.keys import TEST_VAULT
 from tests.processes import free_port
 from tests.served import serving, web_context
 from web.app import WebContext
 from web.sms import STATUS_PATH, WEBHOOK_PATH, SmsIntake
+from workers.relay import Relay
+from workers.sms.rest import SmsClient
+from workers.sms.sender import SmsSender
 
 NAME = "Tipline Shanghai"
 
@@ -61,6 +66,29 @@ async def served(
     finally:
         assert ctx.sms is not None
         await ctx.sms.admission.close()
+
+
+def sms_relay(
+    fake: FakeSms,
+    sessions: async_sessionmaker[AsyncSession],
+    http: aiohttp.ClientSession,
+    *,
+    token: str | None = None,
+    status_url: str | None = None,
+) -> tuple[Relay, Clock]:
+    """The real relay with the SMS sender, talking to the fake with its credentials (or another
+    auth `token`), on a hand-moved clock."""
+    client = SmsClient(
+        http,
+        base=fake.base_url,
+        account_sid=fake.account_sid,
+        auth_token=token or fake.auth_token,
+        sender=fake.number,
+        status_callback=status_url,
+    )
+    clock = Clock()
+    sender = SmsSender(client=client, vault=TEST_VAULT, sessions=sessions, clock=clock)
+    return relay(sessions, "sms", sender, clock), clock
 
 
 async def inbox(sessions: async_sessionmaker[AsyncSession]) -> list[SmsInbound]:
