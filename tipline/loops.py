@@ -219,7 +219,8 @@ async def _chats(
 def _sms_sender(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault
 ) -> SmsSender:
-    """The relay's SMS sender (docs/sms.md)."""
+    """The relay's SMS sender (docs/sms.md); its pace is shared through Redis when
+    TIPLINE_REDIS_URL is set."""
     assert settings.sms_account_sid and settings.sms_auth_token and settings.sms_from
     client = SmsClient(
         None,
@@ -229,7 +230,11 @@ def _sms_sender(
         sender=settings.sms_from,
         status_callback=f"{settings.base_url}/sms/status",
     )
-    return SmsSender(client=client, vault=vault, sessions=sessions)
+    shared = None
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+        shared = SharedPace(redis, prefix=settings.redis_prefix, channel="sms")
+    return SmsSender(client=client, vault=vault, sessions=sessions, shared=shared)
 
 
 async def _run_faces(

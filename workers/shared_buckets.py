@@ -127,14 +127,15 @@ class SharedBuckets:
 
 
 class SharedPace:
-    """Any set of named buckets in Redis, taken all or none with the same script: the
-    WhatsApp sender's limits (its phone number's throughput, each person's pace), so every
-    relay process keeps them together. Names carry no number: `number:<phone number id>`
-    is Meta's id for our business number, `pair:<recipient>` the outbox recipient."""
+    """Any set of named buckets in Redis, taken all or none with the same script: a sender's
+    limits (its number's throughput, each person's pace; WhatsApp's under `wa:`, SMS's under
+    `sms:`), so every relay process keeps them together. Names carry no number:
+    `number:<phone number id>` is Meta's id for our business number, `pair:<recipient>` the
+    outbox recipient."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "tipline:") -> None:
+    def __init__(self, redis: Redis, *, prefix: str = "tipline:", channel: str = "wa") -> None:
         self.redis = redis
-        self.prefix = f"{prefix}wa:"
+        self.prefix = f"{prefix}{channel}:"
         self._take = redis.register_script(_TAKE)
 
     async def take(self, buckets: Sequence[tuple[str, float, float]]) -> float:

@@ -7,14 +7,17 @@ Outcomes:
 - 5xx, network, 401 / 20003 (our credentials): transient, retried with backoff, then dead;
 - 21211 (not a valid number) and every other 4xx: permanent, with the provider's reason.
 Our number's pace is kept on our side too: the provider queues what goes faster than the
-number may send, and a queue there is a delay nobody sees.
+number may send, and a queue there is a delay nobody sees. With `shared` (Redis,
+TIPLINE_REDIS_URL) the pace holds across every relay process; without, per process.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 import aiohttp
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.delivery.outbox import Outcome, Outgoing, keep_external_id
@@ -23,12 +26,15 @@ from core.identity.vault import Vault, VaultKeyError
 from core.sms.admission import opted_out, sender_key, set_opted_out
 from core.sms.webhook import MAX_BODY
 from workers.buckets import Clock, Pace
+from workers.shared_buckets import SharedPace
 from workers.sms.rest import DEFAULT_RETRY_AFTER, SmsApiError, SmsClient
 
 UNSUBSCRIBED, INVALID_NUMBER, TOO_MANY, BAD_CREDENTIALS = 21610, 21211, 20429, 20003
 # A long code sends about one message a second; to one person, a reply and a follow-up may
 # go together, then one every 2 s.
 NUMBER_PER_SECOND, RECIPIENT_PER_SECOND, RECIPIENT_BURST = 1.0, 0.5, 2
+REDIS_PAUSE = 1.0
+log = logging.getLogger("tipline.outbox")
 
 
 class Unreachable(Exception):
@@ -46,10 +52,13 @@ class SmsSender:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock = time.monotonic,
         number_per_second: float = NUMBER_PER_SECOND,
+        shared: SharedPace | None = None,
     ) -> None:
         self.client = client
         self.vault = vault
         self.sessions = sessions
+        self.shared = shared
+        self._number_rate = number_per_second
         self._pace = Pace(
             number_per_second=number_per_second,
             recipient_per_second=RECIPIENT_PER_SECOND,
@@ -81,12 +90,24 @@ class SmsSender:
         async with self.sessions() as session:
             if await opted_out(session, sender_key(self.vault, phone)):
                 return Outcome.permanent("opted out: the number texted STOP")
-        wait = self._pace.wait(message.recipient)
+        wait = await self._wait(message.recipient)
         if wait > 0:
             return Outcome.flood(wait)
         sid = await self.client.send(phone, body)
         await keep_external_id(self.sessions, message.id, sid)
         return Outcome.sent()
+
+    async def _wait(self, recipient: str) -> float:
+        """Seconds before the next text may go to this person (0: now); takes the tokens."""
+        if self.shared is None:
+            return self._pace.wait(recipient)
+        number = ("number", self._number_rate, max(1.0, self._number_rate))
+        pair = (f"pair:{recipient}", RECIPIENT_PER_SECOND, float(RECIPIENT_BURST))
+        try:
+            return await self.shared.take([number, pair])
+        except RedisError:  # the shared limits cannot be read: hold back, no attempt spent
+            log.warning("sms: the shared limits in Redis are unreachable")
+            return REDIS_PAUSE
 
     async def _refused(self, message: Outgoing, exc: SmsApiError) -> Outcome:
         if exc.code == UNSUBSCRIBED:
