@@ -59,11 +59,17 @@ def line(send: Send) -> str:
 
 def choices(send: Send) -> dict[str, str]:
     """A reply's choices: title -> the id that comes back when it is tapped."""
+    return {title: reply_id for title, _, reply_id in _rows(send)}
+
+
+def _rows(send: Send) -> list[tuple[str, str, str]]:
+    """(title, the whole label, id) of each choice (a cut row title's label is its description)."""
     interactive = send.body.get("interactive") or {}
     action = interactive.get("action") or {}
-    found = {b["reply"]["title"]: b["reply"]["id"] for b in action.get("buttons", [])}
+    found = [(b["reply"]["title"],) * 2 + (b["reply"]["id"],) for b in action.get("buttons", [])]
     for section in action.get("sections", []):
-        found |= {row["title"]: row["id"] for row in section["rows"]}
+        rows = section["rows"]
+        found += [(r["title"], r.get("description", r["title"]), r["id"]) for r in rows]
     return found
 
 
@@ -97,12 +103,18 @@ class Line:
         self.transcript.append(f"> {kind}")
         return await self.settle()
 
-    async def taps(self, reply: Send, title: str) -> list[Send]:
-        """The person taps a choice of a reply (a list row or a reply button)."""
-        reply_id = choices(reply)[title]
+    async def taps(self, reply: Send, label: str) -> list[Send]:
+        """The person taps the first choice whose label starts with this."""
+        title, reply_id = next((t, i) for t, whole, i in _rows(reply) if whole.startswith(label))
         kind = reply.body["interactive"]["type"]
         made = wa.button_reply if kind == "button" else wa.list_reply
         return await self.sends(*made(reply_id, title))
+
+    async def types(self, *texts: str) -> Send:
+        """The person types these, one message each; the last reply."""
+        for text in texts:
+            *_, last = await self.sends(*wa.text(text))
+        return last
 
     async def settle(self) -> list[Send]:
         """Process what came in, relay what went out; the replies sent since the last look."""

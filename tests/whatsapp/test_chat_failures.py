@@ -72,7 +72,7 @@ async def _to_summary(line: Line, *, media_id: str | None = None) -> None:
     if media_id is not None:
         (media,) = await line.sends(*wa.image(media_id))
     (contact,) = await line.taps(media, EN("button.done" if media_id else "button.skip"))
-    await line.taps(contact, "No, keep me anonymous (…")
+    await line.taps(contact, EN("button.contact_no"))
 
 
 async def test_a_photo_meta_no_longer_has_is_explained_and_the_tip_kept(line, sessions):

@@ -37,7 +37,7 @@ async def _walk_to_summary(line: Line) -> None:
     (counted,) = await line.sends(*wa.image(media_id, "she had a pink backpack"))
     assert "1" in counted.body["interactive"]["body"]["text"]
     (contact,) = await line.taps(counted, EN("button.done"))
-    (summary,) = await line.taps(contact, "No, keep me anonymous (…")
+    (summary,) = await line.taps(contact, EN("button.contact_no"))
     assert EN("summary.title") in summary.body["interactive"]["body"]["text"]
 
 
