@@ -73,6 +73,14 @@ def _rows(send: Send) -> list[tuple[str, str, str]]:
     return found
 
 
+def tap(reply: Send, label: str) -> tuple[str, dict[str, Any]]:
+    """The message a tap on the first choice whose label starts with `label` sends."""
+    title, reply_id = next((t, i) for t, whole, i in _rows(reply) if whole.startswith(label))
+    kind = reply.body["interactive"]["type"]
+    made = wa.button_reply if kind == "button" else wa.list_reply
+    return made(reply_id, title)
+
+
 @dataclass
 class Clock:
     """The relay's monotonic clock, moved on by hand (its per-person pace is Meta's)."""
@@ -105,10 +113,7 @@ class Line:
 
     async def taps(self, reply: Send, label: str) -> list[Send]:
         """The person taps the first choice whose label starts with this."""
-        title, reply_id = next((t, i) for t, whole, i in _rows(reply) if whole.startswith(label))
-        kind = reply.body["interactive"]["type"]
-        made = wa.button_reply if kind == "button" else wa.list_reply
-        return await self.sends(*made(reply_id, title))
+        return await self.sends(*tap(reply, label))
 
     async def types(self, *texts: str) -> Send:
         """The person types these, one message each; the last reply."""
