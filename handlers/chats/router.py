@@ -133,6 +133,8 @@ async def _command(conversation: Conversation, name: str, chat: Chat) -> None:
         await CaseTurn.start(conversation)
     elif name == "alerts":
         await (await AlertsTurn.of(conversation)).show(chat.volunteer)
+    elif name != "cancel":
+        await conversation.say(texts("chat.unknown_command"))
     elif NEWCASE.view_of(conversation.state) is not None:
         await (await CaseTurn.of(conversation)).finish(texts("newcase.cancelled"))
     elif ALERTS.view_of(conversation.state) is not None:

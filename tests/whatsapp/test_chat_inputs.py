@@ -55,7 +55,7 @@ async def test_a_contact_card_is_kept_only_sealed_in_the_vault(line, engine, ses
     assert (message.status, message.payload, message.sealed_sender) == ("processed", {}, b"")
 
 
-async def test_typed_commands_start_help_and_cancel(line):
+async def test_typed_commands_start_help_cancel_and_one_not_known_here(line):
     (menu,) = await line.sends(*wa.text("/start"))
     assert read_line(menu).startswith(EN("start.welcome"))
     (first,) = await line.taps(menu, EN("menu.report"))
@@ -66,6 +66,8 @@ async def test_typed_commands_start_help_and_cancel(line):
     assert read_line(cancelled) == EN("report.cancelled")
     (nothing,) = await line.sends(*wa.text("/cancel"))
     assert read_line(nothing) == EN("report.nothing_to_cancel")
+    (unknown,) = await line.sends(*wa.text("/status K7"))
+    assert read_line(unknown) == EN("chat.unknown_command")
 
 
 async def test_a_button_of_a_step_no_longer_on_screen_is_stale(line):
