@@ -156,10 +156,23 @@ class ChatProcessor:
         state = await store.load()
         channel = self.transport.channel(session, texts, f"{name}-reply:{message.id}")
         conversation = Conversation(store, channel, tipster.id, texts, state)
+        if not await self._within_rate(conversation):
+            return
         chat = Chat(session, tipster, self.services, self._origin(tipster.id))
         await route(conversation, self.transport.read(message.kind, message.payload), chat)
         await conversation.save()
         await store.write()
+
+    async def _within_rate(self, conversation: Conversation) -> bool:
+        """The message rate per tipster, as on Telegram: over it, the message is not read and
+        the person is told once a minute."""
+        limiter, tipster_id = self.services.limiter, conversation.chat_id
+        limit = self.services.limits.messages_per_minute
+        if await limiter.hit(f"msg:{tipster_id}", limit=limit, window=60):
+            return True
+        if await limiter.hit(f"notice:{tipster_id}", limit=1, window=60):
+            await conversation.say(conversation.texts("limits.slow_down"))
+        return False
 
     def _origin(self, tipster_id: int) -> Callable[[str, str], Origin]:
         """Drafts sent from this chat: keyed by person and draft, so a repeat finds the first."""

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.i18n import Texts
 from core.identity.erasure import erase_identity
+from handlers.context import Limits
 from storage.models import FsmState, Tipster, TipsterIdentity, WhatsAppInbound
 from tests.fakes.whatsapp import payloads as wa
 from tests.keys import TEST_VAULT
@@ -91,3 +92,11 @@ async def test_erasing_the_person_removes_their_conversation_state(line, session
     assert erased.conversation_states == 1
     async with sessions() as session:
         assert (await session.scalars(select(FsmState))).all() == []
+
+
+async def test_over_the_message_rate_the_person_is_told_once_and_the_rest_not_read(line):
+    line.processor.services.limits = Limits(messages_per_minute=2)
+    await line.types("a boy by the river", "he wore a blue cap")
+    (slow,) = await line.sends(*wa.text("and a red scarf"))
+    assert read_line(slow) == EN("limits.slow_down")
+    assert await line.sends(*wa.text("and black shoes")) == []
