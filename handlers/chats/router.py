@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,7 @@ from handlers.alerts.views import VOL
 from handlers.context import BotServices, Sending
 from handlers.engine.channel import SEPARATOR, Keyboard, Origin, button, keyboard
 from handlers.engine.inputs import Command, Input, Media, Place, Press, Text, Unreadable
-from handlers.engine.wizard import Conversation
+from handlers.engine.wizard import Conversation, Wizard
 from handlers.newcase import buttons as case_buttons
 from handlers.newcase import steps as case_steps
 from handlers.newcase import views as case_views
@@ -32,6 +33,7 @@ from handlers.report.views import CONFIRM, NAV, PICK
 from storage.models import Tipster
 
 MENU = "m"
+W = TypeVar("W", bound=Wizard[Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,32 +157,33 @@ async def _menu(conversation: Conversation, values: list[str], chat: Chat) -> No
         await (await Turn.of(conversation)).stale()
 
 
-async def _report_nav(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    await (await Turn.of(conversation)).navigate(*values)
+def _nav(wizard: type[Wizard[Any]]) -> Route:
+    """Back, skip or cancel on a flow's step: data `<prefix>:<step>:<action>`."""
+
+    async def nav(conversation: Conversation, values: list[str], chat: Chat) -> None:
+        await (await wizard.of(conversation)).navigate(*values)
+
+    return nav
 
 
-async def _report_pick(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    await buttons.on_pick(await Turn.of(conversation), *values)
+def _pick(wizard: type[W], on_pick: Callable[[W, str, str], Awaitable[None]]) -> Route:
+    """A choice on a flow's step: data `<prefix>:<step>:<value>`."""
+
+    async def pick(conversation: Conversation, values: list[str], chat: Chat) -> None:
+        step, value = values
+        await on_pick(await wizard.of(conversation), step, value)
+
+    return pick
 
 
-async def _report_send(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    (draft_id,) = values
-    turn = await Turn.of(conversation)
-    await buttons.on_confirm(turn, draft_id, chat.sending("tip", draft_id))
+def _send(wizard: type[W], kind: str, send: Callable[[W, str, Sending], Awaitable[None]]) -> Route:
+    """A flow's Send: the draft goes once, from this chat (data `<prefix>:<draft id>`)."""
 
+    async def on_send(conversation: Conversation, values: list[str], chat: Chat) -> None:
+        (draft_id,) = values
+        await send(await wizard.of(conversation), draft_id, chat.sending(kind, draft_id))
 
-async def _case_nav(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    await (await CaseTurn.of(conversation)).navigate(*values)
-
-
-async def _case_pick(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    await case_buttons.on_pick(await CaseTurn.of(conversation), *values)
-
-
-async def _case_submit(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    (draft_id,) = values
-    turn = await CaseTurn.of(conversation)
-    await case_buttons.on_submit(turn, draft_id, chat.sending("case", draft_id))
+    return on_send
 
 
 async def _alerts(conversation: Conversation, values: list[str], chat: Chat) -> None:
@@ -204,12 +207,12 @@ async def _alert(conversation: Conversation, values: list[str], chat: Chat) -> N
 # Button data is `<prefix>:<value>...`; each prefix takes this many values.
 PRESSES: dict[str, tuple[int, Route]] = {
     MENU: (1, _menu),
-    NAV: (2, _report_nav),
-    PICK: (2, _report_pick),
-    CONFIRM: (1, _report_send),
-    case_views.NAV: (2, _case_nav),
-    case_views.PICK: (2, _case_pick),
-    case_views.SUBMIT: (1, _case_submit),
+    NAV: (2, _nav(Turn)),
+    PICK: (2, _pick(Turn, buttons.on_pick)),
+    CONFIRM: (1, _send(Turn, "tip", buttons.on_confirm)),
+    case_views.NAV: (2, _nav(CaseTurn)),
+    case_views.PICK: (2, _pick(CaseTurn, case_buttons.on_pick)),
+    case_views.SUBMIT: (1, _send(CaseTurn, "case", case_buttons.on_submit)),
     VOL: (2, _alerts),
     ALERT: (2, _alert),
 }

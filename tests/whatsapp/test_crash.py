@@ -12,13 +12,11 @@ import aiohttp
 
 from tests.fakes.whatsapp import payloads as wa
 from tests.fakes.whatsapp.server import (
-    APP_SECRET,
     PHONE_NUMBER_ID,
-    TOKEN,
-    VERIFY_TOKEN,
     FakeWhatsApp,
 )
-from tests.processes import TiplineProcess, tipline_env
+from tests.processes import TiplineProcess
+from tests.whatsapp.world import whatsapp_env
 
 MESSAGES = 400
 CONCURRENCY = 32
@@ -56,15 +54,7 @@ async def _deliver_all(
 
 async def test_whatsapp_admission_survives_sigkill_exactly_once(tmp_path: Path):
     async with FakeWhatsApp() as fake:
-        env = tipline_env(
-            tmp_path,
-            TIPLINE_FACES="false",
-            TIPLINE_WHATSAPP_TOKEN=TOKEN,
-            TIPLINE_WHATSAPP_APP_SECRET=APP_SECRET,
-            TIPLINE_WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
-            TIPLINE_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
-            TIPLINE_WHATSAPP_API_BASE=fake.base_url,
-        )
+        env = whatsapp_env(tmp_path, fake)
         url = f"http://127.0.0.1:{env['TIPLINE_WEB_PORT']}/whatsapp/webhook"
         payloads = [
             wa.message(PHONE_NUMBER_ID, str(447700900000 + i % 50), *wa.text(f"m{i}"))

@@ -12,15 +12,13 @@ from pathlib import Path
 from core.i18n import Texts
 from tests.fakes.whatsapp import payloads as wa
 from tests.fakes.whatsapp.server import (
-    APP_SECRET,
     PHONE_NUMBER_ID,
-    TOKEN,
-    VERIFY_TOKEN,
     FakeWhatsApp,
     Send,
 )
-from tests.processes import TiplineProcess, tipline_env
+from tests.processes import TiplineProcess
 from tests.whatsapp.chats import jpeg, tap
+from tests.whatsapp.world import whatsapp_env
 
 PHONE = "447700900123"
 EN = Texts("en")
@@ -43,15 +41,7 @@ def _db_rows(db: Path, sql: str) -> list[tuple]:
 
 async def test_tipline_run_takes_a_whole_tip_on_whatsapp(tmp_path: Path):
     async with FakeWhatsApp() as fake:
-        env = tipline_env(
-            tmp_path,
-            TIPLINE_FACES="false",
-            TIPLINE_WHATSAPP_TOKEN=TOKEN,
-            TIPLINE_WHATSAPP_APP_SECRET=APP_SECRET,
-            TIPLINE_WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
-            TIPLINE_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
-            TIPLINE_WHATSAPP_API_BASE=fake.base_url,
-        )
+        env = whatsapp_env(tmp_path, fake)
         url = f"http://127.0.0.1:{env['TIPLINE_WEB_PORT']}/whatsapp/webhook"
         run = await asyncio.to_thread(TiplineProcess, env)
         count = 0
