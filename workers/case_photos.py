@@ -8,19 +8,19 @@ import time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.delivery.outbox import enqueue, telegram_text, tipster_recipient
+from core.delivery.outbox import enqueue, tipster_recipient
 from core.i18n import Texts
 from core.metrics import PHOTO_SECONDS
 from core.photos import PhotoRejected
-from core.tips.evidence import REFUSAL_TEXTS, signed64
+from core.tips.evidence import NOTICES, REFUSAL_TEXTS, signed64
 from storage.models import Case, CasePhoto, Tipster
 from storage.photostore import MediaStore, PhotoStores
 from workers.photos import TRANSIENT, CleanCopies, Fetch, FetchFailed, PhotoSource, sanitise
 from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.case_photos")
-# Cases registered through the bot (core.cases.registry names the channel "telegram").
-BOT_CHANNELS = frozenset({"telegram", "bot"})
+# The channel a case registered in a chat hears back on ("bot": an older name of Telegram's).
+CHAT_CHANNELS = {"telegram": "telegram", "bot": "telegram", "whatsapp": "whatsapp"}
 
 
 def apply_clean(row: CasePhoto, clean: CleanCopies) -> None:
@@ -36,9 +36,11 @@ def apply_clean(row: CasePhoto, clean: CleanCopies) -> None:
 
 
 async def tell_submitter_photo_refused(session: AsyncSession, *, photo: CasePhoto) -> bool:
-    """Queue a clear message to the bot user who registered the case (no commit)."""
+    """Queue a clear message to the person who registered the case in a chat, on the channel
+    they used (no commit)."""
     case = await session.get(Case, photo.case_id)
-    if case is None or case.submitted_by_tipster_id is None or case.channel not in BOT_CHANNELS:
+    channel = CHAT_CHANNELS.get(case.channel) if case is not None else None
+    if case is None or case.submitted_by_tipster_id is None or channel is None:
         return False
     person = await session.get(Tipster, case.submitted_by_tipster_id)
     if person is None or person.blocked:
@@ -47,9 +49,9 @@ async def tell_submitter_photo_refused(session: AsyncSession, *, photo: CasePhot
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
     return await enqueue(
         session,
-        channel="telegram",
+        channel=channel,
         recipient=tipster_recipient(person.id),
-        payload=telegram_text(texts("case.photo_refused", ref=case.ref, reason=reason)),
+        payload=NOTICES[channel](texts("case.photo_refused", ref=case.ref, reason=reason)),
         key=f"case-photo-refused:{photo.id}",
     )
 

@@ -59,11 +59,13 @@ def _whatsapp_text(text: str) -> dict[str, Any]:
     return whatsapp.message(whatsapp.text(text))
 
 
-# A refusal on the channel the tip came from: its text (Telegram's offers /add) and payload.
-NOTICES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
-    "telegram": ("photo.refused", telegram_text),
-    "whatsapp": ("chat.photo_refused", _whatsapp_text),
+# A plain text notice as an outbox payload, by the channel the person wrote on.
+NOTICES: dict[str, Callable[[str], dict[str, Any]]] = {
+    "telegram": telegram_text,
+    "whatsapp": _whatsapp_text,
 }
+# The refusal's text where it differs from Telegram's (which offers /add).
+REFUSED = {"whatsapp": "chat.photo_refused"}
 
 
 async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -> bool:
@@ -77,8 +79,8 @@ async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -
         return False
     texts = Texts(tipster.language)
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
-    key, build = NOTICES[tip.channel]
-    payload = build(texts(key, ref=tip.ref, reason=reason))
+    text = texts(REFUSED.get(tip.channel, "photo.refused"), ref=tip.ref, reason=reason)
+    payload = NOTICES[tip.channel](text)
     return await enqueue(
         session,
         channel=tip.channel,

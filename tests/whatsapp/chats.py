@@ -1,5 +1,5 @@
 """A WhatsApp tip line in one test: the served webhook, the chat processor, the relay with the
-WhatsApp sender and the photo worker, all against the fake Graph API; and the replies the fake
+WhatsApp sender and the photo workers, all against the fake Graph API; and the replies the fake
 recorded, read as a transcript."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tests.fakes.whatsapp import payloads as wa
 from tests.fakes.whatsapp.server import Send
 from tests.keys import TEST_VAULT
 from tests.whatsapp.world import World, served
+from workers.case_photos import CasePhotoWorker
 from workers.photos import PhotoWorker, by_source
 from workers.relay import Relay, Retry
 from workers.whatsapp.graph import GraphClient
@@ -99,6 +100,7 @@ class Line:
     processor: ChatProcessor
     relay: Relay
     photos: PhotoWorker
+    case_photos: CasePhotoWorker
     clock: Clock
     phone: str = PHONE
     transcript: list[str] = field(default_factory=list)
@@ -166,10 +168,11 @@ async def whatsapp_line(
         processor = ChatProcessor(
             sessions=sessions, transport=whatsapp_transport(), services=services
         )
+        fetch = by_source({"whatsapp": whatsapp_fetcher(graph)})
         photos = PhotoWorker(
-            sessions=sessions,
-            stores=stores,
-            quarantine=stores.quarantine,
-            fetch=by_source({"whatsapp": whatsapp_fetcher(graph)}),
+            sessions=sessions, stores=stores, quarantine=stores.quarantine, fetch=fetch
         )
-        yield Line(world, processor, relay, photos, clock)
+        case_photos = CasePhotoWorker(
+            sessions=sessions, stores=stores, quarantine=stores.quarantine, fetch=fetch
+        )
+        yield Line(world, processor, relay, photos, case_photos, clock)

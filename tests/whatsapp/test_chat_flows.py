@@ -9,8 +9,9 @@ from core.cases.registry import open_contact
 from core.i18n import Texts
 from storage.models import Case, CasePhoto, Subscription
 from tests.fakes.whatsapp import payloads as wa
+from tests.fakes.whatsapp.server import Send
 from tests.keys import TEST_VAULT
-from tests.whatsapp.chats import jpeg, whatsapp_line
+from tests.whatsapp.chats import Line, jpeg, whatsapp_line
 from tests.whatsapp.chats import line as read_line
 
 EN = Texts("en")
@@ -27,7 +28,8 @@ async def _all(sessions, model) -> list:
         return list((await session.scalars(select(model))).all())
 
 
-async def test_a_whole_case_is_registered_private_with_its_photo(line, sessions):
+async def _whole_case(line: Line, media_id: str) -> Send:
+    """/newcase from its first question to Submit, with one photo; the answer to Submit."""
     (kind,) = await line.sends(*wa.text("/newcase"))
     assert "moderator checks the case with the police report" in read_line(kind)
     await line.taps(kind, "A missing child")
@@ -42,11 +44,16 @@ async def test_a_whole_case_is_registered_private_with_its_photo(line, sessions)
         "Left school at four with a man in a grey van", "PSB-2025-0301", "Mother: +86 138 0000"
     )
     assert "photos at different ages help" in read_line(photos)
-    (saved,) = await line.sends(*wa.image(line.world.fake.add_media(jpeg(3)), "age 5"))
+    (saved,) = await line.sends(*wa.image(media_id, "age 5"))
     assert "Photo saved (1 of 10)" in read_line(saved)
     (summary,) = await line.taps(saved, "Done")
     assert "Name: Li Wei" in read_line(summary) and "Photos: 1" in read_line(summary)
     (done,) = await line.taps(summary, "Submit the case")
+    return done
+
+
+async def test_a_whole_case_is_registered_private_with_its_photo(line, sessions):
+    done = await _whole_case(line, line.world.fake.add_media(jpeg(3)))
     assert "Nothing is public until then" in read_line(done)
     (case,) = await _all(sessions, Case)
     assert (case.status, case.channel, case.full_name) == ("submitted", "whatsapp", "Li Wei")
@@ -54,6 +61,20 @@ async def test_a_whole_case_is_registered_private_with_its_photo(line, sessions)
     assert open_contact(case, vault=TEST_VAULT) == "Mother: +86 138 0000"
     (photo,) = await _all(sessions, CasePhoto)
     assert photo.source_ref.startswith("whatsapp:") and photo.age_note == "age 5"
+    assert await line.case_photos.run_once() == 1
+    (photo,) = await _all(sessions, CasePhoto)
+    assert photo.status == "ready" and photo.display_sha256
+
+
+async def test_a_case_photo_meta_no_longer_has_is_explained_on_whatsapp(line, sessions):
+    media_id = line.world.fake.add_media(jpeg(3))
+    await _whole_case(line, media_id)
+    line.world.fake.expire_media(media_id)
+    assert await line.case_photos.run_once() == 1
+    (refused,) = await line.settle()
+    (case,) = await _all(sessions, Case)
+    reason = EN("photo.refused.gone")
+    assert read_line(refused) == EN("case.photo_refused", ref=case.ref, reason=reason)
 
 
 async def test_newcase_in_the_middle_of_a_report_comes_back_to_the_report(line):
