@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import Texts
@@ -113,6 +114,12 @@ class ChatProcessor:
 
     async def _tipster(self, record: dict[str, Any]) -> int:
         """The sender's tipster (made, and committed, on their first message)."""
+        try:
+            return await self._find_or_make(record)
+        except IntegrityError:  # another processor made them at the same moment: theirs is found
+            return await self._find_or_make(record)
+
+    async def _find_or_make(self, record: dict[str, Any]) -> int:
         phone = str(record["external_id"])
         identity = {k: v for k, v in record.items() if k not in NOT_IDENTITY}
         async with self.sessions() as session:
