@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Row, Table, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import Texts
@@ -57,6 +58,16 @@ class Transport:
     """(session, texts, reply key) -> the channel writing replies as outbox rows in session."""
     language: Callable[[str], str]
     """A new tipster's language from their external id (a phone number's country)."""
+
+
+def error_text(exc: Exception) -> str:
+    """What is kept of a failure: a database error's message quotes the statement's values,
+    and a validation error's the data's (what people wrote), so of those only the types."""
+    if isinstance(exc, StatementError):
+        return f"{type(exc).__name__}: {type(exc.orig).__name__}"
+    if isinstance(exc, ValidationError):
+        return f"{type(exc).__name__}: {exc.error_count()} errors"
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 class ChatProcessor:
@@ -201,23 +212,22 @@ class ChatProcessor:
     async def _failed(self, message: Row[Any], exc: Exception) -> None:
         """Try again later, or park the message with its reason after the last attempt."""
         attempts = message.attempts + 1
-        error = f"{type(exc).__name__}: {exc}"[:500]
         wait = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
         values: dict[str, Any] = {
             "attempts": attempts,
-            "last_error": error,
+            "last_error": error_text(exc),
             "next_attempt_at": self.clock() + timedelta(seconds=wait),
         }
-        if attempts >= self.max_attempts:
+        parked = attempts >= self.max_attempts
+        if parked:
             values["status"] = "parked"
-        name = self.transport.name
         log.warning(
-            "%s message %s failed (attempt %d): %s",
-            name,
+            "%s message %s failed (attempt %d%s): %s",
+            self.transport.name,
             message.id,
             attempts,
-            error,
-            exc_info=exc,
+            ", parked" if parked else "",
+            type(exc).__name__,
         )
         inbox = self.transport.inbox
         stmt = update(inbox).where(inbox.c.id == message.id, inbox.c.status == "pending")
