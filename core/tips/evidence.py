@@ -64,8 +64,8 @@ NOTICES: dict[str, Callable[[str], dict[str, Any]]] = {
     "telegram": telegram_text,
     "whatsapp": _whatsapp_text,
 }
-# The refusal's text where it differs from Telegram's (which offers /add).
-REFUSED = {"whatsapp": "chat.photo_refused"}
+# The texts' variant of a channel (core.i18n.Texts): WhatsApp has no /add.
+VARIANTS = {"whatsapp": "chat"}
 
 
 async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -> bool:
@@ -77,10 +77,9 @@ async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -
     tipster = await session.get(Tipster, tip.tipster_id)
     if tipster is None or tipster.blocked:
         return False
-    texts = Texts(tipster.language)
+    texts = Texts(tipster.language, VARIANTS.get(tip.channel))
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
-    text = texts(REFUSED.get(tip.channel, "photo.refused"), ref=tip.ref, reason=reason)
-    payload = NOTICES[tip.channel](text)
+    payload = NOTICES[tip.channel](texts("photo.refused", ref=tip.ref, reason=reason))
     return await enqueue(
         session,
         channel=tip.channel,

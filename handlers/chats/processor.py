@@ -58,6 +58,8 @@ class Transport:
     """(session, texts, reply key) -> the channel writing replies as outbox rows in session."""
     language: Callable[[str], str]
     """A new tipster's language from their external id (a phone number's country)."""
+    variant: str = "chat"
+    """The texts' variant (core.i18n.Texts): where Telegram's texts name its commands."""
 
 
 def error_text(exc: Exception) -> str:
@@ -169,7 +171,7 @@ class ChatProcessor:
         self, session: AsyncSession, message: Row[Any], tipster: Tipster, external_id: str
     ) -> None:
         name, vault = self.transport.name, self.services.vault
-        texts = Texts(tipster.language)
+        texts = Texts(tipster.language, self.transport.variant)
         store = StateRow(session, chat_state_key(vault, channel=name, external_id=external_id))
         state = await store.load()
         channel = self.transport.channel(session, texts, f"{name}-reply:{message.id}")

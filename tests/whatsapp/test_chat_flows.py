@@ -14,7 +14,7 @@ from tests.keys import TEST_VAULT
 from tests.whatsapp.chats import Line, jpeg, whatsapp_line
 from tests.whatsapp.chats import line as read_line
 
-EN = Texts("en")
+EN = Texts("en", "chat")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.privacy_scan import scan_tables
 from tests.whatsapp.chats import line as read_line
 from tests.whatsapp.chats import whatsapp_line
 
-EN, ZH = Texts("en"), Texts("zh-Hans")
+EN, ZH = Texts("en", "chat"), Texts("zh-Hans", "chat")
 AUDIO = ("audio", {"id": "9100", "mime_type": "audio/ogg; codecs=opus", "voice": True})
 ORDER = ("order", {"catalog_id": "1", "product_items": []})
 

@@ -21,7 +21,7 @@ from tests.whatsapp.chats import jpeg, tap
 from tests.whatsapp.world import whatsapp_env
 
 PHONE = "447700900123"
-EN = Texts("en")
+EN = Texts("en", "chat")
 WAIT = 90.0
 
 
