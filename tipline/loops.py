@@ -22,7 +22,6 @@ from bot.files import telegram_fetcher
 from bot.sender import TelegramSender
 from core.alerts.dispatch import AlertPolicy
 from core.faces import load_face_engine
-from core.geo import GeocodingService
 from core.identity.vault import Vault
 from handlers.chats.processor import ChatProcessor
 from handlers.context import BotServices
@@ -72,9 +71,10 @@ def worker_loops(
     bot: Bot | None,
     stores: PhotoStores,
     alerts: AlertPolicy,
-    geocoder: GeocodingService,
+    chats: BotServices,
 ) -> list[Loop]:
-    """Every background loop; singletons wrapped in their advisory lock."""
+    """Every background loop; singletons wrapped in their advisory lock (`chats`: what the
+    conversations on WhatsApp use)."""
     quarantine = stores.quarantine
     fetchers: dict[str, Fetch] = {"telegram": telegram_fetcher(bot)}
     if settings.whatsapp:
@@ -118,8 +118,7 @@ def worker_loops(
         cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
         once["moderator-cards"] = ModeratorCards(sessions=sessions, settings=cards).run_forever
     if settings.whatsapp:
-        services = BotServices(vault=vault, geocoder=geocoder, alerts_per_day=alerts.per_day)
-        loops.append(_whatsapp_chats(sessions, services))
+        loops.append(_whatsapp_chats(sessions, chats))
     engine = sessions.kw["bind"]
     loops.extend(run_singleton(engine, name, work) for name, work in once.items())
     return loops

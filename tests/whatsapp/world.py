@@ -20,8 +20,15 @@ from core.geo import build_geocoder
 from core.whatsapp.admission import WhatsAppAdmission
 from storage.models import WhatsAppInbound
 from storage.types import utcnow
-from tests.fakes.whatsapp.server import VERIFY_TOKEN, FakeWhatsApp
+from tests.fakes.whatsapp.server import (
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    TOKEN,
+    VERIFY_TOKEN,
+    FakeWhatsApp,
+)
 from tests.keys import TEST_VAULT
+from tests.processes import tipline_env
 from web.app import WebContext, create_app
 from web.whatsapp import WhatsAppIntake
 from workers.relay import Relay, Retry
@@ -41,6 +48,19 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def whatsapp_env(tmp_path: Path, fake: FakeWhatsApp) -> dict[str, str]:
+    """`tipline run`'s environment on its own SQLite file, with WhatsApp on against the fake."""
+    return tipline_env(
+        tmp_path,
+        TIPLINE_FACES="false",
+        TIPLINE_WHATSAPP_TOKEN=TOKEN,
+        TIPLINE_WHATSAPP_APP_SECRET=APP_SECRET,
+        TIPLINE_WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+        TIPLINE_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        TIPLINE_WHATSAPP_API_BASE=fake.base_url,
+    )
 
 
 def context(
