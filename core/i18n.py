@@ -34,15 +34,22 @@ def catalog(language: str) -> dict[str, str]:
 
 
 class Texts:
-    """Texts of one language, falling back to English for anything not yet translated."""
+    """Texts of one language, falling back to English for anything not yet translated.
 
-    def __init__(self, language: str) -> None:
+    A `variant` ("chat": WhatsApp, SMS) reads `<key>@<variant>` where a text says something
+    untrue there (Telegram's /status and /add), and the key itself everywhere else.
+    """
+
+    def __init__(self, language: str, variant: str | None = None) -> None:
         self.language = language if language in SUPPORTED else DEFAULT_LANGUAGE
+        self.variant = variant
         self._own = catalog(self.language)
         self._fallback = catalog(DEFAULT_LANGUAGE)
 
     def __call__(self, key: str, **values: Any) -> str:
         """The text for key, with {placeholders} filled in."""
+        if self.variant is not None and f"{key}@{self.variant}" in self._fallback:
+            key = f"{key}@{self.variant}"
         template = self._own.get(key) or self._fallback.get(key)
         if template is None:
             raise KeyError(f"no text '{key}' in locales/{DEFAULT_LANGUAGE}")

@@ -117,3 +117,12 @@ def test_every_text_formats_with_its_placeholders(language):
     for key, template in catalog(language).items():
         values = {name: "x" for name in placeholders(template)}
         assert texts(key, **values)
+
+
+def test_every_variant_varies_a_text_that_exists_and_is_read_in_its_place():
+    english = catalog("en")
+    variants = [key for key in english if "@" in key]
+    assert variants and all(key.split("@")[0] in english for key in variants)
+    chat = Texts("en", "chat")
+    assert chat("report.sent", ref="K7") == english["report.sent@chat"].format(ref="K7")
+    assert chat("report.ask_when") == Texts("en")("report.ask_when")

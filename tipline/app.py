@@ -285,10 +285,22 @@ def _assemble(
                 bot=bot,
                 stores=media.stores,
                 alerts=context.alerts,
-                geocoder=context.geocoder,
+                chats=_chat_services(settings, context),
             )
         )
     return parts
+
+
+def _chat_services(settings: Settings, context: WebContext) -> BotServices:
+    """What conversations outside Telegram use (the rate limiter shared with the web's)."""
+    assert context.vault is not None
+    return BotServices(
+        vault=context.vault,
+        geocoder=context.geocoder,
+        base_url=settings.base_url,
+        alerts_per_day=context.alerts.per_day,
+        limiter=context.limiter,
+    )
 
 
 def _add_bot(

@@ -22,7 +22,6 @@ from bot.files import telegram_fetcher
 from bot.sender import TelegramSender
 from core.alerts.dispatch import AlertPolicy
 from core.faces import load_face_engine
-from core.geo import GeocodingService
 from core.identity.vault import Vault
 from handlers.chats.processor import ChatProcessor, Transport
 from handlers.context import BotServices
@@ -75,9 +74,10 @@ def worker_loops(
     bot: Bot | None,
     stores: PhotoStores,
     alerts: AlertPolicy,
-    geocoder: GeocodingService,
+    chats: BotServices,
 ) -> list[Loop]:
-    """Every background loop; singletons wrapped in their advisory lock."""
+    """Every background loop; singletons wrapped in their advisory lock (`chats`: what the
+    conversations on WhatsApp use)."""
     quarantine = stores.quarantine
     fetchers: dict[str, Fetch] = {"telegram": telegram_fetcher(bot)}
     if settings.whatsapp:
@@ -120,11 +120,10 @@ def worker_loops(
     if settings.moderators_chat_id is not None and bot is not None:
         cards = CardSettings(chat_id=settings.moderators_chat_id, base_url=settings.base_url)
         once["moderator-cards"] = ModeratorCards(sessions=sessions, settings=cards).run_forever
-    services = BotServices(vault=vault, geocoder=geocoder, alerts_per_day=alerts.per_day)
     if settings.whatsapp:
-        loops.append(_chats(sessions, services, whatsapp_transport()))
+        loops.append(_chats(sessions, chats, whatsapp_transport()))
     if settings.sms:
-        loops.append(_chats(sessions, services, sms_transport()))
+        loops.append(_chats(sessions, chats, sms_transport()))
     engine = sessions.kw["bind"]
     loops.extend(run_singleton(engine, name, work) for name, work in once.items())
     return loops

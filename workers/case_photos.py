@@ -19,8 +19,9 @@ from workers.photos import TRANSIENT, CleanCopies, Fetch, FetchFailed, PhotoSour
 from workers.rounds import run_rounds
 
 log = logging.getLogger("tipline.case_photos")
-# Cases registered through the bot (core.cases.registry names the channel "telegram").
-BOT_CHANNELS = frozenset({"telegram", "bot", "whatsapp"})
+# Cases registered in a chat ("bot": an older name of Telegram's); the person hears back on
+# their own channel (core.delivery.people).
+CHAT_CHANNELS = frozenset({"telegram", "bot", "whatsapp"})
 
 
 def apply_clean(row: CasePhoto, clean: CleanCopies) -> None:
@@ -36,9 +37,10 @@ def apply_clean(row: CasePhoto, clean: CleanCopies) -> None:
 
 
 async def tell_submitter_photo_refused(session: AsyncSession, *, photo: CasePhoto) -> bool:
-    """Queue a clear message to the bot user who registered the case (no commit)."""
+    """Queue a clear message to the person who registered the case in a chat, on the channel
+    they used (no commit)."""
     case = await session.get(Case, photo.case_id)
-    if case is None or case.submitted_by_tipster_id is None or case.channel not in BOT_CHANNELS:
+    if case is None or case.submitted_by_tipster_id is None or case.channel not in CHAT_CHANNELS:
         return False
     person = await session.get(Tipster, case.submitted_by_tipster_id)
     if person is None or person.blocked:

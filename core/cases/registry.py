@@ -28,7 +28,7 @@ from storage.types import utcnow
 
 KINDS = ("missing", "found")
 SEXES = ("female", "male")
-CHANNELS = ("staff", "web", "telegram")
+CHANNELS = ("staff", "web", "telegram", "whatsapp")
 MAX_PHOTOS = 10
 MAX_AGE = 120
 # Field -> the most characters it may hold (the columns' sizes, or a sane bound for Text).
@@ -65,12 +65,13 @@ PUBLIC_FIELDS = frozenset(
     }
 )
 EDITABLE = PUBLIC_FIELDS | {"police_ref", "contact", "photos"}
-_SOURCE_REF = re.compile(r"tg:[A-Za-z0-9_-]{1,190}|quarantine:[0-9a-f]{64}")
+_SOURCE_REF = re.compile(r"tg:[A-Za-z0-9_-]{1,190}|whatsapp:[0-9]{1,40}|quarantine:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
 class NewCasePhoto:
-    """A photo to attach: "tg:<file_id>" from the bot or "quarantine:<sha256>" from the web."""
+    """A photo to attach: "tg:<file_id>" from the bot, "whatsapp:<media id>" from WhatsApp or
+    "quarantine:<sha256>" from the web."""
 
     source_ref: str
     age_note: str = ""

@@ -51,8 +51,8 @@ REFUSAL_TEXTS = {
 }
 
 
-# A refusal's text on the channel the tip came from (Telegram's offers /add).
-REFUSAL_NOTICE = {"telegram": "photo.refused", "whatsapp": "chat.photo_refused"}
+# The texts' variant of a channel (core.i18n.Texts): WhatsApp has no /add.
+VARIANTS = {"whatsapp": "chat"}
 
 
 async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -> bool:
@@ -64,9 +64,9 @@ async def tell_sender_photo_refused(session: AsyncSession, *, photo: TipPhoto) -
     tipster = await session.get(Tipster, tip.tipster_id)
     if tipster is None or tipster.blocked:
         return False
-    texts = Texts(tipster.language)
+    texts = Texts(tipster.language, VARIANTS.get(tip.channel))
     reason = texts(REFUSAL_TEXTS.get(photo.reject_reason or "", "photo.refused.other"))
-    text = texts(REFUSAL_NOTICE.get(tip.channel, "photo.refused"), ref=tip.ref, reason=reason)
+    text = texts("photo.refused", ref=tip.ref, reason=reason)
     notice = notice_of(text, tipster.language)
     key = f"photo-refused:{photo.id}"
     return await tell(session, tipster_id=tipster.id, notice=notice, key=key)

@@ -50,6 +50,18 @@ EDITS: dict[str, Literal["area", "radius", "quiet"]] = {
 }
 
 
+# The step each button of a step belongs to (a button pressed off its step is stale).
+STEP_OF = {
+    "pick": "area_pick",
+    "radius": "radius",
+    "lang": "language",
+    "quiet": "quiet",
+    "confirm": "confirm",
+}
+SETTINGS = ("pause", "resume", "area", "radius_change", "quiet_change", "leave")
+"""The buttons under the settings (Turn.setting)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Volunteer:
     """Who is asking, and the daily cap for the alerts a new area or radius may bring at once."""
@@ -211,6 +223,24 @@ class Turn(Wizard[SignUp]):
             editing = EDITS[action]
             self.replace(SignUp(editing=editing, place=sub.place_text or ""))
             await self.ask(editing)
+
+    async def press(self, action: str, value: str, who: Volunteer) -> None:
+        """A button of a step (a candidate city, radius, language, quiet hours, confirm; stale
+        off its step) or cancel."""
+        if action == "cancel":
+            await self.cancel()
+        elif STEP_OF.get(action) != self.current:
+            await self.stale()
+        elif action == "pick":
+            await self.pick(value, who)
+        elif action == "radius":
+            await self.radius(value, who)
+        elif action == "lang":
+            await self.language(value)
+        elif action == "quiet":
+            await self.quiet_tapped(value, who)
+        else:
+            await self.confirm(who)
 
     async def pause_from_alert(self, who: Volunteer) -> None:
         """ "Pause alerts" under an alert."""

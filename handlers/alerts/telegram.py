@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.alerts.messages import CALLBACK_PREFIX
-from handlers.alerts.flow import Turn, Volunteer
+from handlers.alerts.flow import SETTINGS, Turn, Volunteer
 from handlers.alerts.views import NONE, VOL
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
@@ -76,19 +76,8 @@ async def on_button(
 ) -> None:
     """A button of a step: a candidate city, radius, language, quiet hours, confirm, cancel."""
     await acknowledge(query)
-    turn, action, value = await Turn.of(conversation), callback_data.action, callback_data.value
-    if action == "pick":
-        await turn.pick(value, _who(data))
-    elif action == "radius":
-        await turn.radius(value, _who(data))
-    elif action == "lang":
-        await turn.language(value)
-    elif action == "quiet":
-        await turn.quiet_tapped(value, _who(data))
-    elif action == "confirm":
-        await turn.confirm(_who(data))
-    else:
-        await turn.cancel()
+    turn = await Turn.of(conversation)
+    await turn.press(callback_data.action, callback_data.value, _who(data))
 
 
 async def on_cancel_command(message: Message, conversation: Conversation) -> None:
@@ -144,7 +133,7 @@ def build_router() -> Router:
     for action, step in steps:
         router.callback_query.register(on_button, flow, ActionIs(action), StateFilter(step))
     router.callback_query.register(on_button, flow, ActionIs("cancel"))
-    for action in ("pause", "resume", "area", "radius_change", "quiet_change", "leave"):
+    for action in SETTINGS:
         router.callback_query.register(on_setting, flow, ActionIs(action))
     router.callback_query.register(on_alert_report, AlertButton.filter(), ActionIs("report"))
     router.callback_query.register(on_alert_pause, AlertButton.filter(), ActionIs("pause"))

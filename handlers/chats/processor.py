@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import Texts
@@ -59,6 +61,18 @@ class Transport:
     resolve: Callable[[AsyncSession, int, Input], Awaitable[Input]] | None = None
     """(session, tipster id, input) -> the input as the flows read it, for a channel whose
     input means something only with what it last sent (SMS: "2" is a numbered choice)."""
+    variant: str = "chat"
+    """The texts' variant (core.i18n.Texts): where Telegram's texts name its commands."""
+
+
+def error_text(exc: Exception) -> str:
+    """What is kept of a failure: a database error's message quotes the statement's values,
+    and a validation error's the data's (what people wrote), so of those only the types."""
+    if isinstance(exc, StatementError):
+        return f"{type(exc).__name__}: {type(exc.orig).__name__}"
+    if isinstance(exc, ValidationError):
+        return f"{type(exc).__name__}: {exc.error_count()} errors"
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 class ChatProcessor:
@@ -116,6 +130,12 @@ class ChatProcessor:
 
     async def _tipster(self, record: dict[str, Any]) -> int:
         """The sender's tipster (made, and committed, on their first message)."""
+        try:
+            return await self._find_or_make(record)
+        except IntegrityError:  # another processor made them at the same moment: theirs is found
+            return await self._find_or_make(record)
+
+    async def _find_or_make(self, record: dict[str, Any]) -> int:
         phone = str(record["external_id"])
         identity = {k: v for k, v in record.items() if k not in NOT_IDENTITY}
         async with self.sessions() as session:
@@ -154,11 +174,13 @@ class ChatProcessor:
         self, session: AsyncSession, message: Row[Any], tipster: Tipster, external_id: str
     ) -> None:
         name, vault = self.transport.name, self.services.vault
-        texts = Texts(tipster.language)
+        texts = Texts(tipster.language, self.transport.variant)
         store = StateRow(session, chat_state_key(vault, channel=name, external_id=external_id))
         state = await store.load()
         channel = self.transport.channel(session, texts, f"{name}-reply:{message.id}")
         conversation = Conversation(store, channel, tipster.id, texts, state)
+        if not await self._within_rate(conversation):
+            return
         chat = Chat(session, tipster, self.services, self._origin(tipster.id))
         said = self.transport.read(message.kind, message.payload)
         if self.transport.resolve is not None:
@@ -166,6 +188,17 @@ class ChatProcessor:
         await route(conversation, said, chat)
         await conversation.save()
         await store.write()
+
+    async def _within_rate(self, conversation: Conversation) -> bool:
+        """The message rate per tipster, as on Telegram: over it, the message is not read and
+        the person is told once a minute."""
+        limiter, tipster_id = self.services.limiter, conversation.chat_id
+        limit = self.services.limits.messages_per_minute
+        if await limiter.hit(f"msg:{tipster_id}", limit=limit, window=60):
+            return True
+        if await limiter.hit(f"notice:{tipster_id}", limit=1, window=60):
+            await conversation.say(conversation.texts("limits.slow_down"))
+        return False
 
     def _origin(self, tipster_id: int) -> Callable[[str, str], Origin]:
         """Drafts sent from this chat: keyed by person and draft, so a repeat finds the first."""
@@ -187,23 +220,22 @@ class ChatProcessor:
     async def _failed(self, message: Row[Any], exc: Exception) -> None:
         """Try again later, or park the message with its reason after the last attempt."""
         attempts = message.attempts + 1
-        error = f"{type(exc).__name__}: {exc}"[:500]
         wait = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
         values: dict[str, Any] = {
             "attempts": attempts,
-            "last_error": error,
+            "last_error": error_text(exc),
             "next_attempt_at": self.clock() + timedelta(seconds=wait),
         }
-        if attempts >= self.max_attempts:
+        parked = attempts >= self.max_attempts
+        if parked:
             values["status"] = "parked"
-        name = self.transport.name
         log.warning(
-            "%s message %s failed (attempt %d): %s",
-            name,
+            "%s message %s failed (attempt %d%s): %s",
+            self.transport.name,
             message.id,
             attempts,
-            error,
-            exc_info=exc,
+            ", parked" if parked else "",
+            type(exc).__name__,
         )
         inbox = self.transport.inbox
         stmt = update(inbox).where(inbox.c.id == message.id, inbox.c.status == "pending")

@@ -1,24 +1,39 @@
 """The channel-neutral router: plain input (handlers.engine.inputs) to the flow functions
 Telegram's routers call, chosen by the button data's prefix, the conversation state and the
-command. No flow logic lives here: each branch is one call into a flow module."""
+command. No flow logic lives here: each branch is one call into a flow module.
+
+What goes where, as on Telegram: a button goes to the flow its prefix names; text, a place or
+a file goes to /newcase or /alerts while one of them is on screen, else to the report (which
+starts one); /cancel stops the flow on screen (the report waits under /newcase and /alerts).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.alerts.messages import CALLBACK_PREFIX as ALERT
+from handlers.alerts.flow import ALERTS, SETTINGS, Volunteer
+from handlers.alerts.flow import Turn as AlertsTurn
+from handlers.alerts.views import VOL
 from handlers.context import BotServices, Sending
 from handlers.engine.channel import SEPARATOR, Keyboard, Origin, button, keyboard
 from handlers.engine.inputs import Command, Input, Media, Place, Press, Text, Unreadable
-from handlers.engine.wizard import Conversation
+from handlers.engine.wizard import Conversation, Wizard
+from handlers.newcase import buttons as case_buttons
+from handlers.newcase import steps as case_steps
+from handlers.newcase import views as case_views
+from handlers.newcase.flow import NEWCASE, CaseTurn
 from handlers.report import buttons, steps
 from handlers.report.flow import Turn
 from handlers.report.views import CONFIRM, NAV, PICK
 from storage.models import Tipster
 
 MENU = "m"
+W = TypeVar("W", bound=Wizard[Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +51,10 @@ class Chat:
         """What sending a draft needs."""
         return Sending(self.origin(kind, draft_id), self.session, self.tipster, self.services)
 
-
-Route = Callable[[Conversation, list[str], Chat], Awaitable[None]]
+    @property
+    def volunteer(self) -> Volunteer:
+        """The person as /alerts sees them."""
+        return Volunteer(self.session, self.tipster.id, self.services.alerts_per_day)
 
 
 async def route(conversation: Conversation, message: Input, chat: Chat) -> None:
@@ -48,6 +65,10 @@ async def route(conversation: Conversation, message: Input, chat: Chat) -> None:
         await _command(conversation, message.name, chat)
     elif isinstance(message, Unreadable):
         await conversation.say(conversation.texts(message.key))
+    elif NEWCASE.view_of(conversation.state) is not None:
+        await _case_input(conversation, message, chat)
+    elif ALERTS.view_of(conversation.state) is not None:
+        await _alerts_input(conversation, message, chat)
     else:
         await _report_input(conversation, message, chat)
 
@@ -63,6 +84,38 @@ async def _report_input(conversation: Conversation, message: Input, chat: Chat) 
         await steps.on_media(turn, message.attachment, message.caption, session)
 
 
+async def _case_input(conversation: Conversation, message: Input, chat: Chat) -> None:
+    turn = await CaseTurn.going(conversation)
+    if turn is None:
+        return
+    services, current = chat.services, turn.current
+    if isinstance(message, Text):
+        await case_steps.on_text(turn, message.text, services.geocoder, services.vault)
+    elif isinstance(message, Place) and current in ("where", "where_pick"):
+        await case_steps.on_place(turn, message.point, services.geocoder)
+    elif isinstance(message, Media) and current == "photos":
+        photo = case_steps.photo_of(message.attachment, message.caption)
+        await case_steps.on_photo(turn, photo, None)
+    else:
+        media = isinstance(message, Media)
+        await turn.refuse("newcase.photos_later" if media else "newcase.bad_input")
+
+
+async def _alerts_input(conversation: Conversation, message: Input, chat: Chat) -> None:
+    turn, who, geocoder = await AlertsTurn.of(conversation), chat.volunteer, chat.services.geocoder
+    current = turn.current
+    if isinstance(message, Place) and current in ("area", "area_pick"):
+        await turn.at_point(message.point, geocoder, who)
+    elif isinstance(message, Text) and current in ("area", "area_pick"):
+        await turn.city(message.text, geocoder, who)
+    elif isinstance(message, Text) and current == "radius":
+        await turn.radius(message.text, who)
+    elif isinstance(message, Text) and current == "quiet":
+        await turn.quiet_typed(message.text, who)
+    else:
+        await turn.stay()
+
+
 def menu(conversation: Conversation) -> Keyboard:
     """/start's choices: report a sighting, about and privacy."""
     texts = conversation.texts
@@ -76,12 +129,23 @@ async def _command(conversation: Conversation, name: str, chat: Chat) -> None:
     texts = conversation.texts
     if name == "start":
         await conversation.say(texts("start.welcome"), menu(conversation))
-    elif name == "cancel":
-        await (await Turn.of(conversation)).cancel()
     elif name == "help":
         await conversation.say(texts("chat.help"))
+    elif name == "newcase":
+        await CaseTurn.start(conversation)
+    elif name == "alerts":
+        await (await AlertsTurn.of(conversation)).show(chat.volunteer)
+    elif name != "cancel":
+        await conversation.say(texts("chat.unknown_command"))
+    elif NEWCASE.view_of(conversation.state) is not None:
+        await (await CaseTurn.of(conversation)).finish(texts("newcase.cancelled"))
+    elif ALERTS.view_of(conversation.state) is not None:
+        await (await AlertsTurn.of(conversation)).cancel()
     else:
-        await conversation.say(texts("chat.telegram_only"))
+        await (await Turn.of(conversation)).cancel()
+
+
+Route = Callable[[Conversation, list[str], Chat], Awaitable[None]]
 
 
 async def _menu(conversation: Conversation, values: list[str], chat: Chat) -> None:
@@ -93,26 +157,64 @@ async def _menu(conversation: Conversation, values: list[str], chat: Chat) -> No
         await (await Turn.of(conversation)).stale()
 
 
-async def _report_nav(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    await (await Turn.of(conversation)).navigate(*values)
+def _nav(wizard: type[Wizard[Any]]) -> Route:
+    """Back, skip or cancel on a flow's step: data `<prefix>:<step>:<action>`."""
+
+    async def nav(conversation: Conversation, values: list[str], chat: Chat) -> None:
+        await (await wizard.of(conversation)).navigate(*values)
+
+    return nav
 
 
-async def _report_pick(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    await buttons.on_pick(await Turn.of(conversation), *values)
+def _pick(wizard: type[W], on_pick: Callable[[W, str, str], Awaitable[None]]) -> Route:
+    """A choice on a flow's step: data `<prefix>:<step>:<value>`."""
+
+    async def pick(conversation: Conversation, values: list[str], chat: Chat) -> None:
+        step, value = values
+        await on_pick(await wizard.of(conversation), step, value)
+
+    return pick
 
 
-async def _report_send(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    (draft_id,) = values
-    turn = await Turn.of(conversation)
-    await buttons.on_confirm(turn, draft_id, chat.sending("tip", draft_id))
+def _send(wizard: type[W], kind: str, send: Callable[[W, str, Sending], Awaitable[None]]) -> Route:
+    """A flow's Send: the draft goes once, from this chat (data `<prefix>:<draft id>`)."""
+
+    async def on_send(conversation: Conversation, values: list[str], chat: Chat) -> None:
+        (draft_id,) = values
+        await send(await wizard.of(conversation), draft_id, chat.sending(kind, draft_id))
+
+    return on_send
+
+
+async def _alerts(conversation: Conversation, values: list[str], chat: Chat) -> None:
+    action, value = values
+    turn = await AlertsTurn.of(conversation)
+    if action in SETTINGS:
+        await turn.setting(action, chat.volunteer)
+    else:
+        await turn.press(action, value, chat.volunteer)
+
+
+async def _alert(conversation: Conversation, values: list[str], chat: Chat) -> None:
+    """The buttons under an alert: report about its case, or pause alerts."""
+    action, code = values
+    if action == "report":
+        await (await Turn.of(conversation)).about_code(chat.session, code)
+    else:
+        await (await AlertsTurn.of(conversation)).pause_from_alert(chat.volunteer)
 
 
 # Button data is `<prefix>:<value>...`; each prefix takes this many values.
 PRESSES: dict[str, tuple[int, Route]] = {
     MENU: (1, _menu),
-    NAV: (2, _report_nav),
-    PICK: (2, _report_pick),
-    CONFIRM: (1, _report_send),
+    NAV: (2, _nav(Turn)),
+    PICK: (2, _pick(Turn, buttons.on_pick)),
+    CONFIRM: (1, _send(Turn, "tip", buttons.on_confirm)),
+    case_views.NAV: (2, _nav(CaseTurn)),
+    case_views.PICK: (2, _pick(CaseTurn, case_buttons.on_pick)),
+    case_views.SUBMIT: (1, _send(CaseTurn, "case", case_buttons.on_submit)),
+    VOL: (2, _alerts),
+    ALERT: (2, _alert),
 }
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from core.tips.drafts import Attachment
 from handlers.engine.channel import Point
 
-COMMANDS = frozenset({"start", "help", "cancel", "newcase", "alerts"})
 # Typed without a slash these are commands too (a channel without a command menu); a word
 # that could be a sighting's description, like "start", needs its slash.
 BARE_COMMANDS = {"cancel": "cancel", "help": "help", "取消": "cancel", "帮助": "help"}
@@ -46,7 +45,7 @@ class Press:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A command: /start, /help, /cancel, /newcase or /alerts."""
+    """A command: /start, /help, /cancel, /newcase, /alerts, or one no flow knows."""
 
     name: str
 
@@ -62,13 +61,11 @@ Input = Text | Place | Media | Press | Command | Unreadable
 
 
 def read_text(text: str) -> Text | Command:
-    """Typed text, or the command it is ("/cancel", "cancel", "/start@bot")."""
+    """Typed text, or the command it is ("/cancel", "cancel", "/start@bot"; a /word we do not
+    know is a command too, answered as unknown rather than taken as a sighting)."""
     word = text.strip()
     bare = BARE_COMMANDS.get(word.lower())
     if bare is not None:
         return Command(bare)
-    if word.startswith("/"):
-        name = word[1:].split(maxsplit=1)[0].split("@")[0].lower() if len(word) > 1 else ""
-        if name in COMMANDS:
-            return Command(name)
-    return Text(text)
+    name = word[1:].split(maxsplit=1)[0].split("@")[0].lower() if word.startswith("/") else ""
+    return Command(name) if name.isidentifier() else Text(text)

@@ -39,6 +39,18 @@ class CaseTurn(Wizard[CaseTalk]):
             return None
         return turn
 
+    @classmethod
+    async def start(cls, conversation: Conversation) -> None:
+        """/newcase: explain what a case is, then ask which kind; a report in progress waits
+        (and comes back after), a case in the making carries on."""
+        turn = await cls.of(conversation)
+        if turn.current is not None and turn.stored is not None:
+            await turn.stay(note=turn.texts("newcase.continues"))
+            return
+        state = conversation.state
+        turn.replace(CaseTalk(resume=state if REPORT.view_of(state) is not None else None))
+        await turn.ask("kind")
+
     @property
     def case(self) -> CaseTalk:
         """The case in the making (one is made if there was none)."""

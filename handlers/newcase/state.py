@@ -20,7 +20,8 @@ AGE_NOTE_LIMIT = 100
 
 
 class CasePhotoRef(BaseModel):
-    """A photo sent in the chat: its Telegram file and an optional note ("age 3")."""
+    """A photo sent in the chat: its file (tg:<file id>, whatsapp:<media id>) and an optional
+    note ("age 3")."""
 
     source_ref: str
     unique_id: str = ""

@@ -117,9 +117,11 @@ def photo_of(found: Attachment | str, caption: str) -> CasePhotoRef | str:
         return found
     if found.kind not in PHOTO_KINDS or not (found.mime_type or "").startswith("image/"):
         return "newcase.photo_only"
-    file_id = found.source_ref.removeprefix("telegram:")
+    ref = found.source_ref
+    if ref.startswith("telegram:"):  # case photos name Telegram files more briefly
+        ref = "tg:" + ref.removeprefix("telegram:")
     note = caption.strip()[:AGE_NOTE_LIMIT]
-    return CasePhotoRef(source_ref=f"tg:{file_id}", unique_id=found.unique_id, age_note=note)
+    return CasePhotoRef(source_ref=ref, unique_id=found.unique_id, age_note=note)
 
 
 async def on_photo(turn: CaseTurn, photo: CasePhotoRef | str, album: str | None) -> None:

@@ -14,9 +14,7 @@ from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
 from handlers.newcase import buttons, steps
 from handlers.newcase.flow import CaseTurn
-from handlers.newcase.state import CaseTalk
 from handlers.newcase.views import NAV, PICK, SUBMIT
-from handlers.report.flow import REPORT
 from handlers.telegram.channel import acknowledge, send_button
 from handlers.telegram.filters import (
     HasContact,
@@ -46,13 +44,7 @@ class CaseSubmit(DraftSend, prefix=SUBMIT):
 
 async def start_newcase(message: Message, conversation: Conversation) -> None:
     """Explain what a case is, then ask which kind; a report in progress waits."""
-    turn = await CaseTurn.of(conversation)
-    if turn.current is not None and turn.stored is not None:
-        await turn.stay(note=turn.texts("newcase.continues"))
-        return
-    state = conversation.state
-    turn.replace(CaseTalk(resume=state if REPORT.view_of(state) is not None else None))
-    await turn.ask("kind")
+    await CaseTurn.start(conversation)
 
 
 async def cancel_newcase(message: Message, conversation: Conversation) -> None:

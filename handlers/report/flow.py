@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases.public import has_public_cases
+from core.cases.public import get_public_case, has_public_cases
 from core.tips.drafts import Attachment, Draft
 from handlers.common.when import SUB_STEPS
 from handlers.engine.wizard import Flow, Wizard
@@ -72,6 +72,10 @@ class Turn(Wizard[Talk]):
             await self.advance()
         else:
             await self.stay(note=self.texts("note.report_continues"))
+
+    async def about_code(self, session: AsyncSession, code: str) -> None:
+        """A report about the public case with this code (an alert's button, a poster's link)."""
+        await self.about_case(session, await get_public_case(session, code=code), code)
 
     async def about_case(self, session: AsyncSession, case: Case | None, code: str) -> None:
         """A report about one case (a poster's link, an alert's or a case card's button)."""

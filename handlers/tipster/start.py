@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cases.public import get_public_case
 from core.i18n import Texts
 from handlers.context import BotServices
 from handlers.engine.channel import Keyboard, button, keyboard
@@ -55,8 +54,7 @@ async def report_about_case(
 ) -> None:
     """A report about one case (a poster's link, a case card's or an alert's button); a report
     in progress is kept and now names this case."""
-    turn = await Turn.of(conversation)
-    await turn.about_case(session, await get_public_case(session, code=code), code)
+    await (await Turn.of(conversation)).about_code(session, code)
 
 
 async def begin_report(conversation: Conversation, session: AsyncSession) -> None:

@@ -1,5 +1,5 @@
 """A WhatsApp tip line in one test: the served webhook, the chat processor, the relay with the
-WhatsApp sender and the photo worker, all against the fake Graph API; and the replies the fake
+WhatsApp sender and the photo workers, all against the fake Graph API; and the replies the fake
 recorded, read as a transcript."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tests.fakes.whatsapp import payloads as wa
 from tests.fakes.whatsapp.server import Send
 from tests.keys import TEST_VAULT
 from tests.whatsapp.world import World, served
+from workers.case_photos import CasePhotoWorker
 from workers.photos import PhotoWorker, by_source
 from workers.relay import Relay
 from workers.whatsapp.graph import GraphClient
@@ -60,12 +61,26 @@ def line(send: Send) -> str:
 
 def choices(send: Send) -> dict[str, str]:
     """A reply's choices: title -> the id that comes back when it is tapped."""
+    return {title: reply_id for title, _, reply_id in _rows(send)}
+
+
+def _rows(send: Send) -> list[tuple[str, str, str]]:
+    """(title, the whole label, id) of each choice (a cut row title's label is its description)."""
     interactive = send.body.get("interactive") or {}
     action = interactive.get("action") or {}
-    found = {b["reply"]["title"]: b["reply"]["id"] for b in action.get("buttons", [])}
+    found = [(b["reply"]["title"],) * 2 + (b["reply"]["id"],) for b in action.get("buttons", [])]
     for section in action.get("sections", []):
-        found |= {row["title"]: row["id"] for row in section["rows"]}
+        rows = section["rows"]
+        found += [(r["title"], r.get("description", r["title"]), r["id"]) for r in rows]
     return found
+
+
+def tap(reply: Send, label: str) -> tuple[str, dict[str, Any]]:
+    """The message a tap on the first choice whose label starts with `label` sends."""
+    title, reply_id = next((t, i) for t, whole, i in _rows(reply) if whole.startswith(label))
+    kind = reply.body["interactive"]["type"]
+    made = wa.button_reply if kind == "button" else wa.list_reply
+    return made(reply_id, title)
 
 
 @dataclass
@@ -76,6 +91,7 @@ class Line:
     processor: ChatProcessor
     relay: Relay
     photos: PhotoWorker
+    case_photos: CasePhotoWorker
     clock: Clock
     phone: str = PHONE
     transcript: list[str] = field(default_factory=list)
@@ -88,12 +104,15 @@ class Line:
         self.transcript.append(f"> {kind}")
         return await self.settle()
 
-    async def taps(self, reply: Send, title: str) -> list[Send]:
-        """The person taps a choice of a reply (a list row or a reply button)."""
-        reply_id = choices(reply)[title]
-        kind = reply.body["interactive"]["type"]
-        made = wa.button_reply if kind == "button" else wa.list_reply
-        return await self.sends(*made(reply_id, title))
+    async def taps(self, reply: Send, label: str) -> list[Send]:
+        """The person taps the first choice whose label starts with this."""
+        return await self.sends(*tap(reply, label))
+
+    async def types(self, *texts: str) -> Send:
+        """The person types these, one message each; the last reply."""
+        for text in texts:
+            *_, last = await self.sends(*wa.text(text))
+        return last
 
     async def settle(self) -> list[Send]:
         """Process what came in, relay what went out; the replies sent since the last look."""
@@ -127,10 +146,13 @@ async def whatsapp_line(
         processor = ChatProcessor(
             sessions=sessions, transport=whatsapp_transport(), services=services
         )
+        fetch = by_source({"whatsapp": whatsapp_fetcher(graph)})
         photos = PhotoWorker(
-            sessions=sessions,
-            stores=stores,
-            quarantine=stores.quarantine,
-            fetch=by_source({"whatsapp": whatsapp_fetcher(graph)}),
+            sessions=sessions, stores=stores, quarantine=stores.quarantine, fetch=fetch
         )
-        yield Line(world, processor, relay(sessions, "whatsapp", sender, clock), photos, clock)
+        case_photos = CasePhotoWorker(
+            sessions=sessions, stores=stores, quarantine=stores.quarantine, fetch=fetch
+        )
+        yield Line(
+            world, processor, relay(sessions, "whatsapp", sender, clock), photos, case_photos, clock
+        )

@@ -19,7 +19,7 @@ from storage.types import utcnow
 from tests.fakes.whatsapp import payloads as wa
 from tests.whatsapp.chats import Line, choices, jpeg, whatsapp_line
 
-EN = Texts("en")
+EN = Texts("en", "chat")
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ async def _to_summary(line: Line, *, media_id: str | None = None) -> None:
     if media_id is not None:
         (media,) = await line.sends(*wa.image(media_id))
     (contact,) = await line.taps(media, EN("button.done" if media_id else "button.skip"))
-    await line.taps(contact, "No, keep me anonymous (…")
+    await line.taps(contact, EN("button.contact_no"))
 
 
 async def test_a_photo_meta_no_longer_has_is_explained_and_the_tip_kept(line, sessions):
@@ -86,7 +86,7 @@ async def test_a_photo_meta_no_longer_has_is_explained_and_the_tip_kept(line, se
         tip = (await session.scalars(select(Tip))).one()
         photo = (await session.scalars(select(TipPhoto))).one()
     reason = EN("photo.refused.gone")
-    assert refused.body["text"]["body"] == EN("chat.photo_refused", ref=tip.ref, reason=reason)
+    assert refused.body["text"]["body"] == EN("photo.refused", ref=tip.ref, reason=reason)
     assert (photo.status, photo.reject_reason) == ("rejected", "gone")
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.i18n import Texts
 from core.identity.erasure import erase_identity
+from handlers.context import Limits
 from storage.models import FsmState, Tipster, TipsterIdentity, WhatsAppInbound
 from tests.fakes.whatsapp import payloads as wa
 from tests.keys import TEST_VAULT
@@ -16,7 +17,7 @@ from tests.privacy_scan import scan_tables
 from tests.whatsapp.chats import line as read_line
 from tests.whatsapp.chats import whatsapp_line
 
-EN, ZH = Texts("en"), Texts("zh-Hans")
+EN, ZH = Texts("en", "chat"), Texts("zh-Hans", "chat")
 AUDIO = ("audio", {"id": "9100", "mime_type": "audio/ogg; codecs=opus", "voice": True})
 ORDER = ("order", {"catalog_id": "1", "product_items": []})
 
@@ -55,7 +56,7 @@ async def test_a_contact_card_is_kept_only_sealed_in_the_vault(line, engine, ses
     assert (message.status, message.payload, message.sealed_sender) == ("processed", {}, b"")
 
 
-async def test_typed_commands_start_help_and_cancel(line):
+async def test_typed_commands_start_help_cancel_and_one_not_known_here(line):
     (menu,) = await line.sends(*wa.text("/start"))
     assert read_line(menu).startswith(EN("start.welcome"))
     (first,) = await line.taps(menu, EN("menu.report"))
@@ -66,6 +67,8 @@ async def test_typed_commands_start_help_and_cancel(line):
     assert read_line(cancelled) == EN("report.cancelled")
     (nothing,) = await line.sends(*wa.text("/cancel"))
     assert read_line(nothing) == EN("report.nothing_to_cancel")
+    (unknown,) = await line.sends(*wa.text("/status K7"))
+    assert read_line(unknown) == EN("chat.unknown_command")
 
 
 async def test_a_button_of_a_step_no_longer_on_screen_is_stale(line):
@@ -89,3 +92,11 @@ async def test_erasing_the_person_removes_their_conversation_state(line, session
     assert erased.conversation_states == 1
     async with sessions() as session:
         assert (await session.scalars(select(FsmState))).all() == []
+
+
+async def test_over_the_message_rate_the_person_is_told_once_and_the_rest_not_read(line):
+    line.processor.services.limits = Limits(messages_per_minute=2)
+    await line.types("a boy by the river", "he wore a blue cap")
+    (slow,) = await line.sends(*wa.text("and a red scarf"))
+    assert read_line(slow) == EN("limits.slow_down")
+    assert await line.sends(*wa.text("and black shoes")) == []

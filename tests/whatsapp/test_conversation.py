@@ -12,7 +12,7 @@ from storage.models import OutboxMessage, Tip, TipPhoto, WhatsAppInbound
 from tests.fakes.whatsapp import payloads as wa
 from tests.whatsapp.chats import Line, choices, jpeg, whatsapp_line
 
-EN = Texts("en")
+EN = Texts("en", "chat")
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ async def _walk_to_summary(line: Line) -> None:
     (counted,) = await line.sends(*wa.image(media_id, "she had a pink backpack"))
     assert "1" in counted.body["interactive"]["body"]["text"]
     (contact,) = await line.taps(counted, EN("button.done"))
-    (summary,) = await line.taps(contact, "No, keep me anonymous (…")
+    (summary,) = await line.taps(contact, EN("button.contact_no"))
     assert EN("summary.title") in summary.body["interactive"]["body"]["text"]
 
 
@@ -49,6 +49,7 @@ async def test_a_whole_tip_with_a_place_and_a_photo_is_stored_once(line, session
     (sent,) = await line.taps(summary, EN("button.send"))
     (tip,) = await _tips(sessions)
     assert sent.body["text"]["body"] == EN("report.sent", ref=tip.ref)
+    assert "/status" not in sent.body["text"]["body"]  # a Telegram command
     assert tip.channel == "whatsapp" and tip.lat == pytest.approx(34.2658)
     assert "red coat" in tip.text and not tip.contact_allowed
     assert await line.photos.run_once() == 1

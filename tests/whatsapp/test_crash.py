@@ -1,32 +1,48 @@
-"""SIGKILL `tipline run` while signed WhatsApp webhooks pour in: every message answered 200
-was committed, and after a restart Meta's redeliveries (of the unanswered and the answered
-alike) leave each message exactly once."""
+"""SIGKILL `tipline run` while signed WhatsApp webhooks pour in (and the chat processor answers
+them): every message answered 200 was committed, after a restart Meta's redeliveries (of the
+unanswered and the answered alike) leave each message exactly once, and every message is
+answered, its replies in the outbox once."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import aiohttp
 
 from tests.fakes.whatsapp import payloads as wa
 from tests.fakes.whatsapp.server import (
-    APP_SECRET,
     PHONE_NUMBER_ID,
-    TOKEN,
-    VERIFY_TOKEN,
     FakeWhatsApp,
 )
-from tests.processes import TiplineProcess, tipline_env
+from tests.processes import TiplineProcess
+from tests.whatsapp.world import whatsapp_env
 
 MESSAGES = 400
 CONCURRENCY = 32
 
 
 def _admitted(db: Path) -> list[str]:
+    return [row[0] for row in _rows(db, "SELECT message_id FROM whatsapp_inbox")]
+
+
+async def _all_answered(db: Path) -> None:
+    """Wait until every message is processed; then each has its first reply in the outbox."""
+    deadline = time.monotonic() + 120
+    query = "SELECT count(*) FROM whatsapp_inbox WHERE status != 'processed'"
+    while _rows(db, query) != [(0,)]:
+        assert time.monotonic() < deadline, _rows(db, query)
+        await asyncio.sleep(0.2)
+    keys = {key for (key,) in _rows(db, "SELECT idempotency_key FROM outbox_messages")}
+    ids = [row_id for (row_id,) in _rows(db, "SELECT id FROM whatsapp_inbox")]
+    assert [i for i in ids if f"whatsapp-reply:{i}:1" not in keys] == []
+
+
+def _rows(db: Path, query: str) -> list[tuple]:
     with sqlite3.connect(db) as connection:
-        return [row[0] for row in connection.execute("SELECT message_id FROM whatsapp_inbox")]
+        return connection.execute(query).fetchall()
 
 
 async def _deliver_all(
@@ -54,17 +70,9 @@ async def _deliver_all(
     await asyncio.gather(*(lane() for _ in range(CONCURRENCY)))
 
 
-async def test_whatsapp_admission_survives_sigkill_exactly_once(tmp_path: Path):
+async def test_whatsapp_admission_and_answers_survive_sigkill_exactly_once(tmp_path: Path):
     async with FakeWhatsApp() as fake:
-        env = tipline_env(
-            tmp_path,
-            TIPLINE_FACES="false",
-            TIPLINE_WHATSAPP_TOKEN=TOKEN,
-            TIPLINE_WHATSAPP_APP_SECRET=APP_SECRET,
-            TIPLINE_WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
-            TIPLINE_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
-            TIPLINE_WHATSAPP_API_BASE=fake.base_url,
-        )
+        env = whatsapp_env(tmp_path, fake)
         url = f"http://127.0.0.1:{env['TIPLINE_WEB_PORT']}/whatsapp/webhook"
         payloads = [
             wa.message(PHONE_NUMBER_ID, str(447700900000 + i % 50), *wa.text(f"m{i}"))
@@ -88,6 +96,7 @@ async def test_whatsapp_admission_survives_sigkill_exactly_once(tmp_path: Path):
             answered.clear()
             await _deliver_all(fake, url, payloads, answered)  # Meta redelivers everything
             assert len(answered) == MESSAGES
+            await _all_answered(tmp_path / "tipline.db")
         finally:
             await asyncio.to_thread(run.stop)
     admitted = _admitted(tmp_path / "tipline.db")

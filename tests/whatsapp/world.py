@@ -16,9 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.whatsapp.admission import WhatsAppAdmission
 from storage.models import WhatsAppInbound
 from storage.types import utcnow
-from tests.fakes.whatsapp.server import VERIFY_TOKEN, FakeWhatsApp
+from tests.fakes.whatsapp.server import (
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    TOKEN,
+    VERIFY_TOKEN,
+    FakeWhatsApp,
+)
 from tests.keys import TEST_VAULT
-from tests.processes import free_port
+from tests.processes import free_port, tipline_env
 from tests.served import serving, web_context
 from web.app import WebContext
 from web.whatsapp import WhatsAppIntake
@@ -33,6 +39,19 @@ class World:
 
     url: str
     fake: FakeWhatsApp
+
+
+def whatsapp_env(tmp_path: Path, fake: FakeWhatsApp) -> dict[str, str]:
+    """`tipline run`'s environment on its own SQLite file, with WhatsApp on against the fake."""
+    return tipline_env(
+        tmp_path,
+        TIPLINE_FACES="false",
+        TIPLINE_WHATSAPP_TOKEN=TOKEN,
+        TIPLINE_WHATSAPP_APP_SECRET=APP_SECRET,
+        TIPLINE_WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+        TIPLINE_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        TIPLINE_WHATSAPP_API_BASE=fake.base_url,
+    )
 
 
 def context(

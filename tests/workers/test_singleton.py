@@ -60,6 +60,7 @@ def test_every_singleton_of_the_worker_role_has_a_lock(engine, tmp_path):
     from core.alerts.dispatch import AlertPolicy
     from core.geo import build_geocoder
     from core.identity.vault import Vault
+    from handlers.context import BotServices
     from settings import Settings
     from storage.db import create_sessionmaker
     from storage.photostore import open_photo_stores
@@ -76,7 +77,7 @@ def test_every_singleton_of_the_worker_role_has_a_lock(engine, tmp_path):
         bot=None,
         stores=open_photo_stores(tmp_path),
         alerts=AlertPolicy(radii_km=(1.0,), step_minutes=10, per_day=3),
-        geocoder=build_geocoder(user_agent="t"),
+        chats=BotServices(vault=Vault(Vault.new_key()), geocoder=build_geocoder(user_agent="t")),
     )
     for loop in loops:
         loop.close()  # built, never started
