@@ -12,7 +12,7 @@ from core.sms.segments import size
 from storage.models import OutboxMessage, SmsInbound, Tip
 from tests.sms.chats import Line, number_of, sms_line
 
-EN, ZH = Texts("en"), Texts("zh-Hans")
+EN, ZH = Texts("en", "chat"), Texts("zh-Hans", "chat")
 
 
 @pytest.fixture
