@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.databases import IN_CI
+from workers.shared_buckets import SharedPace
 
 REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -59,3 +63,21 @@ def hits(held: dict[str, str], needles: list[str]) -> list[tuple[str, str]]:
         for needle in needles
         if needle in name or needle in value
     ]
+
+
+@asynccontextmanager
+async def two_paces(channel: str) -> AsyncIterator[list[SharedPace]]:
+    """Two relay processes' shared limits on the test Redis, under a prefix of their own
+    (its keys removed after); skipped (failed in CI) without Redis."""
+    await require_redis()
+    prefix = f"t{secrets.token_hex(4)}:"
+    paces = [SharedPace(Redis.from_url(REDIS_URL), prefix=prefix, channel=channel) for _ in "ab"]
+    try:
+        yield paces
+    finally:
+        client = paces[0].redis
+        leftover = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if leftover:
+            await client.delete(*leftover)
+        for pace in paces:
+            await pace.redis.aclose()

@@ -4,19 +4,17 @@ provider, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from core.delivery.outbox import Outgoing, tipster_recipient
 from core.identity.tipsters import get_or_create_tipster
 from core.sms import payloads
 from tests.fakes.sms.server import FakeSms
 from tests.keys import TEST_VAULT
-from tests.redis_server import REDIS_URL, require_redis
+from tests.redis_server import two_paces
 from workers.shared_buckets import SharedPace
 from workers.sms.rest import SmsClient
 from workers.sms.sender import RECIPIENT_BURST, SmsSender
@@ -28,17 +26,9 @@ FAST = 100.0  # our number's pace out of the way: the person's is the one under 
 
 @pytest.fixture
 async def paces() -> AsyncIterator[list[SharedPace]]:
-    """Two processes' limits on one Redis, under a prefix of this test's own (removed after)."""
-    await require_redis()
-    prefix = f"t{secrets.token_hex(4)}:"
-    paces = [SharedPace(Redis.from_url(REDIS_URL), prefix=prefix, channel="sms") for _ in "ab"]
-    yield paces
-    client = paces[0].redis
-    leftover = [key async for key in client.scan_iter(match=f"{prefix}*")]
-    if leftover:
-        await client.delete(*leftover)
-    for pace in paces:
-        await pace.redis.aclose()
+    """Two processes' limits on one Redis."""
+    async with two_paces("sms") as paces:
+        yield paces
 
 
 @pytest.fixture

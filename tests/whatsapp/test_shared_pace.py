@@ -4,12 +4,10 @@ Graph API, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from core.delivery.outbox import Outgoing, tipster_recipient
 from core.delivery.people import Notice, Template, whatsapp_parts
@@ -17,7 +15,7 @@ from core.identity.tipsters import get_or_create_tipster
 from core.whatsapp.payloads import TIPSTER_NOTICE
 from tests.fakes.whatsapp.server import FakeWhatsApp
 from tests.keys import TEST_VAULT
-from tests.redis_server import REDIS_URL, require_redis
+from tests.redis_server import two_paces
 from workers.shared_buckets import SharedPace
 from workers.whatsapp.graph import GraphClient
 from workers.whatsapp.sender import PAIR_BURST, WhatsAppSender
@@ -29,17 +27,9 @@ TRIES = 4  # per sender
 
 @pytest.fixture
 async def paces() -> AsyncIterator[list[SharedPace]]:
-    """Two processes' limits on one Redis, under a prefix of this test's own (removed after)."""
-    await require_redis()
-    prefix = f"t{secrets.token_hex(4)}:"
-    paces = [SharedPace(Redis.from_url(REDIS_URL), prefix=prefix) for _ in range(2)]
-    yield paces
-    client = paces[0].redis
-    leftover = [key async for key in client.scan_iter(match=f"{prefix}*")]
-    if leftover:
-        await client.delete(*leftover)
-    for pace in paces:
-        await pace.redis.aclose()
+    """Two processes' limits on one Redis."""
+    async with two_paces("wa") as paces:
+        yield paces
 
 
 @pytest.fixture
