@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LANGUAGE = "en"
 SUPPORTED = ("en", "zh-Hans")
+LEANS_ON = {"sms": "chat"}
 
 
 @lru_cache(maxsize=8)
@@ -36,8 +37,10 @@ def catalog(language: str) -> dict[str, str]:
 class Texts:
     """Texts of one language, falling back to English for anything not yet translated.
 
-    A `variant` ("chat": WhatsApp, SMS) reads `<key>@<variant>` where a text says something
-    untrue there (Telegram's /status and /add), and the key itself everywhere else.
+    A `variant` ("chat": WhatsApp; "sms") reads `<key>@<variant>` where a text says something
+    untrue there (Telegram's /status and /add, a location to share on SMS), then the variant it
+    leans on (LEANS_ON: SMS says what WhatsApp says, unless it says it its own way), and the
+    key itself everywhere else.
     """
 
     def __init__(self, language: str, variant: str | None = None) -> None:
@@ -48,8 +51,12 @@ class Texts:
 
     def __call__(self, key: str, **values: Any) -> str:
         """The text for key, with {placeholders} filled in."""
-        if self.variant is not None and f"{key}@{self.variant}" in self._fallback:
-            key = f"{key}@{self.variant}"
+        variant = self.variant
+        while variant is not None:
+            if f"{key}@{variant}" in self._fallback:
+                key = f"{key}@{variant}"
+                break
+            variant = LEANS_ON.get(variant)
         template = self._own.get(key) or self._fallback.get(key)
         if template is None:
             raise KeyError(f"no text '{key}' in locales/{DEFAULT_LANGUAGE}")

@@ -126,3 +126,7 @@ def test_every_variant_varies_a_text_that_exists_and_is_read_in_its_place():
     chat = Texts("en", "chat")
     assert chat("report.sent", ref="K7") == english["report.sent@chat"].format(ref="K7")
     assert chat("report.ask_when") == Texts("en")("report.ask_when")
+    sms = Texts("en", "sms")  # its own texts, then the chat variant's, then the key's
+    assert sms("report.ask_where") == english["report.ask_where@sms"]
+    assert sms("report.sent", ref="K7") == chat("report.sent", ref="K7")
+    assert sms("report.ask_when") == Texts("en")("report.ask_when")

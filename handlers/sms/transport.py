@@ -15,7 +15,8 @@ from storage.models import SmsInbound
 
 def sms_transport() -> Transport:
     """The `sms_inbox` table, texts read as input (numbers as presses of the last menu),
-    replies as `sms` outbox rows; a new tipster's language from the number's country."""
+    replies as `sms` outbox rows in the texts' `sms` variant; a new tipster's language from the
+    number's country."""
     return Transport(
         name="sms",
         inbox=cast(Table, SmsInbound.__table__),
@@ -23,4 +24,5 @@ def sms_transport() -> Transport:
         channel=SmsChannel,
         language=lambda phone: language_of(phone.removeprefix("+")),
         resolve=resolve,
+        variant="sms",
     )

@@ -12,7 +12,7 @@ from core.sms.segments import size
 from storage.models import OutboxMessage, SmsInbound, Tip
 from tests.sms.chats import Line, number_of, sms_line
 
-EN, ZH = Texts("en", "chat"), Texts("zh-Hans", "chat")
+EN, ZH = Texts("en", "sms"), Texts("zh-Hans", "sms")
 
 
 @pytest.fixture
@@ -46,7 +46,9 @@ async def test_a_whole_tip_is_stored_once_through_the_telegram_flow(line, sessio
     (tip,) = await _tips(sessions)
     assert sent == EN("report.sent", ref=tip.ref)
     assert tip.channel == "sms" and "red coat" in tip.text and not tip.contact_allowed
-    assert all(size(text).segments <= MAX_SEGMENTS for text in line.transcript)
+    replies = [text for text in line.transcript if not text.startswith("> ")]
+    assert all(size(text).segments <= MAX_SEGMENTS for text in replies)
+    assert all(size(text).encoding == "GSM-7" for text in replies)  # no emoji, no curly quote
     print("\n".join(line.transcript))
 
 
