@@ -14,8 +14,8 @@ from handlers.context import BotServices
 from settings import Settings
 from tests.bot.conftest import geocoder
 from tests.redis_server import REDIS_URL, require_redis
-from tipline.startup import StartupError
-from tipline.telegram import build_telegram, webhook_secret
+from tipline.startup import StartupError, webhook_secret
+from tipline.telegram import build_telegram
 
 KEY = StorageKey(bot_id=1, chat_id=2, user_id=2)
 

@@ -17,16 +17,13 @@ import socket
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 import uvloop
-from aiogram import Bot
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.factory import create_bot
-from bot.flood import SharedFloodLimit
 from core.alerts.dispatch import AlertPolicy
 from core.delivery.inbox import AdmissionBatcher
 from core.geo import build_geocoder
@@ -35,15 +32,14 @@ from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.photos.sandbox import without_root
 from core.sms.admission import SmsAdmission
 from core.whatsapp.admission import WhatsAppAdmission
-from handlers.context import BotServices
 from moderation.staff.invites import first_admin_invite
 from settings import Settings
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
-from tipline.infra import Media, check_redis, open_media
+from tipline.bot_username import learn_username
+from tipline.infra import Media, check_redis, conversations_in_redis, open_media
 from tipline.keys import load_vault_key
 from tipline.logs import configure_logging
-from tipline.loops import Loop, shared_buckets, worker_loops
 from tipline.police import police_rules, webhook_secrets
 from tipline.startup import (
     bind_socket,
@@ -52,11 +48,6 @@ from tipline.startup import (
     prepare_database,
     private_directory,
     validate_database_url,
-)
-from tipline.telegram import (
-    TelegramSide,
-    build_telegram,
-    conversations_in_redis,
     webhook_secret,
 )
 from web.app import WebContext, create_app
@@ -66,6 +57,15 @@ from web.public.abuse import FormLimits
 from web.sms import SmsIntake
 from web.telegram import WebhookFirst
 from web.whatsapp import WhatsAppIntake
+
+if TYPE_CHECKING:
+    # The bot and worker roles import these when they build their parts: aiogram's types take
+    # seconds of CPU to build, which a web process (admission, forms, dashboard) never needs.
+    from aiogram import Bot
+
+    from handlers.context import BotServices
+    from tipline.loops import Loop
+    from tipline.telegram import TelegramSide
 
 log = logging.getLogger("tipline")
 
@@ -167,9 +167,6 @@ async def _web_context(
     media: Media,
 ) -> WebContext:
     geocoder = build_geocoder(user_agent="tipline")
-    if role in ("all", "web", "bot"):
-        # Load the gazetteer now (about 2 s) rather than on the first tipster's message.
-        await asyncio.to_thread(geocoder.geocode, "Xi'an")
     return WebContext(
         engine=sessions.kw["bind"],
         sessions=sessions,
@@ -255,6 +252,8 @@ def _assemble(
     """The parts of one role (all: every part, in one process)."""
     serves_web = role in ("all", "web")
     parts = _Parts(app=create_app(context) if serves_web else create_ops_app(context))
+    if role in ("all", "web", "bot"):
+        parts.loops.append(_warm_gazetteer(context))
     if serves_web:  # imports run in web processes: take over those a gone process left
         parts.loops.append(watch_left_imports(context))
     mode = context.bot_mode
@@ -267,32 +266,17 @@ def _assemble(
             parts.admission = AdmissionBatcher(sessions, chat_key=context.vault.chat_key)
             context.admission = parts.admission
             context.webhook_secret = webhook_secret(settings)
-        bot = _worker_bot(settings)
-        if bot is not None and not settings.bot_username:
-            parts.bots.append(bot)  # only to learn the @username for posters' t.me links
-            parts.loops.append(_learn_bot_username(bot, None, context))
+        if not settings.bot_username:  # for posters' t.me links
+            parts.loops.append(_learn_bot_username(settings, context, None))
     if role in ("all", "worker"):
-        bot = _worker_bot(settings)
-        if bot is not None:
-            parts.bots.append(bot)
-        assert context.vault is not None
-        parts.loops.extend(
-            worker_loops(
-                settings,
-                sessions,
-                vault=context.vault,
-                vault_key=vault_key,
-                bot=bot,
-                stores=media.stores,
-                alerts=context.alerts,
-                chats=_chat_services(settings, context),
-            )
-        )
+        _add_workers(settings, sessions, context, parts, media, vault_key=vault_key)
     return parts
 
 
 def _chat_services(settings: Settings, context: WebContext) -> BotServices:
     """What conversations outside Telegram use (the rate limiter shared with the web's)."""
+    from handlers.context import BotServices
+
     assert context.vault is not None
     return BotServices(
         vault=context.vault,
@@ -312,6 +296,11 @@ def _add_bot(
     webhook: bool,
 ) -> None:
     """The inbox processor (and polling, or webhook admission when this process serves HTTP)."""
+    from bot.flood import SharedFloodLimit
+    from handlers.context import BotServices
+    from tipline.loops import shared_buckets
+    from tipline.telegram import build_telegram
+
     assert context.vault is not None
     services = BotServices(
         vault=context.vault,
@@ -329,7 +318,7 @@ def _add_bot(
     if shared is not None:
         telegram.bot.session.middleware(SharedFloodLimit(shared))
     if not settings.bot_username:
-        parts.loops.append(_learn_bot_username(telegram.bot, services, context))
+        parts.loops.append(_learn_bot_username(settings, context, services))
     if telegram.admission is not None:
         context.admission = telegram.admission
         context.webhook_secret = webhook_secret(settings)
@@ -337,12 +326,36 @@ def _add_bot(
     parts.telegram = telegram
 
 
-def _worker_bot(settings: Settings) -> Bot | None:
-    """The workers' own Bot (relay sends, file downloads), apart from the processor's."""
-    if settings.bot_token is None:
-        return None
-    return create_bot(
-        token=settings.bot_token.get_secret_value(), api_base=settings.telegram_api_base
+def _add_workers(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    context: WebContext,
+    parts: _Parts,
+    media: Media,
+    *,
+    vault_key: str,
+) -> None:
+    """The background workers, with their own Bot (relay sends, file downloads)."""
+    from bot.factory import create_bot
+    from tipline.loops import worker_loops
+
+    bot = None
+    if settings.bot_token is not None:
+        token = settings.bot_token.get_secret_value()
+        bot = create_bot(token=token, api_base=settings.telegram_api_base)
+        parts.bots.append(bot)
+    assert context.vault is not None
+    parts.loops.extend(
+        worker_loops(
+            settings,
+            sessions,
+            vault=context.vault,
+            vault_key=vault_key,
+            bot=bot,
+            stores=media.stores,
+            alerts=context.alerts,
+            chats=_chat_services(settings, context),
+        )
     )
 
 
@@ -355,19 +368,24 @@ async def _close(parts: _Parts) -> None:
         await bot.session.close()
 
 
-async def _learn_bot_username(bot: Bot, services: BotServices | None, context: WebContext) -> None:
-    """Learn the bot's @username from getMe (for t.me links on posters), retrying."""
-    while True:
-        try:
-            me = await bot.get_me()
-            break
-        except Exception as exc:  # noqa: BLE001 - Telegram unreachable: posters link the web page
-            log.warning("cannot learn the bot's username (%s); retrying in 30s", exc)
-            await asyncio.sleep(30)
-    if me.username:
+async def _learn_bot_username(
+    settings: Settings, context: WebContext, services: BotServices | None
+) -> None:
+    """Learn the bot's @username from getMe (for t.me links on posters and in the bot)."""
+    assert settings.bot_token is not None
+    username = await learn_username(
+        api_base=settings.telegram_api_base, token=settings.bot_token.get_secret_value()
+    )
+    if username:
         if services is not None:
-            services.bot_username = me.username
-        context.bot_username = me.username
+            services.bot_username = username
+        context.bot_username = username
+
+
+async def _warm_gazetteer(context: WebContext) -> None:
+    """Load the gazetteer (about 2 s of CPU) once serving: a restarted process answers at
+    once, and only a place typed in its first seconds waits for the load."""
+    await asyncio.to_thread(context.geocoder.geocode, "Xi'an")
 
 
 def _web_limiter(settings: Settings) -> RateLimiter:

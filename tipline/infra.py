@@ -13,12 +13,26 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.identity.conversations import RedisConversations
 from settings import Settings
 from storage.photostore import PhotoStores, open_photo_stores
 from tipline.startup import StartupError
 
 if TYPE_CHECKING:
     from storage.s3store import S3Connection
+
+
+def fsm_prefix(settings: Settings) -> str:
+    """A deployment sharing Redis sets its own TIPLINE_REDIS_PREFIX; keys stay keyed hashes."""
+    default = settings.redis_prefix == Settings.model_fields["redis_prefix"].default
+    return "" if default else settings.redis_prefix
+
+
+def conversations_in_redis(settings: Settings) -> RedisConversations | None:
+    """Where erasure finds conversation state in Redis (None: it is in the database)."""
+    if not settings.redis_url:
+        return None
+    return RedisConversations.from_url(settings.redis_url, prefix=fsm_prefix(settings))
 
 
 def check_redis(settings: Settings) -> None:

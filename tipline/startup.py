@@ -16,6 +16,7 @@ from storage import migrate
 
 SUPPORTED = {"sqlite+aiosqlite", "postgresql+asyncpg"}
 ROLES = ("all", "web", "bot", "worker")
+MIN_WEBHOOK_SECRET = 32
 
 
 def check_role(settings: Settings, role: str) -> None:
@@ -34,6 +35,18 @@ def check_role(settings: Settings, role: str) -> None:
             f"--role {role} needs TIPLINE_REDIS_URL: processes share Telegram's rate limits "
             "and sign-in throttling through Redis"
         )
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The webhook secret, required (32+ characters) to start in webhook mode."""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if len(secret) < MIN_WEBHOOK_SECRET:
+        raise StartupError(
+            f"webhook mode needs TIPLINE_WEBHOOK_SECRET of at least {MIN_WEBHOOK_SECRET} "
+            "characters (letters, digits, _ and -); e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`"
+        )
+    return secret
 
 
 class StartupError(Exception):

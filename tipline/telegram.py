@@ -19,16 +19,15 @@ from bot.fsm import KeyedStateKeys, SqlStorage
 from bot.polling import DurablePoller
 from bot.processor import InboxProcessor
 from core.delivery.inbox import AdmissionBatcher
-from core.identity.conversations import RedisConversations
 from core.identity.vault import Vault
 from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from handlers import build_routers
 from handlers.context import BotServices
 from settings import Settings
-from tipline.startup import StartupError
+from tipline.infra import fsm_prefix
+from tipline.startup import StartupError, webhook_secret
 
 log = logging.getLogger("tipline.telegram")
-MIN_WEBHOOK_SECRET = 32
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
@@ -51,36 +50,11 @@ class TelegramSide:
         await self.bot.session.close()
 
 
-def webhook_secret(settings: Settings) -> str:
-    """The webhook secret, required (32+ characters) to start in webhook mode."""
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-    if len(secret) < MIN_WEBHOOK_SECRET:
-        raise StartupError(
-            f"webhook mode needs TIPLINE_WEBHOOK_SECRET of at least {MIN_WEBHOOK_SECRET} "
-            "characters (letters, digits, _ and -); e.g. `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'`"
-        )
-    return secret
-
-
-def _fsm_prefix(settings: Settings) -> str:
-    """A deployment sharing Redis sets its own TIPLINE_REDIS_PREFIX; keys stay keyed hashes."""
-    default = settings.redis_prefix == Settings.model_fields["redis_prefix"].default
-    return "" if default else settings.redis_prefix
-
-
-def conversations_in_redis(settings: Settings) -> RedisConversations | None:
-    """Where erasure finds conversation state in Redis (None: it is in the database)."""
-    if not settings.redis_url:
-        return None
-    return RedisConversations.from_url(settings.redis_url, prefix=_fsm_prefix(settings))
-
-
 def _fsm_storage(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], vault: Vault
 ) -> BaseStorage:
     if settings.redis_url:
-        keys = KeyedStateKeys(vault, prefix=_fsm_prefix(settings))
+        keys = KeyedStateKeys(vault, prefix=fsm_prefix(settings))
         return RedisStorage.from_url(settings.redis_url, key_builder=keys)
     # Never a Telegram id in a key, in Redis or in the database.
     return SqlStorage(sessions, keys=KeyedStateKeys(vault))

@@ -7,6 +7,7 @@ Short tier: 20 s at a fifth of the rate. Full: 10 minutes at 50 text + 5 photo t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from pathlib import Path
@@ -110,6 +111,8 @@ async def _soak(app: Deployment) -> dict[str, object]:
                 f"failed {len(failures)}, in flight {len(pending)}"
             )
 
+        server = psutil.Process(app.run.proc.pid)
+        cpu_before = _cpu_seconds(server)
         sampler = asyncio.create_task(_rss_sampler(app.run.proc.pid, samples, stop, progress))
         late: list[float] = []
         await asyncio.gather(
@@ -118,6 +121,7 @@ async def _soak(app: Deployment) -> dict[str, object]:
         )
         offered = len(late) / SECONDS
         await asyncio.gather(*list(pending))
+        cpu = _cpu_seconds(server) - cpu_before
         stop.set()
         await sampler
     return {
@@ -128,7 +132,19 @@ async def _soak(app: Deployment) -> dict[str, object]:
         "sent": len(sent),
         "late": late,
         "offered": offered,
+        "cpu": cpu,
     }
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    """CPU time used by the server and the photo decoders below it (finished ones included):
+    unlike latency, a figure the machine's other load hardly moves."""
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a decoder that just finished
+            times = each.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -171,6 +187,8 @@ def test_r1_soak_loses_nothing_and_keeps_admission_fast(tmp_path: Path):
         duplicated=duplicated,
         admission_p50_ms=_percentile(latencies, 50),
         admission_p99_ms=_percentile(latencies, 99),
+        server_cpu_s=result["cpu"],
+        server_cpu_ms_per_tip=result["cpu"] * 1000 / max(1, result["sent"] + len(refs)),
         rss_warm_mib=warm,
         rss_growth_pct=growth,
         inbox=statuses,

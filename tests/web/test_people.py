@@ -18,6 +18,7 @@ from core.cases.poster_layout import DEFAULT_FONT
 from core.geo import GeocodingService, build_geocoder
 from core.identity.vault import Vault
 from handlers.context import BotServices
+from settings import Settings
 from storage.models import Case, CasePhoto
 from storage.photostore import open_photo_stores
 from tests.fakes.telegram.server import FakeTelegram
@@ -210,11 +211,8 @@ async def test_the_bot_username_for_poster_links_is_learned_from_get_me(context)
     context.bot_username = None
     services = BotServices(vault=Vault(Vault.new_key()), geocoder=geocoder())
     async with FakeTelegram(bot_username="missing_kids_bot") as fake:
-        bot = fake.bot()
-        try:
-            await _learn_bot_username(bot, services, context)
-        finally:
-            await bot.session.close()
+        settings = Settings(bot_token=fake.token, telegram_api_base=fake.base_url)
+        await _learn_bot_username(settings, context, services)
     assert context.bot_username == services.bot_username == "missing_kids_bot"
 
 
