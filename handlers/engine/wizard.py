@@ -24,6 +24,9 @@ from handlers.engine.channel import Channel, Keyboard, cut
 log = logging.getLogger("tipline.handlers")
 
 M = TypeVar("M", bound=BaseModel)
+APPLIED, LEFT_IN = "applied_update", "left_in_state"
+"""Keys of the chat's data beside the flows': the update that last changed it, and the state
+name it left (kept only where state is stored apart from the update's outcome)."""
 View = tuple[str, Keyboard | None]
 """A step's question and its buttons."""
 
@@ -106,24 +109,54 @@ class Conversation:
     """One update's conversation: its chat, state, data and channel; read once, saved once."""
 
     def __init__(
-        self, store: Store, channel: Channel, chat_id: int, texts: Texts, state: str | None
+        self,
+        store: Store,
+        channel: Channel,
+        chat_id: int,
+        texts: Texts,
+        state: str | None,
+        *,
+        update_id: int | None = None,
     ) -> None:
         self.store = store
         self.channel = channel
         self.chat_id = chat_id
         self.texts = texts
         self.state = state
+        self.update_id = update_id
+        """Given where the state is stored apart from the update's outcome (Redis): the data then
+        records the update that last changed it, so that update is not applied twice."""
         self._saved_state = state
         self._data: dict[str, Any] | None = None
         self._opened: dict[str, tuple[Flow[Any], BaseModel | None]] = {}
+
+    async def _read(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = await self.store.get_data()
+        return self._data
+
+    async def applied(self) -> bool:
+        """Whether this update's changes are stored already: it is being handled again after a
+        crash between saving the state and recording the update's outcome (its replies went the
+        first time). The state name is put back as that update left it, in case the crash fell
+        between the data's write and the name's."""
+        if self.update_id is None:
+            return False
+        data = await self._read()
+        last = data.get(APPLIED)
+        if not isinstance(last, int) or last < self.update_id:
+            return False
+        left = data.get(LEFT_IN)
+        if left != self.state:
+            await self.store.set_state(left)
+            self.state = self._saved_state = left
+        return True
 
     async def open(self, flow: Flow[M]) -> M | None:
         """The flow's state as stored (None when there is none); saved with the update."""
         if flow.key in self._opened:
             return self._opened[flow.key][1]  # type: ignore[return-value]
-        if self._data is None:
-            self._data = await self.store.get_data()
-        model = flow.load(self._data)
+        model = flow.load(await self._read())
         self._opened[flow.key] = (flow, model)
         return model
 
@@ -140,17 +173,19 @@ class Conversation:
         await self.channel.send_text(self.chat_id, cut(text, self.channel.text_limit), buttons)
 
     async def save(self) -> None:
-        """Store what changed: the state name, and the data of every flow opened."""
-        if self.state != self._saved_state:
+        """Store what changed: the data of every flow opened, then the state name. With an
+        update id the data also records this update and the state it leaves (see applied())."""
+        moved = self.state != self._saved_state
+        if self._opened or (moved and self.update_id is not None):
+            data = await self._read()
+            for key, (_, model) in self._opened.items():
+                data[key] = model.model_dump(mode="json") if model is not None else None
+            if self.update_id is not None:
+                data[APPLIED], data[LEFT_IN] = self.update_id, self.state
+            await self.store.set_data(data)
+        if moved:
             await self.store.set_state(self.state)
             self._saved_state = self.state
-        if not self._opened:
-            return
-        data = self._data if self._data is not None else await self.store.get_data()
-        for key, (_, model) in self._opened.items():
-            data[key] = model.model_dump(mode="json") if model is not None else None
-        await self.store.set_data(data)
-        self._data = data
 
 
 class Wizard(ABC, Generic[M]):

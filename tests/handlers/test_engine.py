@@ -76,3 +76,25 @@ def test_each_flows_views_are_the_states_telegram_routes_on():
 
     for flow, group in ((REPORT, Report), (NEWCASE, NewCase), (ALERTS, Volunteering)):
         assert {flow.state_of(view) for view in flow.views} == {state.state for state in group}
+
+
+async def test_with_an_update_id_the_data_records_it_and_the_same_update_is_not_applied_again():
+    store = Store()
+    first = Conversation(store, Recorder(), 7, Texts("en"), None, update_id=10)
+    assert not await first.applied()
+    await (await Turn.of(first)).ask("when")
+    await first.save()
+    assert store.state == "Report:when"
+    store.state = None  # a crash fell between the data's write and the state name's
+    again = Conversation(store, Recorder(), 7, Texts("en"), store.state, update_id=10)
+    assert await again.applied() and store.state == "Report:when"  # the name put back
+    later = Conversation(store, Recorder(), 7, Texts("en"), store.state, update_id=11)
+    assert not await later.applied()
+
+
+async def test_without_an_update_id_nothing_is_recorded_and_a_state_change_writes_no_data():
+    store = Store()
+    conversation = Conversation(store, Recorder(), 7, Texts("en"), None)
+    conversation.go("Report:what")
+    await conversation.save()
+    assert store.state == "Report:what" and store.data == {} and not await conversation.applied()
