@@ -17,11 +17,11 @@ from tests.redis_server import dump
 SIGHTING = "A girl in a yellow raincoat at the bus station"
 
 
-async def _handle_again(chat: Transcript, update: dict) -> None:  # type: ignore[type-arg]
+async def _handle_again(bot: Transcript, update: dict) -> None:  # type: ignore[type-arg]
     """What the inbox processor does with an update still pending after a crash."""
-    event = Update.model_validate(update, context={"bot": chat.bot})
-    async with chat.sessions() as session:
-        await chat.dispatcher.feed_update(chat.bot, event, session=session, acknowledged=False)
+    event = Update.model_validate(update, context={"bot": bot.bot})
+    async with bot.sessions() as session:
+        await bot.dispatcher.feed_update(bot.bot, event, session=session, acknowledged=False)
         await session.commit()
 
 
