@@ -16,6 +16,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/tipline.db"
 TELEGRAM_API = "https://api.telegram.org"
 WHATSAPP_API = "https://graph.facebook.com/v21.0"
 _WHATSAPP_ID = re.compile(r"[0-9]{5,20}")
+_DISPLAY_NUMBER = re.compile(r"[1-9][0-9]{6,14}")  # E.164: at most 15 digits, no leading 0
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_phone_number_id: str | None = None
     whatsapp_api_base: str = WHATSAPP_API
+    # The business number people write to, in international form ("+44 7700 900123"): the
+    # dashboard's family links and the case page then open WhatsApp too (wa.me links).
+    whatsapp_display_number: str | None = None
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     media_dir: Path = Path("./var/media")
@@ -122,6 +126,7 @@ class Settings(BaseSettings):
         "whatsapp_app_secret",
         "whatsapp_verify_token",
         "whatsapp_phone_number_id",
+        "whatsapp_display_number",
         mode="before",
     )
     @classmethod
@@ -201,6 +206,20 @@ class Settings(BaseSettings):
             )
         return None if value is None else value.strip()
 
+    @field_validator("whatsapp_display_number")
+    @classmethod
+    def _whatsapp_number(cls, value: str | None) -> str | None:
+        """Kept as wa.me wants it: the digits of the international number, without the +."""
+        if value is None:
+            return None
+        digits = re.sub(r"[\s().-]", "", value).removeprefix("+")
+        if _DISPLAY_NUMBER.fullmatch(digits) is None:
+            raise ValueError(
+                f"the WhatsApp display number {value!r} is not an international phone number "
+                "(country code first, for example +44 7700 900123)"
+            )
+        return digits
+
     @field_validator("whatsapp_api_base")
     @classmethod
     def _whatsapp_base(cls, value: str) -> str:
@@ -224,6 +243,8 @@ class Settings(BaseSettings):
                 "whatsapp: set all of TIPLINE_WHATSAPP_TOKEN, TIPLINE_WHATSAPP_APP_SECRET, "
                 "TIPLINE_WHATSAPP_VERIFY_TOKEN and TIPLINE_WHATSAPP_PHONE_NUMBER_ID, or none"
             )
+        if self.whatsapp_display_number is not None and self.whatsapp_token is None:
+            raise ValueError("whatsapp_display_number needs the four WhatsApp settings too")
         secret = self.whatsapp_verify_token
         if secret is not None and len(secret.get_secret_value()) < 16:
             raise ValueError("whatsapp_verify_token must be at least 16 characters")

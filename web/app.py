@@ -53,6 +53,8 @@ class WebContext:
     webhook_secret: str | None = None
     # WhatsApp (web/whatsapp.py): set when the four TIPLINE_WHATSAPP_* settings are.
     whatsapp: WhatsAppIntake | None = None
+    # The business number people write to (settings.whatsapp_display_number): wa.me links.
+    whatsapp_number: str | None = None
     # The dashboard: TOTP secrets are sealed with the vault; sign-in throttling; photo stores.
     vault: Vault | None = None
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
