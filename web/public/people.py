@@ -77,12 +77,12 @@ async def people(request: Request) -> HTMLResponse:
     return _page(request, "people.html", lang=lang, here="/people", people=listed)
 
 
-@router.get("/people/{ref}", response_class=HTMLResponse)
 def _whatsapp_link(number: str | None, ref: str) -> str | None:
     """A chat with the tip line on WhatsApp, the case's code typed in (a report about it)."""
     return chat_link(number, f"case_{ref}") if number else None
 
 
+@router.get("/people/{ref}", response_class=HTMLResponse)
 async def person(ref: str, request: Request) -> HTMLResponse:
     """One public case: public fields, photos, how to report a sighting, the poster."""
     lang = pick_language(request)
