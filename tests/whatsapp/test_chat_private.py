@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core.i18n import Texts
+from handlers.engine.inputs import Command, Text, read_text
 from moderation.review.decisions import Outcome, decide
 from storage.models import StaffUser, Tip, TipsterIdentity
 from tests.fakes.whatsapp import payloads as wa
@@ -39,6 +40,22 @@ async def moderator(engine, sessions, tmp_path) -> StaffUser:
             client, sessions, admin, email="mod@example.org", role="moderator"
         )
     return signed.user
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("/status K7Q2-9XRA", Command("status", "K7Q2-9XRA")),
+        ("/add@tipline_bot  K7Q2-9XRA ", Command("add", "K7Q2-9XRA")),
+        ("Status", Command("status")),
+        ("family_ABCDEFGH23456789", Command("start", "family_ABCDEFGH23456789")),
+        ("case_K7Q2-9XRA", Command("start", "case_K7Q2-9XRA")),
+        ("status of the boy unknown", Text("status of the boy unknown")),
+        ("family_ABC and more words", Text("family_ABC and more words")),
+    ],
+)
+def test_typed_commands_carry_their_argument_and_a_code_alone_is_start(typed, read):
+    assert read_text(typed) == read
 
 
 async def test_status_lists_ones_tips_and_tells_one_tip_but_nothing_of_others(line):

@@ -90,9 +90,11 @@ async def _family_link(client, senior, ref: str) -> str:
 
 
 async def _report(line: Line, ref: str) -> str:
-    """The tipster opens the case's report by typing its code, then reports."""
+    """The tipster looks the case up with /case, taps its "Report a sighting", reports."""
     line.phone = TIPSTER
-    (about, *_) = await line.sends(*wa.text(f"case_{ref}"))
+    (card,) = await line.sends(*wa.text(f"/case {ref}"))
+    assert "Li Na" in read_line(card) and EN("case.code", ref=ref) in read_line(card)
+    (about, *_) = await line.taps(card, EN("case.button_report"))
     assert "Li Na" in read_line(about)
     return await line.reports(SIGHTING)
 
