@@ -20,6 +20,7 @@ SMS_API = "https://api.twilio.com"
 _SMS_ACCOUNT = re.compile(r"[A-Za-z0-9-]{16,64}")
 _E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 _HTTP_URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
+_DISPLAY_NUMBER = re.compile(r"[1-9][0-9]{6,14}")  # E.164: at most 15 digits, no leading 0
 
 
 class Settings(BaseSettings):
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     sms_api_base: str = SMS_API
     # Who HELP says is texting (carriers require the name).
     sms_name: str = Field(default="Tipline", min_length=1, max_length=40)
+    # The business number people write to, in international form ("+44 7700 900123"): the
+    # dashboard's family links and the case page then open WhatsApp too (wa.me links).
+    whatsapp_display_number: str | None = None
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     media_dir: Path = Path("./var/media")
@@ -139,6 +143,7 @@ class Settings(BaseSettings):
         "sms_auth_token",
         "sms_from",
         "public_url",
+        "whatsapp_display_number",
         mode="before",
     )
     @classmethod
@@ -218,6 +223,20 @@ class Settings(BaseSettings):
             )
         return None if value is None else value.strip()
 
+    @field_validator("whatsapp_display_number")
+    @classmethod
+    def _whatsapp_number(cls, value: str | None) -> str | None:
+        """Kept as wa.me wants it: the digits of the international number, without the +."""
+        if value is None:
+            return None
+        digits = re.sub(r"[\s().-]", "", value).removeprefix("+")
+        if _DISPLAY_NUMBER.fullmatch(digits) is None:
+            raise ValueError(
+                f"the WhatsApp display number {value!r} is not an international phone number "
+                "(country code first, for example +44 7700 900123)"
+            )
+        return digits
+
     @field_validator("whatsapp_api_base", "sms_api_base")
     @classmethod
     def _api_base(cls, value: str, info: ValidationInfo) -> str:
@@ -276,6 +295,8 @@ class Settings(BaseSettings):
                 "whatsapp: set all of TIPLINE_WHATSAPP_TOKEN, TIPLINE_WHATSAPP_APP_SECRET, "
                 "TIPLINE_WHATSAPP_VERIFY_TOKEN and TIPLINE_WHATSAPP_PHONE_NUMBER_ID, or none"
             )
+        if self.whatsapp_display_number is not None and self.whatsapp_token is None:
+            raise ValueError("whatsapp_display_number needs the four WhatsApp settings too")
         secret = self.whatsapp_verify_token
         if secret is not None and len(secret.get_secret_value()) < 16:
             raise ValueError("whatsapp_verify_token must be at least 16 characters")

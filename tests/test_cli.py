@@ -165,6 +165,11 @@ _WHATSAPP = {
         ({"TIPLINE_WHATSAPP_API_BASE": "graph.facebook.com"}, "is not an http(s) URL"),
         ({"TIPLINE_WHATSAPP_VERIFY_TOKEN": "short"}, "at least 16 characters"),
         ({"TIPLINE_WHATSAPP_APP_SECRET": ""}, "set all of TIPLINE_WHATSAPP_TOKEN"),
+        ({"TIPLINE_WHATSAPP_DISPLAY_NUMBER": "07700 900123"}, "not an international phone"),
+        (
+            {**dict.fromkeys(_WHATSAPP, ""), "TIPLINE_WHATSAPP_DISPLAY_NUMBER": "+447700900123"},
+            "needs the four WhatsApp settings",
+        ),
     ],
 )
 def test_nonsense_whatsapp_settings_are_one_line_and_exit_2(tmp_path: Path, changes, needle):

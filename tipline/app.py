@@ -192,6 +192,7 @@ async def _web_context(
         webhook_secrets=webhook_secrets(vault_key),
         mail_invites=bool(settings.smtp_host),
         bot_username=settings.bot_username,
+        whatsapp_number=settings.whatsapp_display_number,
         poster_font=settings.poster_font,
         alerts=AlertPolicy(
             radii_km=tuple(settings.alert_radii_km),

@@ -57,6 +57,8 @@ class WebContext:
     whatsapp: WhatsAppIntake | None = None
     # SMS (web/sms.py): set when the TIPLINE_SMS_* settings are.
     sms: SmsIntake | None = None
+    # The business number people write to (settings.whatsapp_display_number): wa.me links.
+    whatsapp_number: str | None = None
     # The dashboard: TOTP secrets are sealed with the vault; sign-in throttling; photo stores.
     vault: Vault | None = None
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)

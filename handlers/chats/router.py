@@ -3,8 +3,11 @@ Telegram's routers call, chosen by the button data's prefix, the conversation st
 command. No flow logic lives here: each branch is one call into a flow module.
 
 What goes where, as on Telegram: a button goes to the flow its prefix names; text, a place or
-a file goes to /newcase or /alerts while one of them is on screen, else to the report (which
-starts one); /cancel stops the flow on screen (the report waits under /newcase and /alerts).
+a file goes onto a sent tip while /add or a moderator's question waits, to /newcase or /alerts
+while one of them is on screen, else to the report (which starts one); /cancel stops the flow on
+screen (the report waits under /newcase and /alerts). The other private-chat commands and
+buttons (/start, /status, /add, /language, /forget, /mute, /case, a family's answers...) are in
+handlers.chats.private.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from core.alerts.messages import CALLBACK_PREFIX as ALERT
 from handlers.alerts.flow import ALERTS, SETTINGS, Volunteer
 from handlers.alerts.flow import Turn as AlertsTurn
 from handlers.alerts.views import VOL
+from handlers.chats.private import COMMANDS, ON_TIP, on_tip
+from handlers.chats.private import PRESSES as PRIVATE_PRESSES
 from handlers.context import BotServices, Sending
-from handlers.engine.channel import SEPARATOR, Keyboard, Origin, button, keyboard
+from handlers.engine.channel import SEPARATOR, Origin
 from handlers.engine.inputs import Command, Input, Media, Place, Press, Text, Unreadable
 from handlers.engine.wizard import Conversation, Wizard
 from handlers.newcase import buttons as case_buttons
@@ -32,7 +37,6 @@ from handlers.report.flow import Turn
 from handlers.report.views import CONFIRM, NAV, PICK
 from storage.models import Tipster
 
-MENU = "m"
 W = TypeVar("W", bound=Wizard[Any])
 
 
@@ -62,9 +66,11 @@ async def route(conversation: Conversation, message: Input, chat: Chat) -> None:
     if isinstance(message, Press):
         await _press(conversation, message.data, chat)
     elif isinstance(message, Command):
-        await _command(conversation, message.name, chat)
+        await _command(conversation, message, chat)
     elif isinstance(message, Unreadable):
         await conversation.say(conversation.texts(message.key))
+    elif conversation.state in ON_TIP:
+        await on_tip(conversation, message, chat)
     elif NEWCASE.view_of(conversation.state) is not None:
         await _case_input(conversation, message, chat)
     elif ALERTS.view_of(conversation.state) is not None:
@@ -116,19 +122,11 @@ async def _alerts_input(conversation: Conversation, message: Input, chat: Chat) 
         await turn.stay()
 
 
-def menu(conversation: Conversation) -> Keyboard:
-    """/start's choices: report a sighting, about and privacy."""
-    texts = conversation.texts
-    return keyboard(
-        [button(texts("menu.report"), MENU, "report")],
-        [button(texts("menu.about"), MENU, "about")],
-    )
-
-
-async def _command(conversation: Conversation, name: str, chat: Chat) -> None:
-    texts = conversation.texts
-    if name == "start":
-        await conversation.say(texts("start.welcome"), menu(conversation))
+async def _command(conversation: Conversation, command: Command, chat: Chat) -> None:
+    texts, name = conversation.texts, command.name
+    private = COMMANDS.get(name)
+    if private is not None:
+        await private(conversation, command.argument, chat)
     elif name == "help":
         await conversation.say(texts("chat.help"))
     elif name == "newcase":
@@ -146,15 +144,6 @@ async def _command(conversation: Conversation, name: str, chat: Chat) -> None:
 
 
 Route = Callable[[Conversation, list[str], Chat], Awaitable[None]]
-
-
-async def _menu(conversation: Conversation, values: list[str], chat: Chat) -> None:
-    if values == ["report"]:
-        await (await Turn.of(conversation)).start_or_resume(chat.session)
-    elif values == ["about"]:
-        await conversation.say(conversation.texts("about.text"))
-    else:
-        await (await Turn.of(conversation)).stale()
 
 
 def _nav(wizard: type[Wizard[Any]]) -> Route:
@@ -206,7 +195,7 @@ async def _alert(conversation: Conversation, values: list[str], chat: Chat) -> N
 
 # Button data is `<prefix>:<value>...`; each prefix takes this many values.
 PRESSES: dict[str, tuple[int, Route]] = {
-    MENU: (1, _menu),
+    **PRIVATE_PRESSES,
     NAV: (2, _nav(Turn)),
     PICK: (2, _pick(Turn, buttons.on_pick)),
     CONFIRM: (1, _send(Turn, "tip", buttons.on_confirm)),

@@ -110,3 +110,14 @@ async def invited(
     assert found, page.text[:1000]
     totp = await _enrol(client, found.group(1), email)
     return await _sign_in(client, sessions, email, totp)
+
+
+async def register_case(client: httpx.AsyncClient, staff: world.Signed, **fields: str) -> str:
+    """A case registered on the staff form (/cases/new, its one-time nonce); its reference."""
+    world.use(client, staff)
+    form = await client.get("/cases/new")
+    nonce = world.hidden(form.text, "nonce")
+    data = {"nonce": nonce, "kind": "missing", **fields, "csrf": staff.csrf}
+    created = await client.post("/cases/new", data=data)
+    assert created.status_code == 303, created.text[:500]
+    return str(created.headers["location"].rsplit("/", 1)[-1])

@@ -325,6 +325,7 @@ async def test_a_family_link_is_shown_once_and_only_its_hash_is_kept(client, ses
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     code = re.search(r"start=family_([A-Z2-9]{16})", response.text).group(1)
     assert "never asks for money" in response.text
+    assert "wa.me" not in response.text  # no WhatsApp display number set
     async with sessions() as session:
         [link] = (await session.scalars(select(FamilyLink))).all()
     assert code not in link.code_hash

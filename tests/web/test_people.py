@@ -27,6 +27,7 @@ from tipline.app import _learn_bot_username
 from web.app import WebContext
 
 BOT = "tipline_test_bot"
+WHATSAPP = "447700900123"
 POLICE_REF = "PSB-XA-2025-0417"
 CONTACT = b"sealed-contact-bytes"
 PRECISE = ("34.2778", "108.9631")
@@ -43,6 +44,7 @@ def context(engine, sessions, tmp_path: Path) -> WebContext:
     context = build_context(engine, sessions, tmp_path / "media")
     context.geocoder = geocoder()
     context.bot_username = BOT
+    context.whatsapp_number = WHATSAPP
     return context
 
 
@@ -112,6 +114,7 @@ async def test_the_case_page_shows_public_fields_but_never_contact_police_ref_or
     assert PRECISE[0] not in page.text and PRECISE[1] not in page.text
     assert f'href="/report?case={row.ref}&amp;lang=en"' in page.text
     assert f"https://t.me/{BOT}?start=case_{row.ref}" in page.text
+    assert f"https://wa.me/{WHATSAPP}?text=case_{row.ref}" in page.text
     assert f"/people/{row.ref}/poster.pdf" in page.text
 
 

@@ -5,6 +5,7 @@ recorded, read as a transcript."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.geo import build_geocoder
+from core.i18n import Texts
 from handlers.chats.processor import ChatProcessor
 from handlers.context import BotServices
 from handlers.whatsapp.transport import whatsapp_transport
@@ -33,6 +35,7 @@ from workers.whatsapp.media import whatsapp_fetcher
 from workers.whatsapp.sender import WhatsAppSender
 
 PHONE = "447700900123"
+EN = Texts("en", "chat")
 GEOCODER = build_geocoder(user_agent="tipline-tests")
 
 
@@ -113,6 +116,20 @@ class Line:
         for text in texts:
             *_, last = await self.sends(*wa.text(text))
         return last
+
+    async def reports(self, sighting: str) -> str:
+        """A whole report from what was seen (now, no place, no photo, may be contacted) to
+        Send; the tip's reference."""
+        (when,) = await self.sends(*wa.text(sighting))
+        (where,) = await self.taps(when, EN("button.when_now"))
+        assert EN("report.ask_where") in line(where)
+        (photos,) = await self.sends(*wa.location(34.2612, 108.9423, "Lianhu Road"))
+        (contact,) = await self.taps(photos, EN("button.skip"))
+        (summary,) = await self.taps(contact, EN("button.contact_yes"))
+        (sent,) = await self.taps(summary, EN("button.send"))
+        found = re.search(r"Reference: (\S+)", line(sent))
+        assert found, line(sent)
+        return found.group(1)
 
     async def settle(self) -> list[Send]:
         """Process what came in, relay what went out; the replies sent since the last look."""

@@ -67,7 +67,7 @@ async def test_typed_commands_start_help_cancel_and_one_not_known_here(line):
     assert read_line(cancelled) == EN("report.cancelled")
     (nothing,) = await line.sends(*wa.text("/cancel"))
     assert read_line(nothing) == EN("report.nothing_to_cancel")
-    (unknown,) = await line.sends(*wa.text("/status K7"))
+    (unknown,) = await line.sends(*wa.text("/link K7"))
     assert read_line(unknown) == EN("chat.unknown_command")
 
 

@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from core.errors import InvalidInput
+from core.whatsapp.links import chat_link
 from moderation.cases.families import create_family_link
 from moderation.cases.scam_gate import NeedsSenior
 from moderation.forwarding.forward import (
@@ -163,6 +164,8 @@ async def new_family_link(
 ) -> Response:
     """A one-time family code, shown once on this page (never stored in clear)."""
     code = await create_family_link(staff.db, staff=staff.user, case_ref=ref)
-    response = page(request, "dash/forwarding_code.html", staff, code=code)
+    number = web_context(request).whatsapp_number
+    whatsapp = chat_link(number, code.start_payload) if number else None
+    response = page(request, "dash/forwarding_code.html", staff, code=code, whatsapp=whatsapp)
     response.headers.update(NO_STORE)
     return response

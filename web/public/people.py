@@ -17,6 +17,7 @@ from core.cases.people import PublicPerson, get_person, list_people, photo_of
 from core.cases.poster_files import PosterFiles, bot_link, cached_poster, poster_data
 from core.cases.posters import PosterFontMissing, resolve_font
 from core.i18n import SUPPORTED, Texts
+from core.whatsapp.links import chat_link
 from storage.photostore import PhotoNotFoundError, PhotoStores
 from web.public.forms import pick_language
 from web.public.report import HEADERS
@@ -76,6 +77,11 @@ async def people(request: Request) -> HTMLResponse:
     return _page(request, "people.html", lang=lang, here="/people", people=listed)
 
 
+def _whatsapp_link(number: str | None, ref: str) -> str | None:
+    """A chat with the tip line on WhatsApp, the case's code typed in (a report about it)."""
+    return chat_link(number, f"case_{ref}") if number else None
+
+
 @router.get("/people/{ref}", response_class=HTMLResponse)
 async def person(ref: str, request: Request) -> HTMLResponse:
     """One public case: public fields, photos, how to report a sighting, the poster."""
@@ -94,6 +100,7 @@ async def person(ref: str, request: Request) -> HTMLResponse:
         here=f"/people/{found.ref}",
         person=found,
         bot_link=bot_link(username, found.ref) if username else None,
+        whatsapp_link=_whatsapp_link(context.whatsapp_number, found.ref),
         share=share_of(found, base_url=base, texts=Texts(lang)),
     )
 
