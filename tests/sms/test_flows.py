@@ -1,0 +1,96 @@
+"""/alerts and /newcase on SMS, whole walks through the chat router: a volunteer signs up by
+text and answers an area alert with a number; a family registers a missing child by text.
+On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.cases.registry import CaseDraft, submit_case
+from core.i18n import Texts
+from core.sms.render import MAX_SEGMENTS
+from core.sms.segments import size
+from moderation.cases.lifecycle import transition_case
+from storage.models import Case, StaffUser, Subscription
+from storage.types import utcnow
+from tests.keys import TEST_VAULT
+from tests.sms.chats import Line, sms_line
+from tests.web import dashboard_world, front_door
+
+EN = Texts("en", "sms")
+LAT, LON = 34.261234, 108.942345  # Lianhu, Xi'an
+
+
+@pytest.fixture
+async def line(engine, sessions, tmp_path):
+    async with sms_line(engine, sessions, tmp_path) as line:
+        yield line
+
+
+@pytest.fixture
+async def senior(engine, sessions, tmp_path) -> StaffUser:
+    """A senior moderator, through the front door."""
+    context = dashboard_world.build_context(engine, sessions, tmp_path / "dashboard")
+    async for client in dashboard_world.client_for(context):
+        admin = await front_door.first_admin(client, sessions)
+        signed = await front_door.invited(
+            client, sessions, admin, email="senior@example.org", role="senior_moderator"
+        )
+    return signed.user
+
+
+async def _all(sessions, model) -> list:
+    async with sessions() as session:
+        return list((await session.scalars(select(model))).all())
+
+
+async def _active_case(sessions, senior: StaffUser) -> Case:
+    """A case a senior moderator registers and makes active: its area alerts go out."""
+    draft = CaseDraft(
+        full_name="Li Na",
+        age_years=7,
+        last_seen_place="Lianhu, Xi'an",
+        last_seen_lat=LAT,
+        last_seen_lon=LON,
+        last_seen_at=utcnow() - timedelta(hours=2),
+        description="Red coat, white shoes.",
+        contact="family-contact@example.org",
+        police_ref="XA-2026-17",
+    )
+    async with sessions() as session:
+        case = await submit_case(
+            session, draft=draft, vault=TEST_VAULT, channel="staff", staff_id=senior.id
+        )
+        for step in ("verified", "active"):
+            case = await transition_case(session, staff=senior, ref=case.ref, to=step)
+        return case
+
+
+async def _sign_up(line: Line) -> None:
+    """/alerts by text: a typed city, a radius, English, no quiet hours, start."""
+    (where,) = await line.texts("/alerts")
+    assert "Type your city" in where
+    (radius,) = await line.texts("Xi'an")
+    assert "Area: Xi'an, Shaanxi, China." in radius
+    (language,) = await line.texts("40 km")
+    (quiet,) = await line.picks(language, "English")
+    (confirm,) = await line.picks(quiet, "No quiet hours")
+    assert "Radius: 40 km" in confirm
+    (started,) = await line.picks(confirm, "Start alerts")
+    assert "You will get alerts" in started
+
+
+async def test_a_volunteer_signed_up_by_sms_reports_on_an_alert_with_its_number(
+    line, sessions, senior
+):
+    await _sign_up(line)
+    (sub,) = await _all(sessions, Subscription)
+    assert sub.radius_km == 40
+    case = await _active_case(sessions, senior)
+    (alert,) = await line.settle()  # the relay sent it on SMS
+    assert "Li Na" in alert and size(alert).segments <= MAX_SEGMENTS
+    (report,) = await line.picks(alert, "I saw this child - report")  # GSM-7 dash
+    assert EN("report.ask_what").split(".")[0] in report and case.ref in report
