@@ -15,7 +15,7 @@ from core.delivery.outbox import enqueue, tipster_recipient
 from core.i18n import Texts
 from core.sms import payloads
 from core.sms.menus import remember
-from core.sms.render import render
+from core.sms.render import pages, render
 from core.sms.webhook import MAX_BODY
 from handlers.engine.channel import Keyboard
 
@@ -43,9 +43,12 @@ class SmsChannel:
         )
 
     async def send_text(self, chat_id: int, text: str, buttons: Keyboard | None = None) -> None:
-        """The text with its buttons as numbered choices; a menu replaces the last one."""
+        """The text with its buttons as numbered choices (a text too long for one goes
+        ahead in texts of its own); a menu replaces the last one."""
         rows = [[(b.label, b.data) for b in row] for row in buttons or ()]
-        menu = render(self.texts, text, rows)
+        lead, menu = pages(self.texts, text, rows)
+        for body in lead:
+            await self._put(chat_id, body)
         await self._put(chat_id, menu.body)
         if menu.choices:
             await remember(self.session, chat_id, menu.choices)

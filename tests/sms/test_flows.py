@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.cases.registry import CaseDraft, submit_case
+from core.cases.registry import CaseDraft, open_contact, submit_case
 from core.i18n import Texts
 from core.sms.render import MAX_SEGMENTS
 from core.sms.segments import size
@@ -94,3 +94,53 @@ async def test_a_volunteer_signed_up_by_sms_reports_on_an_alert_with_its_number(
     assert "Li Na" in alert and size(alert).segments <= MAX_SEGMENTS
     (report,) = await line.picks(alert, "I saw this child - report")  # GSM-7 dash
     assert EN("report.ask_what").split(".")[0] in report and case.ref in report
+
+
+async def _whole_case(line: Line) -> str:
+    """/newcase by text from its first question to Submit, the place typed, no photo; the
+    answer to Submit."""
+    (kind,) = await line.texts("/newcase")
+    assert "police report" in kind and "never asks for money" in kind
+    await line.picks(kind, "A missing child")
+    await line.texts("Li Wei")
+    (sex,) = await line.texts("Weiwei")
+    await line.picks(sex, "Female")
+    for answer in ("2019-05-04", "Scar on the left knee"):
+        await line.texts(answer)
+    (when,) = await line.texts("Mandarin; Sichuan dialect")
+    await line.picks(when, "Another day")
+    (where,) = await line.texts("2025-03-01 14:30")
+    assert where.startswith(EN("newcase.ask_where"))
+    (happened,) = await line.texts("Xi'an")
+    assert "Place saved: Xi'an, Shaanxi, China." in happened
+    for answer in ("Left school at four with a man in a grey van", "PSB-2025-0301"):
+        (contact,) = await line.texts(answer)
+    assert contact.startswith(EN("newcase.ask_contact"))
+    (photos,) = await line.texts("Mother: +86 138 0000")
+    assert photos.startswith(EN("newcase.ask_photos"))  # none by SMS: who adds them
+    *lead, summary = await line.picks(photos, "No photo")  # too long for one text: whole
+    whole = "\n".join([*lead, summary])
+    for field in (
+        "Name: Li Wei",
+        "Police report: PSB-2025-0301",
+        "Place: Xi",
+        "grey van",
+        "Photos: 0",
+    ):
+        assert field in whole
+    (done,) = await line.picks(summary, "Submit the case")
+    return done
+
+
+async def test_a_family_registers_a_missing_child_by_sms_and_is_told_how_photos_follow(
+    line, sessions
+):
+    done = await _whole_case(line)
+    (case,) = await _all(sessions, Case)
+    assert done == EN("newcase.submitted", ref=case.ref)
+    assert (case.status, case.channel, case.full_name) == ("submitted", "sms", "Li Wei")
+    assert case.last_seen_place.startswith("Xi") and case.last_seen_lat is not None
+    assert case.source_key.startswith("sms-case:") and line.phone not in case.source_key
+    assert open_contact(case, vault=TEST_VAULT) == "Mother: +86 138 0000"
+    replies = [text for text in line.transcript if not text.startswith("> ")]
+    assert all(size(text).segments <= MAX_SEGMENTS for text in replies)
