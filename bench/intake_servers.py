@@ -3,6 +3,7 @@
 python bench/intake_servers.py echo --port P --api BASE [--tipline-session]
 python bench/intake_servers.py admission --port P --database-url URL
 python bench/intake_servers.py whatsapp --port P --database-url URL
+python bench/intake_servers.py sms --port P --database-url URL
 """
 
 from __future__ import annotations
@@ -108,6 +109,41 @@ def whatsapp(port: int, database_url: str) -> None:
     _serve(context, port)
 
 
+def sms(port: int, database_url: str) -> None:
+    """Tipline's SMS webhook endpoint with durable admission and nothing behind it, signed for
+    the URL it is served at."""
+    from core.geo import build_geocoder
+    from core.identity.vault import Vault
+    from core.sms.admission import SmsAdmission
+    from storage.db import create_engine, create_sessionmaker
+    from tests.fakes.sms.server import AUTH_TOKEN
+    from web.app import WebContext
+    from web.sms import SmsIntake
+
+    engine = create_engine(database_url)
+    sessions = create_sessionmaker(engine)
+    vault = Vault(Vault.new_key())
+    intake = SmsIntake(
+        auth_token=AUTH_TOKEN,
+        base_url=f"http://127.0.0.1:{port}",
+        name="Tipline bench",
+        report_url="https://tips.example.org/report",
+        admission=SmsAdmission(sessions, vault),
+    )
+    context = WebContext(
+        engine=engine,
+        sessions=sessions,
+        head_revision="bench",
+        bot_mode="none",
+        media_dir=Path("/tmp"),
+        secret=b"x" * 32,
+        geocoder=build_geocoder(user_agent="bench"),
+        vault=vault,
+        sms=intake,
+    )
+    _serve(context, port)
+
+
 def _serve(context: Any, port: int) -> None:
     """The app around `context` under uvicorn, as `tipline run` serves it."""
     import uvicorn
@@ -127,7 +163,7 @@ def _serve(context: Any, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["echo", "admission", "whatsapp"])
+    parser.add_argument("kind", choices=["echo", "admission", "whatsapp", "sms"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api", default="")
     parser.add_argument("--database-url", default="")
@@ -137,6 +173,8 @@ def main() -> None:
         echo(args.port, args.api, tipline_session=args.tipline_session)
     elif args.kind == "whatsapp":
         whatsapp(args.port, args.database_url)
+    elif args.kind == "sms":
+        sms(args.port, args.database_url)
     else:
         admission(args.port, args.database_url)
 

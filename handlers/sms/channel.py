@@ -1,5 +1,6 @@
-"""The channel interface on SMS: each reply is one text, queued as an `sms` outbox row in the
-transaction that processes the person's message.
+"""The channel interface on SMS: each reply is one text (or, when a question is too long for
+three segments with its choices, its leading lines first in texts of their own), queued as `sms`
+outbox rows in the transaction that processes the person's message.
 
 Buttons become numbered choices (core/sms/render.py) and the numbers are remembered as the
 person's menu in the same transaction, so their reply "2" is that button's press. SMS carries
