@@ -4,24 +4,20 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
-from core.cases.registry import CaseDraft, open_contact, submit_case
+from core.cases.registry import open_contact
 from core.i18n import Texts
 from core.sms.render import MAX_SEGMENTS
 from core.sms.segments import size
-from moderation.cases.lifecycle import transition_case
 from storage.models import Case, StaffUser, Subscription
-from storage.types import utcnow
 from tests.keys import TEST_VAULT
 from tests.sms.chats import Line, sms_line
+from tests.staff_cases import staff_case
 from tests.web import dashboard_world, front_door
 
 EN = Texts("en", "sms")
-LAT, LON = 34.261234, 108.942345  # Lianhu, Xi'an
 
 
 @pytest.fixture
@@ -47,28 +43,6 @@ async def _all(sessions, model) -> list:
         return list((await session.scalars(select(model))).all())
 
 
-async def _active_case(sessions, senior: StaffUser) -> Case:
-    """A case a senior moderator registers and makes active: its area alerts go out."""
-    draft = CaseDraft(
-        full_name="Li Na",
-        age_years=7,
-        last_seen_place="Lianhu, Xi'an",
-        last_seen_lat=LAT,
-        last_seen_lon=LON,
-        last_seen_at=utcnow() - timedelta(hours=2),
-        description="Red coat, white shoes.",
-        contact="family-contact@example.org",
-        police_ref="XA-2026-17",
-    )
-    async with sessions() as session:
-        case = await submit_case(
-            session, draft=draft, vault=TEST_VAULT, channel="staff", staff_id=senior.id
-        )
-        for step in ("verified", "active"):
-            case = await transition_case(session, staff=senior, ref=case.ref, to=step)
-        return case
-
-
 async def _sign_up(line: Line) -> None:
     """/alerts by text: a typed city, a radius, English, no quiet hours, start."""
     (where,) = await line.texts("/alerts")
@@ -89,7 +63,7 @@ async def test_a_volunteer_signed_up_by_sms_reports_on_an_alert_with_its_number(
     await _sign_up(line)
     (sub,) = await _all(sessions, Subscription)
     assert sub.radius_km == 40
-    case = await _active_case(sessions, senior)
+    case = await staff_case(sessions, senior, status="active")
     (alert,) = await line.settle()  # the relay sent it on SMS
     assert "Li Na" in alert and size(alert).segments <= MAX_SEGMENTS
     (report,) = await line.picks(alert, "I saw this child - report")  # GSM-7 dash
