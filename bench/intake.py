@@ -3,8 +3,8 @@
 (a) a bare aiogram echo bot (aiogram's own webhook handler and HTTP session): the baseline;
     the same bot on Tipline's cheaper HTTP session is printed for information;
 (b) Tipline's durable admission alone (commit to the inbox, then 200), SQLite and PostgreSQL,
-    for Telegram updates and for signed WhatsApp webhooks (HMAC checked, sender keyed and
-    sealed);
+    for Telegram updates and for signed WhatsApp and SMS webhooks (signature checked, sender
+    keyed and sealed; bench/intake_signed.py);
 (c) `tipline run` in webhook mode doing the whole text-tip conversation.
 
 (a) and (c) are measured in BENCH_ROUNDS alternating pairs, each server warmed up first: on this
@@ -33,13 +33,11 @@ import common  # noqa: F401 - puts the project on sys.path
 import psutil
 from common import peak_rss_mib, percentile
 from conversation import CONVERSATION_STEPS, run_conversation
+from intake_signed import SMS, WHATSAPP, Signed
 
 from storage import migrate
 from tests.databases import fresh_database
 from tests.fakes.telegram.server import FakeTelegram
-from tests.fakes.whatsapp import payloads as wa
-from tests.fakes.whatsapp.server import APP_SECRET as WA_APP_SECRET
-from tests.fakes.whatsapp.server import PHONE_NUMBER_ID as WA_PHONE_NUMBER_ID
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +56,7 @@ OPEN_LOOP_RATE = 500
 OPEN_LOOP_SECONDS = 6
 WRK_SECONDS = 5
 WRK_FIRST_UPDATE_ID = 10_000_000
-WA_BODIES = 40_000  # distinct signed WhatsApp webhooks (more than a wrk run posts)
+SIGNED_BODIES = 40_000  # distinct signed webhooks (more than a wrk run posts)
 
 
 class Replies:
@@ -230,51 +228,57 @@ async def echo_baseline(
 
 
 async def admission_alone(
-    fake: FakeTelegram, backend: str, tmp: Path, root: Path = ROOT, *, whatsapp: bool = False
+    fake: FakeTelegram,
+    backend: str,
+    tmp: Path,
+    root: Path = ROOT,
+    *,
+    signed: Signed | None = None,
 ) -> tuple[float, float]:
-    """(b) on a fresh database: Telegram updates, or signed WhatsApp webhooks (no open loop)."""
+    """(b) on a fresh database: Telegram updates, or a signed channel's webhooks (no open
+    loop)."""
     database = fresh_database(backend, tmp)
     url = await asyncio.to_thread(database.__enter__)
     try:
         await asyncio.to_thread(migrate.upgrade, url)
-        if whatsapp:
-            return await _whatsapp_admission(backend, url, tmp, root), math.nan
+        if signed is not None:
+            return await _signed_admission(signed, backend, url, tmp, root), math.nan
         return await _admission(fake, backend, url, root)
     finally:
         await asyncio.to_thread(database.__exit__, None, None, None)
 
 
-async def _whatsapp_admission(backend: str, url: str, tmp: Path, root: Path) -> float:
+async def _signed_admission(
+    channel: Signed, backend: str, url: str, tmp: Path, root: Path
+) -> float:
     port = free_port()
-    args = [sys.executable, "bench/intake_servers.py", "whatsapp", "--port", str(port)]
+    args = [sys.executable, "bench/intake_servers.py", channel.server, "--port", str(port)]
     args += ["--database-url", url]
-    bodies = [_signed_whatsapp(i) for i in range(WA_BODIES)]
-    async with Server(args, port, root=root, path="/whatsapp/webhook") as server:
-        name = f"(b) WhatsApp admission, {backend}, closed loop"
+    webhook = f"http://127.0.0.1:{port}{channel.path}"
+    bodies = [channel.sign(i, webhook) for i in range(SIGNED_BODIES)]
+    async with Server(args, port, root=root, path=channel.path) as server:
+        name = f"(b) {channel.name} admission, {backend}, closed loop"
         if shutil.which("wrk"):
-            lines = tmp / f"whatsapp-{backend}.txt"
+            lines = tmp / f"{channel.server}-{backend}.txt"
             text = "".join(f"{sig}\t{body.decode()}\n" for sig, body in bodies)
             await asyncio.to_thread(lines.write_text, text)
-            return await closed_loop_wrk(name, server, script="intake_wa_wrk.lua", args=[lines])
-        return await _whatsapp_python(name, server, bodies)
+            script_args = [lines, channel.header, channel.content_type]
+            return await closed_loop_wrk(
+                name, server, script="intake_signed_wrk.lua", args=script_args
+            )
+        return await _signed_python(name, server, channel, bodies)
 
 
-def _signed_whatsapp(i: int) -> tuple[str, bytes]:
-    """A text from one of 1,000 senders, with a distinct message id, signed as Meta signs."""
-    sender = str(447_700_900_000 + i % 1000)
-    payload = wa.message(WA_PHONE_NUMBER_ID, sender, *wa.text("x"), wamid=f"wamid.BENCH{i:09d}")
-    body = wa.dumps(payload)
-    return wa.signature(WA_APP_SECRET, body), body
-
-
-async def _whatsapp_python(name: str, server: Server, bodies: list[tuple[str, bytes]]) -> float:
+async def _signed_python(
+    name: str, server: Server, channel: Signed, bodies: list[tuple[str, bytes]]
+) -> float:
     queue = iter(bodies[:ADMISSION_UPDATES])
     latencies: list[float] = []
 
     async def worker(http: aiohttp.ClientSession) -> None:
         for signature, body in queue:
             start = time.perf_counter()
-            headers = {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+            headers = {channel.header: signature, "Content-Type": channel.content_type}
             async with http.post(server.url, data=body, headers=headers) as response:
                 await response.read()
                 if response.status != 200:
@@ -447,11 +451,14 @@ async def main() -> None:
                 await echo_baseline(fake, replies, tipline_session=True)
             sqlite_rate, sqlite_p99 = await admission_alone(fake, "sqlite", Path(tmp))
             pg_rate, _ = await admission_alone(fake, "postgresql", Path(tmp))
-            wa_sqlite, _ = await admission_alone(fake, "sqlite", Path(tmp), whatsapp=True)
-            wa_pg, _ = await admission_alone(fake, "postgresql", Path(tmp), whatsapp=True)
+            wa_sqlite, _ = await admission_alone(fake, "sqlite", Path(tmp), signed=WHATSAPP)
+            wa_pg, _ = await admission_alone(fake, "postgresql", Path(tmp), signed=WHATSAPP)
+            sms_sqlite, _ = await admission_alone(fake, "sqlite", Path(tmp), signed=SMS)
+            sms_pg, _ = await admission_alone(fake, "postgresql", Path(tmp), signed=SMS)
     print(
         f"aims: admission >= 2000/s on SQLite: Telegram {sqlite_rate:.0f}, WhatsApp "
-        f"{wa_sqlite:.0f} (PostgreSQL: Telegram {pg_rate:.0f}, WhatsApp {wa_pg:.0f})"
+        f"{wa_sqlite:.0f}, SMS {sms_sqlite:.0f} (PostgreSQL: Telegram {pg_rate:.0f}, "
+        f"WhatsApp {wa_pg:.0f}, SMS {sms_pg:.0f})"
     )
     if not pairs:  # BENCH_ROUNDS=0: admission only
         return

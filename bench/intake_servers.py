@@ -3,6 +3,7 @@
 python bench/intake_servers.py echo --port P --api BASE [--tipline-session]
 python bench/intake_servers.py admission --port P --database-url URL
 python bench/intake_servers.py whatsapp --port P --database-url URL
+python bench/intake_servers.py sms --port P --database-url URL
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,23 +79,58 @@ def admission(port: int, database_url: str) -> None:
 
 def whatsapp(port: int, database_url: str) -> None:
     """Tipline's WhatsApp webhook endpoint with durable admission and nothing behind it."""
+    from core.whatsapp.admission import WhatsAppAdmission
+    from tests.fakes.whatsapp.server import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
+    from web.whatsapp import WhatsAppIntake
+
+    def intake(sessions: Any, vault: Any) -> dict[str, Any]:
+        admission = WhatsAppAdmission(sessions, vault)
+        return {
+            "whatsapp": WhatsAppIntake(
+                app_secret=APP_SECRET,
+                verify_token=VERIFY_TOKEN,
+                phone_number_id=PHONE_NUMBER_ID,
+                admission=admission,
+            )
+        }
+
+    _serve_signed(port, database_url, intake)
+
+
+def sms(port: int, database_url: str) -> None:
+    """Tipline's SMS webhook endpoint with durable admission and nothing behind it, signed for
+    the URL it is served at."""
+    from core.sms.admission import SmsAdmission
+    from tests.fakes.sms.server import AUTH_TOKEN
+    from web.sms import SmsIntake
+
+    def intake(sessions: Any, vault: Any) -> dict[str, Any]:
+        return {
+            "sms": SmsIntake(
+                auth_token=AUTH_TOKEN,
+                base_url=f"http://127.0.0.1:{port}",
+                name="Tipline bench",
+                report_url="https://tips.example.org/report",
+                admission=SmsAdmission(sessions, vault),
+            )
+        }
+
+    _serve_signed(port, database_url, intake)
+
+
+def _serve_signed(
+    port: int, database_url: str, intake: Callable[[Any, Any], dict[str, Any]]
+) -> None:
+    """A signed channel's webhook (the WebContext fields `intake` makes from the sessions and
+    a fresh vault), without the Telegram bot."""
     from core.geo import build_geocoder
     from core.identity.vault import Vault
-    from core.whatsapp.admission import WhatsAppAdmission
     from storage.db import create_engine, create_sessionmaker
-    from tests.fakes.whatsapp.server import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
     from web.app import WebContext
-    from web.whatsapp import WhatsAppIntake
 
     engine = create_engine(database_url)
     sessions = create_sessionmaker(engine)
     vault = Vault(Vault.new_key())
-    intake = WhatsAppIntake(
-        app_secret=APP_SECRET,
-        verify_token=VERIFY_TOKEN,
-        phone_number_id=PHONE_NUMBER_ID,
-        admission=WhatsAppAdmission(sessions, vault),
-    )
     context = WebContext(
         engine=engine,
         sessions=sessions,
@@ -103,7 +140,7 @@ def whatsapp(port: int, database_url: str) -> None:
         secret=b"x" * 32,
         geocoder=build_geocoder(user_agent="bench"),
         vault=vault,
-        whatsapp=intake,
+        **intake(sessions, vault),
     )
     _serve(context, port)
 
@@ -127,7 +164,7 @@ def _serve(context: Any, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["echo", "admission", "whatsapp"])
+    parser.add_argument("kind", choices=["echo", "admission", "whatsapp", "sms"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api", default="")
     parser.add_argument("--database-url", default="")
@@ -137,6 +174,8 @@ def main() -> None:
         echo(args.port, args.api, tipline_session=args.tipline_session)
     elif args.kind == "whatsapp":
         whatsapp(args.port, args.database_url)
+    elif args.kind == "sms":
+        sms(args.port, args.database_url)
     else:
         admission(args.port, args.database_url)
 

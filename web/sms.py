@@ -30,6 +30,7 @@ from core.sms.webhook import (
     parse,
     parse_status,
     signature_ok,
+    unsubscribed,
 )
 from web.telegram import read_body
 
@@ -83,18 +84,20 @@ async def receive(request: Request) -> Response:
 
 
 async def delivery_status(request: Request) -> Response:
-    """A status callback (delivered, undelivered, failed) recorded on the outbox row; 503
-    when that commit fails, so the provider may try again."""
+    """A status callback (delivered, undelivered, failed) recorded on the outbox row, a
+    21610 also as the number's opt-out; 503 when that commit fails, so the provider may try
+    again."""
     intake = _intake(request)
     if intake is None:
         return Response(status_code=404)
     fields = await _signed_form(intake, request, STATUS_PATH)
     if isinstance(fields, Response):
         return fields
-    status = parse_status(dict(fields))
+    form = dict(fields)
+    status = parse_status(form)
     if status is not None:
         try:
-            await intake.admission.record(status)
+            await intake.admission.record(status, unsubscribed=unsubscribed(form))
         except Exception:  # noqa: BLE001 - the provider may retry; nothing is lost
             log.warning("could not record an sms delivery status; answering 503")
             return Response(status_code=503)

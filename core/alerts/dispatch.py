@@ -227,15 +227,11 @@ async def _send_chunk(
     ]
     added = await _record(session, case_id=case.id, kind="alert", rows=rows)
     channels = await people.channels_of(session, (r.tipster_id for r in chunk))
-    messages = [
-        row
-        for r in chunk
-        if r.subscription_id in added
-        for row in _outbox_rows(
-            key=alert_key(case.id, r.subscription_id),
-            tipster_id=r.tipster_id,
-            channel=channels.get(r.tipster_id, people.TELEGRAM),
-            notice=alert_notice(
+    told = [
+        (
+            r,
+            channels.get(r.tipster_id, people.TELEGRAM),
+            alert_notice(
                 case,
                 photo_sha=photo,
                 language=r.language,
@@ -243,11 +239,25 @@ async def _send_chunk(
                 timezone=r.timezone,
                 now=now,
             ),
+        )
+        for r in chunk
+        if r.subscription_id in added
+    ]
+    messages = [
+        row
+        for r, channel, notice in told
+        for row in _outbox_rows(
+            key=alert_key(case.id, r.subscription_id),
+            tipster_id=r.tipster_id,
+            channel=channel,
+            notice=notice,
             now=now,
             due=_due(r, now),
         )
     ]
     await _enqueue_many(session, messages)
+    for r, channel, notice in told:  # a reply "1" to the alert means its first button
+        await people.remember_menu(session, tipster_id=r.tipster_id, channel=channel, notice=notice)
     return len(messages)
 
 

@@ -28,7 +28,7 @@ from storage.types import utcnow
 
 KINDS = ("missing", "found")
 SEXES = ("female", "male")
-CHANNELS = ("staff", "web", "telegram", "whatsapp")
+CHANNELS = ("staff", "web", "telegram", "whatsapp", "sms")
 MAX_PHOTOS = 10
 MAX_AGE = 120
 # Field -> the most characters it may hold (the columns' sizes, or a sane bound for Text).

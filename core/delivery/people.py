@@ -7,7 +7,8 @@ time). A `Notice` is what to say, in the person's language: text, buttons as row
 (label, data), our clean photo, protection, and the WhatsApp template for outside the 24-hour
 window. Button data is the same string on every channel (a WhatsApp reply id carries it back),
 at most 64 bytes. `PAYLOADS` maps a channel to the outbox payloads that say it there (SMS:
-one plain text with numbered choices, which `tell` keeps as the person's menu).
+one plain text with numbered choices, which `remember_menu` keeps as the person's menu, whether
+it was queued by `tell` or in bulk).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def sms_menu(notice: Notice) -> Menu:
 
 
 def sms_parts(notice: Notice) -> list[Part]:
-    """One text; its numbers become the person's menu when it is queued (`tell`)."""
+    """One text; its numbers become the person's menu when it is queued (`remember_menu`)."""
     return [("", sms.text(sms_menu(notice).body))]
 
 
@@ -148,9 +149,18 @@ async def tell(session: AsyncSession, *, tipster_id: int, notice: Notice, key: s
             session, channel=channel, recipient=recipient, payload=payload, key=part_key
         )
         added = sent or added
-    if added and channel == SMS and notice.buttons:
-        await remember(session, tipster_id, sms_menu(notice).choices)
+    if added:
+        await remember_menu(session, tipster_id=tipster_id, channel=channel, notice=notice)
     return added
+
+
+async def remember_menu(
+    session: AsyncSession, *, tipster_id: int, channel: str, notice: Notice
+) -> None:
+    """On SMS, keep a queued notice's numbered choices as the person's menu, so that a reply
+    "1" means its first button; never commits."""
+    if channel == SMS and notice.buttons:
+        await remember(session, tipster_id, sms_menu(notice).choices)
 
 
 def _one_line(value: str, limit: int) -> str:

@@ -126,10 +126,14 @@ class SmsAdmission(SessionCommitter[Inbound]):
         super().__init__(sessions, name="sms-admission", **batching)
         self._vault = vault
 
-    async def record(self, status: Status) -> None:
-        """Record a delivery status on its outbox row and commit (statuses are few: no batch)."""
+    async def record(self, status: Status, *, unsubscribed: str | None = None) -> None:
+        """Record a delivery status on its outbox row, and the opt-out of the `unsubscribed`
+        number it reports, in one commit (statuses are few: no batch)."""
         async with self._sessions() as session:
             await record_statuses(session, [status], now=utcnow())
+            if unsubscribed is not None:
+                key = sender_key(self._vault, unsubscribed)
+                await set_opted_out(session, key, opted_out=True)
             await session.commit()
 
     async def _write(self, session: AsyncSession, items: list[Inbound]) -> None:

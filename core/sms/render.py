@@ -51,6 +51,34 @@ def render(texts: Texts, question: str, buttons: Buttons = ()) -> Menu:
     return Menu(body, {n: data for n, (_, data) in numbered.items()})
 
 
+def pages(texts: Texts, question: str, buttons: Buttons = ()) -> tuple[list[str], Menu]:
+    """Like `render`, but the lines of a question too long to fit whole with its choices go
+    ahead in texts of their own (each within MAX_SEGMENTS), so nothing a person must check
+    is cut (a case's summary); the last lines stay with the menu."""
+    lines = plain(question).split("\n")
+    tail = len(lines) - 1
+    while tail > 0 and _whole(texts, "\n".join(lines[tail - 1 :]), buttons):
+        tail -= 1
+    return _packed(lines[:tail]), render(texts, "\n".join(lines[tail:]), buttons)
+
+
+def _whole(texts: Texts, question: str, buttons: Buttons) -> bool:
+    body = render(texts, question, buttons).body
+    return body == question or body.startswith(question + "\n")
+
+
+def _packed(lines: list[str]) -> list[str]:
+    """The lines joined into as few texts as fit MAX_SEGMENTS each (a longer line is cut)."""
+    texts: list[str] = []
+    for line in lines:
+        joined = f"{texts[-1]}\n{line}" if texts else line
+        if texts and _fits(joined):
+            texts[-1] = joined
+        else:
+            texts.append(_fit(line, []))
+    return [plain(text.strip("\n")) for text in texts if text.strip()]
+
+
 def choice(reply: str, choices: dict[str, str]) -> str | None:
     """The data of the button a reply names ("2", " 2 ", a full-width "２"), or None when the
     reply is no number on the menu (then it is text: a place, a time, a description)."""

@@ -25,6 +25,7 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 _E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 _SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 MAX_BODY = 1600  # Twilio's longest message body
+UNSUBSCRIBED = 21610  # the provider's "this number texted STOP to you"
 # Carriers' keywords: the whole message, any case (docs/sms.md says why CANCEL opts out).
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN = frozenset({"START", "UNSTOP"})
@@ -102,3 +103,12 @@ def parse_status(fields: dict[str, str]) -> Status | None:
     code = fields.get("ErrorCode")
     error = f"{code}: {fields.get('MessageStatus')}" if status == "failed" and code else None
     return Status(sid, status, error)
+
+
+def unsubscribed(fields: dict[str, str]) -> str | None:
+    """The number a message failed to reach because it unsubscribed (a later 21610 in a
+    status callback), so that it opts out as if it had texted STOP; else None."""
+    phone = fields.get("To", "")
+    if fields.get("ErrorCode") != str(UNSUBSCRIBED) or _E164.fullmatch(phone) is None:
+        return None
+    return phone

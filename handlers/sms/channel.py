@@ -1,5 +1,6 @@
-"""The channel interface on SMS: each reply is one text, queued as an `sms` outbox row in the
-transaction that processes the person's message.
+"""The channel interface on SMS: each reply is one text (or, when a question is too long for
+three segments with its choices, its leading lines first in texts of their own), queued as `sms`
+outbox rows in the transaction that processes the person's message.
 
 Buttons become numbered choices (core/sms/render.py) and the numbers are remembered as the
 person's menu in the same transaction, so their reply "2" is that button's press. SMS carries
@@ -15,7 +16,7 @@ from core.delivery.outbox import enqueue, tipster_recipient
 from core.i18n import Texts
 from core.sms import payloads
 from core.sms.menus import remember
-from core.sms.render import render
+from core.sms.render import pages, render
 from core.sms.webhook import MAX_BODY
 from handlers.engine.channel import Keyboard
 
@@ -43,9 +44,12 @@ class SmsChannel:
         )
 
     async def send_text(self, chat_id: int, text: str, buttons: Keyboard | None = None) -> None:
-        """The text with its buttons as numbered choices; a menu replaces the last one."""
+        """The text with its buttons as numbered choices (a text too long for one goes
+        ahead in texts of its own); a menu replaces the last one."""
         rows = [[(b.label, b.data) for b in row] for row in buttons or ()]
-        menu = render(self.texts, text, rows)
+        lead, menu = pages(self.texts, text, rows)
+        for body in lead:
+            await self._put(chat_id, body)
         await self._put(chat_id, menu.body)
         if menu.choices:
             await remember(self.session, chat_id, menu.choices)

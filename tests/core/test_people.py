@@ -86,4 +86,4 @@ def test_template_parameters_are_one_line_and_never_empty():
 
 
 def test_a_channel_tipline_does_not_send_on_gets_nothing_queued():
-    assert outbox_parts("sms", Notice("Thank you", "en"), key="k") == []
+    assert outbox_parts("fax", Notice("Thank you", "en"), key="k") == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.i18n import Texts
-from core.sms.render import MAX_SEGMENTS, choice, render
+from core.sms.render import MAX_SEGMENTS, choice, pages, render
 from core.sms.segments import size
 from handlers.engine.channel import button, keyboard
 from handlers.engine.keys import nav_row
@@ -109,3 +109,18 @@ def test_chinese_goes_as_ucs2_and_still_fits_three_segments():
 def test_curly_quotes_do_not_make_an_english_menu_ucs2():
     menu = render(EN, "Is this the child you’ve seen… “Lily”?", _when(EN))
     assert size(menu.body).encoding == "GSM-7"
+
+
+def test_a_question_too_long_to_fit_whole_goes_ahead_in_texts_of_its_own():
+    lines = [f"Field {n}: " + "word " * 20 for n in range(12)]
+    question = "\n".join([*lines, "Is everything right?"])
+    lead, menu = pages(EN, question, _when(EN))
+    assert "\n".join([*lead, menu.body]).startswith(question) and len(lead) > 1
+    assert all(size(text).segments <= MAX_SEGMENTS for text in [*lead, menu.body])
+    assert menu.body.endswith(
+        "\n".join(["3 Yesterday", "4 Cancel", "0 Back", EN("sms.reply_back")])
+    )
+
+
+def test_a_question_that_fits_goes_whole_with_its_menu():
+    assert pages(EN, "When?", _when(EN)) == ([], render(EN, "When?", _when(EN)))

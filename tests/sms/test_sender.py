@@ -35,11 +35,13 @@ async def _tipster(sessions, channel: str = "sms") -> int:
         return tipster.id
 
 
-async def _enqueue(sessions, tipster_id: int, text: str = "Thank you. Reference K7Q2.") -> None:
+async def _enqueue(
+    sessions, tipster_id: int, text: str = "Thank you. Reference K7Q2.", *, key: str = "s1"
+) -> None:
     async with sessions() as session:
         recipient = tipster_recipient(tipster_id)
         payload = payloads.text(text)
-        await enqueue(session, channel="sms", recipient=recipient, payload=payload, key="s1")
+        await enqueue(session, channel="sms", recipient=recipient, payload=payload, key=key)
         await session.commit()
 
 
@@ -104,6 +106,26 @@ async def test_21610_unsubscribed_is_permanent_and_remembered_as_an_opt_out(fake
     assert row.status == "dead"
     assert row.last_error.startswith("opted out: 400 (code 21610)")
     assert await opt_outs(sessions) == [sender_key(TEST_VAULT, PHONE)]
+
+
+async def test_a_21610_in_a_later_status_callback_opts_the_number_out(engine, sessions, tmp_path):
+    tipster = await _tipster(sessions)
+    await _enqueue(sessions, tipster)
+    async with served(engine, sessions, tmp_path) as world:
+        await _relay_once(world.fake, sessions, status_url=world.status_url)
+        (send,) = world.fake.sends
+        assert await world.fake.report(send, "undelivered", error_code=21610) == 204
+        assert await opt_outs(sessions) == [sender_key(TEST_VAULT, PHONE)]
+        row = await _row(sessions)
+        assert (row.delivery_status, row.delivery_error) == ("failed", "21610: undelivered")
+        await _enqueue(sessions, tipster, "A second notice", key="s2")
+        await _relay_once(world.fake, sessions)
+        assert len(world.fake.sends) == 1  # nothing more goes to the number
+    async with sessions() as session:
+        second = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == "s2")
+        )
+    assert (second.status, second.last_error) == ("dead", "opted out: the number texted STOP")
 
 
 async def test_21211_invalid_number_is_permanent_with_the_providers_reason(fake, sessions):

@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from core.alerts.volunteers import Area, subscribe_volunteer
-from core.cases.registry import CaseDraft, submit_case
 from core.identity.tipsters import get_or_create_tipster
 from core.limits import MemoryRateLimiter
 from core.tips.drafts import Draft, DraftPlace
@@ -26,16 +24,15 @@ from moderation.cases.lifecycle import transition_case
 from moderation.forwarding.forward import FamilyLead
 from moderation.review.decisions import Outcome, decide
 from storage.models import Case, OutboxMessage, StaffUser, Tipster
-from storage.types import utcnow
 from tests.fakes.whatsapp import payloads as wa
 from tests.fakes.whatsapp.server import Send
 from tests.keys import TEST_VAULT
+from tests.staff_cases import LAT, LON, staff_case
 from tests.web import dashboard_world, front_door
 from tests.whatsapp.world import World, relay_once, served
 
 FAMILY, TIPSTER, VOLUNTEER = "8613800002222", "8613800003333", "8613800004444"
 TIP_TEXT = "A girl in a red coat crying next to a grey van on Lianhu Road"
-LAT, LON = 34.261234, 108.942345
 SUMMARY = "A girl matching the description was seen with an adult near a van."
 QUESTION = "Which way did the van drive off?"
 WINDOW = [True, False]
@@ -91,24 +88,7 @@ async def _writes(world: World, phone: str) -> None:
 
 
 async def _case(sessions, staff: Staff, *, status: str = "verified") -> Case:
-    draft = CaseDraft(
-        full_name="Li Na",
-        age_years=7,
-        last_seen_place="Lianhu, Xi'an",
-        last_seen_lat=LAT,
-        last_seen_lon=LON,
-        last_seen_at=utcnow() - timedelta(hours=2),
-        description="Red coat, white shoes.",
-        contact="family-contact@example.org",
-        police_ref="XA-2026-17",
-    )
-    async with sessions() as session:
-        case = await submit_case(
-            session, draft=draft, vault=TEST_VAULT, channel="staff", staff_id=staff.senior.id
-        )
-        for step in ("verified", "active")[: 1 + (status == "active")]:
-            case = await transition_case(session, staff=staff.senior, ref=case.ref, to=step)
-        return case
+    return await staff_case(sessions, staff.senior, status=status)
 
 
 async def _tip(sessions, case: Case, tipster_id: int) -> str:

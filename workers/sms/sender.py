@@ -24,12 +24,12 @@ from core.delivery.outbox import Outcome, Outgoing, keep_external_id
 from core.identity.tipsters import NoIdentity, address_on
 from core.identity.vault import Vault, VaultKeyError
 from core.sms.admission import opted_out, sender_key, set_opted_out
-from core.sms.webhook import MAX_BODY
+from core.sms.webhook import MAX_BODY, UNSUBSCRIBED
 from workers.buckets import Clock, Pace
 from workers.shared_buckets import SharedPace
 from workers.sms.rest import DEFAULT_RETRY_AFTER, SmsApiError, SmsClient
 
-UNSUBSCRIBED, INVALID_NUMBER, TOO_MANY, BAD_CREDENTIALS = 21610, 21211, 20429, 20003
+INVALID_NUMBER, TOO_MANY, BAD_CREDENTIALS = 21211, 20429, 20003
 # A long code sends about one message a second; to one person, a reply and a follow-up may
 # go together, then one every 2 s.
 NUMBER_PER_SECOND, RECIPIENT_PER_SECOND, RECIPIENT_BURST = 1.0, 0.5, 2
