@@ -22,16 +22,14 @@ from typing import Any
 
 import aiohttp
 from redis.exceptions import RedisError
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.delivery.outbox import Outcome, Outgoing
-from core.identity.tipsters import NoIdentity, identity_of
+from core.delivery.outbox import Outcome, Outgoing, keep_external_id
+from core.identity.tipsters import NoIdentity, address_on
 from core.identity.vault import Vault, VaultKeyError
 from core.whatsapp.admission import last_inbound, sender_key, window_open
 from core.whatsapp.payloads import graph_body, graph_template
 from core.whatsapp.replies import hold
-from storage.models import OutboxMessage
 from storage.photostore import MediaStore, PhotoCorruptError, PhotoNotFoundError
 from storage.types import utcnow
 from workers.buckets import Clock, TokenBucket
@@ -101,21 +99,15 @@ class WhatsAppSender:
         if wait > 0:
             return Outcome.flood(wait)
         wamid = await self._send(message, phone)
-        await self._record(message.id, wamid)
+        await keep_external_id(self.sessions, message.id, wamid)
         return Outcome.sent()
 
     async def phone(self, recipient: str) -> str:
         """A tipster's WhatsApp number, from the vault, at send time only."""
         try:
-            _, _, record = await identity_of(self.sessions, self.vault, recipient)
+            return await address_on(self.sessions, self.vault, recipient, channel="whatsapp")
         except NoIdentity as exc:
             raise Unreachable(str(exc)) from None
-        if record is None:
-            raise Unreachable("only tipster recipients have WhatsApp numbers")
-        phone = record.get("external_id")
-        if record.get("channel") != "whatsapp" or not isinstance(phone, str):
-            raise Unreachable("the tipster is not on WhatsApp")
-        return phone
 
     async def _wait(self, recipient: str) -> float:
         """Seconds before the next message may go to this person (0: now); takes the tokens."""
@@ -193,16 +185,6 @@ class WhatsAppSender:
         data = await asyncio.to_thread(self.display_store.get, free["display_sha256"])
         media_id = await self.graph.upload(data, "image/jpeg")
         return graph_body(phone, free, media_id=media_id)
-
-    async def _record(self, outbox_id: int, wamid: str) -> None:
-        """Keep the message id on the row, where status webhooks find it."""
-        stmt = update(OutboxMessage).where(OutboxMessage.id == outbox_id)
-        try:
-            async with self.sessions() as session:
-                await session.execute(stmt.values(external_id=wamid, delivery_status="sent"))
-                await session.commit()
-        except Exception:  # noqa: BLE001 - the message went; only its statuses are lost
-            log.warning("outbox %s: could not keep its whatsapp message id", outbox_id)
 
 
 def _outcome_of(exc: GraphError) -> Outcome:
