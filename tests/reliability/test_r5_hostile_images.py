@@ -1,11 +1,12 @@
-"""R5: the hostile image corpus (tests/core/photos/photo_corpus.py) through the front doors of one
-running `tipline run`: the web form, and the Telegram webhook inside a real report conversation.
+"""R5: the hostile image corpus (tests/core/photos/photo_corpus.py) through every front door of
+one running `tipline run`: the web form, the Telegram webhook and the WhatsApp webhook, the chat
+doors inside a real report conversation.
 
-Through the bot each file goes, in a tipster's chat of its own, as a document under its own name
-and type (any file may be sent so), as a document renamed to a .jpg (a file that is not one), and
-as a photo where Telegram would deliver it as one (a JPEG, PNG or WEBP within Telegram's photo
-limits). The fake Bot API serves the bytes unchanged over getFile and the download URL; real
-Telegram re-encodes photos, so a photo here is the harder case.
+On Telegram and WhatsApp each file goes, in a tipster's chat of its own, as a document under its
+own name and type (any file may be sent so), as a document renamed to a .jpg (unless it is one),
+and as a photo where it would be delivered as one (tests/reliability/hostile.py). The fakes serve
+the bytes unchanged (the Bot API over getFile and the download URL, the Graph API over the media
+URL); real Telegram and WhatsApp re-encode photos, so a photo here is the harder case.
 
 Pass: 0 crashes (the process alive; every update answered 200, then done or parked with a
 reason); every file refused at the door with a clear message to the tipster, or taken and then
@@ -19,81 +20,73 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import io
-import mimetypes
-import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
-from PIL import Image, UnidentifiedImageError
 
 from tests.bot.fixtures import sent_ref
-from tests.core.photos import photo_corpus as corpus
+from tests.fakes.whatsapp import payloads as wa
+from tests.fakes.whatsapp.server import FakeWhatsApp, Send
 from tests.multiprocess import Driver
+from tests.processes import free_port
 from tests.reliability.harness import (
     OPEN_LIMITS,
     Deployment,
     deployment,
     report,
-    tier,
     until,
     web_report,
 )
+from tests.reliability.hostile import FILES, REFUSED, ROUNDS, Sending, judge, outcome, sendings
+from tests.whatsapp.chats import line, tap
+from tests.whatsapp.world import whatsapp_settings
 
 pytestmark = pytest.mark.reliability
 
-ROUNDS = int(tier(1, 3))
-FILES = {
-    "everything.jpg": corpus.jpeg_with_everything,
-    "plain.jpg": corpus.plain_jpeg,
-    "text.png": corpus.png_with_text,
-    "exif.webp": corpus.webp_with_exif,
-    "bomb.png": corpus.png_bomb,
-    "bomb.gif": corpus.gif_bomb,
-    "huge-app.jpg": corpus.jpeg_with_huge_app_segments,
-    "polyglot.jpg": corpus.jpeg_html_polyglot,
-    "claims-huge.jpg": lambda: corpus.jpeg_claiming_size(65_000, 65_000),
-    "truncated.jpg": corpus.truncated_jpeg,
-    "image.psd": corpus.psd_bytes,
-    "doc.pdf": corpus.pdf_bytes,
-    "vector.svg": corpus.svg_bytes,
-    "archive.zip": corpus.zip_bytes,
-    "page.html": corpus.html_bytes,
-}
-FIRST_CHAT = 55_000
-AT_ONCE = 8
-# The bot's answers to a file on the photo step, and its later word on a file it could not use.
+TELEGRAM_CHATS = 55_000
+WHATSAPP_PHONES = 447_700_900_000
+AT_ONCE = 16
 SAVED = "of 10 files so far"
-AT_THE_DOOR = ("I can't use this", "larger than 20 MB")
-REFUSED = "We could not use one of the files you sent with tip"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    with deployment(tmp_path_factory.mktemp("r5"), backend="sqlite", **OPEN_LIMITS) as running:
+def whatsapp() -> FakeWhatsApp:
+    """The fake Graph API on a port chosen now: `tipline run` starts before the fake serves."""
+    return FakeWhatsApp(port=free_port())
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, whatsapp: FakeWhatsApp) -> Iterator[Deployment]:
+    env = {**OPEN_LIMITS, **whatsapp_settings(whatsapp)}
+    with deployment(tmp_path_factory.mktemp("r5"), backend="sqlite", **env) as running:
         yield running
 
 
-def _photos_of(channel: str) -> str:
-    return (
+async def _settled(app: Deployment, channel: str) -> list[Any]:
+    """The channel's tips (ref, text) with their file's status, reason and display copy, once
+    none is left in quarantine."""
+    query = (
         "SELECT t.ref, t.text, p.status, p.reject_reason, p.display_sha256"
-        " FROM tips t LEFT JOIN tip_photos p ON p.tip_id = t.id"
-        f" WHERE t.channel = '{channel}'"
+        " FROM tips t LEFT JOIN tip_photos p ON p.tip_id = t.id WHERE t.channel = $1"
     )
 
-
-async def _settled(app: Deployment, channel: str) -> list:
-    """The channel's tips and their files once none is left in quarantine."""
-
     async def none_quarantined() -> bool:
-        rows = await app.sql(_photos_of(channel))
-        return all(row[2] != "quarantined" for row in rows)
+        return all(row[2] != "quarantined" for row in await app.sql(query, channel))
 
     await until(none_quarantined, timeout=300)
-    return await app.sql(_photos_of(channel))
+    return await app.sql(query, channel)
+
+
+async def _handled(app: Deployment, table: str) -> list[Any]:
+    """(status, last_error) of every row of an inbox once none is pending."""
+
+    async def drained() -> list[Any]:
+        rows = await app.sql(f"SELECT status, last_error FROM {table}")
+        return rows if all(status != "pending" for status, _ in rows) else []
+
+    return await until(drained, timeout=120)
 
 
 async def _send_all(url: str) -> dict[str, int]:
@@ -131,59 +124,20 @@ def test_r5_hostile_images_through_the_web_form_are_refused_or_sanitised(app: De
         assert status != "rejected" or reason, "a rejected photo has a reason"
 
 
-@dataclass(frozen=True)
-class Sending:
-    """One corpus file as a tipster sends it to the bot, in a chat of its own."""
-
-    chat: int
-    name: str
-    way: str  # photo, document (its own name and type), or renamed (a document named .jpg)
-    data: bytes
-
-    @property
-    def text(self) -> str:
-        """What the tipster types: the tip text that must be kept whatever becomes of the file."""
-        return f"Girl in a red coat by the station; sent {self.name} as {self.way} ({self.chat})"
-
-
-def _telegram_photo(data: bytes) -> bool:
-    """Whether Telegram would deliver these bytes as a photo: a JPEG, PNG or WEBP whose width and
-    height add up to at most 10,000 with sides at most 20:1 (anything else goes as a file)."""
-    try:
-        # Pillow warns of broken EXIF as it opens some of them: only the header matters here.
-        with warnings.catch_warnings(action="ignore"), Image.open(io.BytesIO(data)) as image:
-            kind, (width, height) = image.format, image.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        return False
-    sides_ok = width + height <= 10_000 and max(width, height) <= 20 * max(1, min(width, height))
-    return kind in {"JPEG", "PNG", "WEBP"} and sides_ok
-
-
-def _sendings() -> list[Sending]:
-    ways: list[tuple[str, str, bytes]] = []
-    for _ in range(ROUNDS):
-        for name, make in FILES.items():
-            data = make()
-            ways.append((name, "document", data))
-            if not name.endswith(".jpg"):
-                ways.append((name, "renamed", data))
-            if _telegram_photo(data):
-                ways.append((name, "photo", data))
-    return [Sending(FIRST_CHAT + n, *way) for n, way in enumerate(ways)]
-
-
-async def _file_update(driver: Driver, sending: Sending) -> dict:
+async def _file_update(driver: Driver, sending: Sending) -> dict[str, Any]:
     data = base64.b64encode(sending.data).decode()
     if sending.way == "photo":
         return await driver.build("photo_message", chat_id=sending.chat, photo_bytes_b64=data)
-    name = f"IMG_{sending.chat}.jpg" if sending.way == "renamed" else sending.name
-    mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return await driver.build(
-        "document_message", chat_id=sending.chat, data_b64=data, file_name=name, mime_type=mime
+        "document_message",
+        chat_id=sending.chat,
+        data_b64=data,
+        file_name=sending.file_name,
+        mime_type=sending.mime_type,
     )
 
 
-async def _converse(driver: Driver, sending: Sending) -> str:
+async def _on_telegram(driver: Driver, sending: Sending) -> str:
     """A whole report with the file on the photo step; the bot's answer to the file."""
     chat = sending.chat
     typed = await driver.build("text_message", chat_id=chat, text=sending.text)
@@ -199,96 +153,144 @@ async def _converse(driver: Driver, sending: Sending) -> str:
     return answer
 
 
-async def _through_the_bot(app: Deployment, sendings: list[Sending]) -> tuple[Driver, list[str]]:
-    """Every sending's conversation, AT_ONCE at a time; once the files have settled, what became
-    of each (see _outcome)."""
+async def _through_the_bot(app: Deployment, sent: list[Sending]) -> tuple[Driver, list[str]]:
+    """Every sending's conversation, AT_ONCE at a time; once the files have settled and every
+    tipster whose file was rejected has been told, what became of each."""
     driver = Driver(app.fake.base_url, [app.url + "/telegram/webhook"])
     tail = asyncio.create_task(driver.tail())
     slots = asyncio.Semaphore(AT_ONCE)
 
     async def one(sending: Sending) -> str:
         async with slots:
-            return await _converse(driver, sending)
-
-    def refused_later(sending: Sending, ref: str) -> bool:
-        return any(REFUSED in t and ref in t for t in driver.chats.texts[sending.chat])
+            return await _on_telegram(driver, sending)
 
     try:
-        answers = await asyncio.gather(*(one(s) for s in sendings))
-        by_ref = {row[0]: row for row in await _settled(app, "telegram")}
-        rows = [by_ref[_ref_in(driver.chats.texts[s.chat])] for s in sendings]
-
-        async def all_told() -> bool:
-            return all(
-                refused_later(s, row[0])
-                for s, row in zip(sendings, rows, strict=True)
-                if row[2] == "rejected"
-            )
-
-        await until(all_told, timeout=120)
-        outcomes = [
-            _outcome(s, answer, row, refused_later(s, row[0]))
-            for s, answer, row in zip(sendings, answers, rows, strict=True)
-        ]
+        answers = await asyncio.gather(*(one(s) for s in sent))
+        texts = driver.chats.texts
+        return driver, await _judged(app, "telegram", sent, answers, lambda s: texts[s.chat])
     finally:
         tail.cancel()
         await driver.close()
-    return driver, outcomes
 
 
-def _ref_in(texts: list[str]) -> str:
-    return next(sent_ref(text) for text in texts if "Reference:" in text)
+async def _judged(
+    app: Deployment, channel: str, sent: list[Sending], answers: list[str], said: Any
+) -> list[str]:
+    """What became of each file once settled, waiting (a while) for the word on each file
+    rejected; `said(sending)` is every text the tipster got."""
+    by_ref = {row[0]: row for row in await _settled(app, channel)}
+    rows = [by_ref[next(sent_ref(t) for t in said(s) if "Reference:" in t)] for s in sent]
 
+    def told(sending: Sending, ref: str) -> bool:
+        return any(REFUSED in t and ref in t for t in said(sending))
 
-def _outcome(sending: Sending, answer: str, row: tuple, told: bool) -> str:
-    """What became of one file: "refused at the door", "processed" or "rejected:<reason>"; any
-    other answer names what went wrong (a file lost without a word, the tip text not kept...)."""
-    _, text, status, reason, display = row
-    if text != sending.text:
-        return "tip text not kept"
-    if status is None:
-        at_the_door = any(words in answer for words in AT_THE_DOOR)
-        return "refused at the door" if at_the_door else f"not taken, and the bot said {answer!r}"
-    if status == "processed":
-        ours = display is not None and display != hashlib.sha256(sending.data).hexdigest()
-        return "processed" if ours else "processed, but shown as sent"
-    if status == "rejected" and reason and told:
-        return f"rejected:{reason}"
-    return f"{status}:{reason}, tipster told: {told}"
+    async def all_told() -> bool:
+        pairs = zip(sent, rows, strict=True)
+        return all(told(s, row[0]) for s, row in pairs if row[2] == "rejected")
+
+    await until(all_told, timeout=120)
+    return [
+        outcome(s, answer, row, told(s, row[0]))
+        for s, answer, row in zip(sent, answers, rows, strict=True)
+    ]
 
 
 def test_r5_hostile_images_through_the_bot_are_refused_or_sanitised(app: Deployment):
-    sendings = _sendings()
-    driver, outcomes = asyncio.run(_through_the_bot(app, sendings))
-
-    async def handled() -> list:
-        rows = await app.sql("SELECT status, last_error FROM inbox_updates")
-        return rows if all(status != "pending" for status, _ in rows) else []
-
-    inbox = asyncio.run(until(handled, timeout=120))
-    alive = app.run.proc.poll() is None
-    tally: dict[str, int] = {}
-    for sending, outcome in zip(sendings, outcomes, strict=True):
-        key = f"{sending.way} {outcome}"
-        tally[key] = tally.get(key, 0) + 1
-    ways = {way: sum(s.way == way for s in sendings) for way in ("photo", "document", "renamed")}
-    report(
-        "R5 hostile images, bot",
-        files=len(sendings),
-        sent_as=ways,
-        updates_acked=driver.delivered,
+    sent = sendings(TELEGRAM_CHATS)
+    driver, outcomes = asyncio.run(_through_the_bot(app, sent))
+    inbox = asyncio.run(_handled(app, "inbox_updates"))
+    judge(
+        "Telegram bot",
+        sent,
+        outcomes,
+        inbox,
+        alive=app.run.proc.poll() is None,
+        updates_answered_200=driver.delivered,
         redeliveries=driver.redeliveries,
-        inbox={s: sum(row[0] == s for row in inbox) for s in {row[0] for row in inbox}},
-        crashed=0 if alive else 1,
-        outcomes=tally,
+        files_fetched=app.fake.control("stats")["by_method"].get("getFile", 0),
     )
-    assert alive
-    assert inbox and len(inbox) == driver.delivered
-    assert all(status == "done" or (status == "dead" and error) for status, error in inbox)
-    fine = {"refused at the door", "processed"}
-    wrong = {
-        f"{s.name} as {s.way}": outcome
-        for s, outcome in zip(sendings, outcomes, strict=True)
-        if outcome not in fine and not outcome.startswith("rejected:")
-    }
-    assert not wrong
+    assert len(inbox) == driver.delivered
+
+
+class WhatsAppTipster:
+    """One person on WhatsApp: sends through the fake's signed webhooks, reads its replies."""
+
+    def __init__(self, fake: FakeWhatsApp, url: str, sending: Sending) -> None:
+        self.fake, self.url, self.sending = fake, url, sending
+        self.phone = str(WHATSAPP_PHONES + sending.chat)
+        self.statuses: list[int] = []
+
+    def replies(self) -> list[Send]:
+        """The replies this person got, in order."""
+        return [send for send in self.fake.sends if send.to == self.phone]
+
+    async def says(self, kind: str, body: Any, needle: str = "") -> Send:
+        """Send a message; the first reply after it that says `needle`."""
+        since = len(self.replies())
+        payload = wa.message(self.fake.phone_number_id, self.phone, kind, body)
+        self.statuses.append(await self.fake.deliver(self.url, payload))
+
+        async def heard() -> Send | None:
+            return next((r for r in self.replies()[since:] if needle in line(r)), None)
+
+        found = await until(heard, timeout=180)
+        assert found is not None, f"{self.phone}: no {needle!r} in {self.replies()[since:]}"
+        return found
+
+    async def taps(self, label: str, needle: str) -> Send:
+        """Tap the choice starting with `label` on the latest reply that offers choices."""
+        offer = next(r for r in reversed(self.replies()) if r.type == "interactive")
+        return await self.says(*tap(offer, label), needle)
+
+    async def reports(self) -> str:
+        """A whole report with the file on the photo step; the tip line's answer to the file."""
+        sending = self.sending
+        await self.says(*wa.text(sending.text), "When did you see this?")
+        await self.taps("Now", "Where did you see this?")
+        await self.says(*wa.location(34.2612, 108.9423, "Lianhu Road"), "photos or videos")
+        media_id = self.fake.add_media(sending.data, sending.mime_type)
+        if sending.way == "photo":
+            sent = wa.image(media_id, mime=sending.mime_type)
+        else:
+            sent = wa.document(media_id, sending.file_name, sending.mime_type)
+        answer = line(await self.says(*sent))
+        await self.taps("Done" if SAVED in answer else "Skip", "May we contact you")
+        await self.taps("No, keep me anonymous", "Please check your report")
+        await self.taps("Send report", "Reference:")
+        return answer
+
+
+async def _through_whatsapp(
+    app: Deployment, fake: FakeWhatsApp, sent: list[Sending]
+) -> tuple[list[WhatsAppTipster], list[str]]:
+    """Every sending's conversation at once (Meta's pace, a reply every 6 s or so to one person,
+    is the slow part); what became of each file once settled and told."""
+    people = [WhatsAppTipster(fake, app.url + "/whatsapp/webhook", s) for s in sent]
+    async with fake:
+        answers = await asyncio.gather(*(person.reports() for person in people))
+        by_chat = {person.sending.chat: person for person in people}
+
+        def said(sending: Sending) -> list[str]:
+            return [line(reply) for reply in by_chat[sending.chat].replies()]
+
+        return people, await _judged(app, "whatsapp", sent, answers, said)
+
+
+def test_r5_hostile_images_on_whatsapp_are_refused_or_sanitised(
+    app: Deployment, whatsapp: FakeWhatsApp
+):
+    sent = sendings(TELEGRAM_CHATS)
+    people, outcomes = asyncio.run(_through_whatsapp(app, whatsapp, sent))
+    inbox = asyncio.run(_handled(app, "whatsapp_inbox"))
+    answers = [status for person in people for status in person.statuses]
+    judge(
+        "WhatsApp",
+        sent,
+        outcomes,
+        inbox,
+        alive=app.run.proc.poll() is None,
+        messages=len(answers),
+        answered_200=answers.count(200),
+        media_fetches=whatsapp.state.media_fetches,
+    )
+    assert answers.count(200) == len(answers) == len(inbox)
