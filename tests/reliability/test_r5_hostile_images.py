@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -174,7 +174,11 @@ async def _through_the_bot(app: Deployment, sent: list[Sending]) -> tuple[Driver
 
 
 async def _judged(
-    app: Deployment, channel: str, sent: list[Sending], answers: list[str], said: Any
+    app: Deployment,
+    channel: str,
+    sent: list[Sending],
+    answers: list[str],
+    said: Callable[[Sending], list[str]],
 ) -> list[str]:
     """What became of each file once settled, waiting (a while) for the word on each file
     rejected; `said(sending)` is every text the tipster got."""
@@ -209,6 +213,7 @@ def test_r5_hostile_images_through_the_bot_are_refused_or_sanitised(app: Deploym
         redeliveries=driver.redeliveries,
         files_fetched=app.fake.control("stats")["by_method"].get("getFile", 0),
     )
+    assert driver.redeliveries == 0, "every update is answered 200 the first time"
     assert len(inbox) == driver.delivered
 
 
