@@ -28,11 +28,11 @@ from sqlalchemy.engine import make_url
 from core.identity.vault import Vault
 from storage import migrate
 from tests.databases import fresh_database
+from tests.multiprocess import SECRET
 from tests.processes import TOKEN, TiplineProcess, fake_telegram, free_port, tipline_env
 from tests.redis_server import REDIS_URL
 
 FULL = os.environ.get("RELIABILITY", "").lower() == "full"
-SECRET = "r" * 40
 VAULT_KEY = Vault.new_key()
 OPEN_LIMITS = {
     "TIPLINE_FORM_LIMITS_ADDRESS": "100000/1m",
