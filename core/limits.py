@@ -229,6 +229,21 @@ class RedisRateLimiter:
         await self._redis.delete(self._prefix + "bo:" + key)
 
 
+async def admit_rates(limiter: RateLimiter, key: str, rates: tuple[Rate, ...]) -> float:
+    """Count a hit against each rate of the key; over one of them, take back the hits counted
+    and return the seconds to wait (0: admitted by all)."""
+    counted: list[str] = []
+    for rate in rates:
+        name = f"{key}:{rate.window:g}"
+        wait = await limiter.admit(name, limit=rate.limit, window=rate.window)
+        if wait:
+            for earlier in counted:
+                await limiter.refund(earlier)
+            return wait
+        counted.append(name)
+    return 0.0
+
+
 def retry_after(seconds: float) -> int:
     """Whole seconds for a Retry-After header (at least 1)."""
     return max(1, math.ceil(seconds))
