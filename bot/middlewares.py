@@ -69,15 +69,11 @@ class ContextMiddleware(BaseMiddleware):
         data["notify_limit"] = not allowed and await self.services.limiter.hit(
             f"notice:{tipster.id}", limit=1, window=60
         )
-        # A button press answers the bot's own question: a conversation under way, like a state.
-        under_way = data.get("raw_state") is not None or _is_press(event)
-        data["busy_wait"] = (
-            await overall_wait(self.services, tipster_id=tipster.id, under_way=under_way)
-            if allowed
-            else 0.0
-        )
+        data["busy_wait"] = 0.0
+        if allowed and isinstance(event, Update) and (event.message or event.callback_query):
+            # A press answers the bot's own question: a conversation under way, as a state is.
+            under_way = data.get("raw_state") is not None or event.callback_query is not None
+            data["busy_wait"] = await overall_wait(
+                self.services, tipster_id=tipster.id, under_way=under_way
+            )
         return await handler(event, data)
-
-
-def _is_press(event: TelegramObject) -> bool:
-    return isinstance(event, Update) and event.callback_query is not None

@@ -232,16 +232,18 @@ class RedisRateLimiter:
 async def admit_rates(limiter: RateLimiter, key: str, rates: tuple[Rate, ...]) -> float:
     """Count a hit against each rate of the key; over one of them, take back the hits counted
     and return the seconds to wait (0: admitted by all)."""
-    counted: list[str] = []
-    for rate in rates:
-        name = f"{key}:{rate.window:g}"
-        wait = await limiter.admit(name, limit=rate.limit, window=rate.window)
+    for n, rate in enumerate(rates):
+        wait = await limiter.admit(f"{key}:{rate.window:g}", limit=rate.limit, window=rate.window)
         if wait:
-            for earlier in counted:
-                await limiter.refund(earlier)
+            await refund_rates(limiter, key, rates[:n])
             return wait
-        counted.append(name)
     return 0.0
+
+
+async def refund_rates(limiter: RateLimiter, key: str, rates: tuple[Rate, ...]) -> None:
+    """Take back the hit `admit_rates` counted against each of these rates of the key."""
+    for rate in rates:
+        await limiter.refund(f"{key}:{rate.window:g}")
 
 
 def retry_after(seconds: float) -> int:

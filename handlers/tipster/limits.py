@@ -2,17 +2,20 @@
 
 Beyond the overall rate of incoming chat messages (every tipster, every chat channel), a
 message is not dropped: it waits in its inbox and is handled when the rate has room, and its
-tipster is told once a minute that it is kept. A conversation under way is never held up.
+tipster is told once a minute that it is kept. Messages that open a conversation (or come with
+none under way) may take only half of the overall rate: the other half stays for people already
+in one, so a flood of new accounts never holds up someone mid-report.
 """
 
 from __future__ import annotations
 
-from core.limits import RateLimiter, admit_rates
+from core.limits import Rate, RateLimiter, admit_rates, refund_rates
 from core.metrics import CHAT_DEFERRALS
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
 
 OVERALL_KEY = "chat-messages"
+OPENING_KEY = "chat-messages-opening"
 
 
 def message_key(tipster_id: int) -> str:
@@ -27,19 +30,24 @@ async def slow_down(conversation: Conversation, *, notify: bool) -> None:
 
 
 async def overall_wait(services: BotServices, *, tipster_id: int, under_way: bool) -> float:
-    """0 when a message within its tipster's rate may be handled now (and is counted against
-    the overall rate while that has room); else the seconds until the overall rate has room.
+    """0 when a message within its tipster's rate may be handled now (it is counted); else the
+    seconds until the overall rate has room for it.
 
-    A message held back gives its tipster's own hit back: it is counted when it comes again.
-    A conversation under way goes on over the overall rate: a person is not cut off mid-report.
+    A conversation under way may use the whole overall rate; any other message half of it. A
+    message held back gives its tipster's own hit back: it is counted when it comes again.
     """
     rates = services.limits.overall
     if not rates:
         return 0.0
-    wait = await admit_rates(services.limiter, OVERALL_KEY, rates)
-    if not wait or under_way:
-        return 0.0
-    await services.limiter.refund(message_key(tipster_id))
+    limiter = services.limiter
+    opening = () if under_way else tuple(Rate(max(1, r.limit // 2), r.window) for r in rates)
+    wait = await admit_rates(limiter, OPENING_KEY, opening)
+    if not wait:
+        wait = await admit_rates(limiter, OVERALL_KEY, rates)
+        if wait:
+            await refund_rates(limiter, OPENING_KEY, opening)
+    if wait:
+        await limiter.refund(message_key(tipster_id))
     return wait
 
 

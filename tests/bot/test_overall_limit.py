@@ -1,6 +1,7 @@
 """The overall rate of incoming chat messages on Telegram: beyond it a message is kept in the
 inbox (not a failed attempt), handled once the rate has room, in order within its chat; its
-tipster is told once a minute; a conversation under way goes on."""
+tipster is told once a minute. Messages opening a conversation may take half of the rate; a
+conversation under way the whole of it."""
 
 from __future__ import annotations
 
@@ -33,10 +34,11 @@ class Clock:
 
 @pytest.fixture
 def clock(services) -> Clock:
-    """An overall rate of 2 messages an hour, on a clock the test moves."""
+    """An overall rate of 4 messages an hour (2 opening a conversation), on a clock the test
+    moves."""
     clock = Clock()
     services.limiter = MemoryRateLimiter(clock=clock)
-    services.limits = Limits(overall=parse_rates("2/1h"))
+    services.limits = Limits(overall=parse_rates("4/1h"))
     return clock
 
 
@@ -118,16 +120,21 @@ async def test_the_tipster_is_told_once_a_minute_and_a_kept_message_is_never_par
     assert (await _rows(chat))[-1] == ("pending", 0, None)
 
 
-async def test_a_conversation_under_way_goes_on_over_the_overall_rate(chat, fake, services):
-    services.limits = Limits(overall=parse_rates("1/1h"))
-    await chat.send(fake.text_message(1, SIGHTING))  # starts a report: the hour's one message
+async def test_a_conversation_under_way_takes_the_half_new_ones_may_not_and_no_more(
+    chat, fake, services
+):
+    services.limits = Limits(overall=parse_rates("2/1h"))
+    await chat.send(fake.text_message(1, SIGHTING))  # opens a report: the hour's one opening
     asked = len(fake.sent_texts(1))
-    await chat.send(fake.command(2, "start"))  # a new conversation waits
+    await chat.send(fake.command(2, "start"))  # another opening waits
     await chat.send(fake.text_message(1, "yesterday evening"))  # the report goes on
-
     assert _busy(chat, 2) == 1 and len(fake.sent_texts(2)) == 1
     assert len(fake.sent_texts(1)) > asked and _busy(chat, 1) == 0
-    assert [status for status, _, _ in await _rows(chat)] == ["done", "pending", "done"]
+
+    await chat.send(fake.text_message(1, "near the bridge"))  # beyond the whole rate: it waits
+    assert _busy(chat, 1) == 1
+    statuses = [status for status, _, _ in await _rows(chat)]
+    assert statuses == ["done", "pending", "done", "pending"]
 
 
 async def test_over_their_own_rate_a_message_is_still_dropped_not_kept(chat, fake, services):

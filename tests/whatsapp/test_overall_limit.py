@@ -66,7 +66,7 @@ def _limited(services: BotServices, rates: str) -> Clock:
 
 
 async def test_a_message_beyond_the_overall_rate_is_kept_then_answered_in_order(tip_line, sessions):
-    limiter_clock = _limited(tip_line.processor.services, "2/1h")
+    limiter_clock = _limited(tip_line.processor.services, "4/1h")  # 2 opening a conversation
     for sender in SENDERS:
         await _send(tip_line, sender, "a boy by the river")
     await _send(tip_line, SENDERS[2], "yesterday")
@@ -96,7 +96,7 @@ async def _redis_processor(first: ChatProcessor, prefix: str) -> ChatProcessor:
     services = BotServices(
         vault=first.services.vault,
         geocoder=first.services.geocoder,
-        limits=Limits(overall=parse_rates("2/1h")),
+        limits=Limits(overall=parse_rates("4/1h")),  # 2 opening a conversation
         limiter=RedisRateLimiter(Redis.from_url(REDIS_URL), prefix),
     )
     return ChatProcessor(sessions=first.sessions, transport=first.transport, services=services)

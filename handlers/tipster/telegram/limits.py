@@ -14,6 +14,7 @@ from core.errors import Deferred
 from core.i18n import Texts
 from handlers.context import BotServices
 from handlers.engine.wizard import Conversation
+from handlers.telegram.channel import acknowledge
 from handlers.telegram.filters import HeldBack, OverLimit
 from handlers.telegram.middleware import converse
 from handlers.tipster.limits import kept_for_later, slow_down
@@ -26,13 +27,16 @@ async def on_message(message: Message, conversation: Conversation, notify_limit:
 
 
 async def on_held_back(
-    message: Message,
+    event: Message | CallbackQuery,
     conversation: Conversation,
     services: BotServices,
     tipster: Tipster,
     busy_wait: float,
 ) -> None:
-    """A message beyond the overall rate: the inbox keeps it, to be handled in `busy_wait` s."""
+    """A message or press beyond the overall rate: the inbox keeps it, to be handled in
+    `busy_wait` s (a press's spinner stops now; its answer comes when it is handled)."""
+    if isinstance(event, CallbackQuery):
+        await acknowledge(event)
     await kept_for_later(conversation, services.limiter, tipster_id=tipster.id, channel="telegram")
     raise Deferred(busy_wait)
 
@@ -58,6 +62,7 @@ def build_router() -> Router:
     before any other router."""
     router = converse(Router(name="limits"))
     router.message.register(on_held_back, HeldBack())
+    router.callback_query.register(on_held_back, HeldBack())
     router.message.register(on_message, OverLimit())
     router.callback_query.register(on_press, OverLimit())
     return router
