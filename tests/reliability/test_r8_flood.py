@@ -205,6 +205,7 @@ def test_r8_a_flood_from_many_accounts_is_held_to_the_overall_rate(tmp_path: Pat
         flood_handled=len(flood),
         flood_answered=f"{flood_answered}/{ACCOUNTS}",
         flood_peak_per_window=flood_peak,
+        flood_span_s=span,
         flood_mean_per_window=(len(flood) - 1) / span * WINDOW,
         all_peak_per_window=_most_in_a_window(handled, WINDOW),
         real_answered=f"{real_answered}/{REAL}",
