@@ -17,19 +17,10 @@ from storage.models import InboxUpdate
 from storage.types import utcnow
 from tests.bot.fixtures import assert_all_processed
 from tests.bot.harness import Transcript
+from tests.chat_workers import Clock
 
 BUSY = "Many messages are reaching the tip line right now"
 SIGHTING = "I saw a boy in a red coat at the bus station"
-
-
-class Clock:
-    """The limiter's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
