@@ -135,3 +135,20 @@ async def test_over_their_own_rate_a_message_is_still_dropped_not_kept(chat, fak
 
     assert [status for status, _, _ in await _rows(chat)] == ["done", "done"]
     assert _busy(chat, 1) == 0
+
+
+async def test_a_press_beyond_the_whole_rate_stops_its_spinner_and_is_answered_later(
+    chat, fake, services, clock
+):
+    services.limits = Limits(overall=parse_rates("1/1h"))
+    await chat.send(fake.command(1, "start"))
+    await chat.press(1, "Report a sighting")  # the hour's one message is spent: kept
+
+    assert [a.ok for a in fake.calls("answerCallbackQuery")] == [True]
+    assert _busy(chat, 1) == 1
+    assert [status for status, _, _ in await _rows(chat)] == ["done", "pending"]
+    clock.now += 3600
+    await _make_due(chat)
+    await _run(chat)
+    assert "What did you see?" in chat.last_text(1)
+    await assert_all_processed(chat)
