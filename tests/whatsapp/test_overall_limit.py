@@ -6,7 +6,7 @@ across processors."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
@@ -16,24 +16,13 @@ from core.limits import MemoryRateLimiter, RedisRateLimiter, parse_rates
 from handlers.chats.processor import ChatProcessor
 from handlers.context import BotServices, Limits
 from storage.models import WhatsAppInbound
-from storage.types import utcnow
-from tests.chat_workers import Clock
+from tests.chat_workers import Clock, Later
 from tests.fakes.whatsapp import payloads as wa
 from tests.redis_server import REDIS_URL, require_redis
 from tests.whatsapp.chats import EN, line, whatsapp_line
 
 SENDERS = [f"4477009002{n:02d}" for n in range(3)]
 BUSY = EN("limits.busy")
-
-
-class Later:
-    """The processor's clock, moved on by the test."""
-
-    def __init__(self) -> None:
-        self.at = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture
