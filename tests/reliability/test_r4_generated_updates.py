@@ -20,7 +20,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from tests.reliability.harness import SECRET, deployment, report, tier, until
+from tests.reliability.harness import OPEN_LIMITS, SECRET, deployment, report, tier, until
 from tests.reliability.updates import updates
 from web.telegram import MAX_BODY
 
@@ -95,7 +95,7 @@ def test_r4_generated_updates_are_all_committed_then_handled_or_parked(tmp_path:
     started = time.monotonic()
     corpus = _draw()
     drawn_in = time.monotonic() - started
-    with deployment(tmp_path, backend="sqlite") as app:
+    with deployment(tmp_path, backend="sqlite", **OPEN_LIMITS) as app:
         answers = asyncio.run(_deliver(app.url, corpus))
 
         async def drained() -> bool:
