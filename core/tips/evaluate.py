@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dedup import PhashIndex, hamming
@@ -54,6 +54,7 @@ from storage.models import (
 MAX_SIGHTINGS = 200
 FIRST_SCORED = "Scored when its evidence was first evaluated."
 SCORED_AGAIN = "Evaluated again: new evidence, an answer or a change in its cluster."
+CLUSTER_CHANGED = "Its cluster changed: reports joined or left the ones that agree with it."
 _LINK_KINDS = tuple(f.name for f in fields(Links))
 
 
@@ -108,7 +109,7 @@ async def evaluate_tip(
     _store(session, tip, facts, case=case, others=others, links=links, now=now, settings=settings)
     tip.evaluated_at = now
     if change is not None and change.members_changed:
-        await _rescore_members(session, cluster=change.cluster, tip_id=tip.id, now=now, s=settings)
+        await _mark_members(session, cluster=change.cluster, tip_id=tip.id, s=settings)
     await session.commit()
 
 
@@ -185,25 +186,25 @@ async def rescore_tip(
     return True
 
 
-async def _rescore_members(
-    session: AsyncSession, *, cluster: TipCluster, tip_id: int, now: datetime, s: EvidenceSettings
+async def _mark_members(
+    session: AsyncSession, *, cluster: TipCluster, tip_id: int, s: EvidenceSettings
 ) -> None:
-    """Other evaluated members' corroboration changed with the cluster: score them again."""
-    stmt = (
-        select(Tip)
+    """Other evaluated members' corroboration changed with the cluster: mark the newest
+    `rescore_limit` of them for the rescoring worker (core/tips/rescoring.py), which scores each
+    marked tip once a round. A flood of copies joining one cluster then costs one statement a
+    tip, not a full scoring of every member for every copy."""
+    newest = (
+        select(Tip.id)
         .where(Tip.cluster_id == cluster.id, Tip.id != tip_id, Tip.evaluated_at.is_not(None))
         .order_by(Tip.id.desc())
         .limit(s.rescore_limit)
     )
-    for member in (await session.scalars(stmt)).all():
-        photos = await _processed_photos(session, tip_id=member.id)
-        recycled = tuple(member.score_parts.get("recycled_from") or ())  # found when evaluated
-        facts, case, others = await _score_inputs(session, member, photos, s, recycled)
-        facts = replace(
-            facts, cluster_size=cluster.size, independent_sources=cluster.independent_sources
-        )
-        links = stored_links(member.score_parts)
-        _store(session, member, facts, case=case, others=others, links=links, now=now, settings=s)
+    await session.execute(
+        update(Tip)
+        .where(Tip.id.in_(newest.scalar_subquery()), Tip.rescore_reason.is_(None))
+        .values(rescore_reason=CLUSTER_CHANGED)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def stored_links(score_parts: Mapping[str, Any]) -> Links:

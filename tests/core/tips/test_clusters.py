@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 
 from core.dedup import PhashIndex
 from core.tips.clusters import Member, count_independent
-from core.tips.evaluate import evaluate_tip
+from core.tips.evaluate import CLUSTER_CHANGED, evaluate_tip
 from core.tips.evidence import signed64
-from storage.models import Case, Tip, TipCluster, TipPhoto, Tipster
+from core.tips.rescoring import rescore_marked
+from storage.models import Case, Tip, TipCluster, TipPhoto, TipScore, Tipster
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PHOTO = 0xA5A5_0F0F_3C3C_9999
@@ -102,9 +103,18 @@ async def test_two_tipsters_sending_the_same_photo_are_one_cluster_of_two_source
         assert tip.score_parts["links"]["photo"] == [first]
         corroboration = next(p for p in tip.score_parts["parts"] if p["name"] == "corroboration")
         assert corroboration["points"] > 0
-        # The first tip was scored again when the second corroborated it.
+        # The first tip is marked to be scored again now that the second corroborates it ...
         earlier = await session.get(Tip, first)
-        assert earlier.score == tip.score
+        assert earlier.rescore_reason == CLUSTER_CHANGED
+        assert earlier.score < tip.score
+    # ... and the rescoring worker's next round scores it with the cluster, saying why.
+    async with sessions() as session:
+        assert await rescore_marked(session, now=NOW) == 1
+    async with sessions() as session:
+        earlier = await session.get(Tip, first)
+        assert (earlier.score, earlier.rescore_reason) == (tip.score, None)
+        history = await session.scalars(select(TipScore.reason).where(TipScore.tip_id == first))
+        assert CLUSTER_CHANGED in history.all()
 
 
 async def test_one_tipster_sending_the_same_thing_twice_is_one_source(sessions):
