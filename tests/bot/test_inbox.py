@@ -112,6 +112,19 @@ async def test_unparseable_update_is_parked_at_once(fake, sessions, services):
     await chat.bot.session.close()
 
 
+async def test_update_that_cannot_be_dumped_is_parked_at_once(fake, sessions, services):
+    chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[])
+    unknown = {"update_id": 98, "future_kind": {"text": "\udfff"}}  # a lone surrogate
+    async with sessions() as session:
+        await admit(session, chat_key=CHAT_KEY, updates=[unknown])
+    await chat.processor.run_once()
+    async with sessions() as session:
+        dead = await list_dead(session)
+    assert [d.update_id for d in dead] == [98]
+    assert dead[0].attempts == 1 and "PydanticSerializationError" in dead[0].last_error
+    await chat.bot.session.close()
+
+
 async def test_unknown_update_types_are_done_not_dead(fake, sessions, services):
     chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[])
     async with sessions() as session:
