@@ -3,13 +3,14 @@ from aiogram's types (updates.py), then bases changed by a few mutations that a 
 draws at random JSON paths: a field dropped, an unexpected one added, a string given odd Unicode
 (RTL marks, zero-width, lone surrogates, combining marks, emoji, NUL) or made huge, a number out
 of range, a value of the wrong type, the update's kind renamed (unknown or another one) or a
-second kind beside it. A mutation costs about a millisecond to draw where a base costs tens, so
-100,000 distinct updates take minutes, not hours. Bodies that repeat one already drawn (compared
-by a hash of their JSON with sorted keys) are drawn again.
+second kind beside it. A mutation costs a few milliseconds of CPU to draw where a base costs
+tens, so 100,000 distinct updates take minutes, not hours. Bodies that repeat one already
+drawn (compared by a hash of their JSON with sorted keys) are left out and more are drawn.
 
-Everything follows from one seed. `python -m tests.reliability.mutations --seed S --count N`
-draws the same N updates again, prints what drawing them cost and checks that all are distinct;
-`--show UPDATE_ID` prints the body delivered under that update_id.
+Everything follows from the seed, the number of bases and the number of updates:
+`python -m tests.reliability.mutations --seed S --bases B --count N` draws the same updates
+again, prints what drawing them cost and checks that all are distinct; `--show UPDATE_ID`
+prints the body delivered under that update_id.
 """
 
 from __future__ import annotations
