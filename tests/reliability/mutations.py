@@ -163,8 +163,8 @@ MUTATIONS = {
     "kind": _kind,
 }
 
-# How often each is drawn: a huge string rarely (one update in about twenty), since the inbox
-# stores every body and 100,000 of them must not be mostly huge strings.
+# How often each is drawn: a huge string rarely (one mutation in 26), since the inbox stores
+# every body and 100,000 of them must not be mostly huge strings.
 MUTATION = st.sampled_from(
     [
         name
