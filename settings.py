@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     form_limits_address: str = "10/1m,40/1h"
     form_limits_session: str = "5/1m,20/1h"
     form_limits_overall: str = "300/1m"
+    # Incoming chat messages handled, all tipsters on every chat channel together (Telegram,
+    # WhatsApp, SMS), as "COUNT/WINDOW[,...]". Beyond it a message waits in its inbox, kept, and
+    # is handled as the rate allows; a conversation under way goes on (docs/ARCHITECTURE.md).
+    chat_limits_overall: str = "600/1m"
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -193,7 +197,9 @@ class Settings(BaseSettings):
             return value or None
         return value
 
-    @field_validator("form_limits_address", "form_limits_session", "form_limits_overall")
+    @field_validator(
+        "form_limits_address", "form_limits_session", "form_limits_overall", "chat_limits_overall"
+    )
     @classmethod
     def _rates(cls, value: str) -> str:
         """Refuse nonsense at start: zero, negative, huge counts, windows outside 1 s..1 day."""

@@ -402,6 +402,7 @@ async def whole_conversation(
         TIPLINE_TELEGRAM_API_BASE=fake.base_url,
         TIPLINE_WEBHOOK_SECRET=SECRET,
         TIPLINE_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
+        TIPLINE_CHAT_LIMITS_OVERALL="100000/1m",  # capacity is measured, not the limit
     )
     args = [sys.executable, "-m", "tipline", "run"]
     async with Server(args, port, env, root) as server, aiohttp.ClientSession() as http:

@@ -82,6 +82,7 @@ def _env(tmp: Path, url: str, fake_url: str, vault_key: str) -> dict[str, str]:
         TIPLINE_WEBHOOK_SECRET=SECRET,
         TIPLINE_VAULT_KEY=vault_key,
         TIPLINE_FACES="false",
+        TIPLINE_CHAT_LIMITS_OVERALL="100000/1m",  # capacity is measured, not the limit
     )
 
 

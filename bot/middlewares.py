@@ -6,13 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import Chat, TelegramObject, User
+from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.tipsters import TipsterCache
 from core.i18n import Texts
 from core.identity.tipsters import get_or_create_tipster, pick_language
 from handlers.context import BotServices
+from handlers.tipster.limits import message_key, overall_wait
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -61,11 +62,18 @@ class ContextMiddleware(BaseMiddleware):
         data["texts"] = Texts(tipster.language)
         limits = self.services.limits
         allowed = await self.services.limiter.hit(
-            f"msg:{tipster.id}", limit=limits.messages_per_minute, window=60
+            message_key(tipster.id), limit=limits.messages_per_minute, window=60
         )
         data["over_limit"] = not allowed
         # Tell a flooding tipster once per minute, then stay silent.
         data["notify_limit"] = not allowed and await self.services.limiter.hit(
             f"notice:{tipster.id}", limit=1, window=60
         )
+        data["busy_wait"] = 0.0
+        if allowed and isinstance(event, Update) and (event.message or event.callback_query):
+            # A press answers the bot's own question: a conversation under way, as a state is.
+            under_way = data.get("raw_state") is not None or event.callback_query is not None
+            data["busy_wait"] = await overall_wait(
+                self.services, tipster_id=tipster.id, under_way=under_way
+            )
         return await handler(event, data)

@@ -26,6 +26,7 @@ from bot.fsm import StateCache, current_session, take_changes
 from bot.tipsters import TipsterCache
 from bot.update_session import update_sessions, wrote
 from core.delivery.inbox import Admitted
+from core.errors import Deferred
 from core.identity.erasure import ErasureListener, listen, watching_erasures
 from core.logcontext import UPDATE_ID
 from core.waits import cancel_and_wait, wait_event
@@ -369,6 +370,9 @@ class InboxProcessor:
                     .values(**DONE_VALUES, processed_at=utcnow(), attempts=row.attempts + 1)
                 )
                 await session.commit()
+            except Deferred as exc:  # the overall rate is reached: kept for later, not failed
+                await session.rollback()
+                await self._defer(row, exc.wait)
             except (ValidationError, PydanticSerializationError) as exc:
                 # Neither comes out otherwise next time: aiogram cannot dump an update of an
                 # unknown kind that holds a lone surrogate, say (when it says it skips it).
@@ -381,6 +385,20 @@ class InboxProcessor:
                 answered_at_admission.reset(answered)
                 current_session.reset(token)
         return None
+
+    async def _defer(self, row: Due, wait: float) -> None:
+        """Take the update up again in `wait` seconds: not an attempt, never parked for it.
+        The chat's later updates wait behind it (the inbox read takes a chat's oldest first)."""
+        try:
+            async with self.sessions() as session:
+                await session.execute(
+                    update(INBOX)
+                    .where(INBOX.c.id == row.id)
+                    .values(next_attempt_at=utcnow() + timedelta(seconds=wait))
+                )
+                await session.commit()
+        finally:
+            self._release_queue(row.chat_id)
 
     async def _retry_later(self, row: Due, exc: Exception) -> None:
         await self._fail(row, exc, permanent=False)

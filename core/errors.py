@@ -17,3 +17,11 @@ class NotFound(TiplineError):
 
 class RateLimited(TiplineError):
     """Too much, too fast; try again later."""
+
+
+class Deferred(TiplineError):
+    """Not now: the work is kept and taken up again after `wait` seconds (not a failure)."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"deferred for {wait:.3f} s")
+        self.wait = wait

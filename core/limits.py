@@ -229,6 +229,23 @@ class RedisRateLimiter:
         await self._redis.delete(self._prefix + "bo:" + key)
 
 
+async def admit_rates(limiter: RateLimiter, key: str, rates: tuple[Rate, ...]) -> float:
+    """Count a hit against each rate of the key; over one of them, take back the hits counted
+    and return the seconds to wait (0: admitted by all)."""
+    for n, rate in enumerate(rates):
+        wait = await limiter.admit(f"{key}:{rate.window:g}", limit=rate.limit, window=rate.window)
+        if wait:
+            await refund_rates(limiter, key, rates[:n])
+            return wait
+    return 0.0
+
+
+async def refund_rates(limiter: RateLimiter, key: str, rates: tuple[Rate, ...]) -> None:
+    """Take back the hit `admit_rates` counted against each of these rates of the key."""
+    for rate in rates:
+        await limiter.refund(f"{key}:{rate.window:g}")
+
+
 def retry_after(seconds: float) -> int:
     """Whole seconds for a Retry-After header (at least 1)."""
     return max(1, math.ceil(seconds))

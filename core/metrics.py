@@ -34,6 +34,12 @@ RELAY_FLOODS = Counter(
     ["channel"],
     registry=REGISTRY,
 )
+CHAT_DEFERRALS = Counter(
+    "tipline_chat_deferred",
+    "Incoming chat messages held back by the overall rate (kept and handled later), by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
 PHOTO_SECONDS = Histogram(
     "tipline_photo_processing_seconds",
     "Time to fetch, sanitise and store one quarantined file (tip or case photo).",

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.geo import GeocodingService
 from core.identity.conversations import RedisConversations
 from core.identity.vault import Vault
-from core.limits import MemoryRateLimiter, RateLimiter
+from core.limits import MemoryRateLimiter, Rate, RateLimiter
 from handlers.engine.channel import Origin
 from storage.models import Tipster
 from storage.photostore import PhotoStore
@@ -17,11 +17,13 @@ from storage.photostore import PhotoStore
 
 @dataclass(slots=True)
 class Limits:
-    """Abuse limits per tipster."""
+    """Abuse limits per tipster, and the overall rate of incoming chat messages."""
 
     tips_per_window: int = 5
     tips_window_seconds: float = 600
     messages_per_minute: int = 30
+    # Every tipster on every chat channel together (settings.chat_limits_overall); () for none.
+    overall: tuple[Rate, ...] = ()
 
 
 @dataclass(slots=True)

@@ -4,10 +4,12 @@ a hand-moved clock, and one call that processes what came in and relays what wen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.chats.processor import ChatProcessor
+from storage.types import utcnow
 from workers.relay import Relay, Retry, Sender
 
 
@@ -19,6 +21,16 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class Later:
+    """The chat processor's clock (UTC), from now on, moved on by hand."""
+
+    def __init__(self) -> None:
+        self.at = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.at
 
 
 def relay(

@@ -140,6 +140,8 @@ def test_bad_database_url_is_one_line_and_exit_2(tmp_path: Path, url: str, needl
         ("TIPLINE_FORM_LIMITS_SESSION", "lots", "is not a rate"),
         ("TIPLINE_FORM_LIMITS_OVERALL", "10/0s", "window 1 s to 1 day"),
         ("TIPLINE_FORM_LIMITS_OVERALL", "99999999/1m", "is not a rate"),
+        ("TIPLINE_CHAT_LIMITS_OVERALL", "600 a minute", "is not a rate"),
+        ("TIPLINE_CHAT_LIMITS_OVERALL", "0/1m", "count must be 1 to 100,000"),
         ("TIPLINE_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local", "is not an address or network"),
     ],
 )

@@ -55,6 +55,7 @@ def _env(tmp_path: Path, fake_url: str, db_url: str, s3: S3Server) -> dict[str, 
         TIPLINE_VAULT_KEY=Vault.new_key(),
         TIPLINE_FACES="false",
         TIPLINE_METRICS_TOKEN=METRICS_TOKEN,
+        TIPLINE_CHAT_LIMITS_OVERALL="100000/1m",  # the roles under kills, not the chat rate
         **s3.env(s3.new_bucket()),
     )
     return env

@@ -28,7 +28,7 @@ from core.alerts.dispatch import AlertPolicy
 from core.delivery.inbox import AdmissionBatcher
 from core.geo import build_geocoder
 from core.identity.vault import Vault
-from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from core.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter, parse_rates
 from core.photos.sandbox import without_root
 from core.sms.admission import SmsAdmission
 from core.whatsapp.admission import WhatsAppAdmission
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     # seconds of CPU to build, which a web process (admission, forms, dashboard) never needs.
     from aiogram import Bot
 
-    from handlers.context import BotServices
+    from handlers.context import BotServices, Limits
     from tipline.loops import Loop
     from tipline.telegram import TelegramSide
 
@@ -284,8 +284,16 @@ def _chat_services(settings: Settings, context: WebContext) -> BotServices:
         geocoder=context.geocoder,
         base_url=settings.base_url,
         alerts_per_day=context.alerts.per_day,
+        limits=_chat_limits(settings),
         limiter=context.limiter,
     )
+
+
+def _chat_limits(settings: Settings) -> Limits:
+    """Per-tipster limits, and the overall rate every chat channel shares."""
+    from handlers.context import Limits
+
+    return Limits(overall=parse_rates(settings.chat_limits_overall))
 
 
 def _add_bot(
@@ -311,10 +319,14 @@ def _add_bot(
         alerts_per_day=context.alerts.per_day,
         originals=context.photos.originals if context.photos else None,
         conversations=context.conversations,
+        limits=_chat_limits(settings),
     )
     if settings.bot_username:
         services.bot_username = settings.bot_username
-    telegram = build_telegram(settings, sessions, services, admission=webhook)
+    # The web's limiter: the overall rate of chat messages counts Telegram's with the others'.
+    telegram = build_telegram(
+        settings, sessions, services, admission=webhook, limiter=context.limiter
+    )
     shared = shared_buckets(settings)
     if shared is not None:
         telegram.bot.session.middleware(SharedFloodLimit(shared))

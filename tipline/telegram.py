@@ -74,13 +74,15 @@ def build_telegram(
     services: BotServices,
     *,
     admission: bool = True,
+    limiter: RateLimiter | None = None,
 ) -> TelegramSide:
     """Build the bot and the loops that feed it, for polling or webhook mode (`admission`:
-    whether this process also admits webhook updates; the bot role leaves that to web)."""
+    whether this process also admits webhook updates; the bot role leaves that to web).
+    `limiter`: one the process's other chat channels share (else one of its own)."""
     assert settings.bot_token is not None
     token = settings.bot_token.get_secret_value()
     bot = create_bot(token=token, api_base=settings.telegram_api_base)
-    services.limiter = _limiter(settings)
+    services.limiter = limiter if limiter is not None else _limiter(settings)
     dispatcher = create_dispatcher(
         storage=_fsm_storage(settings, sessions, services.vault),
         services=services,

@@ -31,6 +31,7 @@ from handlers.context import BotServices
 from handlers.engine.channel import Channel, Origin
 from handlers.engine.inputs import Input
 from handlers.engine.wizard import Conversation
+from handlers.tipster.limits import kept_for_later, message_key, overall_wait
 from storage.models import Tipster
 from storage.types import utcnow
 
@@ -167,12 +168,17 @@ class ChatProcessor:
             extra = {"shared_contacts": record["shared_contacts"]}
             await add_to_identity(session, self.services.vault, tipster_id=tipster_id, extra=extra)
         if tipster is not None and not tipster.blocked:
-            await self._converse(session, message, tipster, str(record["external_id"]))
+            wait = await self._converse(session, message, tipster, str(record["external_id"]))
+            if wait:  # kept: the sender's later messages wait behind it
+                later = self.clock() + timedelta(seconds=wait)
+                await self._mark(session, message.id, next_attempt_at=later, reduce=False)
+                return
         await self._mark(session, message.id, status="processed", processed_at=self.clock())
 
     async def _converse(
         self, session: AsyncSession, message: Row[Any], tipster: Tipster, external_id: str
-    ) -> None:
+    ) -> float:
+        """Answer the message; or, beyond the overall rate, the seconds until it is taken again."""
         name, vault = self.transport.name, self.services.vault
         texts = Texts(tipster.language, self.transport.variant)
         store = StateRow(session, chat_state_key(vault, channel=name, external_id=external_id))
@@ -180,7 +186,15 @@ class ChatProcessor:
         channel = self.transport.channel(session, texts, f"{name}-reply:{message.id}")
         conversation = Conversation(store, channel, tipster.id, texts, state)
         if not await self._within_rate(conversation):
-            return
+            return 0.0
+        wait = await overall_wait(self.services, tipster_id=tipster.id, under_way=state is not None)
+        if wait:
+            # The notice has keys of its own: the message's replies go out when it is handled.
+            busy = self.transport.channel(session, texts, f"{name}-busy:{message.id}")
+            notice = Conversation(store, busy, tipster.id, texts, state)
+            limiter = self.services.limiter
+            await kept_for_later(notice, limiter, tipster_id=tipster.id, channel=name)
+            return wait
         chat = Chat(session, tipster, self.services, self._origin(tipster.id))
         said = self.transport.read(message.kind, message.payload)
         if self.transport.resolve is not None:
@@ -188,13 +202,14 @@ class ChatProcessor:
         await route(conversation, said, chat)
         await conversation.save()
         await store.write()
+        return 0.0
 
     async def _within_rate(self, conversation: Conversation) -> bool:
         """The message rate per tipster, as on Telegram: over it, the message is not read and
         the person is told once a minute."""
         limiter, tipster_id = self.services.limiter, conversation.chat_id
         limit = self.services.limits.messages_per_minute
-        if await limiter.hit(f"msg:{tipster_id}", limit=limit, window=60):
+        if await limiter.hit(message_key(tipster_id), limit=limit, window=60):
             return True
         if await limiter.hit(f"notice:{tipster_id}", limit=1, window=60):
             await conversation.say(conversation.texts("limits.slow_down"))
@@ -211,11 +226,16 @@ class ChatProcessor:
 
         return origin
 
-    async def _mark(self, session: AsyncSession, message_id: int, **values: Any) -> None:
-        """Processed: the payload and the sealed sender are reduced (docs/retention.md)."""
+    async def _mark(
+        self, session: AsyncSession, message_id: int, *, reduce: bool = True, **values: Any
+    ) -> None:
+        """Processed: the payload and the sealed sender are reduced (docs/retention.md); a
+        message kept for later (`reduce` False) keeps them."""
         inbox = self.transport.inbox
         stmt = update(inbox).where(inbox.c.id == message_id, inbox.c.status == "pending")
-        await session.execute(stmt.values(payload={}, sealed_sender=b"", last_error=None, **values))
+        if reduce:
+            values.update(payload={}, sealed_sender=b"", last_error=None)
+        await session.execute(stmt.values(**values))
 
     async def _failed(self, message: Row[Any], exc: Exception) -> None:
         """Try again later, or park the message with its reason after the last attempt."""

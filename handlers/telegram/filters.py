@@ -23,9 +23,11 @@ class TipsterChat(Filter):
     """A private chat whose tipster is within their message rate: the report's routers take
     these first (most of the traffic), and leave everything else to the routers after them."""
 
-    async def __call__(self, event: TelegramObject, over_limit: bool = False, **_: Any) -> bool:
-        """True for a private chat within the rate limit."""
-        return not over_limit and await PrivateChat()(event)
+    async def __call__(
+        self, event: TelegramObject, over_limit: bool = False, busy_wait: float = 0.0, **_: Any
+    ) -> bool:
+        """True for a private chat within the rate limit, not held back by the overall rate."""
+        return not over_limit and not busy_wait and await PrivateChat()(event)
 
 
 class OverLimit(Filter):
@@ -34,6 +36,14 @@ class OverLimit(Filter):
     async def __call__(self, event: TelegramObject, over_limit: bool = False, **_: Any) -> bool:
         """The middleware's verdict."""
         return over_limit
+
+
+class HeldBack(Filter):
+    """True when the overall rate holds the message back for now (set by ContextMiddleware)."""
+
+    async def __call__(self, event: TelegramObject, busy_wait: float = 0.0, **_: Any) -> bool:
+        """The middleware's verdict."""
+        return busy_wait > 0
 
 
 def _is_command(message: Message) -> bool:

@@ -10,7 +10,14 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from core.limits import Backoff, MemoryRateLimiter, RedisRateLimiter, retry_after
+from core.limits import (
+    Backoff,
+    MemoryRateLimiter,
+    RedisRateLimiter,
+    admit_rates,
+    parse_rates,
+    retry_after,
+)
 
 REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 
@@ -42,6 +49,20 @@ async def test_a_refused_hit_says_when_the_oldest_hit_leaves_the_window():
     clock.now += 45
     assert await limiter.admit("a", limit=2, window=60) == 0.0
     assert retry_after(0.2) == 1
+
+
+async def test_a_hit_refused_by_one_rate_is_taken_back_from_the_others():
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock=clock)
+    rates = parse_rates("3/1m,1/1s")
+    assert await admit_rates(limiter, "k", rates) == 0.0
+    assert await admit_rates(limiter, "k", rates) > 0  # over 1/1s: the minute's hit given back
+    clock.now += 1
+    assert await admit_rates(limiter, "k", rates) == 0.0
+    clock.now += 1
+    assert await admit_rates(limiter, "k", rates) == 0.0  # the minute's third
+    clock.now += 1
+    assert await admit_rates(limiter, "k", rates) == pytest.approx(57.0)
 
 
 async def test_memory_stays_bounded_however_many_keys_are_tried():

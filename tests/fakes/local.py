@@ -8,7 +8,8 @@ from aiohttp import web
 
 
 class LocalServer:
-    """Serve an app until `stop`; `client` posts webhooks while it runs."""
+    """Serve an app until `stop` (on `port`, or a free one when it is 0); `client` posts
+    webhooks while it runs."""
 
     host = "127.0.0.1"
     port = 0
@@ -16,10 +17,10 @@ class LocalServer:
     _client: aiohttp.ClientSession | None = None
 
     async def serve(self, app: web.Application) -> None:
-        """Start serving `app` on a free port (then `port` is it)."""
+        """Start serving `app` on `port` (0: a free one, then `port` is it)."""
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, 0).start()
+        await web.TCPSite(self._runner, self.host, self.port).start()
         self.port = self._runner.addresses[0][1]
         self._client = aiohttp.ClientSession()
 

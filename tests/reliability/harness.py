@@ -12,7 +12,9 @@ import io
 import os
 import re
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,15 +28,17 @@ from sqlalchemy.engine import make_url
 from core.identity.vault import Vault
 from storage import migrate
 from tests.databases import fresh_database
-from tests.processes import TOKEN, TiplineProcess, fake_telegram, tipline_env
+from tests.multiprocess import SECRET
+from tests.processes import TOKEN, TiplineProcess, fake_telegram, free_port, tipline_env
+from tests.redis_server import REDIS_URL
 
 FULL = os.environ.get("RELIABILITY", "").lower() == "full"
-SECRET = "r" * 40
 VAULT_KEY = Vault.new_key()
 OPEN_LIMITS = {
     "TIPLINE_FORM_LIMITS_ADDRESS": "100000/1m",
     "TIPLINE_FORM_LIMITS_SESSION": "100000/1m",
     "TIPLINE_FORM_LIMITS_OVERALL": "100000/1m",
+    "TIPLINE_CHAT_LIMITS_OVERALL": "100000/1m",
 }
 
 
@@ -74,12 +78,14 @@ def text_update(update_id: int, chat_id: int, text: str) -> dict[str, Any]:
 
 @dataclass
 class Deployment:
-    """A running `tipline run` in webhook mode and how to reach its database."""
+    """A running `tipline run` in webhook mode and how to reach its database: one process
+    (role all), or one per role as production runs on PostgreSQL (`run` is then the web)."""
 
     run: TiplineProcess
     database_url: str
     fake: Any
     acked: set[int] = field(default_factory=set)
+    processes: list[TiplineProcess] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -113,8 +119,17 @@ class Deployment:
 
 
 @contextmanager
-def deployment(tmp_path: Path, *, backend: str = "postgresql", **env: str) -> Iterator[Deployment]:
-    """`tipline run` in webhook mode on a fresh database, with the fake Bot API."""
+def deployment(
+    tmp_path: Path, *, backend: str = "postgresql", roles: Sequence[str] = (), **env: str
+) -> Iterator[Deployment]:
+    """`tipline run` in webhook mode on a fresh database, with the fake Bot API: one process, or
+    one per role in `roles` (sharing Redis and the media folder), the first of them the web."""
+    if roles:
+        env = {
+            "TIPLINE_REDIS_URL": REDIS_URL,
+            "TIPLINE_REDIS_PREFIX": f"rel-{uuid.uuid4().hex[:10]}:",
+            **env,
+        }
     with fake_telegram("--no-rate-limit") as fake, fresh_database(backend, tmp_path) as url:
         migrate.upgrade(url)
         values = tipline_env(
@@ -134,11 +149,25 @@ def deployment(tmp_path: Path, *, backend: str = "postgresql", **env: str) -> It
             f"/bot{TOKEN}/setWebhook",
             json={"url": values["TIPLINE_WEBHOOK_URL"], "secret_token": SECRET},
         ).raise_for_status()
-        run = TiplineProcess(values)
+        processes = _start(values, roles)
         try:
-            yield Deployment(run, url, fake)
+            yield Deployment(processes[0], url, fake, processes=processes)
         finally:
-            run.stop()
+            for each in processes:
+                each.stop()
+
+
+def _start(values: dict[str, str], roles: Sequence[str]) -> list[TiplineProcess]:
+    """One `tipline run`, or one per role started side by side, the web on the webhook's port."""
+    if not roles:
+        return [TiplineProcess(values)]
+    envs = [values] + [{**values, "TIPLINE_WEB_PORT": str(free_port())} for _ in roles[1:]]
+    with ThreadPoolExecutor(len(roles)) as pool:
+        started = pool.map(
+            lambda pair: TiplineProcess(pair[0], "--role", pair[1], start_timeout=600),
+            zip(envs, roles, strict=True),
+        )
+        return list(started)
 
 
 _FIELD = re.compile(r'name="(csrf|nonce)" value="([^"]*)"')

@@ -2,6 +2,8 @@
 form at once. Pass: 0 lost, 0 duplicated, admission p99 < 50 ms, RSS growth < 10% after warm-up.
 
 Short tier: 20 s at a fifth of the rate. Full: 10 minutes at 50 text + 5 photo tips a second.
+R1_ROLES=web,bot,worker runs it as production runs on PostgreSQL, a process per role sharing
+Redis (admission then has the web process's loop to itself); by default one `tipline run`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import time
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from tests.reliability.harness import (
 
 pytestmark = pytest.mark.reliability
 
+ROLES = tuple(filter(None, os.environ.get("R1_ROLES", "").split(",")))
 SECONDS = tier(20, 600)
 TEXT_RATE = tier(10, 50)
 PHOTO_RATE = tier(1, 5)
@@ -54,12 +58,16 @@ async def _paced(
         task.add_done_callback(pending.discard)
 
 
-async def _rss_sampler(pid: int, samples: list[float], stop: asyncio.Event, progress) -> None:
-    process = psutil.Process(pid)
+async def _rss_sampler(
+    processes: list[psutil.Process], samples: list[list[float]], stop: asyncio.Event, progress
+) -> None:
+    """Every 2 s, each server process's RSS (MiB), one list per process."""
     while not stop.is_set():
-        samples.append(process.memory_info().rss / 2**20)
-        if len(samples) % 15 == 0:
-            print(f"  R1 {len(samples) * 2} s: {progress()}, rss {samples[-1]:.0f} MiB", flush=True)
+        for process, kept in zip(processes, samples, strict=True):
+            kept.append(process.memory_info().rss / 2**20)
+        if len(samples[0]) % 15 == 0:
+            rss = " + ".join(f"{kept[-1]:.0f}" for kept in samples)
+            print(f"  R1 {len(samples[0]) * 2} s: {progress()}, rss {rss} MiB", flush=True)
         await asyncio.sleep(2)
 
 
@@ -102,7 +110,8 @@ async def _soak(app: Deployment) -> dict[str, object]:
                 failures.append(status)
 
         pending: set[asyncio.Task] = set()
-        samples: list[float] = []
+        servers = [psutil.Process(each.proc.pid) for each in app.processes]
+        samples: list[list[float]] = [[] for _ in servers]
         stop = asyncio.Event()
 
         def progress() -> str:
@@ -111,9 +120,8 @@ async def _soak(app: Deployment) -> dict[str, object]:
                 f"failed {len(failures)}, in flight {len(pending)}"
             )
 
-        server = psutil.Process(app.run.proc.pid)
-        cpu_before = _cpu_seconds(server)
-        sampler = asyncio.create_task(_rss_sampler(app.run.proc.pid, samples, stop, progress))
+        cpu_before = sum(map(_cpu_seconds, servers))
+        sampler = asyncio.create_task(_rss_sampler(servers, samples, stop, progress))
         late: list[float] = []
         await asyncio.gather(
             _paced(TEXT_RATE, SECONDS, send_text, pending, late),
@@ -121,7 +129,7 @@ async def _soak(app: Deployment) -> dict[str, object]:
         )
         offered = len(late) / SECONDS
         await asyncio.gather(*list(pending))
-        cpu = _cpu_seconds(server) - cpu_before
+        cpu = sum(map(_cpu_seconds, servers)) - cpu_before
         stop.set()
         await sampler
     return {
@@ -147,13 +155,19 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
+def _growth(rss: list[float]) -> tuple[float, float]:
+    """RSS after warm-up (the first fifth of the run) and its growth after it (%)."""
+    warm = rss[len(rss) // 5] if rss else 0.0
+    return warm, (max(rss[len(rss) // 5 :]) / warm - 1) * 100 if warm else 0.0
+
+
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def test_r1_soak_loses_nothing_and_keeps_admission_fast(tmp_path: Path):
-    with deployment(tmp_path, **OPEN_LIMITS) as app:
+    with deployment(tmp_path, roles=ROLES, **OPEN_LIMITS) as app:
         # uvloop: less of the driver's own overhead per request (the server runs on it too).
         result = uvloop.run(_soak(app))
 
@@ -168,14 +182,13 @@ def test_r1_soak_loses_nothing_and_keeps_admission_fast(tmp_path: Path):
     refs = result["refs"]
     stored = {row[0] for row in inbox}
     tip_refs = [row[0] for row in tips]
-    rss = result["rss"]
-    warm = rss[len(rss) // 5] if rss else 0.0
-    growth = (max(rss[len(rss) // 5 :]) / warm - 1) * 100 if warm else 0.0
+    grown = [_growth(rss) for rss in result["rss"]]
     lost = len(app.acked - stored) + len(set(refs) - set(tip_refs))
     duplicated = len(tip_refs) - len(set(tip_refs)) + len(refs) - len(set(refs))
     statuses = {s: sum(1 for row in inbox if row[1] == s) for s in {row[1] for row in inbox}}
     report(
         "R1 soak",
+        layout=",".join(ROLES) or "all",
         seconds=SECONDS,
         offered_per_s=result["offered"],
         send_late_p99_ms=_percentile(result["late"], 99),
@@ -189,8 +202,8 @@ def test_r1_soak_loses_nothing_and_keeps_admission_fast(tmp_path: Path):
         admission_p99_ms=_percentile(latencies, 99),
         server_cpu_s=result["cpu"],
         server_cpu_ms_per_tip=result["cpu"] * 1000 / max(1, result["sent"] + len(refs)),
-        rss_warm_mib=warm,
-        rss_growth_pct=growth,
+        rss_warm_mib=" + ".join(f"{warm:.1f}" for warm, _ in grown),
+        rss_growth_pct=max(growth for _, growth in grown),
         inbox=statuses,
     )
     assert lost == 0 and duplicated == 0

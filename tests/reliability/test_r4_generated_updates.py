@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.harness import SECRET, deployment, report, tier, until
+from tests.reliability.harness import OPEN_LIMITS, SECRET, deployment, report, tier, until
 from tests.reliability.mutations import batches
 from web.telegram import MAX_BODY
 
@@ -113,7 +113,7 @@ def test_r4_generated_updates_are_all_committed_then_handled_or_parked(tmp_path:
         f"`{show} --show <update_id>` prints one",
         flush=True,
     )
-    with deployment(tmp_path, backend="sqlite") as app:
+    with deployment(tmp_path, backend="sqlite", **OPEN_LIMITS) as app:
         answers, costs = asyncio.run(_deliver(app.url, seed))
 
         async def drained() -> bool:

@@ -41,17 +41,20 @@ class World:
     fake: FakeWhatsApp
 
 
+def whatsapp_settings(fake: FakeWhatsApp) -> dict[str, str]:
+    """The environment that turns WhatsApp on against the fake (started or not yet)."""
+    return {
+        "TIPLINE_WHATSAPP_TOKEN": TOKEN,
+        "TIPLINE_WHATSAPP_APP_SECRET": APP_SECRET,
+        "TIPLINE_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "TIPLINE_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "TIPLINE_WHATSAPP_API_BASE": fake.base_url,
+    }
+
+
 def whatsapp_env(tmp_path: Path, fake: FakeWhatsApp) -> dict[str, str]:
     """`tipline run`'s environment on its own SQLite file, with WhatsApp on against the fake."""
-    return tipline_env(
-        tmp_path,
-        TIPLINE_FACES="false",
-        TIPLINE_WHATSAPP_TOKEN=TOKEN,
-        TIPLINE_WHATSAPP_APP_SECRET=APP_SECRET,
-        TIPLINE_WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
-        TIPLINE_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
-        TIPLINE_WHATSAPP_API_BASE=fake.base_url,
-    )
+    return tipline_env(tmp_path, TIPLINE_FACES="false", **whatsapp_settings(fake))
 
 
 def context(

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from core.i18n import SUPPORTED, Texts
-from core.limits import Rate, parse_rates, retry_after
+from core.limits import Rate, admit_rates, parse_rates, retry_after
 from web import csrf
 from web.templating import TEMPLATES
 
@@ -89,12 +89,9 @@ async def over_limit(request: Request, *, form: str, lang: str) -> HTMLResponse 
     if session:
         scopes.insert(1, (f"form:{form}:session:{session}", limits.session))
     for key, rates in scopes:
-        for rate in rates:
-            wait = await context.limiter.admit(
-                f"{key}:{rate.window:g}", limit=rate.limit, window=rate.window
-            )
-            if wait:
-                return _limited(request, lang=lang, wait=wait, form=form)
+        wait = await admit_rates(context.limiter, key, rates)
+        if wait:
+            return _limited(request, lang=lang, wait=wait, form=form)
     return None
 
 

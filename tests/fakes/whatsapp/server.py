@@ -82,12 +82,13 @@ class FakeWhatsApp(LocalServer):
         app_secret: str = APP_SECRET,
         phone_number_id: str = PHONE_NUMBER_ID,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.token = token
         self.app_secret = app_secret
         self.phone_number_id = phone_number_id
         self.host = host
-        self.port = 0
+        self.port = port
         self.state = FakeState()
         self._media_ids = itertools.count(9_000_001)
 
