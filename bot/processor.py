@@ -15,6 +15,7 @@ from typing import Any, cast
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import BindParameter
@@ -372,7 +373,9 @@ class InboxProcessor:
             except Deferred as exc:  # the overall rate is reached: kept for later, not failed
                 await session.rollback()
                 await self._defer(row, exc.wait)
-            except ValidationError as exc:
+            except (ValidationError, PydanticSerializationError) as exc:
+                # Neither comes out otherwise next time: aiogram cannot dump an update of an
+                # unknown kind that holds a lone surrogate, say (when it says it skips it).
                 await session.rollback()
                 await self._fail(row, exc, permanent=True)
             except Exception as exc:  # noqa: BLE001 - a failing update is retried, then parked

@@ -21,18 +21,25 @@ _CHAT_HOLDERS = (
 )
 
 
+def _chat_id(message: object) -> int | None:
+    """The message's chat id; None unless both are objects and the id an integer (admission
+    takes any JSON: a chat that is `true` must not fail the batch it is committed in)."""
+    chat = message.get("chat") if isinstance(message, dict) else None
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    return chat_id if isinstance(chat_id, int) else None
+
+
 def chat_of(update: dict[str, Any]) -> int | None:
     """The chat an update belongs to (for per-chat ordering and fairness), if any."""
     for key in _CHAT_HOLDERS:
         if isinstance(update.get(key), dict):
-            chat = update[key].get("chat") or {}
-            return chat.get("id") if isinstance(chat.get("id"), int) else None
+            return _chat_id(update[key])
     for key, value in update.items():
         if key == "update_id" or not isinstance(value, dict):
             continue
-        message = value.get("message")
-        if isinstance(message, dict) and isinstance((message.get("chat") or {}).get("id"), int):
-            return int(message["chat"]["id"])
+        chat_id = _chat_id(value.get("message"))
+        if chat_id is not None:
+            return int(chat_id)
         sender = value.get("from") or value.get("user")
         if isinstance(sender, dict) and isinstance(sender.get("id"), int):
             return int(sender["id"])

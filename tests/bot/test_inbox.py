@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
@@ -96,19 +97,25 @@ async def test_other_chats_are_not_held_up_by_a_failing_chat(fake, sessions, ser
     await chat.bot.session.close()
 
 
-async def test_unparseable_update_is_parked_at_once(fake, sessions, services):
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"message": {"text": "no chat, no date"}}, "ValidationError"),
+        # aiogram dumps an update of an unknown kind to say it skips it: a lone surrogate fails.
+        ({"future_kind": {"text": "\udfff"}}, "PydanticSerializationError"),
+    ],
+)
+async def test_update_that_can_never_be_handled_is_parked_at_once(
+    fake, sessions, services, body, reason
+):
     chat = build_transcript(fake=fake, sessions=sessions, services=services, routers=[])
     async with sessions() as session:
-        await admit(
-            session,
-            chat_key=CHAT_KEY,
-            updates=[{"update_id": 99, "message": {"text": "no chat, no date"}}],
-        )
+        await admit(session, chat_key=CHAT_KEY, updates=[{"update_id": 99, **body}])
     await chat.processor.run_once()
     async with sessions() as session:
         dead = await list_dead(session)
     assert [d.update_id for d in dead] == [99]
-    assert dead[0].attempts == 1 and "ValidationError" in dead[0].last_error
+    assert dead[0].attempts == 1 and reason in dead[0].last_error
     await chat.bot.session.close()
 
 

@@ -1,51 +1,39 @@
-"""R4: Telegram updates generated with hypothesis from aiogram's types (tests/reliability/
-updates.py: missing, unexpected, huge and odd-Unicode fields, unknown kinds) through the real
-webhook admission and inbox processor of `tipline run`. Pass: 0 crashes; every update committed,
-then handled or parked (dead) with a reason.
+"""R4: Telegram updates generated with hypothesis from aiogram's types through the real webhook
+admission and inbox processor of `tipline run`. Pass: 0 crashes; every update committed, then
+handled or parked (dead) with a reason.
 
-Hypothesis draws ~0.1-0.3 s per update here (aiogram's types are large), so it draws a corpus of
-distinct updates and each is delivered CYCLES times under a fresh update_id.
-Short tier: 100 drawn, sent once. Full: 500 drawn, 200 cycles: 100,000 updates.
+Every delivered body is distinct (tests/reliability/mutations.py): the bases drawn from
+aiogram's types (updates.py: missing, unexpected, huge and odd-Unicode fields, unknown kinds),
+then mutations of them that a cheap strategy draws (a base costs tens of milliseconds of CPU
+to draw, a mutation a few), drawn in a thread while the senders deliver. All follows from one seed,
+printed first with the command that prints the body an update_id had; R4_SEED=<seed> draws
+the same updates again.
+Short tier: 50 bases, 100 updates. Full: 500 bases, 100,000 updates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.reliability.harness import OPEN_LIMITS, SECRET, deployment, report, tier, until
-from tests.reliability.updates import updates
+from tests.reliability.mutations import batches
 from web.telegram import MAX_BODY
 
 pytestmark = pytest.mark.reliability
 
-DRAWN = int(tier(100, 500))
-CYCLES = int(tier(1, 200))
-
-
-def _draw() -> list[dict[str, Any]]:
-    drawn: list[dict[str, Any]] = []
-
-    @settings(
-        max_examples=DRAWN,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        deadline=None,
-    )
-    @given(updates())
-    def collect(update: dict[str, Any]) -> None:
-        drawn.append(update)
-
-    collect()
-    return drawn
+BASES = int(tier(50, 500))
+UPDATES = int(tier(100, 100_000))
+SENDERS = 16
 
 
 async def _post(hook: httpx.AsyncClient, payload: bytes) -> int:
@@ -66,20 +54,46 @@ async def _post(hook: httpx.AsyncClient, payload: bytes) -> int:
     return status
 
 
-async def _deliver(url: str, corpus: list[dict[str, Any]]) -> dict[str, int]:
-    """Each update's answer, counted as "200", or "oversized:413" for a body over the limit."""
+def _next_batch(stream: Iterator[list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], float]:
+    """The stream's next batch (empty at its end) and the CPU seconds drawing it took."""
+    started = time.thread_time()
+    batch = next(stream, [])
+    return batch, time.thread_time() - started
+
+
+async def _draw(
+    queue: asyncio.Queue[tuple[int, dict[str, Any]] | None], seed: int
+) -> list[tuple[int, float]]:
+    """Put the seed's updates on the queue, numbered, then None for each sender; each batch's
+    size and the CPU seconds drawing it took (in a thread, so the senders deliver one batch
+    while the next is drawn). The first batch is the bases."""
+    stream = batches(count=UPDATES, bases=BASES, from_seed=seed)
+    update_id, costs = 0, []
+    while True:
+        batch, took = await asyncio.to_thread(_next_batch, stream)
+        if not batch:
+            break
+        costs.append((len(batch), took))
+        for body in batch:
+            update_id += 1
+            await queue.put((update_id, body))
+    for _ in range(SENDERS):
+        await queue.put(None)
+    return costs
+
+
+async def _deliver(url: str, seed: int) -> tuple[dict[str, int], list[tuple[int, float]]]:
+    """Each update's answer, counted as "200", or "oversized:413" for a body over the limit;
+    what drawing the updates cost (see _draw)."""
     answers: dict[str, int] = {}
-    numbered = (
-        (cycle * len(corpus) + n + 1, body)
-        for cycle in range(CYCLES)
-        for n, body in enumerate(corpus)
-    )
+    queue: asyncio.Queue[tuple[int, dict[str, Any]] | None] = asyncio.Queue(maxsize=2_000)
     async with httpx.AsyncClient(base_url=url, timeout=60) as hook:
 
         async def sender() -> None:
-            # 16 at a time, fed from one generator: 100,000 tasks at once would cost the
+            # A few at a time, fed from one queue: 100,000 tasks at once would cost the
             # driver's memory and CPU, not the server's.
-            for update_id, body in numbered:
+            while (item := await queue.get()) is not None:
+                update_id, body = item
                 payload = json.dumps({"update_id": update_id, **body}).encode()
                 status = await _post(hook, payload)
                 key = f"oversized:{status}" if len(payload) > MAX_BODY else str(status)
@@ -87,16 +101,20 @@ async def _deliver(url: str, corpus: list[dict[str, Any]]) -> dict[str, int]:
                 if update_id % 10_000 == 0:
                     print(f"  R4 {update_id} sent", flush=True)
 
-        await asyncio.gather(*(sender() for _ in range(16)))
-    return answers
+        drawing, *_ = await asyncio.gather(_draw(queue, seed), *(sender() for _ in range(SENDERS)))
+    return answers, drawing
 
 
 def test_r4_generated_updates_are_all_committed_then_handled_or_parked(tmp_path: Path):
-    started = time.monotonic()
-    corpus = _draw()
-    drawn_in = time.monotonic() - started
+    seed = int(os.environ.get("R4_SEED") or random.randrange(2**32))
+    show = f"python -m tests.reliability.mutations --seed {seed} --bases {BASES} --count {UPDATES}"
+    print(
+        f"\n[R4] seed={seed}: R4_SEED={seed} draws the same updates again; "
+        f"`{show} --show <update_id>` prints one",
+        flush=True,
+    )
     with deployment(tmp_path, backend="sqlite", **OPEN_LIMITS) as app:
-        answers = asyncio.run(_deliver(app.url, corpus))
+        answers, costs = asyncio.run(_deliver(app.url, seed))
 
         async def drained() -> bool:
             rows = await app.sql("SELECT count(*) FROM inbox_updates WHERE status = 'pending'")
@@ -112,11 +130,15 @@ def test_r4_generated_updates_are_all_committed_then_handled_or_parked(tmp_path:
         if status == "dead":
             reason = (error or "").split(":")[0][:40]
             reasons[reason] = reasons.get(reason, 0) + 1
+    mutated = sum(size for size, _ in costs[1:])
     report(
         "R4 generated updates",
-        drawn=len(corpus),
-        draw_seconds=drawn_in,
-        sent=len(corpus) * CYCLES,
+        seed=seed,
+        bases=costs[0][0],
+        bases_draw_cpu_seconds=costs[0][1],
+        mutated=mutated,
+        mutation_draw_cpu_ms=sum(cpu for _, cpu in costs[1:]) / max(mutated, 1) * 1000,
+        sent=sum(answers.values()),
         answers=answers,
         committed=len(rows),
         inbox=statuses,
@@ -127,9 +149,7 @@ def test_r4_generated_updates_are_all_committed_then_handled_or_parked(tmp_path:
     # Telegram sends nothing over 1 MiB; a generated body that big is refused, never admitted.
     admitted = answers.get("200", 0)
     assert set(answers) <= {"200", "oversized:413", "oversized:0"}
-    assert admitted + answers.get("oversized:413", 0) + answers.get("oversized:0", 0) == (
-        len(corpus) * CYCLES
-    )
+    assert sum(answers.values()) == UPDATES
     assert len(rows) == admitted
     assert set(statuses) <= {"done", "dead"}
     assert all(error for status, error in rows if status == "dead")

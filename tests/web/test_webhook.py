@@ -113,6 +113,16 @@ async def test_anything_but_a_private_press_gets_an_empty_200(client, sessions, 
     assert await _acknowledged(sessions) == {22: False}
 
 
+@pytest.mark.parametrize("chat", [True, "7", [7], {"id": "7"}, {"id": 2**64}, None])
+async def test_an_update_with_any_chat_is_admitted(client, sessions, chat):
+    update = _update(33)
+    update["message"]["chat"] = chat
+    for body in (update, _press(34, chat)):
+        response = await client.post("/telegram/webhook", json=body, headers=HEADERS)
+        assert response.status_code == 200
+    assert set(await _acknowledged(sessions)) == {33, 34}
+
+
 async def test_update_is_committed_before_200_and_admitted_once(client, sessions):
     first = await client.post("/telegram/webhook", json=_update(11), headers=HEADERS)
     assert first.status_code == 200
