@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Update
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
@@ -373,6 +374,9 @@ class InboxProcessor:
             except Deferred as exc:  # the overall rate is reached: kept for later, not failed
                 await session.rollback()
                 await self._defer(row, exc.wait)
+            except TelegramRetryAfter as exc:  # Telegram's own flood limit: not the update's fault
+                await session.rollback()
+                await self._defer(row, float(exc.retry_after))
             except (ValidationError, PydanticSerializationError) as exc:
                 # Neither comes out otherwise next time: aiogram cannot dump an update of an
                 # unknown kind that holds a lone surrogate, say (when it says it skips it).

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.delivery.group_commit import GroupCommitter, Waiting
@@ -51,9 +52,17 @@ def validate_update(update: object) -> dict[str, Any]:
     if not isinstance(update, dict):
         raise ValueError("an update must be a JSON object")
     update_id = update.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
-        raise ValueError("an update must have a non-negative integer update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < 2**63:
+        raise ValueError("an update must have an update_id from 0 to 2**63 - 1")
     return update
+
+
+def _unavailable(exc: Exception) -> bool:
+    """Whether a failed commit says the database is out of reach (down, locked, a lost
+    connection), which would fail any update alike, rather than that an update is bad."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
 def private_callback_query_id(update: dict[str, Any]) -> str | None:
@@ -175,6 +184,9 @@ class AdmissionBatcher(GroupCommitter[Pending]):
         await self._submit(Pending(update, acknowledged))
 
     async def _commit(self, batch: list[Waiting[Pending]]) -> None:
+        """Commit the batch; when it fails for something one update did, each is committed
+        alone, so that one bad update (Telegram would deliver it again and again) is the only
+        one refused, not every update that happened to share its transaction."""
         updates = [one.item.update for one in batch]
         acknowledged = {one.item.update["update_id"] for one in batch if one.item.acknowledged}
         handoff = self._handoff if self._handoff is not None and self._ready() else None
@@ -189,7 +201,11 @@ class AdmissionBatcher(GroupCommitter[Pending]):
                         session, updates, chat_key=self._chat_key, acknowledged=acknowledged
                     )
         except Exception as exc:  # noqa: BLE001 - every waiter learns the commit failed
-            self._fail(batch, exc)
+            if len(batch) == 1 or _unavailable(exc):
+                self._fail(batch, exc)
+                return
+            for one in batch:
+                await self._commit([one])
             return
         self._done(batch)
         if handoff is not None:

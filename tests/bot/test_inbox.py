@@ -127,3 +127,31 @@ async def test_unknown_update_types_are_done_not_dead(fake, sessions, services):
     async with sessions() as session:
         assert await inbox_counts(session) == {"done": 1}
     await chat.bot.session.close()
+
+
+async def test_telegram_saying_too_many_requests_defers_the_update_without_an_attempt(
+    fake, sessions, services
+):
+    """A 429 from Telegram (its flood limit) is not the update's fault: the update is taken up
+    again after retry_after, as often as it takes, never parked for it, and answered then."""
+    calls: list[str] = []
+    chat = build_transcript(
+        fake=fake, sessions=sessions, services=services, routers=[_router(calls)]
+    )
+    chat.processor.max_attempts = 2
+    fake.fail_next("sendMessage", status=429, retry_after=3, count=4)
+    async with sessions() as session:
+        await admit(session, chat_key=CHAT_KEY, updates=[fake.text_message(CHAT, "hello")])
+    for _ in range(4):
+        await chat.processor.run_once()
+        async with sessions() as session:
+            row = (await session.scalars(select(InboxUpdate))).one()
+        assert (row.status, row.attempts) == ("pending", 0)
+        assert row.next_attempt_at > utcnow() + timedelta(seconds=2)  # Telegram's wait
+        await _make_due(sessions)
+    await chat.processor.run_once()
+    assert calls == ["hello"] * 5
+    assert chat.last_text(CHAT) == "echo hello"
+    async with sessions() as session:
+        assert await inbox_counts(session) == {"done": 1}
+    await chat.bot.session.close()

@@ -149,6 +149,30 @@ async def test_concurrent_updates_share_commits_and_all_land(client, sessions):
     assert sorted(ids) == list(range(100, 300))
 
 
+async def test_an_update_that_cannot_be_written_fails_only_itself_not_its_batch(sessions):
+    """One update the database refuses, committed in a batch with others: the batch is
+    committed again one by one, so only that update is refused (Telegram delivers it again)."""
+
+    def chat_key(chat: int) -> int:
+        if chat == 13:
+            raise ValueError("a chat this test cannot key")
+        return CHAT_KEY(chat)
+
+    admission = AdmissionBatcher(sessions, chat_key=chat_key, max_delay=0.05)
+    updates = [_update(400 + i) for i in range(6)]
+    updates[3]["message"]["chat"]["id"] = 13
+    outcomes = await asyncio.gather(
+        *(admission.admit(update) for update in updates), return_exceptions=True
+    )
+    await admission.close()
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "NoneType", "NoneType", "NoneType", "ValueError", "NoneType", "NoneType"
+    ]  # fmt: skip
+    async with sessions() as session:
+        ids = (await session.scalars(select(InboxUpdate.update_id))).all()
+    assert sorted(ids) == [400, 401, 402, 404, 405]
+
+
 @pytest.mark.parametrize("secret", ["", "wrong", SECRET[:-1], SECRET + "x"])
 async def test_wrong_secret_is_401_and_nothing_stored(client, sessions, secret):
     response = await client.post(
@@ -160,7 +184,16 @@ async def test_wrong_secret_is_401_and_nothing_stored(client, sessions, secret):
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"not json", b"[1,2]", b'{"update_id": "7"}', b'{"update_id": -1}', b"\xff\xfe"]
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[1,2]",
+        b'{"update_id": "7"}',
+        b'{"update_id": -1}',
+        b'{"update_id": 9223372036854775808}',  # 2**63: no database integer holds it
+        b"\xff\xfe",
+    ],
 )
 async def test_malformed_body_is_400(client, body):
     response = await client.post("/telegram/webhook", content=body, headers=HEADERS)
