@@ -2,8 +2,9 @@
 form at once. Pass: 0 lost, 0 duplicated, admission p99 < 50 ms, RSS growth < 10% after warm-up.
 
 Short tier: 20 s at a fifth of the rate. Full: 10 minutes at 50 text + 5 photo tips a second.
-R1_ROLES=web,bot,worker runs it as production runs on PostgreSQL, a process per role sharing
-Redis (admission then has the web process's loop to itself); by default one `tipline run`.
+The full tier runs as production runs on PostgreSQL, a process per role (web, bot, worker) sharing
+Redis, so admission has the web process's loop to itself; the short tier runs one `tipline run`.
+R1_ROLES chooses: `all` (one process) or roles such as `web,bot,worker`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 import uvloop
 
 from tests.reliability.harness import (
+    FULL,
     OPEN_LIMITS,
     Deployment,
     deployment,
@@ -34,7 +36,9 @@ from tests.reliability.harness import (
 
 pytestmark = pytest.mark.reliability
 
-ROLES = tuple(filter(None, os.environ.get("R1_ROLES", "").split(",")))
+# The full tier runs as production runs on PostgreSQL; R1_ROLES=all runs it in one process.
+_LAYOUT = os.environ.get("R1_ROLES") or ("web,bot,worker" if FULL else "all")
+ROLES = () if _LAYOUT == "all" else tuple(_LAYOUT.split(","))
 SECONDS = tier(20, 600)
 TEXT_RATE = tier(10, 50)
 PHOTO_RATE = tier(1, 5)
