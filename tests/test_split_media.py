@@ -121,6 +121,9 @@ def test_a_web_form_photo_reaches_a_worker_with_no_shared_disk(
             assert (row["status"], row["source_ref"]) == ("quarantined", f"quarantine:{sha}")
 
             worker = TiplineProcess(worker_env, "--role", "worker")
+            # The worker yields the CPU to the web role (and its decoders lower still).
+            assert os.getpriority(os.PRIO_PROCESS, web.proc.pid) == os.nice(0)
+            assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, os.nice(0) + 5)
             done = "SELECT status FROM tip_photos WHERE status <> 'quarantined'"
             wait_until(lambda: query_pg(db_url, done), timeout=120, what="the photo processed")
             rows = query_pg(

@@ -77,6 +77,12 @@ def bot_mode(settings: Settings) -> str:
     return "webhook" if settings.webhook_url else "polling"
 
 
+WORKER_NICENESS = 5
+"""The worker role runs this much lower than it was started: on a shared machine its rounds
+(photos, evidence, scores, alerts, deliveries, none waited on by a person at the door) yield the
+CPU to the web role's admission and the bot role's answers."""
+
+
 def run(settings: Settings, role: str = "all") -> None:
     """Check, migrate (SQLite only) and start this role's parts until a signal."""
     validate_database_url(settings.database_url)
@@ -96,6 +102,8 @@ def run(settings: Settings, role: str = "all") -> None:
         if note := without_root(os.geteuid()):
             log.warning(note)
         media = open_media(settings)
+        if role == "worker":
+            os.nice(WORKER_NICENESS)
         uvloop.run(_serve(settings, sock, vault_key, role, media))
     finally:
         sock.close()

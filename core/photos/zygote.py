@@ -23,6 +23,9 @@ from typing import Any
 
 from core.photos import errors, sandbox, wire
 
+DECODER_NICENESS = 10
+"""How much lower the decoders run than the process that started them: a burst of photos (or a
+flood of hostile ones, each allowed seconds of CPU) yields to webhook admission and answers."""
 _CHILD_MAX_OUTPUT = 256 * 1024 * 1024
 _REQUEST_MAX = 1024 * 1024 * 1024
 _ERROR_EXIT = 3
@@ -195,6 +198,7 @@ def serve(in_fd: int, out_fd: int, *, devnull: int, confined: dict[str, Any]) ->
 def main() -> None:
     """Entry point of the zygote process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    os.nice(DECODER_NICENESS)  # every child inherits it
     _preload()
     devnull = os.open(os.devnull, os.O_RDWR)  # children's stdio; /dev is out of reach later
     confined = sandbox.confine()

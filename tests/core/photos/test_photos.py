@@ -23,6 +23,7 @@ from core.photos import (
     process_photo,
     process_photo_async,
     sniff,
+    zygote,
 )
 from core.photos.answer import read_answer
 from core.photos.render import draft_request
@@ -283,6 +284,12 @@ def test_the_zygote_gets_none_of_the_service_environment(
         (pid,) = fresh.zygote_pids()
         with open(f"/proc/{pid}/environ", "rb") as environ:
             assert b"very-secret" not in environ.read()
+
+
+def test_decoders_run_at_a_lower_priority_than_their_parent(processor: PhotoProcessor) -> None:
+    (pid,) = processor.zygote_pids()
+    expected = min(19, os.nice(0) + zygote.DECODER_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == expected
 
 
 def test_a_child_cannot_smuggle_html_in_place_of_a_display_copy() -> None:
