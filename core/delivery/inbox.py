@@ -40,7 +40,7 @@ def chat_of(update: dict[str, Any]) -> int | None:
             continue
         chat_id = _chat_id(value.get("message"))
         if chat_id is not None:
-            return int(chat_id)
+            return chat_id
         sender = value.get("from") or value.get("user")
         if isinstance(sender, dict) and isinstance(sender.get("id"), int):
             return int(sender["id"])
