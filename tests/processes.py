@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -170,3 +171,15 @@ class TiplineProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+
+
+def start_roles(env: dict[str, str], roles: Sequence[str]) -> list[TiplineProcess]:
+    """`tipline run --role R` for each role, started side by side: the first on the env's port,
+    each other on a port of its own."""
+    envs = [env] + [{**env, "TIPLINE_WEB_PORT": str(free_port())} for _ in roles[1:]]
+    with ThreadPoolExecutor(len(roles)) as pool:
+        started = pool.map(
+            lambda pair: TiplineProcess(pair[0], "--role", pair[1], start_timeout=600),
+            zip(envs, roles, strict=True),
+        )
+        return list(started)

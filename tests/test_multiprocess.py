@@ -13,7 +13,6 @@ import os
 import re
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,14 @@ from core.identity.vault import Vault
 from storage import migrate
 from tests.databases import fresh_database, query_pg
 from tests.multiprocess import SECRET, Driver, max_rate, noisy_jpeg, plan
-from tests.processes import TOKEN, TiplineProcess, fake_telegram, tipline_env, wait_until
+from tests.processes import (
+    TOKEN,
+    TiplineProcess,
+    fake_telegram,
+    start_roles,
+    tipline_env,
+    wait_until,
+)
 from tests.s3server import S3Server
 
 UPDATES = int(os.environ.get("TIPLINE_MP_UPDATES", "2000"))
@@ -59,20 +65,6 @@ def _env(tmp_path: Path, fake_url: str, db_url: str, s3: S3Server) -> dict[str, 
         **s3.env(s3.new_bucket()),
     )
     return env
-
-
-def _start(env: dict[str, str], roles: list[str]) -> list[TiplineProcess]:
-    """Start the processes side by side (each on its own port)."""
-    from tests.processes import free_port
-
-    envs = [{**env, "TIPLINE_WEB_PORT": str(free_port())} for _ in roles]
-    with ThreadPoolExecutor(len(roles)) as pool:
-        return list(
-            pool.map(
-                lambda pair: TiplineProcess(pair[0], "--role", pair[1], start_timeout=600),
-                zip(envs, roles, strict=True),
-            )
-        )
 
 
 async def _drive(
@@ -124,7 +116,7 @@ def test_two_web_one_bot_two_workers_survive_sigkills(tmp_path: Path, s3: S3Serv
     with fresh_database("postgresql", tmp_path) as db_url, fake_telegram() as fake:
         migrate.upgrade(db_url)
         env = _env(tmp_path, fake.base_url, db_url, s3)
-        runs = _start(env, ["web", "web", "bot", "worker", "worker"])
+        runs = start_roles(env, ["web", "web", "bot", "worker", "worker"])
         webs, bot, workers = runs[:2], runs[2], runs[3:]
         try:
             driver = asyncio.run(_drive(fake.base_url, webs, workers))

@@ -14,7 +14,6 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from core.identity.vault import Vault
 from storage import migrate
 from tests.databases import fresh_database
 from tests.multiprocess import SECRET
-from tests.processes import TOKEN, TiplineProcess, fake_telegram, free_port, tipline_env
+from tests.processes import TOKEN, TiplineProcess, fake_telegram, start_roles, tipline_env
 from tests.redis_server import REDIS_URL
 
 FULL = os.environ.get("RELIABILITY", "").lower() == "full"
@@ -149,25 +148,12 @@ def deployment(
             f"/bot{TOKEN}/setWebhook",
             json={"url": values["TIPLINE_WEBHOOK_URL"], "secret_token": SECRET},
         ).raise_for_status()
-        processes = _start(values, roles)
+        processes = start_roles(values, roles) if roles else [TiplineProcess(values)]
         try:
             yield Deployment(processes[0], url, fake, processes=processes)
         finally:
             for each in processes:
                 each.stop()
-
-
-def _start(values: dict[str, str], roles: Sequence[str]) -> list[TiplineProcess]:
-    """One `tipline run`, or one per role started side by side, the web on the webhook's port."""
-    if not roles:
-        return [TiplineProcess(values)]
-    envs = [values] + [{**values, "TIPLINE_WEB_PORT": str(free_port())} for _ in roles[1:]]
-    with ThreadPoolExecutor(len(roles)) as pool:
-        started = pool.map(
-            lambda pair: TiplineProcess(pair[0], "--role", pair[1], start_timeout=600),
-            zip(envs, roles, strict=True),
-        )
-        return list(started)
 
 
 _FIELD = re.compile(r'name="(csrf|nonce)" value="([^"]*)"')
